@@ -1,0 +1,231 @@
+"""The legal working-day clock (DESIGN §5). Pure: it takes dates and a calendar, never ``now()``.
+
+Rules (民法典 §201, the start day is not counted):
+
+* ``used(t)``: working days strictly after the acceptance date up to and including ``t``, minus the
+  excluded days.
+* excluded days: working days covered by special stages, each stage covering the working days
+  strictly after its start date up to and including its end date (or the evaluation date while
+  open). Overlapping stages are merged: a day is excluded once.
+* due date: the date on which ``used`` reaches the promised limit (plus extensions) if nothing
+  else is excluded; ``remaining = promised − used``.
+* finished early ⇔ ``promised − used(decided) ≥ 1``; overdue ⇔ ``used > promised``. An instant
+  case (limit 0) is due on its acceptance date.
+
+A date the calendar does not cover is still answered (weekends only) but the reading is marked
+provisional with the reason; nothing raises for an uncovered year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from handoff.errors import InvalidInput
+from handoff.ports import Calendar
+
+MAX_LIMIT_DAYS = 3650
+"""No promised limit or stage is longer than ten years of working days; beyond that the input is
+wrong, and walking the calendar that far would only hide the mistake."""
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StagePeriod:
+    """A special stage as the clock sees it. ``end`` is None while the stage is open."""
+
+    type: str
+    start: date
+    end: date | None = None
+    limit: int | None = None
+    """The stage's own limit in working days, when the matter sets one."""
+
+    def __post_init__(self) -> None:
+        if self.end is not None and self.end < self.start:
+            raise InvalidInput(f"特殊环节的结束日期 {self.end} 早于开始日期 {self.start}")
+        if self.limit is not None and not 0 <= self.limit <= MAX_LIMIT_DAYS:
+            raise InvalidInput(f"特殊环节时限 {self.limit} 个工作日不合理")
+
+
+@dataclass(frozen=True)
+class StageTally:
+    """One stage's own count: it is reported on its own, never counted in the promised limit."""
+
+    type: str
+    start: date
+    end: date | None
+    working_days: int
+    calendar_days: int
+    limit: int | None
+    over_limit: bool
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    accepted_on: date
+    as_of: date
+    limit: int
+    extension_days: int
+    promised: int
+    used: int
+    remaining: int
+    excluded_days: int
+    due_date: date
+    decided_on: date | None
+    early: bool | None
+    overdue: bool
+    provisional: bool
+    provisional_reason: str | None
+    stages: tuple[StageTally, ...]
+    paused: bool
+    """True while a stage is open: the clock is not running."""
+
+
+class WorkdayCounter:
+    """Counts working days on a calendar and remembers every year it had to guess."""
+
+    def __init__(self, calendar: Calendar) -> None:
+        self._calendar = calendar
+        self.uncovered_years: set[int] = set()
+
+    def is_workday(self, day: date) -> bool:
+        if not self._calendar.covers(day):
+            self.uncovered_years.add(day.year)
+        return self._calendar.is_workday(day)
+
+    def workdays_after(self, start: date, end: date) -> list[date]:
+        """Working days ``d`` with ``start < d <= end``."""
+        days: list[date] = []
+        day = start + ONE_DAY
+        while day <= end:
+            if self.is_workday(day):
+                days.append(day)
+            day += ONE_DAY
+        return days
+
+    def add_workdays(self, start: date, count: int, skip: frozenset[date] = frozenset()) -> date:
+        """The date on which ``count`` working days (not in ``skip``) after ``start`` are reached;
+        ``start`` itself when ``count`` is 0."""
+        if not 0 <= count <= MAX_LIMIT_DAYS:
+            raise InvalidInput(f"工作日数 {count} 不合理")
+        day, reached = start, 0
+        while reached < count:
+            day += ONE_DAY
+            if day not in skip and self.is_workday(day):
+                reached += 1
+        return day
+
+    def provisional_reason(self) -> str | None:
+        if not self.uncovered_years:
+            return None
+        years = "、".join(f"{y} 年" for y in sorted(self.uncovered_years))
+        return f"{years}的节假日安排尚未载入，按周一至周五为工作日推算，结果为临时结果"
+
+
+def excluded_workdays(counter: WorkdayCounter, stages: Iterable[StagePeriod], as_of: date) -> frozenset[date]:
+    """The union of the working days the stages cover, up to ``as_of`` for open ones."""
+    days: set[date] = set()
+    for stage in stages:
+        end = stage.end if stage.end is not None else max(as_of, stage.start)
+        days.update(counter.workdays_after(stage.start, end))
+    return frozenset(days)
+
+
+def read_clock(
+    calendar: Calendar,
+    *,
+    accepted_on: date,
+    limit: int,
+    at: date,
+    stages: Sequence[StagePeriod] = (),
+    extensions: Sequence[int] = (),
+    decided_on: date | None = None,
+) -> ClockReading:
+    """Read the clock of one case on date ``at`` (the evaluation date; "today")."""
+    if not 0 <= limit <= MAX_LIMIT_DAYS:
+        raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
+    if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
+        raise InvalidInput("延期天数必须是正整数")
+    if decided_on is not None and decided_on < accepted_on:
+        raise InvalidInput(f"办结日期 {decided_on} 早于受理日期 {accepted_on}")
+    for stage in stages:
+        if stage.start < accepted_on:
+            raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
+
+    counter = WorkdayCounter(calendar)
+    finished = decided_on is not None and decided_on <= at
+    as_of = decided_on if finished and decided_on is not None else at
+    extension_days = sum(extensions)
+    promised = limit + extension_days
+
+    excluded = excluded_workdays(counter, stages, as_of)
+    elapsed = counter.workdays_after(accepted_on, as_of)
+    excluded_in_range = [d for d in elapsed if d in excluded]
+    used = len(elapsed) - len(excluded_in_range)
+    due_date = counter.add_workdays(accepted_on, promised, skip=excluded)
+
+    tallies = tuple(_tally(counter, stage, as_of) for stage in stages)
+    reason = counter.provisional_reason()
+    return ClockReading(
+        accepted_on=accepted_on,
+        as_of=as_of,
+        limit=limit,
+        extension_days=extension_days,
+        promised=promised,
+        used=used,
+        remaining=promised - used,
+        excluded_days=len(excluded_in_range),
+        due_date=due_date,
+        decided_on=decided_on if finished else None,
+        early=(promised - used >= 1) if finished else None,
+        overdue=used > promised,
+        provisional=reason is not None,
+        provisional_reason=reason,
+        stages=tallies,
+        paused=not finished and any(s.end is None or s.end > as_of for s in stages),
+    )
+
+
+def _tally(counter: WorkdayCounter, stage: StagePeriod, as_of: date) -> StageTally:
+    end = stage.end if stage.end is not None else max(as_of, stage.start)
+    working = len(counter.workdays_after(stage.start, end))
+    return StageTally(
+        type=stage.type,
+        start=stage.start,
+        end=stage.end,
+        working_days=working,
+        calendar_days=(end - stage.start).days,
+        limit=stage.limit,
+        over_limit=stage.limit is not None and working > stage.limit,
+    )
+
+
+@dataclass(frozen=True)
+class DueDate:
+    due: date
+    provisional: bool
+    provisional_reason: str | None
+
+
+def add_working_days(calendar: Calendar, start: date, count: int) -> DueDate:
+    """``count`` working days after ``start`` (start not counted), e.g. the window's 2-day
+    forwarding promise (Appendix A: "2 日内转报") or a supplement's due date."""
+    counter = WorkdayCounter(calendar)
+    due = counter.add_workdays(start, count)
+    reason = counter.provisional_reason()
+    return DueDate(due=due, provisional=reason is not None, provisional_reason=reason)
+
+
+FORWARDING_LIMIT_DAYS = 2
+
+
+def forwarding_due(calendar: Calendar, collected_on: date) -> DueDate:
+    """The window's promise to forward the materials within 2 working days of collection."""
+    return add_working_days(calendar, collected_on, FORWARDING_LIMIT_DAYS)
+
+
+def working_days_between(calendar: Calendar, start: date, end: date) -> int:
+    """Working days ``d`` with ``start < d <= end`` (0 when end is not after start)."""
+    return len(WorkdayCounter(calendar).workdays_after(start, end))
