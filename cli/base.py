@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import NoReturn
 
@@ -13,5 +14,24 @@ class CliError(Exception):
 
 class HandoffParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: 错误：{message}（用 --help 查看用法）", file=sys.stderr)
+        print(f"{self.prog}: 错误：{_in_chinese(message)}（用 --help 查看用法）", file=sys.stderr)
         raise SystemExit(2)
+
+
+_ARGPARSE_PHRASES = [
+    (re.compile(r"^the following arguments are required: (.*)$"), "缺少必需的参数：{0}"),
+    (re.compile(r"^argument (\S+): expected one argument$"), "参数 {0} 需要一个值"),
+    (re.compile(r"^argument (\S+): invalid choice: (.*?) \(choose from (.*)\)$"), "参数 {0} 的值 {1} 无效，可选：{2}"),
+    (re.compile(r"^argument (\S+): (.*)$"), "参数 {0}：{1}"),
+    (re.compile(r"^unrecognized arguments: (.*)$"), "无法识别的参数：{0}"),
+    (re.compile(r"^invalid choice: (.*?) \(choose from (.*)\)$"), "无效的命令 {0}，可选：{1}"),
+]
+
+
+def _in_chinese(message: str) -> str:
+    """argparse speaks English; a clerk reads Chinese."""
+    for pattern, template in _ARGPARSE_PHRASES:
+        match = pattern.match(message)
+        if match:
+            return template.format(*match.groups())
+    return message

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from handoff.labels_zh import COMMAND_ZH, STATE_ZH
+
 
 class DomainError(Exception):
     """Base of every refusal the domain makes. ``title`` is the Chinese sentence a clerk reads."""
@@ -28,8 +30,6 @@ class IllegalTransition(DomainError):
     code = "illegal_transition"
 
     def __init__(self, aggregate: str, state: str, command: str, why: str = "") -> None:
-        from handoff.labels_zh import COMMAND_ZH, STATE_ZH
-
         state_zh = STATE_ZH.get(state, state)
         command_zh = COMMAND_ZH.get(command, command)
         title = f"当前状态为“{state_zh}”，不能执行“{command_zh}”"

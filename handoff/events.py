@@ -39,9 +39,7 @@ class Event:
     def data(self) -> dict[str, Any]:
         """The event's own fields (everything but the envelope's), JSON-ready."""
         envelope = {"occurred_at", "actor", "case_id", "package_id", "event_id"}
-        return {
-            f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in envelope
-        }
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in envelope}
 
 
 E = TypeVar("E", bound=type[Event])

@@ -5,7 +5,7 @@ service handles; no tz database is needed."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from handoff.errors import InvalidInput
 
@@ -15,7 +15,7 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 def require_aware(at: datetime, what: str = "时间") -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput(f"{what}必须带时区（例如 2026-03-02T09:30:00+08:00）")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)
 
 
 def local_date(at: datetime) -> date:

@@ -1,0 +1,94 @@
+"""Matters (事项) and their material lists: what a window checks an application against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from handoff.errors import InvalidInput
+
+
+class CaseKind(StrEnum):
+    INSTANT = "instant"  # 即办件: decided on the acceptance date
+    PROMISED = "promised"  # 承诺件
+
+
+class Mode(StrEnum):
+    PROXY_COLLECT = "proxy_collect"  # 异地代收、属地受理
+    DELEGATED = "delegated"  # 异地委托审批
+    ONLINE = "online"  # 全程网办
+
+
+class Delivery(StrEnum):
+    MAIL_TO_APPLICANT = "mail_to_applicant"
+    PICKUP_AT_WINDOW = "pickup_at_window"
+    PICKUP_AT_DEPARTMENT = "pickup_at_department"
+    ELECTRONIC = "electronic"
+
+
+class StageType(StrEnum):
+    INSPECTION = "inspection"
+    EXPERT_REVIEW = "expert_review"
+    RECTIFICATION = "rectification"
+    ENTRUSTED_ASSESSMENT = "entrusted_assessment"
+    CONSULTATION = "consultation"
+    DIRECTOR_MEETING = "director_meeting"
+    HEARING = "hearing"
+    PUBLIC_NOTICE = "public_notice"
+    TESTING = "testing"
+    SUPPLEMENT = "supplement"
+
+
+@dataclass(frozen=True)
+class MaterialRequirement:
+    """One row of a matter's material list (seed 002's 申请材料 table)."""
+
+    name: str
+    required: bool = True
+    tolerable: bool = False
+    """容缺: may be accepted without it, against a recorded IOU."""
+    original: bool = True
+    copies: int = 1
+    form: str = "纸质/电子化"
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Matter:
+    id: str
+    name: str
+    department_office_id: str
+    legal_limit: int
+    promised_limit: int
+    kind: CaseKind
+    modes: frozenset[Mode]
+    materials: tuple[MaterialRequirement, ...]
+    stage_limits: Mapping[StageType, int] = field(default_factory=dict)
+    iou_days: int = 5
+    """Working days an applicant has to bring a 容缺 item after collection."""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidInput("事项名称不能为空")
+        if not 0 <= self.promised_limit <= self.legal_limit:
+            raise InvalidInput(f"承诺期限（{self.promised_limit}）必须在 0 到法定期限（{self.legal_limit}）之间")
+        if self.kind is CaseKind.INSTANT and self.promised_limit != 0:
+            raise InvalidInput("即办件的承诺期限必须为 0 个工作日")
+        if self.kind is CaseKind.PROMISED and self.promised_limit == 0:
+            raise InvalidInput("承诺件的承诺期限至少为 1 个工作日")
+        if not self.modes:
+            raise InvalidInput("事项至少要支持一种办理方式")
+        names = [m.name for m in self.materials]
+        if len(set(names)) != len(names):
+            raise InvalidInput("材料清单中有重名的材料")
+
+    @property
+    def clock_limit(self) -> int:
+        return self.promised_limit
+
+    def requirement(self, name: str) -> MaterialRequirement | None:
+        for item in self.materials:
+            if item.name == name:
+                return item
+        return None
