@@ -8,7 +8,8 @@
   ``CODE.KID.MAC``: the key id and 60 bits of HMAC-SHA256 in Crockford base32. Upper case
   throughout, so the QR can use its compact alphanumeric mode. Any key of the ring verifies; the
   newest signs.
-* Tracking tokens: random, 60 bits, lower-case base32; only their SHA-256 is stored.
+* Tracking tokens: 60 bits, lower-case base32, keyed per case (see :class:`TrackingTokens`);
+  only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -199,9 +200,26 @@ _TOKEN_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 TRACKING_TOKEN_CHARS = 12  # 60 bits: short enough for a one-segment SMS
 
 
-def new_tracking_token() -> str:
-    """A fresh tracking token for the applicant's SMS link (60 random bits)."""
-    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(TRACKING_TOKEN_CHARS))
+class TrackingTokens:
+    """The applicant's tracking token for a case: 60 bits of HMAC-SHA256 under a server key.
+
+    To anyone without the key it is as unguessable as a random token, and only its SHA-256 is
+    stored; but the service can give the same token again wherever the applicant needs it — on the
+    receipt notice printed at the counter and in every SMS the notification worker sends — without
+    the token itself ever being written to the database, the outbox or a message."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise InvalidInput("跟踪链接密钥太短（至少 16 字节）")
+        self._key = key
+
+    def token_for(self, case_id: str) -> str:
+        digest = hmac.new(self._key, f"track:{case_id}".encode(), hashlib.sha256).digest()
+        n = int.from_bytes(digest[:8], "big") >> 4  # 60 bits
+        return "".join(_TOKEN_ALPHABET[(n >> (5 * i)) & 31] for i in reversed(range(TRACKING_TOKEN_CHARS)))
+
+    def hash_for(self, case_id: str) -> str:
+        return hash_token(self.token_for(case_id))
 
 
 def new_api_token() -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 # --------------------------------------------------------------------------- time and calendar
 
@@ -237,3 +237,85 @@ class BlobStore(Protocol):
     async def get(self, sha256: str) -> bytes:
         """The bytes; KeyError when absent."""
         ...
+
+
+# --------------------------------------------------------------------------- persistence
+# The unit of work and its repositories. Implementations: adapters/db (SQLAlchemy Core on
+# PostgreSQL or SQLite) and tests/fakes (in memory). Aggregates are saved explicitly; the unit of
+# work remembers every aggregate it handed out and, on commit, writes their changes and their
+# events (to the outbox) in one transaction.
+
+
+@dataclass(frozen=True)
+class Office:
+    id: str
+    name: str
+    kind: str
+    """``window`` (代收窗口) or ``department`` (审批部门)."""
+    region_code: str
+    lat: float
+    lon: float
+    address: str = ""
+    phone: str = ""
+    carrier: str = "internal"
+
+
+class CaseRepository(Protocol):
+    async def get(self, case_id: str) -> Case | None: ...
+
+    async def add(self, case: Case) -> None: ...
+
+    async def by_tracking_hash(self, token_hash: str) -> Case | None: ...
+
+
+class PackageRepository(Protocol):
+    async def get(self, package_id: str) -> Package | None: ...
+
+    async def by_code(self, compact_code: str) -> Package | None: ...
+
+    async def for_case(self, case_id: str) -> Sequence[Package]: ...
+
+    async def add(self, package: Package) -> None: ...
+
+    async def next_sequence(self, region: str, day: date) -> int:
+        """The next free daily sequence number for package codes of ``region`` on ``day``."""
+        ...
+
+    async def add_manifest(self, manifest: Manifest) -> None: ...
+
+
+class MatterRepository(Protocol):
+    async def get(self, matter_id: str) -> Matter | None: ...
+
+
+class OfficeRepository(Protocol):
+    async def get(self, office_id: str) -> Office | None: ...
+
+    async def entrusted_department(self, region_code: str, matter_id: str) -> Office | None:
+        """For 异地委托审批: the unit of the window's own region entrusted with the matter."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """``async with uow:`` opens a transaction and rolls it back unless ``commit()`` was called."""
+
+    cases: CaseRepository
+    packages: PackageRepository
+    matters: MatterRepository
+    offices: OfficeRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None:
+        """Save every aggregate handed out, and their events into the outbox, atomically."""
+        ...
+
+    async def rollback(self) -> None: ...
+
+
+if TYPE_CHECKING:  # the aggregates import this module for Calendar; avoid the cycle at run time
+    from handoff.case import Case
+    from handoff.matter import Matter
+    from handoff.package import Manifest, Package

@@ -14,10 +14,10 @@ from handoff.codes import (
     KeyRing,
     PackageCode,
     PayloadKind,
+    TrackingTokens,
     ScanSigner,
     hash_token,
     mod11_2_check,
-    new_tracking_token,
     tracking_token_shape_ok,
 )
 from handoff.errors import InvalidInput
@@ -151,12 +151,15 @@ def test_keys_rotate_old_keys_verify_and_the_newest_signs():
     assert ".K2." in rotated.sign_package(CODE)
 
 
-def test_tracking_tokens_are_random_short_and_stored_only_as_a_hash():
-    tokens = {new_tracking_token() for _ in range(1000)}
-    assert len(tokens) == 1000
-    token = tokens.pop()
+def test_tracking_tokens_are_short_distinct_per_case_and_stored_only_as_a_hash():
+    tokens = TrackingTokens(b"tracking-key-for-tests-only-32by")
+    many = {tokens.token_for(f"case-{n}") for n in range(1000)}
+    assert len(many) == 1000
+    token = tokens.token_for("case-1")
+    assert tokens.token_for("case-1") == token  # the worker can give the same link again
+    assert TrackingTokens(b"another-key-entirely-32-bytes!!!").token_for("case-1") != token
     assert tracking_token_shape_ok(token) and len(token) == 12
-    assert hash_token(token) != token and len(hash_token(token)) == 64
+    assert tokens.hash_for("case-1") == hash_token(token) != token and len(hash_token(token)) == 64
 
 
 def test_the_package_code_alphabet_has_no_two_codes_differing_by_one_transposition():
