@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from handoff import events as ev
 from handoff.case import Case
@@ -17,7 +17,7 @@ from handoff.ports import Office
 
 @dataclass
 class FixedClock:
-    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc))
+    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
 
     def now(self) -> datetime:
         return self.at
