@@ -1,0 +1,399 @@
+"""Tables for everything the domain holds (SQLAlchemy Core; PostgreSQL and SQLite alike).
+
+Aggregates are saved explicitly by their repositories (adapters/db/repositories.py): a case row
+plus its child rows; a package row plus its items and its append-only custody chain.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from adapters.db.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ID = 64  # uuids and readable ids
+
+regions = Table(
+    "regions",
+    metadata,
+    Column("code", String(6), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("parent_code", String(6), nullable=True),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+)
+
+offices = Table(
+    "offices",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region_code", String(6), ForeignKey("regions.code"), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("address", String(300), nullable=False, default=""),
+    Column("phone", String(32), nullable=False, default=""),
+    Column("carrier", String(32), nullable=False, default="internal"),
+)
+
+matters = Table(
+    "matters",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("department_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("legal_limit", Integer, nullable=False),
+    Column("promised_limit", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("modes", JSON, nullable=False),
+    Column("stage_limits", JSON, nullable=False),
+    Column("iou_days", Integer, nullable=False),
+)
+
+matter_materials = Table(
+    "matter_materials",
+    metadata,
+    Column("matter_id", String(ID), ForeignKey("matters.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("required", Boolean, nullable=False),
+    Column("tolerable", Boolean, nullable=False),
+    Column("original", Boolean, nullable=False),
+    Column("copies", Integer, nullable=False),
+    Column("form", String(50), nullable=False),
+    Column("notes", Text, nullable=False),
+    PrimaryKeyConstraint("matter_id", "seq"),
+)
+
+entrustments = Table(
+    "entrustments",
+    metadata,
+    Column("region_code", String(6), ForeignKey("regions.code"), nullable=False),
+    Column("matter_id", String(ID), ForeignKey("matters.id"), nullable=False),
+    Column("office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    PrimaryKeyConstraint("region_code", "matter_id"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("matter_id", String(ID), ForeignKey("matters.id"), nullable=False),
+    Column("matter_terms", JSON, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("delivery", String(32), nullable=False),
+    Column("applicant_name", String(100), nullable=False),
+    Column("applicant_phone", String(20), nullable=False),
+    Column("applicant_id_enc", Text, nullable=True),
+    Column("applicant_id_hash", String(64), nullable=True),
+    Column("applicant_address", String(300), nullable=False),
+    Column("applicant_org", String(200), nullable=False),
+    Column("window_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("department_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("tracking_token_hash", String(64), nullable=False, unique=True),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("forwarded_at", UtcDateTime),
+    Column("received_at", UtcDateTime),
+    Column("accepted_at", UtcDateTime),
+    Column("decided_at", UtcDateTime),
+    Column("outcome", String(16)),
+    Column("opinion", Text, nullable=False),
+    Column("result_shipped_at", UtcDateTime),
+    Column("result_package_id", String(ID)),
+    Column("delivered_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("closed_reason", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_cases_state", "state"),
+    Index("ix_cases_window", "window_office_id", "collected_at"),
+    Index("ix_cases_department", "department_office_id", "collected_at"),
+)
+
+
+def _case_child(name: str, *columns: Column[object], pk: tuple[str, ...] = ("case_id", "seq")) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+        Column("seq", Integer, nullable=False),
+        *columns,
+        PrimaryKeyConstraint(*pk),
+    )
+
+
+case_materials = _case_child(
+    "case_materials",
+    Column("name", String(200), nullable=False),
+    Column("copies", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("original", Boolean, nullable=False),
+    Column("remarks", Text, nullable=False),
+    Column("electronic", Boolean, nullable=False),
+)
+
+case_ious = _case_child(
+    "case_ious",
+    Column("material", String(200), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("fulfilled_at", UtcDateTime),
+)
+
+case_supplements = _case_child(
+    "case_supplements",
+    Column("items", JSON, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("after_acceptance", Boolean, nullable=False),
+    Column("supplied_at", UtcDateTime),
+    Column("stage_id", String(ID)),
+)
+
+case_stages = _case_child(
+    "case_stages",
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("start_on", Date, nullable=False),
+    Column("end_on", Date),
+    Column("reason", Text, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("opened_by", String(ID), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("expected_days", Integer),
+    Column("limit_days", Integer),
+    Column("closed_by", String(ID)),
+    Column("closed_at", UtcDateTime),
+)
+
+case_extensions = _case_child(
+    "case_extensions",
+    Column("days", Integer, nullable=False),
+    Column("approver", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("on_date", Date, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+case_lead_copies = _case_child(
+    "case_lead_copies",
+    Column("lead", String(ID), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("copied_at", UtcDateTime, nullable=False),
+    Column("remark", Text, nullable=False),
+    Column("remarked_at", UtcDateTime),
+)
+
+pickups = Table(
+    "pickups",
+    metadata,
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("office_id", String(ID), nullable=False),
+    Column("by_proxy", Boolean, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("id_enc", Text),
+    Column("id_hash", String(64)),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(ID), nullable=False),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("rectified_at", UtcDateTime),
+    Column("rectification", Text, nullable=False),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("code", String(24), nullable=False, unique=True),
+    Column("case_id", String(ID), ForeignKey("cases.id"), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("medium", String(16), nullable=False),
+    Column("from_party", String(100), nullable=False),
+    Column("to_party", String(100), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("carrier", String(32)),
+    Column("waybill", String(64)),
+    Column("holder", String(100), nullable=False),
+    Column("exception_kind", String(16)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_movement_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index("ix_packages_case", "case_id"),
+    Index("ix_packages_moving", "state", "last_movement_at"),
+)
+
+package_items = Table(
+    "package_items",
+    metadata,
+    Column("package_id", String(ID), ForeignKey("packages.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("copies", Integer, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("original", Boolean, nullable=False),
+    Column("remarks", Text, nullable=False),
+    PrimaryKeyConstraint("package_id", "seq"),
+)
+
+custody_events = Table(
+    "custody_events",
+    metadata,
+    Column("package_id", String(ID), ForeignKey("packages.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("from_party", String(100), nullable=False),
+    Column("to_party", String(100), nullable=False),
+    Column("actor", String(ID), nullable=False),
+    Column("server_time", UtcDateTime, nullable=False),
+    Column("client_time", UtcDateTime),
+    Column("method", String(16), nullable=False),
+    Column("place", String(200), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("discrepancies", JSON, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    PrimaryKeyConstraint("package_id", "seq"),
+)
+
+package_sequences = Table(
+    "package_sequences",
+    metadata,
+    Column("region", String(6), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("last", Integer, nullable=False),
+    PrimaryKeyConstraint("region", "day"),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("courier", String(ID), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+manifest_packages = Table(
+    "manifest_packages",
+    metadata,
+    Column("manifest_id", String(ID), ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
+    Column("package_id", String(ID), ForeignKey("packages.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("manifest_id", "package_id"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("package_id", String(ID), ForeignKey("packages.id"), primary_key=True),
+    Column("carrier", String(32), nullable=False),
+    Column("waybill", String(64), nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("last_event_at", UtcDateTime),
+    Column("raw", JSON, nullable=False),
+    UniqueConstraint("carrier", "waybill", name="uq_shipments_carrier_waybill"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("event_id", String(ID), nullable=False),
+    Column("case_id", String(ID), ForeignKey("cases.id"), nullable=True),
+    Column("recipient", String(20), nullable=False),
+    Column("template_key", String(32), nullable=False),
+    Column("provider", String(32)),
+    Column("provider_message_id", String(100)),
+    Column("status", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_id", "recipient", "template_key", name="uq_notifications_once"),
+    Index("ix_notifications_provider_message", "provider", "provider_message_id"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(ID), ForeignKey("users.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("actor", String(ID), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("actor", "key"),
+)
+
+calendar_schedules = Table(
+    "calendar_schedules",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("holidays", JSON, nullable=False),
+    Column("workdays", JSON, nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("loaded_by", String(ID), nullable=False),
+)

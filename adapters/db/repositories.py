@@ -1,0 +1,775 @@
+"""Repositories and the unit of work on SQLAlchemy Core (async engine; PostgreSQL or SQLite).
+
+The unit of work opens one connection and one transaction. Repositories remember every aggregate
+they hand out (or are given); ``commit`` saves each of them — a case with its child rows, a
+package with its new custody events — writes their events into the outbox through the outbox
+writer, and commits, all in that one transaction. Optimistic concurrency: a row is updated only
+if its version is still the one that was read; otherwise :class:`ConcurrentUpdate` and nothing is
+written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.crypto import IdCipher
+from adapters.db import domain_tables as t
+from handoff import events as ev
+from handoff.case import (
+    Applicant,
+    Case,
+    CaseState,
+    Extension,
+    Iou,
+    LeadCopy,
+    MaterialSubmission,
+    Outcome,
+    PickupRecord,
+    Rating,
+    Stage,
+    SupplementRequest,
+)
+from handoff.codes import PackageCode
+from handoff.errors import DomainError
+from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, Mode, StageType
+from handoff.package import (
+    CustodyEvent,
+    CustodyKind,
+    Direction,
+    Discrepancy,
+    DiscrepancyKind,
+    ExceptionKind,
+    Item,
+    Manifest,
+    Medium,
+    Method,
+    Package,
+    PackageState,
+)
+from handoff.ports import Office
+
+OutboxWriter = Callable[[AsyncConnection, Sequence[ev.Event]], Awaitable[None]]
+
+
+class ConcurrentUpdate(DomainError):
+    code = "concurrent_update"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}已被他人同时修改，请刷新后重试")
+
+
+# =========================================================================== matters and offices
+
+
+def matter_to_json(matter: Matter) -> dict[str, Any]:
+    return {
+        "id": matter.id,
+        "name": matter.name,
+        "department_office_id": matter.department_office_id,
+        "legal_limit": matter.legal_limit,
+        "promised_limit": matter.promised_limit,
+        "kind": matter.kind.value,
+        "modes": sorted(m.value for m in matter.modes),
+        "stage_limits": {k.value: v for k, v in matter.stage_limits.items()},
+        "iou_days": matter.iou_days,
+        "materials": [
+            {
+                "name": m.name,
+                "required": m.required,
+                "tolerable": m.tolerable,
+                "original": m.original,
+                "copies": m.copies,
+                "form": m.form,
+                "notes": m.notes,
+            }
+            for m in matter.materials
+        ],
+    }
+
+
+def matter_from_json(data: dict[str, Any]) -> Matter:
+    return Matter(
+        id=data["id"],
+        name=data["name"],
+        department_office_id=data["department_office_id"],
+        legal_limit=data["legal_limit"],
+        promised_limit=data["promised_limit"],
+        kind=CaseKind(data["kind"]),
+        modes=frozenset(Mode(m) for m in data["modes"]),
+        stage_limits={StageType(k): v for k, v in data["stage_limits"].items()},
+        iou_days=data["iou_days"],
+        materials=tuple(MaterialRequirement(**m) for m in data["materials"]),
+    )
+
+
+async def save_matter(conn: AsyncConnection, matter: Matter) -> None:
+    """Insert or replace a matter and its material list (admin, demo data)."""
+    data = matter_to_json(matter)
+    materials = data.pop("materials")
+    await conn.execute(delete(t.matter_materials).where(t.matter_materials.c.matter_id == matter.id))
+    await conn.execute(delete(t.matters).where(t.matters.c.id == matter.id))
+    await conn.execute(insert(t.matters).values(**data))
+    if materials:
+        await conn.execute(
+            insert(t.matter_materials),
+            [{"matter_id": matter.id, "seq": n, **m} for n, m in enumerate(materials, start=1)],
+        )
+
+
+class SqlMatters:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, matter_id: str) -> Matter | None:
+        row = (await self._conn.execute(select(t.matters).where(t.matters.c.id == matter_id))).mappings().first()
+        if row is None:
+            return None
+        items = (
+            await self._conn.execute(
+                select(t.matter_materials)
+                .where(t.matter_materials.c.matter_id == matter_id)
+                .order_by(t.matter_materials.c.seq)
+            )
+        ).mappings()
+        data = dict(row)
+        data["materials"] = [{k: v for k, v in m.items() if k not in ("matter_id", "seq")} for m in items]
+        return matter_from_json(data)
+
+
+class SqlOffices:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, office_id: str) -> Office | None:
+        row = (await self._conn.execute(select(t.offices).where(t.offices.c.id == office_id))).mappings().first()
+        return Office(**row) if row else None
+
+    async def entrusted_department(self, region_code: str, matter_id: str) -> Office | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(t.offices)
+                    .join(t.entrustments, t.entrustments.c.office_id == t.offices.c.id)
+                    .where(t.entrustments.c.region_code == region_code, t.entrustments.c.matter_id == matter_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return Office(**row) if row else None
+
+
+# =========================================================================== cases
+
+
+class SqlCases:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, case_id: str) -> Case | None:
+        conn = self._uow.conn
+        row = (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).mappings().first()
+        return None if row is None else self._uow.track(await self._load(conn, row))
+
+    async def by_tracking_hash(self, token_hash: str) -> Case | None:
+        conn = self._uow.conn
+        row = (
+            (await conn.execute(select(t.cases).where(t.cases.c.tracking_token_hash == token_hash))).mappings().first()
+        )
+        return None if row is None else self._uow.track(await self._load(conn, row))
+
+    async def add(self, case: Case) -> None:
+        self._uow.track(case)
+
+    async def _children(self, conn: AsyncConnection, table: Any, case_id: str) -> list[Any]:
+        rows = await conn.execute(select(table).where(table.c.case_id == case_id).order_by(table.c.seq))
+        return list(rows.mappings())
+
+    async def _load(self, conn: AsyncConnection, row: Any) -> Case:
+        cipher = self._uow.cipher
+        cid = row["id"]
+        materials = [
+            MaterialSubmission(
+                name=m["name"],
+                copies=m["copies"],
+                pages=m["pages"],
+                original=m["original"],
+                remarks=m["remarks"],
+                electronic=m["electronic"],
+            )
+            for m in await self._children(conn, t.case_materials, cid)
+        ]
+        pickup_row = (await conn.execute(select(t.pickups).where(t.pickups.c.case_id == cid))).mappings().first()
+        rating_row = (await conn.execute(select(t.ratings).where(t.ratings.c.case_id == cid))).mappings().first()
+        case = Case(
+            id=cid,
+            matter=matter_from_json(row["matter_terms"]),
+            mode=Mode(row["mode"]),
+            delivery=Delivery(row["delivery"]),
+            applicant=Applicant(
+                name=row["applicant_name"],
+                phone=row["applicant_phone"],
+                id_number=cipher.decrypt(row["applicant_id_enc"]) if row["applicant_id_enc"] else None,
+                address=row["applicant_address"],
+                organisation=row["applicant_org"],
+            ),
+            window_office_id=row["window_office_id"],
+            department_office_id=row["department_office_id"],
+            materials=tuple(materials),
+            collected_at=row["collected_at"],
+            tracking_token_hash=row["tracking_token_hash"],
+            state=CaseState(row["state"]),
+            ious=[
+                Iou(material=i["material"], due_on=i["due_on"], fulfilled_at=i["fulfilled_at"])
+                for i in await self._children(conn, t.case_ious, cid)
+            ],
+            forwarded_at=row["forwarded_at"],
+            received_at=row["received_at"],
+            accepted_at=row["accepted_at"],
+            supplements=[
+                SupplementRequest(
+                    items=tuple(s["items"]),
+                    due_on=s["due_on"],
+                    requested_at=s["requested_at"],
+                    after_acceptance=s["after_acceptance"],
+                    supplied_at=s["supplied_at"],
+                    stage_id=s["stage_id"],
+                )
+                for s in await self._children(conn, t.case_supplements, cid)
+            ],
+            stages=[
+                Stage(
+                    id=s["id"],
+                    type=StageType(s["type"]),
+                    start_on=s["start_on"],
+                    reason=s["reason"],
+                    legal_basis=s["legal_basis"],
+                    opened_by=s["opened_by"],
+                    opened_at=s["opened_at"],
+                    expected_days=s["expected_days"],
+                    limit=s["limit_days"],
+                    end_on=s["end_on"],
+                    closed_by=s["closed_by"],
+                    closed_at=s["closed_at"],
+                )
+                for s in await self._children(conn, t.case_stages, cid)
+            ],
+            extensions=[
+                Extension(days=e["days"], approver=e["approver"], reason=e["reason"], on=e["on_date"], at=e["at"])
+                for e in await self._children(conn, t.case_extensions, cid)
+            ],
+            decided_at=row["decided_at"],
+            outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+            opinion=row["opinion"],
+            result_shipped_at=row["result_shipped_at"],
+            result_package_id=row["result_package_id"],
+            delivered_at=row["delivered_at"],
+            pickup=PickupRecord(
+                office_id=pickup_row["office_id"],
+                by_proxy=pickup_row["by_proxy"],
+                name=pickup_row["name"],
+                id_number=cipher.decrypt(pickup_row["id_enc"]) if pickup_row["id_enc"] else None,
+                at=pickup_row["at"],
+                actor=pickup_row["actor"],
+            )
+            if pickup_row
+            else None,
+            archived_at=row["archived_at"],
+            closed_reason=row["closed_reason"],
+            closed_at=row["closed_at"],
+            rating=Rating(
+                score=rating_row["score"],
+                comment=rating_row["comment"],
+                at=rating_row["at"],
+                rectified_at=rating_row["rectified_at"],
+                rectification=rating_row["rectification"],
+            )
+            if rating_row
+            else None,
+            lead_copies=[
+                LeadCopy(
+                    lead=c["lead"],
+                    note=c["note"],
+                    copied_at=c["copied_at"],
+                    remark=c["remark"],
+                    remarked_at=c["remarked_at"],
+                )
+                for c in await self._children(conn, t.case_lead_copies, cid)
+            ],
+            version=row["version"],
+        )
+        self._uow.loaded_versions[("case", cid)] = case.version
+        return case
+
+    async def save(self, conn: AsyncConnection, case: Case) -> None:
+        cipher = self._uow.cipher
+        id_number = case.applicant.id_number
+        values = {
+            "matter_id": case.matter.id,
+            "matter_terms": matter_to_json(case.matter),
+            "mode": case.mode.value,
+            "delivery": case.delivery.value,
+            "applicant_name": case.applicant.name,
+            "applicant_phone": case.applicant.phone,
+            "applicant_id_enc": cipher.encrypt(id_number) if id_number else None,
+            "applicant_id_hash": cipher.keyed_hash(id_number) if id_number else None,
+            "applicant_address": case.applicant.address,
+            "applicant_org": case.applicant.organisation,
+            "window_office_id": case.window_office_id,
+            "department_office_id": case.department_office_id,
+            "state": case.state.value,
+            "tracking_token_hash": case.tracking_token_hash,
+            "collected_at": case.collected_at,
+            "forwarded_at": case.forwarded_at,
+            "received_at": case.received_at,
+            "accepted_at": case.accepted_at,
+            "decided_at": case.decided_at,
+            "outcome": case.outcome.value if case.outcome else None,
+            "opinion": case.opinion,
+            "result_shipped_at": case.result_shipped_at,
+            "result_package_id": case.result_package_id,
+            "delivered_at": case.delivered_at,
+            "archived_at": case.archived_at,
+            "closed_at": case.closed_at,
+            "closed_reason": case.closed_reason,
+            "version": case.version,
+        }
+        key = ("case", case.id)
+        if key not in self._uow.loaded_versions:
+            await conn.execute(insert(t.cases).values(id=case.id, **values))
+            await conn.execute(
+                insert(t.case_materials),
+                [
+                    {
+                        "case_id": case.id,
+                        "seq": n,
+                        "name": m.name,
+                        "copies": m.copies,
+                        "pages": m.pages,
+                        "original": m.original,
+                        "remarks": m.remarks,
+                        "electronic": m.electronic,
+                    }
+                    for n, m in enumerate(case.materials, start=1)
+                ],
+            )
+        else:
+            if self._uow.loaded_versions[key] == case.version:
+                return  # unchanged
+            # The applicant's identity number is never changed after registration: keep its ciphertext.
+            values.pop("applicant_id_enc")
+            values.pop("applicant_id_hash")
+            done = await conn.execute(
+                update(t.cases)
+                .where(t.cases.c.id == case.id, t.cases.c.version == self._uow.loaded_versions[key])
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                raise ConcurrentUpdate("办件")
+            for table in (t.case_ious, t.case_supplements, t.case_stages, t.case_extensions, t.case_lead_copies):
+                await conn.execute(delete(table).where(table.c.case_id == case.id))
+            await conn.execute(delete(t.pickups).where(t.pickups.c.case_id == case.id))
+            await conn.execute(delete(t.ratings).where(t.ratings.c.case_id == case.id))
+        await self._insert_children(conn, case)
+
+    async def _insert_children(self, conn: AsyncConnection, case: Case) -> None:
+        cid = case.id
+        cipher = self._uow.cipher
+        rows: list[tuple[Any, list[dict[str, Any]]]] = [
+            (
+                t.case_ious,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "material": i.material,
+                        "due_on": i.due_on,
+                        "fulfilled_at": i.fulfilled_at,
+                    }
+                    for n, i in enumerate(case.ious, start=1)
+                ],
+            ),
+            (
+                t.case_supplements,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "items": list(s.items),
+                        "due_on": s.due_on,
+                        "requested_at": s.requested_at,
+                        "after_acceptance": s.after_acceptance,
+                        "supplied_at": s.supplied_at,
+                        "stage_id": s.stage_id,
+                    }
+                    for n, s in enumerate(case.supplements, start=1)
+                ],
+            ),
+            (
+                t.case_stages,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "id": s.id,
+                        "type": s.type.value,
+                        "start_on": s.start_on,
+                        "end_on": s.end_on,
+                        "reason": s.reason,
+                        "legal_basis": s.legal_basis,
+                        "opened_by": s.opened_by,
+                        "opened_at": s.opened_at,
+                        "expected_days": s.expected_days,
+                        "limit_days": s.limit,
+                        "closed_by": s.closed_by,
+                        "closed_at": s.closed_at,
+                    }
+                    for n, s in enumerate(case.stages, start=1)
+                ],
+            ),
+            (
+                t.case_extensions,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "days": e.days,
+                        "approver": e.approver,
+                        "reason": e.reason,
+                        "on_date": e.on,
+                        "at": e.at,
+                    }
+                    for n, e in enumerate(case.extensions, start=1)
+                ],
+            ),
+            (
+                t.case_lead_copies,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "lead": c.lead,
+                        "note": c.note,
+                        "copied_at": c.copied_at,
+                        "remark": c.remark,
+                        "remarked_at": c.remarked_at,
+                    }
+                    for n, c in enumerate(case.lead_copies, start=1)
+                ],
+            ),
+        ]
+        if case.pickup:
+            p = case.pickup
+            rows.append(
+                (
+                    t.pickups,
+                    [
+                        {
+                            "case_id": cid,
+                            "office_id": p.office_id,
+                            "by_proxy": p.by_proxy,
+                            "name": p.name,
+                            "id_enc": cipher.encrypt(p.id_number) if p.id_number else None,
+                            "id_hash": cipher.keyed_hash(p.id_number) if p.id_number else None,
+                            "at": p.at,
+                            "actor": p.actor,
+                        }
+                    ],
+                )
+            )
+        if case.rating:
+            r = case.rating
+            rows.append(
+                (
+                    t.ratings,
+                    [
+                        {
+                            "case_id": cid,
+                            "score": r.score,
+                            "comment": r.comment,
+                            "at": r.at,
+                            "rectified_at": r.rectified_at,
+                            "rectification": r.rectification,
+                        }
+                    ],
+                )
+            )
+        for table, values in rows:
+            if values:
+                await conn.execute(insert(table), values)
+
+
+# =========================================================================== packages
+
+
+class SqlPackages:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, package_id: str) -> Package | None:
+        row = (await self._uow.conn.execute(select(t.packages).where(t.packages.c.id == package_id))).mappings().first()
+        return None if row is None else self._uow.track(await self._load(row))
+
+    async def by_code(self, compact_code: str) -> Package | None:
+        row = (
+            (await self._uow.conn.execute(select(t.packages).where(t.packages.c.code == compact_code)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else self._uow.track(await self._load(row))
+
+    async def for_case(self, case_id: str) -> Sequence[Package]:
+        rows = await self._uow.conn.execute(
+            select(t.packages).where(t.packages.c.case_id == case_id).order_by(t.packages.c.created_at)
+        )
+        return [self._uow.track(await self._load(r)) for r in rows.mappings().all()]
+
+    async def add(self, package: Package) -> None:
+        self._uow.track(package)
+
+    async def next_sequence(self, region: str, day: date) -> int:
+        conn = self._uow.conn
+        seq = t.package_sequences
+        # One atomic upsert: concurrent transactions queue on the row instead of racing.
+        dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        upsert = (
+            dialect_insert(seq)
+            .values(region=region, day=day, last=1)
+            .on_conflict_do_update(index_elements=[seq.c.region, seq.c.day], set_={"last": seq.c.last + 1})
+            .returning(seq.c.last)
+        )
+        return int((await conn.execute(upsert)).scalar_one())
+
+    async def add_manifest(self, manifest: Manifest) -> None:
+        self._uow.manifests.append(manifest)
+
+    async def _load(self, row: Any) -> Package:
+        conn = self._uow.conn
+        pid = row["id"]
+        items = await conn.execute(
+            select(t.package_items).where(t.package_items.c.package_id == pid).order_by(t.package_items.c.seq)
+        )
+        chain = await conn.execute(
+            select(t.custody_events).where(t.custody_events.c.package_id == pid).order_by(t.custody_events.c.seq)
+        )
+        package = Package(
+            id=pid,
+            code=PackageCode.parse(row["code"]),
+            case_id=row["case_id"],
+            direction=Direction(row["direction"]),
+            medium=Medium(row["medium"]),
+            from_party=row["from_party"],
+            to_party=row["to_party"],
+            items=tuple(
+                Item(
+                    seq=i["seq"],
+                    name=i["name"],
+                    copies=i["copies"],
+                    pages=i["pages"],
+                    original=i["original"],
+                    remarks=i["remarks"],
+                )
+                for i in items.mappings()
+            ),
+            created_at=row["created_at"],
+            state=PackageState(row["state"]),
+            carrier=row["carrier"],
+            waybill=row["waybill"],
+            holder=row["holder"],
+            custody=[custody_from_row(c) for c in chain.mappings()],
+            exception_kind=ExceptionKind(row["exception_kind"]) if row["exception_kind"] else None,
+            version=row["version"],
+        )
+        self._uow.loaded_versions[("package", pid)] = package.version
+        self._uow.loaded_chain[pid] = len(package.custody)
+        return package
+
+    async def save(self, conn: AsyncConnection, package: Package) -> None:
+        values = {
+            "code": package.code.compact,
+            "case_id": package.case_id,
+            "direction": package.direction.value,
+            "medium": package.medium.value,
+            "from_party": package.from_party,
+            "to_party": package.to_party,
+            "state": package.state.value,
+            "carrier": package.carrier,
+            "waybill": package.waybill,
+            "holder": package.holder,
+            "exception_kind": package.exception_kind.value if package.exception_kind else None,
+            "created_at": package.created_at,
+            "last_movement_at": package.last_movement_at,
+            "version": package.version,
+        }
+        key = ("package", package.id)
+        if key not in self._uow.loaded_versions:
+            await conn.execute(insert(t.packages).values(id=package.id, **values))
+            await conn.execute(
+                insert(t.package_items),
+                [
+                    {
+                        "package_id": package.id,
+                        "seq": i.seq,
+                        "name": i.name,
+                        "copies": i.copies,
+                        "pages": i.pages,
+                        "original": i.original,
+                        "remarks": i.remarks,
+                    }
+                    for i in package.items
+                ],
+            )
+            known = 0
+        else:
+            known = self._uow.loaded_chain.get(package.id, 0)
+            if self._uow.loaded_versions[key] == package.version and known == len(package.custody):
+                return
+            done = await conn.execute(
+                update(t.packages)
+                .where(t.packages.c.id == package.id, t.packages.c.version == self._uow.loaded_versions[key])
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                raise ConcurrentUpdate("材料包")
+        new_links = package.custody[known:]
+        if new_links:
+            await conn.execute(insert(t.custody_events), [custody_to_row(c) for c in new_links])
+
+
+def custody_to_row(c: CustodyEvent) -> dict[str, Any]:
+    return {
+        "package_id": c.package_id,
+        "seq": c.seq,
+        "kind": c.kind.value,
+        "from_party": c.from_party,
+        "to_party": c.to_party,
+        "actor": c.actor,
+        "server_time": c.server_time,
+        "client_time": c.client_time,
+        "method": c.method.value,
+        "place": c.place,
+        "evidence": list(c.evidence),
+        "discrepancies": [
+            {"item_seq": d.item_seq, "kind": d.kind.value, "note": d.note, "actual_pages": d.actual_pages}
+            for d in c.discrepancies
+        ],
+        "note": c.note,
+        "prev_hash": c.prev_hash,
+        "hash": c.hash,
+    }
+
+
+def custody_from_row(r: Any) -> CustodyEvent:
+    return CustodyEvent(
+        package_id=r["package_id"],
+        seq=r["seq"],
+        kind=CustodyKind(r["kind"]),
+        from_party=r["from_party"],
+        to_party=r["to_party"],
+        actor=r["actor"],
+        server_time=r["server_time"],
+        method=Method(r["method"]),
+        client_time=r["client_time"],
+        place=r["place"],
+        evidence=tuple(r["evidence"]),
+        discrepancies=tuple(
+            Discrepancy(d["item_seq"], DiscrepancyKind(d["kind"]), d["note"], d["actual_pages"])
+            for d in r["discrepancies"]
+        ),
+        note=r["note"],
+        prev_hash=r["prev_hash"],
+        hash=r["hash"],
+    )
+
+
+# =========================================================================== unit of work
+
+
+class SqlUnitOfWork:
+    """One transaction. ``async with uow:`` … ``await uow.commit()``; leaving without a commit
+    rolls everything back."""
+
+    def __init__(self, engine: AsyncEngine, cipher: IdCipher, outbox: OutboxWriter) -> None:
+        self._engine = engine
+        self.cipher = cipher
+        self._outbox = outbox
+        self._conn: AsyncConnection | None = None
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._conn
+
+    def track(self, aggregate: Any) -> Any:
+        self.seen[id(aggregate)] = aggregate
+        return aggregate
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self.seen: dict[int, Case | Package] = {}
+        self.loaded_versions: dict[tuple[str, str], int] = {}
+        self.loaded_chain: dict[str, int] = {}
+        self.manifests: list[Manifest] = []
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self.cases = SqlCases(self)
+        self.packages = SqlPackages(self)
+        self.matters = SqlMatters(self._conn)
+        self.offices = SqlOffices(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            await self._conn.rollback()
+            await self._conn.close()
+            self._conn = None
+
+    async def commit(self) -> None:
+        conn = self.conn
+        events: list[ev.Event] = []
+        # Cases before packages (packages reference their case).
+        ordered = sorted(self.seen.values(), key=lambda a: 0 if isinstance(a, Case) else 1)
+        for aggregate in ordered:
+            if isinstance(aggregate, Case):
+                await self.cases.save(conn, aggregate)
+            else:
+                await self.packages.save(conn, aggregate)
+        for manifest in self.manifests:
+            await conn.execute(
+                insert(t.manifests).values(
+                    id=manifest.id,
+                    office_id=manifest.office_id,
+                    courier=manifest.courier,
+                    created_at=manifest.created_at,
+                )
+            )
+            await conn.execute(
+                insert(t.manifest_packages),
+                [
+                    {"manifest_id": manifest.id, "package_id": p, "seq": n}
+                    for n, p in enumerate(manifest.package_ids, 1)
+                ],
+            )
+        for aggregate in ordered:
+            events.extend(aggregate.collect_events())
+        if events:
+            await self._outbox(conn, events)
+        await conn.commit()
+        for aggregate in ordered:
+            key = ("case" if isinstance(aggregate, Case) else "package", aggregate.id)
+            self.loaded_versions[key] = aggregate.version
+            if isinstance(aggregate, Package):
+                self.loaded_chain[aggregate.id] = len(aggregate.custody)
+        self.manifests = []
+        await conn.begin()
+
+    async def rollback(self) -> None:
+        await self.conn.rollback()
+        await self.conn.begin()
