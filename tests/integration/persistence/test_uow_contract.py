@@ -28,7 +28,7 @@ from handoff.services import (
     dispatch,
 )
 from tests.fakes.uow import FixedClock
-from tests.integration.persistence.conftest import read_outbox
+from tests.support.db import read_outbox
 from tests.unit.domain.conftest import BUILDING, LIGHTNING
 
 pytestmark = pytest.mark.integration

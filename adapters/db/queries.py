@@ -1,0 +1,190 @@
+"""Read-side queries and small admin writes that are not aggregates (tokens, calendar,
+idempotency keys, the ledger). SQLAlchemy Core, PostgreSQL and SQLite alike."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db import domain_tables as t
+from handoff.calendar import Schedule
+from handoff.ports import Office
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    user_id: str
+    name: str
+    role: str
+    scope: str
+
+
+async def token_owner(conn: AsyncConnection, token_hash: str) -> TokenOwner | None:
+    row = (
+        await conn.execute(
+            select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope)
+            .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+            .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
+        )
+    ).first()
+    return TokenOwner(*row) if row else None
+
+
+async def create_user_token(
+    conn: AsyncConnection, *, user_id: str, name: str, role: str, scope: str, phone: str, token_hash: str, at: datetime
+) -> None:
+    exists = (await conn.execute(select(t.users.c.id).where(t.users.c.id == user_id))).first()
+    if exists is None:
+        await conn.execute(
+            insert(t.users).values(id=user_id, name=name, role=role, scope=scope, phone=phone, created_at=at)
+        )
+    else:
+        await conn.execute(update(t.users).where(t.users.c.id == user_id).values(name=name, role=role, scope=scope))
+    await conn.execute(insert(t.api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=at))
+
+
+async def offices(conn: AsyncConnection) -> dict[str, Office]:
+    rows = (await conn.execute(select(t.offices))).mappings()
+    return {r["id"]: Office(**r) for r in rows}
+
+
+async def save_schedule(conn: AsyncConnection, schedule: Schedule, actor: str, at: datetime) -> None:
+    await conn.execute(t.calendar_schedules.delete().where(t.calendar_schedules.c.year == schedule.year))
+    await conn.execute(
+        insert(t.calendar_schedules).values(
+            year=schedule.year,
+            source=schedule.source,
+            holidays=sorted(d.isoformat() for d in schedule.holidays),
+            workdays=sorted(d.isoformat() for d in schedule.workdays),
+            loaded_at=at,
+            loaded_by=actor,
+        )
+    )
+
+
+async def schedules(conn: AsyncConnection) -> list[Schedule]:
+    rows = (await conn.execute(select(t.calendar_schedules).order_by(t.calendar_schedules.c.year))).mappings()
+    return [
+        Schedule(
+            year=r["year"],
+            source=r["source"],
+            holidays=frozenset(date.fromisoformat(d) for d in r["holidays"]),
+            workdays=frozenset(date.fromisoformat(d) for d in r["workdays"]),
+        )
+        for r in rows
+    ]
+
+
+async def idempotent_answer(conn: AsyncConnection, actor: str, key: str) -> tuple[str, int, str] | None:
+    row = (
+        await conn.execute(
+            select(t.idempotency_keys.c.request_hash, t.idempotency_keys.c.status, t.idempotency_keys.c.body).where(
+                t.idempotency_keys.c.actor == actor, t.idempotency_keys.c.key == key
+            )
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def remember_answer(
+    conn: AsyncConnection, actor: str, key: str, request_hash: str, status: int, body: str, at: datetime
+) -> None:
+    await conn.execute(
+        insert(t.idempotency_keys).values(
+            actor=actor, key=key, request_hash=request_hash, status=status, body=body, created_at=at
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the ledger (Appendix C)
+
+
+def encode_cursor(collected_at: datetime, case_id: str) -> str:
+    raw = json.dumps([collected_at.isoformat(), case_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    at, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    return datetime.fromisoformat(at), str(case_id)
+
+
+async def ledger_page(
+    conn: AsyncConnection,
+    *,
+    office_ids: Sequence[str] | None,
+    region_prefixes: Sequence[str] | None,
+    states: Sequence[str] = (),
+    matter_id: str | None = None,
+    collected_from: datetime | None = None,
+    collected_to: datetime | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Cases newest first, filtered by the caller's scope (offices or region prefixes, or
+    everything when both are None) and the filters; keyset pagination on (collected_at, id)."""
+    window = t.offices.alias("window")
+    dept = t.offices.alias("dept")
+    query = (
+        select(
+            t.cases.c.id,
+            t.cases.c.collected_at,
+            t.cases.c.state,
+            t.cases.c.applicant_name,
+            t.cases.c.applicant_phone,
+            t.cases.c.matter_terms,
+            t.cases.c.window_office_id,
+            t.cases.c.department_office_id,
+            t.cases.c.accepted_at,
+            t.cases.c.decided_at,
+            window.c.name.label("window_name"),
+            dept.c.name.label("department_name"),
+        )
+        .join(window, window.c.id == t.cases.c.window_office_id)
+        .join(dept, dept.c.id == t.cases.c.department_office_id)
+    )
+    conditions: list[Any] = []
+    if office_ids is not None or region_prefixes is not None:
+        scope: list[Any] = []
+        if office_ids:
+            scope += [t.cases.c.window_office_id.in_(office_ids), t.cases.c.department_office_id.in_(office_ids)]
+        for prefix in region_prefixes or ():
+            scope += [window.c.region_code.startswith(prefix), dept.c.region_code.startswith(prefix)]
+        conditions.append(or_(*scope) if scope else t.cases.c.id.is_(None))
+    if states:
+        conditions.append(t.cases.c.state.in_(states))
+    if matter_id:
+        conditions.append(t.cases.c.matter_id == matter_id)
+    if collected_from:
+        conditions.append(t.cases.c.collected_at >= collected_from)
+    if collected_to:
+        conditions.append(t.cases.c.collected_at < collected_to)
+    if after:
+        at, case_id = after
+        conditions.append(or_(t.cases.c.collected_at < at, and_(t.cases.c.collected_at == at, t.cases.c.id < case_id)))
+    if conditions:
+        query = query.where(and_(*conditions))
+    query = query.order_by(t.cases.c.collected_at.desc(), t.cases.c.id.desc()).limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def case_ids_in_scope(
+    conn: AsyncConnection, office_ids: Sequence[str] | None, region_prefixes: Sequence[str] | None, limit: int
+) -> list[str]:
+    rows = await ledger_page(conn, office_ids=office_ids, region_prefixes=region_prefixes, limit=limit)
+    return [r["id"] for r in rows]
+
+
+async def matter_ids(conn: AsyncConnection, name_contains: str = "") -> list[str]:
+    query = select(t.matters.c.id).order_by(t.matters.c.name)
+    if name_contains.strip():
+        query = query.where(t.matters.c.name.contains(name_contains.strip(), autoescape=True))
+    return list((await conn.execute(query.limit(1000))).scalars())

@@ -1,0 +1,153 @@
+"""Demo data shaped like the seeds' own world (DESIGN §12): 汕尾市 and its districts, a proxy
+window in each, departments in the city, and matters from the seeds.
+
+Coordinates are the approximate centres of each seat of government (good to a few kilometres,
+which is what 少跑距离 needs). The 防雷装置竣工验收 matter is seed 002's sample with its four
+materials, two of them 容缺-able; the seed labels it 即办件 but gives a promised limit of 1
+working day, so it is entered here as a promised case with limit 1 (an instant case has limit 0).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.db import domain_tables as t
+from adapters.db.repositories import save_matter
+from handoff.matter import CaseKind, MaterialRequirement, Matter, Mode, StageType
+
+REGIONS = [
+    ("441500", "汕尾市", None, 22.7862, 115.3751),
+    ("441502", "城区", "441500", 22.7787, 115.3652),
+    ("441521", "海丰县", "441500", 22.9668, 115.3232),
+    ("441523", "陆河县", "441500", 23.3015, 115.6600),
+    ("441581", "陆丰市", "441500", 22.9452, 115.6443),
+]
+
+WINDOWS = [
+    ("win-441502", "城区政务服务中心市域通办窗口", "441502", 22.7787, 115.3652, "汕尾市城区香洲街道"),
+    ("win-441521", "海丰县政务服务中心市域通办窗口", "441521", 22.9668, 115.3232, "海丰县海城镇"),
+    ("win-441523", "陆河县政务服务中心市域通办窗口", "441523", 23.3015, 115.6600, "陆河县河田镇"),
+    ("win-441581", "陆丰市政务服务中心市域通办窗口", "441581", 22.9452, 115.6443, "陆丰市东海街道"),
+]
+
+DEPARTMENTS = [
+    ("dept-441500-qx", "汕尾市气象局", "441500", 22.7862, 115.3751, "汕尾市城区汕尾大道"),
+    ("dept-441500-zj", "汕尾市住房和城乡建设局", "441500", 22.7855, 115.3702, "汕尾市城区香洲路"),
+    ("dept-441500-sj", "汕尾市市场监督管理局", "441500", 22.7840, 115.3680, "汕尾市城区海滨大道"),
+    ("dept-441581-sj", "陆丰市市场监督管理局", "441581", 22.9452, 115.6443, "陆丰市东海街道"),
+]
+
+MATTERS = [
+    Matter(
+        id="m-flzz-ys",
+        name="防雷装置竣工验收",
+        department_office_id="dept-441500-qx",
+        legal_limit=10,
+        promised_limit=1,
+        kind=CaseKind.PROMISED,
+        modes=frozenset({Mode.PROXY_COLLECT, Mode.ONLINE}),
+        materials=(
+            MaterialRequirement("《防雷装置竣工验收申请书》", notes="加盖公章"),
+            MaterialRequirement("防雷装置竣工图纸", notes="加盖施工单位竣工图章并在相应位置签字"),
+            MaterialRequirement("施工单位的资质证", tolerable=True, original=False, notes="核对原件，加盖施工单位公章"),
+            MaterialRequirement("授权委托书", tolerable=True, notes="加盖公章"),
+        ),
+    ),
+    Matter(
+        id="m-jsgc-xk",
+        name="建设工程规划许可证核发",
+        department_office_id="dept-441500-zj",
+        legal_limit=20,
+        promised_limit=20,
+        kind=CaseKind.PROMISED,
+        modes=frozenset({Mode.PROXY_COLLECT}),
+        materials=(
+            MaterialRequirement("建设工程规划许可申请表"),
+            MaterialRequirement("建设工程设计方案"),
+            MaterialRequirement("土地权属证明", tolerable=True, original=False),
+            MaterialRequirement("其他补充说明材料", required=False),
+        ),
+        stage_limits={StageType.EXPERT_REVIEW: 10, StageType.PUBLIC_NOTICE: 7},
+    ),
+    Matter(
+        id="m-spjy-xk",
+        name="食品经营许可证核发",
+        department_office_id="dept-441500-sj",
+        legal_limit=20,
+        promised_limit=10,
+        kind=CaseKind.PROMISED,
+        modes=frozenset({Mode.PROXY_COLLECT, Mode.DELEGATED}),
+        materials=(
+            MaterialRequirement("食品经营许可申请书"),
+            MaterialRequirement("营业执照复印件", original=False),
+            MaterialRequirement("与食品经营相适应的主要设备设施布局、操作流程等文件"),
+            MaterialRequirement("食品安全管理制度", tolerable=True),
+        ),
+        stage_limits={StageType.INSPECTION: 5},
+    ),
+    Matter(
+        id="m-gtzz-bl",
+        name="个体工商户营业执照遗失补领",
+        department_office_id="dept-441500-sj",
+        legal_limit=5,
+        promised_limit=0,
+        kind=CaseKind.INSTANT,
+        modes=frozenset({Mode.PROXY_COLLECT, Mode.DELEGATED}),
+        materials=(
+            MaterialRequirement("个体工商户补领执照申请书"),
+            MaterialRequirement("经营者身份证明", original=False),
+        ),
+    ),
+]
+
+ENTRUSTMENTS = [("441581", "m-spjy-xk", "dept-441581-sj"), ("441581", "m-gtzz-bl", "dept-441581-sj")]
+
+# One demo user per role for the embedded start (printed with their tokens at start-up).
+DEMO_USERS = [
+    ("clerk-lf", "陈晓红（陆丰窗口）", "window_clerk", "office:win-441581"),
+    (
+        "dept-zj",
+        "林志强（市住建局）",
+        "dept_clerk",
+        "office:dept-441500-zj,office:dept-441500-qx,office:dept-441500-sj",
+    ),
+    ("lead-zj", "黄建国（分管领导）", "dept_lead", "office:dept-441500-zj"),
+    ("courier-07", "吴海波（政务专递）", "courier", "region:4415"),
+    ("supervisor", "郑丽娟（政务服务管理局）", "supervisor", "region:4415"),
+    ("admin", "系统管理员", "admin", "*"),
+]
+
+
+async def load_demo_world(conn: AsyncConnection) -> bool:
+    """Insert regions, offices and matters unless they are there already. True if loaded now."""
+    if (await conn.execute(select(t.regions.c.code).limit(1))).first() is not None:
+        return False
+    await conn.execute(
+        insert(t.regions),
+        [{"code": c, "name": n, "parent_code": p, "lat": la, "lon": lo} for c, n, p, la, lo in REGIONS],
+    )
+    offices = [("window", *w) for w in WINDOWS] + [("department", *d) for d in DEPARTMENTS]
+    await conn.execute(
+        insert(t.offices),
+        [
+            {
+                "id": i,
+                "name": n,
+                "kind": kind,
+                "region_code": r,
+                "lat": la,
+                "lon": lo,
+                "address": a,
+                "phone": "",
+                "carrier": "internal",
+            }
+            for kind, i, n, r, la, lo, a in offices
+        ],
+    )
+    for matter in MATTERS:
+        await save_matter(conn, matter)
+    await conn.execute(
+        insert(t.entrustments), [{"region_code": r, "matter_id": m, "office_id": o} for r, m, o in ENTRUSTMENTS]
+    )
+    return True

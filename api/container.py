@@ -1,0 +1,30 @@
+"""What the API needs, built by the composition root (cli/bootstrap.py) and by tests alike."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.crypto import IdCipher
+from adapters.db.repositories import SqlUnitOfWork
+from handoff.codes import ScanSigner
+from handoff.ports import BlobStore
+from handoff.services import Deps
+
+
+@dataclass
+class Container:
+    engine: AsyncEngine
+    uow: Callable[[], SqlUnitOfWork]
+    deps: Deps
+    signer: ScanSigner
+    cipher: IdCipher
+    blobs: BlobStore
+    public_base_url: str
+    readiness: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    max_evidence_bytes: int = 2 * 1024 * 1024
+
+    def tracking_url(self, case_id: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/t/{self.deps.tracking.token_for(case_id)}"

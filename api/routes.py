@@ -1,0 +1,966 @@
+"""Every route of /api/v1, grouped by actor (DESIGN §1). Each handler turns a request into a
+command for handoff.services, or reads through the unit of work, and answers JSON."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.db import queries
+from adapters.db.repositories import SqlUnitOfWork
+from api.auth import Role
+from api.container import Container
+from api.problems import Problem
+from api.routing import (
+    BOOL,
+    DATE,
+    DATETIME,
+    INT,
+    STR,
+    Api,
+    Ctx,
+    array,
+    enum,
+    nullable,
+    obj,
+    text,
+)
+from api.views import case_view, clock_view, custody_view, package_view, tracking_view
+from handoff.calendar import parse_schedule
+from handoff.case import Case, MaterialSubmission
+from handoff.codes import CodeRejected, PackageCode, PayloadKind, hash_token, new_api_token, tracking_token_shape_ok
+from handoff.matter import Delivery, Mode, StageType
+from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Method, Package
+from handoff.services import (
+    CaseCommand,
+    CourierReport,
+    HandOverBatch,
+    NotFound,
+    RegisterCase,
+    ReportPackageException,
+    SealOutbound,
+    ShipResult,
+    SignPackage,
+    dispatch,
+)
+from handoff.stats import Point, case_facts, indicators
+from handoff.timeutil import CHINA, local_date
+
+API = Api()
+
+STAFF = {Role.WINDOW_CLERK, Role.DEPT_CLERK, Role.DEPT_LEAD, Role.SUPERVISOR, Role.ADMIN}
+WINDOW = {Role.WINDOW_CLERK}
+DEPT = {Role.DEPT_CLERK}
+COURIER = {Role.COURIER}
+
+CASE_VIEW = obj(
+    ["id", "state", "state_zh", "version", "matter", "applicant", "materials", "stages", "clock", "next_actions"],
+    extra=True,
+    id=STR,
+    state=STR,
+    state_zh=STR,
+    version=INT,
+    matter=obj(["id", "name"], extra=True, id=STR, name=STR),
+    applicant=obj(["name", "phone"], extra=True, name=STR, phone=STR, id_number_masked=nullable(STR)),
+    materials=array(obj(["name"], extra=True, name=STR)),
+    stages=array(obj(["id", "type", "start_on"], extra=True, id=STR, type=STR, start_on=STR)),
+    clock=nullable(obj(["due_date", "used", "remaining"], extra=True, due_date=STR, used=INT, remaining=INT)),
+    next_actions=array(STR),
+    tracking_url=STR,
+)
+PACKAGE_VIEW = obj(
+    ["id", "code", "case_id", "state", "scan_payload", "items", "next_actions"],
+    extra=True,
+    id=STR,
+    code=STR,
+    case_id=STR,
+    state=STR,
+    scan_payload=STR,
+    items=array(obj(["seq", "name"], extra=True, seq=INT, name=STR)),
+    next_actions=array(STR),
+)
+EVIDENCE = array(
+    obj(["content_type", "data_base64"], content_type=enum(["image/png", "image/jpeg"]), data_base64=text(4_000_000)),
+    max_items=4,
+)
+COURIER_BODY = obj(
+    [],
+    client_time=DATETIME,
+    place=text(200, 0),
+    evidence=EVIDENCE,
+)
+
+
+def container(ctx: Ctx) -> Container:
+    from api.app import CONTAINER
+
+    return ctx.request.app[CONTAINER]
+
+
+def today(c: Container) -> Any:
+    return local_date(c.deps.clock.now())
+
+
+async def visible_case(ctx: Ctx, case_id: str, uow: SqlUnitOfWork) -> Case:
+    case = await uow.cases.get(case_id)
+    if case is None or not await in_scope(ctx, case.window_office_id, case.department_office_id):
+        raise NotFound(f"办件 {case_id} 不存在")
+    return case
+
+
+async def in_scope(ctx: Ctx, *office_ids: str) -> bool:
+    who = ctx.who
+    if who.scope.everything:
+        return True
+    known = ctx.office_regions
+    return who.scope.covers_any((o, known[o]) for o in office_ids if o in known)
+
+
+def _office_of(party: str) -> str | None:
+    return party.split(":", 1)[1] if party.startswith("office:") else None
+
+
+async def visible_package(ctx: Ctx, package_id: str, uow: SqlUnitOfWork) -> Package:
+    package = await uow.packages.get(package_id)
+    if package is None:
+        raise NotFound(f"材料包 {package_id} 不存在")
+    offices = [o for o in (_office_of(package.from_party), _office_of(package.to_party)) if o]
+    if ctx.who.role is Role.COURIER and package.holder == f"courier:{ctx.who.user_id}":
+        return package
+    if not await in_scope(ctx, *offices):
+        raise NotFound(f"材料包 {package_id} 不存在")
+    return package
+
+
+async def run_case(ctx: Ctx, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    c = container(ctx)
+    case_id = ctx.path["case_id"]
+    async with c.uow() as uow:
+        await visible_case(ctx, case_id, uow)
+    await dispatch(CaseCommand(case_id=case_id, name=name, actor=ctx.who.user_id, args=args or {}), c.uow(), c.deps)
+    return await load_case_view(c, case_id)
+
+
+async def load_case_view(c: Container, case_id: str, with_link: bool = False) -> dict[str, Any]:
+    async with c.uow() as uow:
+        case = await uow.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"办件 {case_id} 不存在")
+        return case_view(case, c.deps.calendar, today(c), c.tracking_url(case_id) if with_link else None)
+
+
+def payload_for(c: Container, package: Package) -> str:
+    return c.signer.sign_package(package.code)
+
+
+# =========================================================================== matters
+
+
+MATTER_VIEW = obj(
+    ["id", "name", "legal_limit", "promised_limit", "kind", "modes", "materials"],
+    extra=True,
+    id=STR,
+    name=STR,
+    legal_limit=INT,
+    promised_limit=INT,
+    kind=STR,
+    modes=array(STR),
+    materials=array(obj(["name", "required", "tolerable"], extra=True, name=STR, required=BOOL, tolerable=BOOL)),
+)
+
+
+@API.route(
+    "GET", "/api/v1/matters/{matter_id}", summary="事项及其材料清单", tag="事项", roles=STAFF, response=MATTER_VIEW
+)
+async def get_matter(ctx: Ctx) -> dict[str, Any]:
+    from adapters.db.repositories import matter_to_json
+
+    async with container(ctx).uow() as uow:
+        matter = await uow.matters.get(ctx.path["matter_id"])
+    if matter is None:
+        raise NotFound(f"事项 {ctx.path['matter_id']} 不存在")
+    return matter_to_json(matter)
+
+
+# =========================================================================== window (代收窗口)
+
+REGISTER_BODY = obj(
+    ["matter_id", "mode", "delivery", "applicant", "window_office_id", "materials"],
+    matter_id=text(64),
+    mode=enum([m.value for m in Mode]),
+    delivery=enum([d.value for d in Delivery]),
+    window_office_id=text(64),
+    applicant=obj(
+        ["name", "phone"],
+        name=text(100),
+        phone=text(20),
+        id_number=text(18, 15),
+        address=text(300, 0),
+        organisation=text(200, 0),
+    ),
+    materials=array(
+        obj(
+            ["name"],
+            name=text(200),
+            copies={"type": "integer", "minimum": 1, "maximum": 999},
+            pages={"type": "integer", "minimum": 0, "maximum": 99999},
+            original=BOOL,
+            remarks=text(500, 0),
+            electronic=BOOL,
+        ),
+        max_items=100,
+    ),
+    tolerated=array(text(200), max_items=50),
+)
+
+
+@API.route(
+    "POST",
+    "/api/v1/cases",
+    summary="收件登记（材料不全时一次性告知全部缺少的材料）",
+    tag="代收窗口",
+    roles=WINDOW,
+    body=REGISTER_BODY,
+    response=CASE_VIEW,
+    status=201,
+)
+async def register_case(ctx: Ctx) -> dict[str, Any]:
+    c, b = container(ctx), ctx.body
+    if not await in_scope(ctx, b["window_office_id"]):
+        raise NotFound(f"代收窗口 {b['window_office_id']} 不存在")
+    applicant = b["applicant"]
+    events = await dispatch(
+        RegisterCase(
+            matter_id=b["matter_id"],
+            mode=Mode(b["mode"]),
+            delivery=Delivery(b["delivery"]),
+            applicant_name=applicant["name"],
+            applicant_phone=applicant["phone"],
+            applicant_id_number=applicant.get("id_number"),
+            applicant_address=applicant.get("address", ""),
+            applicant_organisation=applicant.get("organisation", ""),
+            window_office_id=b["window_office_id"],
+            materials=[MaterialSubmission(**m) for m in b["materials"]],
+            tolerated=b.get("tolerated", []),
+            actor=ctx.who.user_id,
+        ),
+        c.uow(),
+        c.deps,
+    )
+    case_id = events[0].case_id
+    assert case_id is not None
+    return await load_case_view(c, case_id, with_link=True)
+
+
+@API.route(
+    "POST",
+    "/api/v1/cases/{case_id}/packages",
+    summary="生成并封装材料包（打印转办单）",
+    tag="代收窗口",
+    roles=WINDOW,
+    body=obj([], carrier=text(32), electronic=BOOL),
+    response=PACKAGE_VIEW,
+    status=201,
+    idempotent=True,
+)
+async def seal_outbound(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        await visible_case(ctx, ctx.path["case_id"], uow)
+    events = await dispatch(
+        SealOutbound(
+            case_id=ctx.path["case_id"],
+            actor=ctx.who.user_id,
+            carrier=ctx.body.get("carrier"),
+            electronic=bool(ctx.body.get("electronic")),
+        ),
+        c.uow(),
+        c.deps,
+    )
+    package_id = next(e.package_id for e in events if e.type == "package.created")
+    assert package_id is not None
+    async with c.uow() as uow:
+        package = await uow.packages.get(package_id)
+        assert package is not None
+        return package_view(package, payload_for(c, package))
+
+
+MANIFEST_VIEW = obj(
+    ["id", "courier", "packages", "scan_payload"],
+    extra=True,
+    id=STR,
+    courier=STR,
+    packages=array(STR),
+    scan_payload=STR,
+)
+
+
+@API.route(
+    "POST",
+    "/api/v1/manifests",
+    summary="批量交接给快递员（一张交接单）",
+    tag="代收窗口",
+    roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
+    body=obj(
+        ["office_id", "courier", "package_ids"],
+        office_id=text(64),
+        courier=text(64),
+        package_ids=array(text(64), max_items=200, min_items=1),
+    ),
+    response=MANIFEST_VIEW,
+    status=201,
+    idempotent=True,
+)
+async def hand_over(ctx: Ctx) -> dict[str, Any]:
+    c, b = container(ctx), ctx.body
+    if not await in_scope(ctx, b["office_id"]):
+        raise NotFound(f"单位 {b['office_id']} 不存在")
+    async with c.uow() as uow:
+        for pid in b["package_ids"]:
+            await visible_package(ctx, pid, uow)
+    events = await dispatch(
+        HandOverBatch(
+            office_id=b["office_id"], courier=b["courier"], package_ids=b["package_ids"], actor=ctx.who.user_id
+        ),
+        c.uow(),
+        c.deps,
+    )
+    manifest_id = next(e.manifest_id for e in events if e.type == "package.picked_up")  # type: ignore[attr-defined]
+    return {
+        "id": manifest_id,
+        "courier": b["courier"],
+        "packages": list(b["package_ids"]),
+        "scan_payload": c.signer.sign(PayloadKind.MANIFEST, manifest_id.replace("-", "").upper()[:32]),
+    }
+
+
+@API.route(
+    "POST",
+    "/api/v1/cases/{case_id}/pickup",
+    summary="发放登记（本人或代领）",
+    tag="代收窗口",
+    roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
+    body=obj(
+        ["office_id", "receiver_name", "by_proxy"],
+        office_id=text(64),
+        receiver_name=text(100),
+        receiver_id_number=text(18, 15),
+        by_proxy=BOOL,
+    ),
+    response=CASE_VIEW,
+)
+async def register_pickup(ctx: Ctx) -> dict[str, Any]:
+    b = ctx.body
+    if not await in_scope(ctx, b["office_id"]):
+        raise NotFound(f"单位 {b['office_id']} 不存在")
+    return await run_case(ctx, "register_pickup", dict(b))
+
+
+# =========================================================================== scanning and signing
+
+
+@API.route(
+    "POST",
+    "/api/v1/scan",
+    summary="扫码或输入材料包编号，查看材料包及下一步操作",
+    tag="审批部门",
+    roles={Role.DEPT_CLERK, Role.WINDOW_CLERK, Role.COURIER},
+    body=obj(["code"], code=text(300)),
+    response=PACKAGE_VIEW,
+)
+async def scan(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    raw = ctx.body["code"].strip()
+    if "/" in raw:
+        scanned = c.signer.verify(raw)
+        if scanned.kind is not PayloadKind.PACKAGE:
+            raise CodeRejected("这是交接单的二维码，请扫描材料包上的二维码")
+        compact = scanned.value
+    else:
+        compact = PackageCode.parse(raw).compact
+    async with c.uow() as uow:
+        package = await uow.packages.by_code(compact)
+        if package is None:
+            raise NotFound(f"材料包 {raw} 不存在")
+        package = await visible_package(ctx, package.id, uow)
+        return package_view(package, payload_for(c, package))
+
+
+SIGN_BODY = obj(
+    ["office_id"],
+    office_id=text(64),
+    discrepancies=array(
+        obj(
+            ["item_seq", "kind"],
+            item_seq={"type": "integer", "minimum": 1},
+            kind=enum([k.value for k in DiscrepancyKind]),
+            note=text(500, 0),
+            actual_pages={"type": "integer", "minimum": 0},
+        ),
+        max_items=100,
+    ),
+    evidence=EVIDENCE,
+)
+
+
+@API.route(
+    "POST",
+    "/api/v1/packages/{package_id}/sign",
+    summary="签收材料包（逐项登记差异）",
+    tag="审批部门",
+    roles={Role.DEPT_CLERK, Role.WINDOW_CLERK},
+    body=SIGN_BODY,
+    response=PACKAGE_VIEW,
+    idempotent=True,
+)
+async def sign_package(ctx: Ctx) -> dict[str, Any]:
+    c, b = container(ctx), ctx.body
+    if not await in_scope(ctx, b["office_id"]):
+        raise NotFound(f"单位 {b['office_id']} 不存在")
+    async with c.uow() as uow:
+        await visible_package(ctx, ctx.path["package_id"], uow)
+    evidence = await store_evidence(c, b.get("evidence", []))
+    await dispatch(
+        SignPackage(
+            package_id=ctx.path["package_id"],
+            office_id=b["office_id"],
+            actor=ctx.who.user_id,
+            discrepancies=[
+                Discrepancy(d["item_seq"], DiscrepancyKind(d["kind"]), d.get("note", ""), d.get("actual_pages"))
+                for d in b.get("discrepancies", [])
+            ],
+            evidence=evidence,
+        ),
+        c.uow(),
+        c.deps,
+    )
+    return await load_package_view(c, ctx.path["package_id"])
+
+
+async def load_package_view(c: Container, package_id: str) -> dict[str, Any]:
+    async with c.uow() as uow:
+        package = await uow.packages.get(package_id)
+        if package is None:
+            raise NotFound(f"材料包 {package_id} 不存在")
+        return package_view(package, payload_for(c, package))
+
+
+PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
+
+
+async def store_evidence(c: Container, items: list[dict[str, str]]) -> list[str]:
+    refs = []
+    for item in items:
+        try:
+            data = base64.b64decode(item["data_base64"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise Problem(422, "凭证图片不是有效的 base64 编码") from exc
+        if len(data) > c.max_evidence_bytes:
+            raise Problem(413, f"凭证图片过大（最多 {c.max_evidence_bytes // 1024} KB）")
+        magic = PNG if item["content_type"] == "image/png" else JPEG
+        if not data.startswith(magic):
+            raise Problem(415, "凭证图片的内容与声明的类型不符（只接受 PNG 或 JPEG）")
+        refs.append(await c.blobs.put(data, item["content_type"]))
+    return refs
+
+
+# =========================================================================== couriers
+
+
+def courier_route(step: str, summary: str) -> None:
+    async def handler(ctx: Ctx) -> dict[str, Any]:
+        c, b = container(ctx), ctx.body
+        client_time = None
+        if b.get("client_time"):
+            client_time = datetime.fromisoformat(b["client_time"].replace("Z", "+00:00"))
+            if client_time.tzinfo is None:
+                raise Problem(422, "client_time 必须带时区")
+            if client_time > c.deps.clock.now() + timedelta(minutes=5):
+                raise Problem(422, "client_time 晚于服务器时间，请校准手机时间")
+        async with c.uow() as uow:
+            await visible_package(ctx, ctx.path["package_id"], uow)
+        evidence = await store_evidence(c, b.get("evidence", []))
+        await dispatch(
+            CourierReport(
+                package_id=ctx.path["package_id"],
+                step=step,
+                courier=ctx.who.user_id,
+                actor=ctx.who.user_id,
+                method=Method.COURIER_API,
+                client_time=client_time,
+                place=b.get("place", ""),
+                evidence=evidence,
+            ),
+            c.uow(),
+            c.deps,
+        )
+        return await load_package_view(c, ctx.path["package_id"])
+
+    handler.__name__ = f"courier_{step}"
+    API.route(
+        "POST",
+        f"/api/v1/packages/{{package_id}}/{step.replace('_', '-')}",
+        summary=summary,
+        tag="快递员",
+        roles=COURIER,
+        body=COURIER_BODY,
+        response=PACKAGE_VIEW,
+        idempotent=True,
+    )(handler)
+
+
+courier_route("picked_up", "快递员揽收（可附签名或照片）")
+courier_route("in_transit", "运输途中扫描")
+courier_route("delivered", "快递员送达（收件方签收前不算交接完成）")
+
+
+@API.route(
+    "POST",
+    "/api/v1/packages/{package_id}/exception",
+    summary="登记材料包异常（破损、丢失、拒收）",
+    tag="快递员",
+    roles={Role.COURIER, Role.DEPT_CLERK, Role.WINDOW_CLERK},
+    body=obj(["kind", "note"], kind=enum([k.value for k in ExceptionKind]), note=text(500)),
+    response=PACKAGE_VIEW,
+    idempotent=True,
+)
+async def package_exception(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        await visible_package(ctx, ctx.path["package_id"], uow)
+    await dispatch(
+        ReportPackageException(
+            package_id=ctx.path["package_id"],
+            kind=ExceptionKind(ctx.body["kind"]),
+            note=ctx.body["note"],
+            actor=ctx.who.user_id,
+        ),
+        c.uow(),
+        c.deps,
+    )
+    return await load_package_view(c, ctx.path["package_id"])
+
+
+# =========================================================================== department (属地审批部门)
+
+
+def case_route(
+    path: str, name: str, summary: str, body: dict[str, Any] | None, roles: set[Role] = DEPT, convert: Any = None
+) -> None:
+    async def handler(ctx: Ctx) -> dict[str, Any]:
+        args = dict(ctx.body or {})
+        if convert:
+            args = convert(ctx, args)
+        return await run_case(ctx, name, args)
+
+    handler.__name__ = f"case_{name}"
+    API.route(
+        "POST",
+        f"/api/v1/cases/{{case_id}}/{path}",
+        summary=summary,
+        tag="审批部门",
+        roles=roles,
+        body=body or obj([]),
+        response=CASE_VIEW,
+    )(handler)
+
+
+def _dates(*names: str) -> Any:
+    def convert(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+        for n in names:
+            if args.get(n):
+                args[n] = ctx.date(n)
+        return args
+
+    return convert
+
+
+case_route("accept", "accept", "受理（开始计时）", None)
+case_route("reject", "reject", "不予受理（说明理由）", obj(["reason"], reason=text(2000)))
+case_route(
+    "supplement",
+    "request_supplement",
+    "补正告知（列出材料与补正期限）",
+    obj(["items", "due_on"], items=array(text(200), min_items=1, max_items=50), due_on=DATE),
+    convert=_dates("due_on"),
+)
+case_route("supplement/supplied", "supplement_supplied", "补正受理", None)
+case_route(
+    "stages",
+    "open_stage",
+    "启动特殊环节（暂停计时）",
+    obj(
+        ["stage_type", "reason", "legal_basis"],
+        stage_type=enum([s.value for s in StageType if s is not StageType.SUPPLEMENT]),
+        reason=text(2000),
+        legal_basis=text(500),
+        expected_days={"type": "integer", "minimum": 1, "maximum": 3650},
+        start_on=DATE,
+    ),
+    convert=_dates("start_on"),
+)
+case_route(
+    "stages/{stage_id}/close",
+    "close_stage",
+    "结束特殊环节",
+    obj([], end_on=DATE),
+    convert=lambda ctx, a: {**_dates("end_on")(ctx, a), "stage_id": ctx.path["stage_id"]},
+)
+case_route(
+    "extensions",
+    "extend",
+    "延期（行政许可法第四十二条，累计不超过 10 个工作日）",
+    obj(
+        ["days", "approver", "reason"],
+        days={"type": "integer", "minimum": 1, "maximum": 10},
+        approver=text(100),
+        reason=text(2000),
+    ),
+)
+case_route(
+    "ious/fulfil",
+    "fulfil_iou",
+    "容缺材料补齐",
+    obj(["material"], material=text(200)),
+    roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
+)
+case_route(
+    "decision",
+    "decide",
+    "办结（准予或不予许可）",
+    obj(["outcome", "opinion"], outcome=enum(["approved", "denied"]), opinion=text(2000)),
+)
+case_route("delivered", "deliver", "结果已送达（邮寄或电子）", None, roles={Role.DEPT_CLERK, Role.COURIER})
+case_route("archive", "archive", "归档", None)
+case_route(
+    "withdraw", "withdraw", "撤回申请", obj(["reason"], reason=text(2000)), roles={Role.WINDOW_CLERK, Role.DEPT_CLERK}
+)
+case_route("rating/rectify", "rectify_rating", "差评整改", obj(["note"], note=text(2000)))
+case_route("copies", "copy_to_lead", "抄送分管领导待阅", obj(["lead"], lead=text(64), note=text(500, 0)))
+case_route("remarks", "remark", "领导批阅", obj(["remark"], remark=text(2000)), roles={Role.DEPT_LEAD})
+
+
+@API.route(
+    "POST",
+    "/api/v1/cases/{case_id}/result",
+    summary="寄出办理结果（生成结果材料包）",
+    tag="审批部门",
+    roles=DEPT,
+    body=obj([], carrier=text(32)),
+    response=CASE_VIEW,
+    idempotent=True,
+)
+async def ship_result(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        await visible_case(ctx, ctx.path["case_id"], uow)
+    await dispatch(
+        ShipResult(case_id=ctx.path["case_id"], actor=ctx.who.user_id, carrier=ctx.body.get("carrier")), c.uow(), c.deps
+    )
+    return await load_case_view(c, ctx.path["case_id"])
+
+
+# =========================================================================== reading: cases, clock, custody, ledger
+
+
+@API.route(
+    "GET", "/api/v1/cases/{case_id}", summary="办件档案（全部信息与计时）", tag="查询", roles=STAFF, response=CASE_VIEW
+)
+async def get_case(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+        view = case_view(case, c.deps.calendar, today(c))
+        view["packages"] = [package_view(p, payload_for(c, p)) for p in await uow.packages.for_case(case.id)]
+        return view
+
+
+CLOCK_VIEW = nullable(
+    obj(["due_date", "used", "remaining", "excluded_days", "overdue", "provisional", "stages"], extra=True)
+)
+
+
+@API.route(
+    "GET",
+    "/api/v1/cases/{case_id}/clock",
+    summary="办件计时（已用、剩余、到期日、特殊环节）",
+    tag="查询",
+    roles=STAFF,
+    response=obj(["clock"], clock=CLOCK_VIEW),
+)
+async def get_clock(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+        return {"clock": clock_view(case.clock(c.deps.calendar, today(c)))}
+
+
+@API.route(
+    "GET",
+    "/api/v1/packages/{package_id}/custody",
+    summary="监管链（可验证的交接记录）",
+    tag="查询",
+    roles=STAFF | COURIER,
+    response=obj(
+        ["package", "verified", "events"],
+        package=PACKAGE_VIEW,
+        verified=BOOL,
+        broken_at=nullable(INT),
+        reason=STR,
+        events=array(obj(["seq", "hash"], extra=True)),
+    ),
+)
+async def get_custody(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        package = await visible_package(ctx, ctx.path["package_id"], uow)
+        check = package.verify()
+        return {
+            "package": package_view(package, payload_for(c, package)),
+            "verified": check.ok,
+            "broken_at": check.broken_at,
+            "reason": check.reason,
+            "events": [custody_view(e) for e in package.custody],
+        }
+
+
+LEDGER_ROW = obj(["case_id", "collected_at", "matter_name", "kind_zh", "applicant", "state_zh"], extra=True)
+
+
+@API.route(
+    "GET",
+    "/api/v1/ledger",
+    summary="事项办理台账（附录 C），按时间倒序分页",
+    tag="监管",
+    roles=STAFF,
+    query={
+        "state": {"type": "string"},
+        "matter_id": {"type": "string"},
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "cursor": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    response=obj(["items", "next_cursor"], items=array(LEDGER_ROW, max_items=200), next_cursor=nullable(STR)),
+)
+async def ledger(ctx: Ctx) -> dict[str, Any]:
+    from handoff.labels_zh import CASE_KIND_ZH, STATE_ZH
+    from handoff.privacy import mask_phone
+
+    c, q, who = container(ctx), ctx.query, ctx.who
+    limit = int(q.get("limit", "50"))
+    try:
+        after = queries.decode_cursor(q["cursor"]) if q.get("cursor") else None
+        start = datetime.fromisoformat(q["from"]).replace(tzinfo=CHINA) if q.get("from") else None
+        end = (datetime.fromisoformat(q["to"]).replace(tzinfo=CHINA) + timedelta(days=1)) if q.get("to") else None
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "分页游标或日期参数无效") from exc
+    states = [s for s in q.get("state", "").split(",") if s]
+    async with c.engine.connect() as conn:
+        rows = await queries.ledger_page(
+            conn,
+            office_ids=None if who.scope.everything else sorted(who.scope.offices),
+            region_prefixes=None if who.scope.everything else list(who.scope.regions),
+            states=states,
+            matter_id=q.get("matter_id"),
+            collected_from=start,
+            collected_to=end,
+            after=after,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            "case_id": r["id"],
+            "collected_at": r["collected_at"].isoformat(),
+            "department": r["department_name"],
+            "matter_name": r["matter_terms"]["name"],
+            "quantity": 1,
+            "kind_zh": CASE_KIND_ZH[r["matter_terms"]["kind"]],
+            "applicant": r["applicant_name"],
+            "phone": mask_phone(r["applicant_phone"]),
+            "window": r["window_name"],
+            "state": r["state"],
+            "state_zh": STATE_ZH[r["state"]],
+        }
+        for r in rows
+    ]
+    cursor = queries.encode_cursor(rows[-1]["collected_at"], rows[-1]["id"]) if more and rows else None
+    return {"items": items, "next_cursor": cursor}
+
+
+@API.route(
+    "GET",
+    "/api/v1/indicators",
+    summary="通办评价指标（受理率、办结率、提前办结率、逾期、少跑、好差评）",
+    tag="监管",
+    roles={Role.SUPERVISOR, Role.ADMIN},
+    query={"limit": {"type": "integer", "minimum": 1, "maximum": 5000}},
+    response=obj(["cases"], extra=True, cases=INT),
+)
+async def get_indicators(ctx: Ctx) -> dict[str, Any]:
+    c, who = container(ctx), ctx.who
+    limit = int(ctx.query.get("limit", "1000"))
+    async with c.engine.connect() as conn:
+        known = await queries.offices(conn)
+        ids = await queries.case_ids_in_scope(
+            conn,
+            None if who.scope.everything else sorted(who.scope.offices),
+            None if who.scope.everything else list(who.scope.regions),
+            limit,
+        )
+    points = {o.id: Point(o.lat, o.lon) for o in known.values()}
+    facts = []
+    async with c.uow() as uow:
+        for case_id in ids:
+            case = await uow.cases.get(case_id)
+            if case is not None:
+                facts.append(case_facts(case, c.deps.calendar, today(c), points))
+    result = indicators(facts)
+    return {
+        "cases": result.cases,
+        "acceptance_rate": result.acceptance_rate,
+        "completion_rate": result.completion_rate,
+        "early_rate": result.early_rate,
+        "overdue": result.overdue,
+        "overdue_rate": result.overdue_rate,
+        "trips_saved": result.trips_saved,
+        "distance_saved_km": result.distance_saved_km,
+        "rating_coverage": result.rating_coverage,
+        "average_rating": result.average_rating,
+        "bad_rating_rate": result.bad_rating_rate,
+        "rectification_rate": result.rectification_rate,
+    }
+
+
+# =========================================================================== applicant (public, by token)
+
+TRACKING_VIEW = obj(
+    ["matter_name", "state", "state_zh", "applicant_name", "applicant_phone", "timeline"],
+    extra=True,
+    applicant_name=STR,
+    applicant_phone=STR,
+    timeline=array(obj(["at", "text"], extra=True)),
+)
+
+
+async def case_by_token(c: Container, token: str, uow: SqlUnitOfWork) -> Case:
+    if not tracking_token_shape_ok(token):
+        raise NotFound("跟踪链接无效或已失效")
+    case = await uow.cases.by_tracking_hash(hash_token(token))
+    if case is None:
+        raise NotFound("跟踪链接无效或已失效")
+    return case
+
+
+@API.route(
+    "GET",
+    "/api/v1/track/{token}",
+    summary="申请人查看办件进度（个人信息已脱敏）",
+    tag="申请人",
+    roles=None,
+    response=TRACKING_VIEW,
+)
+async def track(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await case_by_token(c, ctx.path["token"], uow)
+        packages = list(await uow.packages.for_case(case.id))
+        return tracking_view(case, packages, c.deps.calendar, today(c))
+
+
+@API.route(
+    "POST",
+    "/api/v1/track/{token}/rating",
+    summary="申请人评价（好差评，1–5 分）",
+    tag="申请人",
+    roles=None,
+    body=obj(["score"], score={"type": "integer", "minimum": 1, "maximum": 5}, comment=text(500, 0)),
+    response=TRACKING_VIEW,
+)
+async def rate(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await case_by_token(c, ctx.path["token"], uow)
+    await dispatch(
+        CaseCommand(
+            case_id=case.id,
+            name="rate",
+            actor="applicant",
+            args={"score": ctx.body["score"], "comment": ctx.body.get("comment", "")},
+        ),
+        c.uow(),
+        c.deps,
+    )
+    async with c.uow() as uow:
+        case = await case_by_token(c, ctx.path["token"], uow)
+        return tracking_view(case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c))
+
+
+# =========================================================================== admin
+
+
+@API.route(
+    "POST",
+    "/api/v1/admin/tokens",
+    summary="签发访问令牌（只显示一次）",
+    tag="管理",
+    roles={Role.ADMIN},
+    body=obj(
+        ["user_id", "name", "role", "scope"],
+        user_id=text(64),
+        name=text(100),
+        role=enum([r.value for r in Role]),
+        scope=text(200),
+        phone=text(20, 0),
+    ),
+    response=obj(["user_id", "role", "scope", "token"], user_id=STR, role=STR, scope=STR, token=STR),
+    status=201,
+)
+async def create_token(ctx: Ctx) -> dict[str, Any]:
+    from api.auth import Scope
+
+    c, b = container(ctx), ctx.body
+    scope = Scope.parse(b["scope"])
+    token = new_api_token()
+    async with c.engine.begin() as conn:
+        await queries.create_user_token(
+            conn,
+            user_id=b["user_id"],
+            name=b["name"],
+            role=b["role"],
+            scope=str(scope),
+            phone=b.get("phone", ""),
+            token_hash=hash_token(token),
+            at=c.deps.clock.now(),
+        )
+    return {"user_id": b["user_id"], "role": b["role"], "scope": str(scope), "token": token}
+
+
+@API.route(
+    "POST",
+    "/api/v1/admin/calendar",
+    summary="上传节假日安排（TOML，国务院通知）",
+    tag="管理",
+    roles={Role.ADMIN},
+    body=obj(["toml"], toml=text(20000)),
+    response=obj(["year", "source", "holidays", "workdays"], year=INT, source=STR, holidays=INT, workdays=INT),
+    status=201,
+)
+async def upload_calendar(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    schedule = parse_schedule(ctx.body["toml"])
+    async with c.engine.begin() as conn:
+        await queries.save_schedule(conn, schedule, ctx.who.user_id, c.deps.clock.now())
+    loaded = getattr(c.deps.calendar, "with_schedule", None)
+    if loaded is not None:
+        object.__setattr__(c.deps, "calendar", loaded(schedule))
+    return {
+        "year": schedule.year,
+        "source": schedule.source,
+        "holidays": len(schedule.holidays),
+        "workdays": len(schedule.workdays),
+    }

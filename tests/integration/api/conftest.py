@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.blobs import FileBlobStore
+from adapters.calendar import load_calendar
+from adapters.db import queries
+from adapters.db.repositories import SqlUnitOfWork
+from adapters.demo import DEMO_USERS, load_demo_world
+from api.app import create_app
+from api.container import Container
+from handoff.codes import KeyRing, ScanSigner, TrackingTokens, hash_token
+from handoff.services import Deps
+from tests.fakes.uow import FixedClock
+from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_test_outbox
+
+SIGNER = ScanSigner(KeyRing({"T1": b"scan-key-for-tests-only-32-bytes"}), "https://hf.test.cn")
+
+
+@dataclass
+class Harness:
+    client: object
+    container: Container
+    clock: FixedClock
+    tokens: dict[str, str]
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def tick(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.clock.at += timedelta(**delta)
+
+
+async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
+    clock = FixedClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))  # 09:30 in China, a Monday
+    async with engine.begin() as conn:
+        await load_demo_world(conn)
+        tokens = {}
+        for user_id, name, role, scope in [
+            *DEMO_USERS,
+            ("clerk-hf", "海丰窗口", "window_clerk", "office:win-441521"),
+            ("courier-x", "外地快递员", "courier", "region:4401"),
+        ]:
+            token = f"tok-{user_id}"
+            await queries.create_user_token(
+                conn,
+                user_id=user_id,
+                name=name,
+                role=role,
+                scope=scope,
+                phone="",
+                token_hash=hash_token(token),
+                at=clock.now(),
+            )
+            tokens[user_id] = token
+    container = Container(
+        engine=engine,
+        uow=lambda: SqlUnitOfWork(engine, CIPHER, write_test_outbox),
+        deps=Deps(clock=clock, calendar=load_calendar(), tracking=TrackingTokens(b"track-key-for-tests-only-32byte")),
+        signer=SIGNER,
+        cipher=CIPHER,
+        blobs=FileBlobStore(tmp_path / "blobs"),
+        public_base_url="https://hf.test.cn",
+    )
+    client = await aiohttp_client(create_app(container))
+    return Harness(client=client, container=container, clock=clock, tokens=tokens)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def api(request, aiohttp_client, tmp_path):
+    gen = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
+    engine = await gen.__anext__()
+    yield await _harness(engine, aiohttp_client, tmp_path)
+    await gen.aclose()
+
+
+@pytest.fixture
+async def pg_api(aiohttp_client, tmp_path):
+    gen = postgres_engine()
+    engine = await gen.__anext__()
+    yield await _harness(engine, aiohttp_client, tmp_path)
+    await gen.aclose()
