@@ -18,7 +18,7 @@ from api.container import Container
 from api.openapi import build_spec
 from api.problems import HTTP_TITLES, Problem, problem_response
 from api.routes import API
-from api.routing import Ctx, Route, read_json, request_hash
+from api.routing import Ctx, Route, printable, read_json, request_hash
 from handoff.codes import hash_token
 from handoff.errors import CodeRejected, DomainError, IllegalTransition, InvalidInput, MissingMaterials
 from handoff.services import NotFound
@@ -91,6 +91,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 raise Problem(401, HTTP_TITLES[401])
             if principal.role not in route.roles:
                 raise Problem(403, f"{HTTP_TITLES[403]}（需要角色：{'、'.join(sorted(r.value for r in route.roles))}）")
+        if not all(printable(v) for v in request.match_info.values()):
+            raise Problem(404, "未找到")
         query = {}
         for name, schema in route.query.items():
             value = request.query.get(name)
@@ -105,6 +107,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                     raise Problem(422, f"查询参数 {name} 超出允许范围")
             if "enum" in schema and value not in schema["enum"]:
                 raise Problem(422, f"查询参数 {name} 的取值无效")
+            if not printable(value, 2000):
+                raise Problem(422, f"查询参数 {name} 含有不允许的字符")
             query[name] = value
         idem_key = request.headers.get("Idempotency-Key") if route.idempotent else None
         raw = await request.read() if route.body is not None else b""

@@ -172,6 +172,26 @@ MATTER_VIEW = obj(
 
 
 @API.route(
+    "GET",
+    "/api/v1/matters",
+    summary="事项目录（可按名称查找）",
+    tag="事项",
+    roles=STAFF,
+    query={"q": {"type": "string"}},
+    response=obj(["items"], items=array(MATTER_VIEW, max_items=1000)),
+)
+async def list_matters(ctx: Ctx) -> dict[str, Any]:
+    from adapters.db.repositories import matter_to_json
+
+    c = container(ctx)
+    async with c.engine.connect() as conn:
+        ids = await queries.matter_ids(conn, ctx.query.get("q", ""))
+    async with c.uow() as uow:
+        found = [await uow.matters.get(i) for i in ids]
+    return {"items": [matter_to_json(m) for m in found if m is not None]}
+
+
+@API.route(
     "GET", "/api/v1/matters/{matter_id}", summary="事项及其材料清单", tag="事项", roles=STAFF, response=MATTER_VIEW
 )
 async def get_matter(ctx: Ctx) -> dict[str, Any]:

@@ -131,6 +131,8 @@ async def read_json(request: web.Request, route: Route) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise Problem(400, f"请求体不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列") from exc
+    if _has_nul(data):
+        raise Problem(422, "请求内容含有不允许的控制字符（U+0000）")
     assert route.validator is not None
     errors = sorted(route.validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
@@ -142,6 +144,22 @@ async def read_json(request: web.Request, route: Route) -> Any:
             ],
         )
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def printable(value: str, limit: int = 128) -> bool:
+    """Ids and query values are printable and short; anything else cannot name an object (and
+    must not reach SQL: PostgreSQL refuses NUL in text)."""
+    return 0 < len(value) <= limit and all(ch.isprintable() for ch in value)
 
 
 def _describe(error: Any) -> str:
