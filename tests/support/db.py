@@ -6,47 +6,38 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapters.crypto import IdCipher
-from adapters.db import domain_tables
-from handoff import events as ev
+from adapters.db.engine import make_engine
+from adapters.db.migrate import upgrade
+from adapters.db.outbox import write_outbox
+from adapters.db.tables import outbox
+
+__all__ = ["CIPHER", "postgres_engine", "read_outbox", "sqlite_engine", "write_outbox"]
 
 PG_HOST = "127.0.0.1:5432"
-
-_test_meta = MetaData()
-test_outbox = Table(
-    "test_outbox",
-    _test_meta,
-    Column("n", Integer, primary_key=True, autoincrement=True),
-    Column("type", String(64), nullable=False),
-)
 
 CIPHER = IdCipher({"k1": b"0" * 32}, hash_key=b"h" * 32)
 
 
-async def write_test_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> None:
-    await conn.execute(insert(test_outbox), [{"type": e.type} for e in events])
-
-
 async def read_outbox(engine: AsyncEngine) -> list[str]:
+    """The types of the events in the outbox, in commit order."""
     async with engine.connect() as conn:
-        return list((await conn.execute(select(test_outbox.c.type).order_by(test_outbox.c.n))).scalars())
+        return list((await conn.execute(select(outbox.c.type).order_by(outbox.c.seq))).scalars())
 
 
 async def _prepare(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(domain_tables.metadata.create_all)
-        await conn.run_sync(_test_meta.create_all)
+    await upgrade(engine)  # tests build their databases by running the real migrations
 
 
 async def sqlite_engine(tmp_path) -> AsyncIterator[AsyncEngine]:  # type: ignore[no-untyped-def]
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", pool_size=1, max_overflow=0)
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
     try:
         await _prepare(engine)
         yield engine

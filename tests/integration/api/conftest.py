@@ -16,7 +16,7 @@ from api.container import Container
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens, hash_token
 from handoff.services import Deps
 from tests.fakes.uow import FixedClock
-from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_test_outbox
+from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_outbox
 
 SIGNER = ScanSigner(KeyRing({"T1": b"scan-key-for-tests-only-32-bytes"}), "https://hf.test.cn")
 
@@ -61,7 +61,7 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
             tokens[user_id] = token
     container = Container(
         engine=engine,
-        uow=lambda: SqlUnitOfWork(engine, CIPHER, write_test_outbox),
+        uow=lambda: SqlUnitOfWork(engine, CIPHER, write_outbox),
         deps=Deps(clock=clock, calendar=load_calendar(), tracking=TrackingTokens(b"track-key-for-tests-only-32byte")),
         signer=SIGNER,
         cipher=CIPHER,

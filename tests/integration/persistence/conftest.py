@@ -4,7 +4,7 @@ import pytest
 
 from adapters.calendar import load_calendar
 from adapters.db.repositories import SqlUnitOfWork
-from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_test_outbox
+from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_outbox
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,7 @@ def calendar():
 async def domain_db(request, tmp_path):
     gen = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
     engine = await gen.__anext__()
-    yield engine, lambda: SqlUnitOfWork(engine, CIPHER, write_test_outbox)
+    yield engine, lambda: SqlUnitOfWork(engine, CIPHER, write_outbox)
     await gen.aclose()
 
 
@@ -24,5 +24,5 @@ async def domain_db(request, tmp_path):
 async def pg_domain_db():
     gen = postgres_engine()
     engine = await gen.__anext__()
-    yield engine, lambda: SqlUnitOfWork(engine, CIPHER, write_test_outbox)
+    yield engine, lambda: SqlUnitOfWork(engine, CIPHER, write_outbox)
     await gen.aclose()

@@ -1,0 +1,39 @@
+"""All tables, on one MetaData: the domain's (adapters/db/domain_tables.py) and the messaging
+ones here — the outbox (events committed with the rows that caused them) and the inbox (which
+consumer has handled which message)."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
+
+from adapters.db.domain_tables import metadata
+from adapters.db.types import UtcDateTime
+
+__all__ = ["inbox", "metadata", "outbox"]
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("ordering_key", String(64), nullable=False),
+    Column("case_id", String(64)),
+    Column("package_id", String(64)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Index("ix_outbox_unpublished", "published_at", "seq"),
+    Index("ix_outbox_ordering", "ordering_key", "seq"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("message_id", String(64), nullable=False),
+    Column("consumer", String(64), nullable=False),
+    Column("handled_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("message_id", "consumer"),
+)

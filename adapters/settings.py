@@ -1,0 +1,130 @@
+"""One typed Settings, read once from ``HANDOFF_*`` (defaults < environment < explicit arguments).
+
+Nothing connects at import time; the composition root (cli/bootstrap.py) reads the settings and
+builds the object graph. The backend is chosen by URL scheme: ``sqlite+aiosqlite://`` or
+``postgresql+asyncpg://`` for the database, ``memory://`` or ``amqp://`` for the broker.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from handoff.errors import InvalidInput
+
+DEV_SECRET_NOTE = "开发用默认密钥：生产环境必须通过 HANDOFF_* 环境变量设置自己的密钥"
+
+
+def _keys(text: str, what: str) -> dict[str, bytes]:
+    """``K1:base64,K2:base64`` → {"K1": b"…", "K2": b"…"}; the last one signs / encrypts."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kid, sep, value = part.partition(":")
+        if not sep:
+            raise InvalidInput(f"{what} 的格式应为 编号:base64密钥[,编号:base64密钥]")
+        try:
+            keys[kid.strip()] = base64.b64decode(value.strip(), validate=True)
+        except ValueError as exc:
+            raise InvalidInput(f"{what} 中密钥 {kid} 不是有效的 base64") from exc
+    if not keys:
+        raise InvalidInput(f"{what} 不能为空")
+    return keys
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///var/handoff.db"
+    broker_url: str = "memory://"
+    public_base_url: str = "http://127.0.0.1:8080"
+    scan_base_url: str = "http://127.0.0.1:8080"
+    blob_dir: str = "var/blobs"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Secrets. The defaults exist only so that the embedded start works with no configuration;
+    # `handoff serve` says so loudly when they are in use.
+    scan_keys: str = "D1:" + base64.b64encode(b"dev-scan-key-change-me-32-bytes!").decode()
+    tracking_key: str = base64.b64encode(b"dev-tracking-key-change-me-32by!").decode()
+    id_keys: str = "D1:" + base64.b64encode(b"dev-id-key-change-me-32-bytes!!!").decode()
+    id_hash_key: str = base64.b64encode(b"dev-id-hash-key-change-me-32by!!").decode()
+    demo_data: bool = True
+    relay_batch: int = 200
+    relay_poll_seconds: float = 0.5
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Every other HANDOFF_* variable (provider settings read by their own adapters)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        known = {f.name for f in fields(cls)} - {"extra"}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"HANDOFF_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise InvalidInput(f"HANDOFF_{f.name.upper()} 必须是整数") from exc
+            elif f.type in ("float", float):
+                try:
+                    values[f.name] = float(raw)
+                except ValueError as exc:
+                    raise InvalidInput(f"HANDOFF_{f.name.upper()} 必须是数字") from exc
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                values[f.name] = raw
+        extra = {k: v for k, v in env.items() if k.startswith("HANDOFF_") and k[8:].lower() not in known}
+        values.update(explicit)
+        return cls(extra=extra, **values)
+
+    @property
+    def database_backend(self) -> str:
+        scheme = self.database_url.split(":", 1)[0]
+        if scheme.startswith("sqlite"):
+            return "sqlite"
+        if scheme.startswith("postgresql"):
+            return "postgresql"
+        raise InvalidInput(f"不支持的数据库地址 {self.database_url}（应为 sqlite+aiosqlite:// 或 postgresql+asyncpg://）")
+
+    @property
+    def broker_backend(self) -> str:
+        scheme = self.broker_url.split(":", 1)[0]
+        if scheme == "memory":
+            return "memory"
+        if scheme in ("amqp", "amqps"):
+            return "amqp"
+        raise InvalidInput(f"不支持的消息队列地址 {self.broker_url}（应为 memory:// 或 amqp://）")
+
+    def scan_key_ring(self) -> dict[str, bytes]:
+        return _keys(self.scan_keys, "HANDOFF_SCAN_KEYS")
+
+    def id_key_ring(self) -> dict[str, bytes]:
+        return _keys(self.id_keys, "HANDOFF_ID_KEYS")
+
+    def tracking_key_bytes(self) -> bytes:
+        return base64.b64decode(self.tracking_key)
+
+    def id_hash_key_bytes(self) -> bytes:
+        return base64.b64decode(self.id_hash_key)
+
+    def uses_dev_secrets(self) -> bool:
+        defaults = Settings()
+        return any(
+            getattr(self, name) == getattr(defaults, name)
+            for name in ("scan_keys", "tracking_key", "id_keys", "id_hash_key")
+        )
+
+    def sqlite_path(self) -> Path | None:
+        if self.database_backend != "sqlite":
+            return None
+        path = self.database_url.split("///", 1)[1] if "///" in self.database_url else ""
+        return Path(path) if path and path != ":memory:" else None
