@@ -1,0 +1,61 @@
+"""Builds the configured SmsSender (failover over the listed providers, timed) from settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TextIO
+
+import aiohttp
+
+from adapters.sms.alibaba import AlibabaReportReceiver, AlibabaSms
+from adapters.sms.console import ConsoleSms
+from adapters.sms.settings import (
+    AlibabaSmsSettings,
+    ConsoleSmsSettings,
+    SettingsError,
+    SmsSettings,
+    TencentSmsSettings,
+)
+from adapters.sms.tencent import TencentReportReceiver, TencentSms
+from adapters.sms.wrappers import FailoverSms, SmsMetrics, TimedSms
+from handoff.ports import Clock, SmsReportReceiver, SmsSender
+
+PROVIDERS = ("alibaba", "tencent", "console")
+
+
+def build_provider(
+    name: str,
+    env: Mapping[str, str],
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    stdout: TextIO | None = None,
+) -> SmsSender:
+    if name == "alibaba":
+        return AlibabaSms(AlibabaSmsSettings.from_env(env), session, clock)
+    if name == "tencent":
+        return TencentSms(TencentSmsSettings.from_env(env), session, clock)
+    if name == "console":
+        return ConsoleSms(ConsoleSmsSettings.from_env(env), clock, stdout=stdout)
+    raise SettingsError(f"未知的短信服务商：{name}（可选：{'、'.join(PROVIDERS)}）")
+
+
+def build_sender(
+    env: Mapping[str, str], session: aiohttp.ClientSession, clock: Clock, metrics: SmsMetrics
+) -> SmsSender:
+    settings = SmsSettings.from_env(env)
+    providers = [TimedSms(build_provider(n, env, session, clock), metrics) for n in settings.providers]
+    if len(providers) == 1:
+        return providers[0]
+    return FailoverSms(providers, settings.cooldown_seconds, time.monotonic)
+
+
+def build_report_receivers(env: Mapping[str, str]) -> dict[str, SmsReportReceiver]:
+    """Receivers for the providers listed in HANDOFF_SMS_PROVIDERS that push reports."""
+    receivers: dict[str, SmsReportReceiver] = {}
+    for name in SmsSettings.from_env(env).providers:
+        if name == "alibaba":
+            receivers[name] = AlibabaReportReceiver(AlibabaSmsSettings.from_env(env))
+        elif name == "tencent":
+            receivers[name] = TencentReportReceiver(TencentSmsSettings.from_env(env))
+    return receivers
