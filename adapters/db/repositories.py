@@ -696,10 +696,17 @@ class SqlUnitOfWork:
     """One transaction. ``async with uow:`` … ``await uow.commit()``; leaving without a commit
     rolls everything back."""
 
-    def __init__(self, engine: AsyncEngine, cipher: IdCipher, outbox: OutboxWriter) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        cipher: IdCipher,
+        outbox: OutboxWriter,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self.cipher = cipher
         self._outbox = outbox
+        self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
 
     @property
@@ -762,6 +769,8 @@ class SqlUnitOfWork:
         if events:
             await self._outbox(conn, events)
         await conn.commit()
+        if events and self._after_commit is not None:
+            self._after_commit()  # wake the outbox relay
         for aggregate in ordered:
             key = ("case" if isinstance(aggregate, Case) else "package", aggregate.id)
             self.loaded_versions[key] = aggregate.version

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.crypto import IdCipher
 from adapters.db.engine import make_engine
@@ -62,7 +61,7 @@ async def postgres_engine() -> AsyncIterator[AsyncEngine]:
         service_missing(f"PostgreSQL on {PG_HOST}", exc)
         raise
     await admin.execute(f'CREATE DATABASE "{name}"')
-    engine = create_async_engine(f"postgresql+asyncpg://postgres@{PG_HOST}/{name}", poolclass=NullPool)
+    engine = make_engine(f"postgresql+asyncpg://postgres@{PG_HOST}/{name}", pool_size=8)
     try:
         await _prepare(engine)
         yield engine

@@ -1,0 +1,60 @@
+"""What the relay and the consumers need from a message broker; RabbitMQ (rabbit.py) and the
+in-process bus for the embedded default (memory.py) both provide it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    message_id: str
+    routing_key: str
+    body: bytes
+    ordering_key: str
+
+
+@dataclass
+class Incoming:
+    message_id: str
+    routing_key: str
+    body: bytes
+    ordering_key: str
+    attempt: int = 0
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RetryLater(Exception):
+    """The handler could not finish now (a provider is down…): try again after a delay."""
+
+
+class Park(Exception):
+    """The message can never succeed as it is: park it for a person, with this reason."""
+
+
+Handler = Callable[[Incoming], Awaitable[None]]
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Publish all; return only when the broker has confirmed every one. Raises on failure
+        or timeout, and then the caller must assume none was published."""
+        ...
+
+
+class Bus(Publisher, Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def consume(self, group: Any, handler: Handler) -> None:
+        """Start delivering the group's messages to ``handler`` (until close)."""
+        ...
+
+    async def parked(self, group: Any, limit: int = 100) -> list[Incoming]: ...
+
+    async def replay(self, group: Any, limit: int = 100) -> int:
+        """Move parked messages back to the group's queue; return how many."""
+        ...

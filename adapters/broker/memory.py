@@ -1,0 +1,95 @@
+"""The in-process bus behind ``memory://``: the same interface as RabbitMQ, for the embedded
+one-command start only (nothing survives a restart; the outbox does, and the relay publishes
+again). Tests of messaging run on RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from collections.abc import Sequence
+
+from adapters.broker.bus import Handler, Incoming, Outgoing
+from adapters.broker.outcomes import Outcome, decide, describe
+from adapters.broker.topology import Group
+
+log = logging.getLogger("handoff.broker")
+
+
+def matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` one word, ``#`` zero or more words."""
+    words, parts = routing_key.split("."), pattern.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if j == len(parts):
+            return i == len(words)
+        if parts[j] == "#":
+            return any(match(k, j + 1) for k in range(i, len(words) + 1))
+        return i < len(words) and (parts[j] == "*" or fnmatch.fnmatchcase(words[i], parts[j])) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._groups: dict[str, tuple[Group, asyncio.Queue[Incoming], Handler]] = {}
+        self._parked: dict[str, list[Incoming]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._closing = True
+        for _, queue, _ in self._groups.values():
+            await queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        for m in messages:
+            for group, queue, _ in self._groups.values():
+                if any(matches(p, m.routing_key) for p in group.bindings):
+                    queue.put_nowait(Incoming(m.message_id, m.routing_key, m.body, m.ordering_key))
+
+    async def consume(self, group: Group, handler: Handler) -> None:
+        queue: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._groups[group.name] = (group, queue, handler)
+        self._parked.setdefault(group.name, [])
+        self._tasks.append(asyncio.create_task(self._run(group, queue, handler)))
+
+    async def _run(self, group: Group, queue: asyncio.Queue[Incoming], handler: Handler) -> None:
+        while True:
+            message = await queue.get()
+            try:
+                error: BaseException | None = None
+                try:
+                    await handler(message)
+                except Exception as exc:
+                    error = exc
+                outcome = decide(error, message.attempt, group)
+                if outcome is Outcome.RETRY and error is not None:
+                    message.attempt += 1
+                    delay = group.delay_for(message.attempt) / 1000
+                    log.info("retrying %s in %.1f s: %s", message.message_id, delay, describe(error))
+                    asyncio.get_running_loop().call_later(delay, queue.put_nowait, message)
+                elif outcome is Outcome.PARK and error is not None:
+                    message.headers = {**message.headers, "x-handoff-last-error": describe(error)}
+                    self._parked[group.name].append(message)
+                    log.warning("parked %s: %s", message.message_id, describe(error))
+            finally:
+                queue.task_done()
+
+    async def parked(self, group: Group, limit: int = 100) -> list[Incoming]:
+        return list(self._parked.get(group.name, [])[:limit])
+
+    async def replay(self, group: Group, limit: int = 100) -> int:
+        parked = self._parked.get(group.name, [])
+        moved, self._parked[group.name] = parked[:limit], parked[limit:]
+        _, queue, _ = self._groups[group.name]
+        for message in moved:
+            message.attempt = 0
+            queue.put_nowait(message)
+        return len(moved)

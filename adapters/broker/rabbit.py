@@ -1,0 +1,294 @@
+"""RabbitMQ through aio-pika: confirmed, pipelined publishing with timeouts; consumers with
+manual acks, delayed retries and parking; reconnection with the topology declared again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import DeliveryError
+from pamqp.commands import Basic
+
+from adapters.broker.bus import Handler, Incoming, Outgoing
+from adapters.broker.outcomes import Outcome, decide, describe
+from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
+
+log = logging.getLogger("handoff.broker")
+
+ATTEMPT = "x-handoff-attempt"
+ORDERING = "x-handoff-ordering-key"
+LAST_ERROR = "x-handoff-last-error"
+ROUTING = "x-handoff-routing-key"
+
+
+class PublishFailed(Exception):
+    pass
+
+
+class RabbitBus:
+    def __init__(
+        self, url: str, *, prefix: str = "handoff", publish_timeout: float = 10.0, reconnect_interval: float = 1.0
+    ) -> None:
+        self.url = url
+        self.reconnect_interval = reconnect_interval
+        self.prefix = prefix
+        self.publish_timeout = publish_timeout
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._publish_lock = asyncio.Lock()
+        self._consumers: list[_Consumer] = []
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self.url, timeout=self.publish_timeout, reconnect_interval=self.reconnect_interval
+        )
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        await self._publish_channel.declare_exchange(
+            exchange_name(self.prefix), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    async def close(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise RuntimeError("bus not started")
+        return self._connection
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """All confirmed, or PublishFailed. Confirms are awaited together (pipelined)."""
+        if not messages:
+            return
+        channel = self._publish_channel
+        if channel is None or channel.is_closed:
+            raise PublishFailed("publishing channel is closed")
+        async with self._publish_lock:
+            exchange = await channel.get_exchange(exchange_name(self.prefix), ensure=False)
+            pending = [
+                exchange.publish(
+                    aio_pika.Message(
+                        body=m.body,
+                        message_id=m.message_id,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        headers={ORDERING: m.ordering_key, ROUTING: m.routing_key},
+                    ),
+                    routing_key=m.routing_key,
+                    mandatory=False,
+                    timeout=self.publish_timeout,
+                )
+                for m in messages
+            ]
+            try:
+                results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), self.publish_timeout)
+            except TimeoutError as exc:
+                raise PublishFailed("broker did not confirm in time") from exc
+        for result in results:
+            if isinstance(result, BaseException):
+                raise PublishFailed(describe(result)) from result
+            if not isinstance(result, Basic.Ack):
+                raise PublishFailed(f"broker refused a message: {result!r}")
+
+    async def declare(self, group: Group) -> None:
+        channel = await self.connection.channel()
+        await declare_group(channel, group, self.prefix)
+        await channel.close()
+
+    async def consume(self, group: Group, handler: Handler) -> None:
+        consumer = _Consumer(self, group, handler)
+        await consumer.start()
+        self._consumers.append(consumer)
+
+    async def parked(self, group: Group, limit: int = 100) -> list[Incoming]:
+        channel = await self.connection.channel()
+        try:
+            await declare_group(channel, group, self.prefix)
+            queue = await channel.get_queue(group.parked)
+            seen: list[Incoming] = []
+            messages: list[AbstractIncomingMessage] = []
+            for _ in range(limit):
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                messages.append(message)
+                seen.append(_incoming(message))
+            for message in messages:
+                await message.nack(requeue=True)
+            return seen
+        finally:
+            await channel.close()
+
+    async def replay(self, group: Group, limit: int = 100) -> int:
+        channel = await self.connection.channel(publisher_confirms=True)
+        try:
+            await declare_group(channel, group, self.prefix)
+            queue = await channel.get_queue(group.parked)
+            moved = 0
+            for _ in range(limit):
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                headers = {k: v for k, v in (message.headers or {}).items() if k not in (ATTEMPT, LAST_ERROR)}
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body=message.body,
+                        message_id=message.message_id,
+                        headers=headers,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=group.queue,
+                )
+                await message.ack()
+                moved += 1
+            return moved
+        finally:
+            await channel.close()
+
+
+async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> None:
+    exchange = await channel.declare_exchange(exchange_name(prefix), aio_pika.ExchangeType.TOPIC, durable=True)
+    await channel.declare_queue(group.parked, durable=True, arguments={"x-queue-type": "quorum"})
+    queue = await channel.declare_queue(
+        group.queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": group.parked,
+        },
+    )
+    for key in group.bindings:
+        await queue.bind(exchange, routing_key=key)
+    for attempt, delay in enumerate(group.retry_delays_ms, start=1):
+        await channel.declare_queue(
+            group.retry_queue(attempt),
+            durable=True,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": group.queue,
+            },
+        )
+
+
+def _incoming(message: AbstractIncomingMessage) -> Incoming:
+    headers = dict(message.headers or {})
+    attempt = headers.get(ATTEMPT, 0)
+    return Incoming(
+        message_id=message.message_id or "",
+        routing_key=str(headers.get(ROUTING) or message.routing_key or ""),
+        body=message.body,
+        ordering_key=str(headers.get(ORDERING, "")),
+        attempt=int(attempt) if isinstance(attempt, int) else 0,
+        headers=headers,
+    )
+
+
+class _Consumer:
+    """Delivers one group's messages to its handler: concurrently across ordering keys, one at a
+    time within a key (a case's events are handled in order)."""
+
+    def __init__(self, bus: RabbitBus, group: Group, handler: Handler) -> None:
+        self.bus = bus
+        self.group = group
+        self.handler = handler
+        self._tails: dict[str, asyncio.Future[None]] = {}
+        self._channel: AbstractChannel | None = None
+        self._tag: str | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._channel = await self.bus.connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self.group.prefetch)
+        await declare_group(self._channel, self.group, self.bus.prefix)
+        queue = await self._channel.get_queue(self.group.queue)
+        self._tag = await queue.consume(self._on_message, no_ack=False)
+
+    async def stop(self) -> None:
+        """Stop taking messages, finish the ones in hand."""
+        if self._channel is not None and self._tag is not None and not self._channel.is_closed:
+            queue = await self._channel.get_queue(self.group.queue, ensure=False)
+            await queue.cancel(self._tag)
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        incoming = _incoming(message)
+        key = incoming.ordering_key or incoming.message_id
+        previous = self._tails.get(key)
+        task = asyncio.ensure_future(self._after(previous, message, incoming))
+        self._tails[key] = task
+        self._inflight.add(task)
+
+        def done(t: asyncio.Future[None]) -> None:
+            self._inflight.discard(t)
+            if self._tails.get(key) is t:
+                del self._tails[key]
+
+        task.add_done_callback(done)
+
+    async def _after(
+        self, previous: asyncio.Future[None] | None, message: AbstractIncomingMessage, incoming: Incoming
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        error: BaseException | None = None
+        try:
+            await self.handler(incoming)
+        except Exception as exc:
+            error = exc
+        try:
+            await self._settle(message, incoming, error)
+        except Exception:
+            # The channel went away: the broker will redeliver, and the inbox makes that harmless.
+            log.warning("could not settle message %s", incoming.message_id, exc_info=True)
+
+    async def _settle(self, message: AbstractIncomingMessage, incoming: Incoming, error: BaseException | None) -> None:
+        outcome = decide(error, incoming.attempt, self.group)
+        if outcome is Outcome.ACK:
+            await message.ack()
+            return
+        assert error is not None and self._channel is not None
+        headers: dict[str, Any] = dict(incoming.headers)
+        headers[LAST_ERROR] = describe(error)
+        if outcome is Outcome.RETRY:
+            headers[ATTEMPT] = incoming.attempt + 1
+            target = self.group.retry_queue(incoming.attempt + 1)
+            log.info(
+                "retrying %s (%s) in %d ms: %s",
+                incoming.message_id,
+                incoming.routing_key,
+                self.group.delay_for(incoming.attempt + 1),
+                headers[LAST_ERROR],
+            )
+        else:
+            target = self.group.parked
+            log.warning("parking %s (%s): %s", incoming.message_id, incoming.routing_key, headers[LAST_ERROR])
+        try:
+            await self._channel.default_exchange.publish(
+                aio_pika.Message(
+                    body=message.body,
+                    message_id=incoming.message_id,
+                    headers=headers,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=target,
+            )
+        except DeliveryError:
+            await message.nack(requeue=True)
+            return
+        await message.ack()

@@ -1,0 +1,41 @@
+"""Idempotent consumers: the inbox row and the handler's effects commit in one transaction, so a
+redelivered message does nothing twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.broker.bus import Handler, Incoming, Park
+from adapters.db.tables import inbox
+
+Effect = Callable[[dict[str, Any], AsyncConnection], Awaitable[None]]
+
+
+def idempotent(engine: AsyncEngine, consumer: str, effect: Effect) -> Handler:
+    async def handle(message: Incoming) -> None:
+        try:
+            envelope = json.loads(message.body)
+        except ValueError as exc:
+            raise Park(f"not JSON: {exc}") from exc
+        if not isinstance(envelope, dict) or "type" not in envelope:
+            raise Park("not an event envelope")
+        async with engine.begin() as conn:
+            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            first = await conn.execute(
+                dialect_insert(inbox)
+                .values(message_id=message.message_id, consumer=consumer, handled_at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+                .returning(inbox.c.message_id)
+            )
+            if first.first() is None:
+                return  # handled before: nothing twice
+            await effect(envelope, conn)
+
+    return handle

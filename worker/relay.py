@@ -1,0 +1,181 @@
+"""The outbox relay: publishes committed events, in commit order per case, and marks them sent.
+
+* PostgreSQL: batches claimed with ``FOR UPDATE SKIP LOCKED``, so several relays share the work;
+  a relay drops from its batch every case that has an earlier unpublished event it could not
+  lock (another relay holds it), so a case's events never overtake each other.
+* SQLite (embedded): one relay, plain batches.
+* Wake-up: LISTEN on ``handoff_outbox`` (PostgreSQL), poked by :class:`OutboxPoke` after commits —
+  at most one NOTIFY per process every few milliseconds, sent outside the API's transaction, so
+  commits are never serialised on the notification queue — and polling as the fallback.
+
+A crash between publish and commit publishes the batch again: consumers deduplicate (inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.broker.bus import Outgoing, Publisher
+from adapters.db.tables import outbox
+
+log = logging.getLogger("handoff.relay")
+CHANNEL = "handoff_outbox"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publisher: Publisher,
+        *,
+        batch: int = 200,
+        poll_seconds: float = 0.5,
+        listen_url: str | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.max_backoff = max_backoff
+        self.engine = engine
+        self.publisher = publisher
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.listen_url = listen_url
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Publish one batch; return how many events were published."""
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                rows = await self._claim(conn)
+                if not rows:
+                    return 0
+                await self.publisher.publish(
+                    [
+                        Outgoing(
+                            message_id=r["id"],
+                            routing_key=r["type"],
+                            body=_body(r["payload"]),
+                            ordering_key=r["ordering_key"],
+                        )
+                        for r in rows
+                    ]
+                )
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.seq.in_([r["seq"] for r in rows]))
+                    .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
+                )
+        self.published += len(rows)
+        return len(rows)
+
+    async def _claim(self, conn: AsyncConnection) -> list[Any]:
+        query = (
+            select(outbox.c.seq, outbox.c.id, outbox.c.type, outbox.c.ordering_key, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(self.batch)
+        )
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await conn.execute(query)).mappings())
+        if not postgres or not rows:
+            return rows
+        mine: dict[str, int] = {}
+        for r in rows:
+            mine.setdefault(r["ordering_key"], r["seq"])
+        earliest = dict(
+            (
+                await conn.execute(
+                    select(outbox.c.ordering_key, func.min(outbox.c.seq))
+                    .where(outbox.c.published_at.is_(None), outbox.c.ordering_key.in_(list(mine)))
+                    .group_by(outbox.c.ordering_key)
+                )
+            ).all()
+        )
+        blocked = {key for key, first in mine.items() if earliest.get(key, first) < first}
+        return [r for r in rows if r["ordering_key"] not in blocked]
+
+    async def run(self) -> None:
+        """Until :meth:`stop`: publish while there is work, then wait for a poke or the poll."""
+        listener = await self._listen()
+        backoff = self.poll_seconds
+        try:
+            while not self._stopping:
+                try:
+                    count = await self.run_once()
+                    backoff = self.poll_seconds
+                except Exception:
+                    log.warning("relay batch failed; will retry", exc_info=True)
+                    count = 0
+                    backoff = min(backoff * 2, self.max_backoff)
+                if count:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), backoff)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _listen(self) -> Any:
+        if not self.listen_url:
+            return None
+        import asyncpg
+
+        try:
+            connection = await asyncpg.connect(self.listen_url)
+            await connection.add_listener(CHANNEL, lambda *_: self._wake.set())
+            return connection
+        except (OSError, asyncpg.PostgresError):
+            log.warning("LISTEN unavailable; relying on polling", exc_info=True)
+            return None
+
+
+def _body(payload: Any) -> bytes:
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+class OutboxPoke:
+    """Tells relays that there is something new, at most once per ``interval`` per process, on a
+    connection of its own after the commit (never inside the API's transaction)."""
+
+    def __init__(self, engine: AsyncEngine | None, local: OutboxRelay | None = None, interval: float = 0.02) -> None:
+        self.engine = engine if engine is not None and engine.dialect.name == "postgresql" else None
+        self.local = local
+        self.interval = interval
+        self._pending: asyncio.Task[None] | None = None
+
+    def __call__(self) -> None:
+        if self.local is not None:
+            self.local.wake()
+        if self.engine is None or (self._pending is not None and not self._pending.done()):
+            return
+        self._pending = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        await asyncio.sleep(self.interval)
+        assert self.engine is not None
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
+                await conn.commit()
+        except Exception:
+            log.debug("NOTIFY failed; relays will poll", exc_info=True)
