@@ -19,7 +19,7 @@ class SettingsError(Exception):
     """A provider setting is missing or malformed; the message is Chinese, for the operator."""
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+def environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 
@@ -74,7 +74,7 @@ class AlibabaSmsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        e = _env(env)
+        e = environ(env)
         signature = e.get("HANDOFF_ALIBABA_SMS_SIGNATURE", "acs3").strip().lower() or "acs3"
         if signature not in ("acs3", "rpc"):
             raise SettingsError("设置 HANDOFF_ALIBABA_SMS_SIGNATURE 只能是 acs3 或 rpc")
@@ -106,7 +106,7 @@ class TencentSmsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        e = _env(env)
+        e = environ(env)
         return cls(
             secret_id=required(e, "HANDOFF_TENCENT_SECRET_ID"),
             secret_key=required(e, "HANDOFF_TENCENT_SECRET_KEY"),
@@ -128,7 +128,7 @@ class ConsoleSmsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        e = _env(env)
+        e = environ(env)
         return cls(
             file=e.get("HANDOFF_SMS_CONSOLE_FILE", "").strip(),
             sign_name=e.get("HANDOFF_SMS_CONSOLE_SIGN_NAME", "").strip() or cls.sign_name,
@@ -145,7 +145,7 @@ class SmsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
-        e = _env(env)
+        e = environ(env)
         names = tuple(n.strip() for n in e.get("HANDOFF_SMS_PROVIDERS", "console").split(",") if n.strip())
         unknown = [n for n in names if n not in ("alibaba", "tencent", "console")]
         if unknown or not names:
