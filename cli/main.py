@@ -6,11 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cli import clock
+from cli import admin, clock, serve
 from cli.base import CliError, HandoffParser
 
 COMMAND_MODULES = [
     clock,
+    serve,
+    admin,
 ]
 
 

@@ -1,0 +1,132 @@
+"""Operations: ``handoff migrate``, ``handoff token create``, ``handoff relay``, ``handoff parked``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.broker.topology import GROUPS
+from adapters.db import queries
+from adapters.db.engine import make_engine
+from adapters.db.migrate import current_revision, upgrade
+from adapters.settings import Settings
+from api.auth import Role, Scope
+from cli.base import CliError
+from cli.bootstrap import build, make_bus
+from handoff.codes import hash_token, new_api_token
+from handoff.errors import DomainError
+
+
+def register(sub: Any) -> None:
+    migrate = sub.add_parser("migrate", help="把数据库结构升级到最新版本（Alembic）")
+    migrate.set_defaults(run=lambda a: _run(run_migrate()))
+
+    token = sub.add_parser("token", help="访问令牌")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = token_sub.add_parser("create", help="为一名用户签发访问令牌（只显示一次）")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--scope", required=True, help="office:编号[,office:编号] 或 region:区划代码前缀 或 *")
+    create.add_argument("--name", default="", help="姓名")
+    create.add_argument("--user-id", default="", help="用户编号（默认由姓名或角色生成）")
+    create.set_defaults(run=lambda a: _run(run_token(a)))
+
+    relay = sub.add_parser("relay", help="运行发件箱中继（把已提交的事件发布到消息队列）")
+    relay.set_defaults(run=lambda a: _run(run_relay()))
+
+    parked = sub.add_parser("parked", help="查看或重放停放的消息")
+    parked_sub = parked.add_subparsers(dest="parked_command", metavar="ACTION", required=True)
+    for action in ("list", "replay"):
+        p = parked_sub.add_parser(action, help="列出停放的消息" if action == "list" else "把停放的消息放回队列重新处理")
+        p.add_argument("--group", required=True, choices=sorted(GROUPS))
+        p.add_argument("--limit", type=int, default=100)
+        p.set_defaults(run=lambda a, action=action: _run(run_parked(a, action)))
+
+
+def _run(coroutine: Any) -> int:
+    try:
+        return int(asyncio.run(coroutine))
+    except DomainError as exc:
+        raise CliError(exc.title) from exc
+    except (OSError, ConnectionError) as exc:
+        raise CliError(f"无法连接：{exc}") from exc
+
+
+async def run_migrate() -> int:
+    settings = Settings.from_env()
+    if settings.sqlite_path() is not None:
+        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        print(f"数据库已是最新结构（版本 {await current_revision(engine)}）：{settings.database_url}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def run_token(args: argparse.Namespace) -> int:
+    scope = Scope.parse(args.scope)
+    name = args.name.strip() or args.role
+    user_id = args.user_id.strip() or re.sub(r"[^0-9A-Za-z_-]", "", name) or args.role
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    token = new_api_token()
+    try:
+        await upgrade(engine) if settings.database_backend == "sqlite" else None
+        async with engine.begin() as conn:
+            await queries.create_user_token(
+                conn,
+                user_id=user_id,
+                name=name,
+                role=args.role,
+                scope=str(scope),
+                phone="",
+                token_hash=hash_token(token),
+                at=datetime.now(UTC),
+            )
+    finally:
+        await engine.dispose()
+    print(json.dumps({"user_id": user_id, "role": args.role, "scope": str(scope), "token": token}, ensure_ascii=False))
+    return 0
+
+
+async def run_relay() -> int:
+    import signal
+
+    runtime = await build(Settings.from_env())
+    await runtime.bus.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.relay.stop)
+    print("发件箱中继已启动", flush=True)
+    await runtime.relay.run()
+    await runtime.close()
+    return 0
+
+
+async def run_parked(args: argparse.Namespace, action: str) -> int:
+    settings = Settings.from_env()
+    if settings.broker_backend != "amqp":
+        raise CliError("停放的消息保存在 RabbitMQ 中：请设置 HANDOFF_BROKER_URL=amqp://…")
+    bus = make_bus(settings)
+    await bus.start()
+    try:
+        group = GROUPS[args.group]
+        if action == "list":
+            for message in await bus.parked(group, args.limit):
+                error = message.headers.get("x-handoff-last-error", "")
+                print(
+                    json.dumps(
+                        {"id": message.message_id, "type": message.routing_key, "last_error": str(error)},
+                        ensure_ascii=False,
+                    )
+                )
+        else:
+            print(f"已放回 {await bus.replay(group, args.limit)} 条消息")
+    finally:
+        await bus.close()
+    return 0

@@ -1,0 +1,105 @@
+"""``handoff serve``: the API and the outbox relay in one process (the embedded default: SQLite
+and the in-process bus, demo data, one token per role printed at start)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from adapters.db import queries
+from adapters.demo import DEMO_USERS, load_demo_world
+from adapters.settings import Settings
+from api.app import create_app
+from cli.base import CliError
+from cli.bootstrap import build
+from handoff.codes import hash_token, new_api_token
+from handoff.errors import DomainError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("serve", help="启动服务（接口 + 消息中继），默认内置 SQLite 与演示数据")
+    parser.add_argument("--host", help="监听地址（默认 127.0.0.1，或 HANDOFF_HOST）")
+    parser.add_argument("--port", type=int, help="端口（默认 8080，或 HANDOFF_PORT）")
+    parser.add_argument("--no-demo", action="store_true", help="不载入演示数据")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    explicit: dict[str, Any] = {}
+    if args.host:
+        explicit["host"] = args.host
+    if args.port:
+        if not 1 <= args.port <= 65535:
+            raise CliError("端口必须在 1–65535 之间")
+        explicit["port"] = args.port
+    if args.no_demo:
+        explicit["demo_data"] = False
+    try:
+        settings = Settings.from_env(**explicit)
+        return asyncio.run(serve(settings))
+    except DomainError as exc:
+        raise CliError(exc.title) from exc
+    except OSError as exc:
+        raise CliError(f"无法启动：{exc.strerror or exc}") from exc
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+
+
+async def serve(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = await build(settings)
+    tokens: list[tuple[str, str, str]] = []
+    if settings.demo_data:
+        async with runtime.engine.begin() as conn:
+            await load_demo_world(conn)
+            for user_id, name, role, scope in DEMO_USERS:
+                token = new_api_token()
+                await queries.create_user_token(
+                    conn,
+                    user_id=user_id,
+                    name=name,
+                    role=role,
+                    scope=scope,
+                    phone="",
+                    token_hash=hash_token(token),
+                    at=datetime.now(UTC),
+                )
+                tokens.append((role, name, token))
+    await runtime.bus.start()
+    relay_task = asyncio.create_task(runtime.relay.run())
+    app = create_app(runtime.container)
+    app_runner = web.AppRunner(app, access_log=None)
+    await app_runner.setup()
+    site = web.TCPSite(app_runner, settings.host, settings.port)
+    await site.start()
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"Handoff 已启动：{base}")
+    print(f"  接口说明（OpenAPI）：{base}/api/v1/openapi.json")
+    print(f"  健康检查：{base}/healthz   就绪检查：{base}/readyz   指标：{base}/metrics")
+    print(f"  数据库：{settings.database_url}   消息：{settings.broker_url}")
+    for note in runtime.notes:
+        print(f"  {note}")
+    if tokens:
+        print("  演示账号的访问令牌（Authorization: Bearer <令牌>）：")
+        for role, name, token in tokens:
+            print(f"    {role:<13} {name}  {token}")
+    print("按 Ctrl+C 停止。", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("正在停止……", flush=True)
+    await app_runner.cleanup()
+    runtime.relay.stop()
+    await relay_task
+    await runtime.close()
+    return 0

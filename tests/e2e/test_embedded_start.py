@@ -1,0 +1,97 @@
+"""The README's run command, for real: `handoff serve` with no configuration starts, prints its
+URL and one token per role, serves a whole registration, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def call(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "按 Ctrl+C 停止" in line:
+            break
+    tokens = dict(re.findall(r"^\s+(\w+)\s+\S+\s+(hf_\S+)$", "".join(lines), re.M))
+    yield f"http://127.0.0.1:{port}", tokens, process, "".join(lines)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+
+
+def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
+    base, tokens, process, output = served
+    assert f"Handoff 已启动：{base}" in output
+    assert set(tokens) == {"window_clerk", "dept_clerk", "dept_lead", "courier", "supervisor", "admin"}
+    assert call(f"{base}/healthz")[0] == 200
+    assert call(f"{base}/readyz")[1]["checks"] == {"database": "ok", "broker": "ok"}
+    status, case = call(
+        f"{base}/api/v1/cases",
+        tokens["window_clerk"],
+        {
+            "matter_id": "m-flzz-ys",
+            "mode": "proxy_collect",
+            "delivery": "mail_to_applicant",
+            "window_office_id": "win-441581",
+            "applicant": {"name": "王五", "phone": "13900001111"},
+            "materials": [
+                {"name": "《防雷装置竣工验收申请书》"},
+                {"name": "防雷装置竣工图纸"},
+                {"name": "施工单位的资质证"},
+                {"name": "授权委托书"},
+            ],
+        },
+    )
+    assert status == 201, case
+    token = case["tracking_url"].rsplit("/", 1)[1]
+    status, tracking = call(f"{base}/api/v1/track/{token}")
+    assert status == 200 and tracking["applicant_name"] == "王*"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
