@@ -6,13 +6,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cli import admin, clock, serve
+from cli import admin, carrier, clock, serve, sms
 from cli.base import CliError, HandoffParser
 
 COMMAND_MODULES = [
     clock,
     serve,
     admin,
+    sms,
+    carrier,
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.sms.settings import ConsoleSmsSettings
-from adapters.sms.templates import render
+from adapters.sms.templates import check_params
 from handoff.ports import Clock, ProviderError, SmsReceipt, SmsStatus
 
 NAME = "console"
@@ -34,7 +34,7 @@ class ConsoleSms:
         self.new_id = new_id
 
     async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
-        text = f"【{self.settings.sign_name}】" + render(template_key, params)
+        text = f"【{self.settings.sign_name}】" + check_params(template_key, params, NAME).text.format(**params)
         message_id = self.new_id()
         line = json.dumps(
             {
