@@ -108,3 +108,26 @@ async def test_the_console_provider_writes_to_standard_output_when_no_file_is_se
     out = io.StringIO()
     await ConsoleSms(ConsoleSmsSettings.from_env({}), FixedClock(), stdout=out).send("138", "rating_request", LINK)
     assert json.loads(out.getvalue())["text"].startswith("【政务服务】请为本次政务服务评价")
+
+
+async def test_the_configured_providers_are_built_in_failover_order_from_settings():
+    import aiohttp
+
+    from adapters.sms.factory import build_report_receivers, build_sender
+    from adapters.sms.settings import SettingsError
+
+    env = {
+        "HANDOFF_SMS_PROVIDERS": "tencent,console",
+        "HANDOFF_TENCENT_SECRET_ID": "AKID",
+        "HANDOFF_TENCENT_SECRET_KEY": "k",
+        "HANDOFF_TENCENT_SMS_SDK_APP_ID": "1400006666",
+        "HANDOFF_TENCENT_SMS_SIGN_NAME": "汕尾政务",
+        "HANDOFF_TENCENT_SMS_TEMPLATES": '{"receipt": "1110"}',
+    }
+    async with aiohttp.ClientSession() as session:
+        sender = build_sender(env, session, FixedClock(), RecordedMetrics())
+        assert isinstance(sender, FailoverSms)
+        assert [p.name for p in sender.providers] == ["tencent", "console"]
+        assert list(build_report_receivers(env)) == ["tencent"]
+        with pytest.raises(SettingsError, match="HANDOFF_SMS_PROVIDERS"):
+            build_sender({"HANDOFF_SMS_PROVIDERS": "smsbao"}, session, FixedClock(), RecordedMetrics())
