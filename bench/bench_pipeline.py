@@ -14,23 +14,23 @@ import asyncio
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aio_pika  # noqa: E402
-import asyncpg  # noqa: E402
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select  # noqa: E402
+import aio_pika
+import asyncpg
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
-from adapters.broker.rabbit import RabbitBus  # noqa: E402
-from adapters.broker.topology import Group  # noqa: E402
-from adapters.db.engine import make_engine  # noqa: E402
-from adapters.db.migrate import upgrade  # noqa: E402
-from adapters.db.outbox import write_outbox  # noqa: E402
-from handoff import events as ev  # noqa: E402
-from worker.consumer import idempotent  # noqa: E402
-from worker.relay import OutboxRelay  # noqa: E402
+from adapters.broker.rabbit import RabbitBus
+from adapters.broker.topology import Group
+from adapters.db.engine import make_engine
+from adapters.db.migrate import upgrade
+from adapters.db.outbox import write_outbox
+from handoff import events as ev
+from worker.consumer import idempotent, idempotent_batch
+from worker.relay import OutboxRelay
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -68,17 +68,21 @@ async def raw_postgres(seconds: float, conc: int = 8) -> float:
 async def raw_rabbit(count: int) -> tuple[float, float]:
     connection = await aio_pika.connect(AMQP)
     channel = await connection.channel(publisher_confirms=True)
-    queue = await channel.declare_queue(f"bench.raw.{uuid.uuid4().hex[:6]}", durable=True,
-                                        arguments={"x-queue-type": "quorum"})
+    queue = await channel.declare_queue(
+        f"bench.raw.{uuid.uuid4().hex[:6]}", durable=True, arguments={"x-queue-type": "quorum"}
+    )
     body = b'{"id":"x","type":"case.accepted","data":{}}' + b" " * 250
     start = time.perf_counter()
     window = 256
     for offset in range(0, count, window):
-        await asyncio.gather(*(
-            channel.default_exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                             routing_key=queue.name)
-            for _ in range(min(window, count - offset))
-        ))
+        await asyncio.gather(
+            *(
+                channel.default_exchange.publish(
+                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=queue.name
+                )
+                for _ in range(min(window, count - offset))
+            )
+        )
     publish_rate = count / (time.perf_counter() - start)
     consume_channel = await connection.channel()
     await consume_channel.set_qos(prefetch_count=256)
@@ -120,19 +124,12 @@ async def pipeline(count: int) -> float:
     async def effect(envelope: dict, conn) -> None:  # type: ignore[no-untyped-def]
         await conn.execute(insert(effects).values(event_id=envelope["id"]))
 
-    await bus.consume(group, idempotent(engine, group.name, effect))
+    await bus.consume(group, idempotent(engine, group.name, effect), idempotent_batch(engine, group.name, effect))
     relay = OutboxRelay(engine, bus, batch=500, poll_seconds=0.01)
     relay_task = asyncio.create_task(relay.run())
-    now = datetime.now(timezone.utc)
     start = time.perf_counter()
-
-    async def producer(p: int) -> None:
-        for i in range(p, count, 8):
-            async with engine.begin() as conn:
-                await write_outbox(conn, [ev.CaseAccepted(occurred_at=now, actor="bench", case_id=f"case-{i % 500}",
-                                                          accepted_on=now.date(), promised_limit=20, tolerated=False)])
-
-    await asyncio.gather(*(producer(p) for p in range(8)))
+    # The API commits in its own process, as in production; this process is the worker.
+    api = await asyncio.create_subprocess_exec(sys.executable, __file__, "--produce", name, str(count))
     while True:
         async with engine.connect() as conn:
             n = (await conn.execute(select(func.count()).select_from(effects))).scalar_one()
@@ -140,6 +137,7 @@ async def pipeline(count: int) -> float:
             break
         await asyncio.sleep(0.05)
     rate = count / (time.perf_counter() - start)
+    await api.wait()
     relay.stop()
     await relay_task
     await bus.close()
@@ -155,7 +153,36 @@ async def pipeline(count: int) -> float:
     return rate
 
 
+async def produce(database: str, count: int) -> None:
+    """The API's side: one transaction per event (state change + outbox row), 8 at a time."""
+    engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}", pool_size=8)
+    now = datetime.now(UTC)
+
+    async def producer(p: int) -> None:
+        for i in range(p, count, 8):
+            async with engine.begin() as conn:
+                await write_outbox(
+                    conn,
+                    [
+                        ev.CaseAccepted(
+                            occurred_at=now,
+                            actor="bench",
+                            case_id=f"case-{i % 500}",
+                            accepted_on=now.date(),
+                            promised_limit=20,
+                            tolerated=False,
+                        )
+                    ],
+                )
+
+    await asyncio.gather(*(producer(p) for p in range(8)))
+    await engine.dispose()
+
+
 async def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--produce":
+        await produce(sys.argv[2], int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--seconds", type=float, default=8.0)

@@ -1,8 +1,8 @@
 """The outbox relay: publishes committed events, in commit order per case, and marks them sent.
 
 * PostgreSQL: batches claimed with ``FOR UPDATE SKIP LOCKED``, so several relays share the work;
-  a relay drops from its batch every case that has an earlier unpublished event it could not
-  lock (another relay holds it), so a case's events never overtake each other.
+  a relay publishes a case's rows only up to the first unpublished row of that case outside its
+  batch (held by another relay, or not yet claimed), so a case's events never overtake each other.
 * SQLite (embedded): one relay, plain batches.
 * Wake-up: LISTEN on ``handoff_outbox`` (PostgreSQL), poked by :class:`OutboxPoke` after commits —
   at most one NOTIFY per process every few milliseconds, sent outside the API's transaction, so
@@ -92,20 +92,24 @@ class OutboxRelay:
         rows = list((await conn.execute(query)).mappings())
         if not postgres or not rows:
             return rows
-        mine: dict[str, int] = {}
-        for r in rows:
-            mine.setdefault(r["ordering_key"], r["seq"])
-        earliest = dict(
+        # A case's rows may be published only up to the first unpublished row of that case that is
+        # not in this batch (another relay holds it, or it lies beyond the batch): that one must go
+        # first. Rows held by others count as unpublished until their relay commits.
+        keys = sorted({r["ordering_key"] for r in rows})
+        foreign_first = dict(
             (
                 await conn.execute(
                     select(outbox.c.ordering_key, func.min(outbox.c.seq))
-                    .where(outbox.c.published_at.is_(None), outbox.c.ordering_key.in_(list(mine)))
+                    .where(
+                        outbox.c.published_at.is_(None),
+                        outbox.c.ordering_key.in_(keys),
+                        outbox.c.seq.not_in([r["seq"] for r in rows]),
+                    )
                     .group_by(outbox.c.ordering_key)
                 )
             ).all()
         )
-        blocked = {key for key, first in mine.items() if earliest.get(key, first) < first}
-        return [r for r in rows if r["ordering_key"] not in blocked]
+        return [r for r in rows if r["seq"] < foreign_first.get(r["ordering_key"], r["seq"] + 1)]
 
     async def run(self) -> None:
         """Until :meth:`stop`: publish while there is work, then wait for a poke or the poll."""

@@ -35,6 +35,9 @@ class Park(Exception):
 
 
 Handler = Callable[[Incoming], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Incoming]], Awaitable[None]]
+"""Handles several messages at once, all or nothing (one transaction); raises if any fails, and
+the consumer then handles them one by one to find out which."""
 
 
 class Publisher(Protocol):
@@ -49,8 +52,9 @@ class Bus(Publisher, Protocol):
 
     async def close(self) -> None: ...
 
-    async def consume(self, group: Any, handler: Handler) -> None:
-        """Start delivering the group's messages to ``handler`` (until close)."""
+    async def consume(self, group: Any, handler: Handler, batch: BatchHandler | None = None) -> None:
+        """Start delivering the group's messages to ``handler`` (until close); with ``batch``,
+        messages that arrive together are first offered to it as one batch."""
         ...
 
     async def parked(self, group: Any, limit: int = 100) -> list[Incoming]: ...

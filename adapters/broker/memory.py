@@ -9,7 +9,7 @@ import fnmatch
 import logging
 from collections.abc import Sequence
 
-from adapters.broker.bus import Handler, Incoming, Outgoing
+from adapters.broker.bus import BatchHandler, Handler, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 
@@ -54,7 +54,8 @@ class MemoryBus:
                 if any(matches(p, m.routing_key) for p in group.bindings):
                     queue.put_nowait(Incoming(m.message_id, m.routing_key, m.body, m.ordering_key))
 
-    async def consume(self, group: Group, handler: Handler) -> None:
+    async def consume(self, group: Group, handler: Handler, batch: BatchHandler | None = None) -> None:
+        """One message at a time (``batch`` is an optimisation the embedded bus does not need)."""
         queue: asyncio.Queue[Incoming] = asyncio.Queue()
         self._groups[group.name] = (group, queue, handler)
         self._parked.setdefault(group.name, [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import Handler, Incoming, Outgoing
+from adapters.broker.bus import BatchHandler, Handler, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
@@ -103,8 +104,8 @@ class RabbitBus:
         await declare_group(channel, group, self.prefix)
         await channel.close()
 
-    async def consume(self, group: Group, handler: Handler) -> None:
-        consumer = _Consumer(self, group, handler)
+    async def consume(self, group: Group, handler: Handler, batch: BatchHandler | None = None) -> None:
+        consumer = _Consumer(self, group, handler, batch)
         await consumer.start()
         self._consumers.append(consumer)
 
@@ -196,23 +197,39 @@ def _incoming(message: AbstractIncomingMessage) -> Incoming:
 
 
 class _Consumer:
-    """Delivers one group's messages to its handler: concurrently across ordering keys, one at a
-    time within a key (a case's events are handled in order)."""
+    """Delivers one group's messages. Messages are spread over ``lanes`` by their ordering key, so a
+    case's events are handled one after another, in order, while different cases go in parallel.
+    Each lane takes what has arrived (up to ``max_batch``) and offers it to the batch handler in
+    one go; if that fails, it handles the messages one by one, each to its own outcome."""
 
-    def __init__(self, bus: RabbitBus, group: Group, handler: Handler) -> None:
+    def __init__(
+        self,
+        bus: RabbitBus,
+        group: Group,
+        handler: Handler,
+        batch: BatchHandler | None,
+        lanes: int = 8,
+        max_batch: int = 64,
+    ) -> None:
         self.bus = bus
         self.group = group
         self.handler = handler
-        self._tails: dict[str, asyncio.Future[None]] = {}
+        self.batch = batch
+        self.max_batch = max_batch
+        self.linger = 0.003
+        self._lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]] = [
+            asyncio.Queue() for _ in range(lanes)
+        ]
+        self._workers: list[asyncio.Task[None]] = []
         self._channel: AbstractChannel | None = None
         self._tag: str | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._channel = await self.bus.connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self.group.prefetch)
         await declare_group(self._channel, self.group, self.bus.prefix)
         queue = await self._channel.get_queue(self.group.queue)
+        self._workers = [asyncio.create_task(self._lane(q)) for q in self._lanes]
         self._tag = await queue.consume(self._on_message, no_ack=False)
 
     async def stop(self) -> None:
@@ -220,41 +237,56 @@ class _Consumer:
         if self._channel is not None and self._tag is not None and not self._channel.is_closed:
             queue = await self._channel.get_queue(self.group.queue, ensure=False)
             await queue.cancel(self._tag)
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        for lane in self._lanes:
+            await lane.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         incoming = _incoming(message)
         key = incoming.ordering_key or incoming.message_id
-        previous = self._tails.get(key)
-        task = asyncio.ensure_future(self._after(previous, message, incoming))
-        self._tails[key] = task
-        self._inflight.add(task)
+        self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].put_nowait((message, incoming))
 
-        def done(t: asyncio.Future[None]) -> None:
-            self._inflight.discard(t)
-            if self._tails.get(key) is t:
-                del self._tails[key]
+    async def _lane(self, queue: asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]) -> None:
+        while True:
+            taken = [await queue.get()]
+            if self.batch is not None and queue.empty():
+                await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
+            while len(taken) < self.max_batch and not queue.empty():
+                taken.append(queue.get_nowait())
+            try:
+                await self._handle(taken)
+            finally:
+                for _ in taken:
+                    queue.task_done()
 
-        task.add_done_callback(done)
+    async def _handle(self, taken: list[tuple[AbstractIncomingMessage, Incoming]]) -> None:
+        if self.batch is not None and len(taken) > 1 and all(i.attempt == 0 for _, i in taken):
+            try:
+                await self.batch([i for _, i in taken])
+            except Exception:
+                log.info("batch of %d failed; handling one by one", len(taken), exc_info=True)
+            else:
+                for message, incoming in taken:
+                    await self._quietly(self._settle(message, incoming, None))
+                return
+        for message, incoming in taken:
+            error: BaseException | None = None
+            try:
+                await self.handler(incoming)
+            except Exception as exc:
+                error = exc
+            await self._quietly(self._settle(message, incoming, error))
 
-    async def _after(
-        self, previous: asyncio.Future[None] | None, message: AbstractIncomingMessage, incoming: Incoming
-    ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        error: BaseException | None = None
+    async def _quietly(self, settling: Any) -> None:
         try:
-            await self.handler(incoming)
-        except Exception as exc:
-            error = exc
-        try:
-            await self._settle(message, incoming, error)
+            await settling
         except Exception:
             # The channel went away: the broker will redeliver, and the inbox makes that harmless.
-            log.warning("could not settle message %s", incoming.message_id, exc_info=True)
+            log.warning("could not settle a message", exc_info=True)
 
     async def _settle(self, message: AbstractIncomingMessage, incoming: Incoming, error: BaseException | None) -> None:
         outcome = decide(error, incoming.attempt, self.group)

@@ -50,9 +50,7 @@ async def prefix():
 
 
 def numbered(case_id: str, n: int) -> ev.Event:
-    return ev.CaseCopiedToLead(
-        occurred_at=datetime.now(UTC), actor="test", case_id=case_id, lead="l", note=str(n)
-    )
+    return ev.CaseCopiedToLead(occurred_at=datetime.now(UTC), actor="test", case_id=case_id, lead="l", note=str(n))
 
 
 async def commit_events(engine, events) -> None:
