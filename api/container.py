@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.crypto import IdCipher
 from adapters.db.repositories import SqlUnitOfWork
 from handoff.codes import ScanSigner
-from handoff.ports import BlobStore
+from handoff.ports import BlobStore, SmsReportReceiver, TrackingPushReceiver
 from handoff.services import Deps
 
 
@@ -25,6 +25,8 @@ class Container:
     public_base_url: str
     readiness: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     max_evidence_bytes: int = 2 * 1024 * 1024
+    sms_receivers: dict[str, SmsReportReceiver] = field(default_factory=dict)
+    carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
 
     def tracking_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/t/{self.deps.tracking.token_for(case_id)}"

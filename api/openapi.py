@@ -64,9 +64,13 @@ def build_spec(routes: list[Route]) -> dict[str, Any]:
             op["security"] = []
         if route.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        elif route.raw_body:
+            op["requestBody"] = {"required": True, "content": {"*/*": {"schema": {}}}}
         content: dict[str, Any]
         if route.content_type == "application/json":
             content = {"application/json": {"schema": route.response or {}}}
+        elif route.content_type == "*/*":
+            content = {"*/*": {"schema": {}}}
         else:
             content = {route.content_type: {"schema": {"type": "string", "format": "binary"}}}
         op["responses"][str(route.status)] = {"description": route.summary, "content": content}

@@ -60,6 +60,8 @@ class Route:
     idempotent: bool = False
     content_type: str = "application/json"
     public_errors: tuple[int, ...] = ()
+    raw_body: bool = False
+    """The body is the provider's own format (form, XML or JSON), read and verified by the adapter."""
 
     def __post_init__(self) -> None:
         self.validator = Draft202012Validator(self.body, format_checker=FormatChecker()) if self.body else None
@@ -88,6 +90,7 @@ class Api:
         required_query: set[str] | None = None,
         idempotent: bool = False,
         content_type: str = "application/json",
+        raw_body: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -105,6 +108,7 @@ class Api:
                     required_query=frozenset(required_query or ()),
                     idempotent=idempotent,
                     content_type=content_type,
+                    raw_body=raw_body,
                 )
             )
             return handler

@@ -21,7 +21,9 @@ from adapters.db.engine import make_engine
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
+from adapters.logistics.factory import build_push_receivers
 from adapters.settings import Settings
+from adapters.sms.factory import build_report_receivers
 from api.container import Container
 from handoff.calendar import ScheduleCalendar
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
@@ -110,6 +112,8 @@ async def build(settings: Settings) -> Runtime:
         blobs=FileBlobStore(Path(settings.blob_dir)),
         public_base_url=settings.public_base_url,
         readiness={"database": database_ready, "broker": broker_ready},
+        sms_receivers=build_report_receivers(settings.extra),
+        carrier_receivers=build_push_receivers(settings.extra, SystemClock()),
     )
     runtime = Runtime(settings=settings, engine=engine, bus=bus, relay=relay, container=container)
     if settings.uses_dev_secrets():

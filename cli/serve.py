@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.db import queries
 from adapters.demo import DEMO_USERS, load_demo_world
 from adapters.settings import Settings
+from adapters.sms.settings import SettingsError
 from api.app import create_app
 from cli.base import CliError
 from cli.bootstrap import build
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(exc.title) from exc
     except OSError as exc:
         raise CliError(f"无法启动：{exc.strerror or exc}") from exc
-    except RuntimeError as exc:
+    except (RuntimeError, SettingsError) as exc:
         raise CliError(str(exc)) from exc
 
 

@@ -29,10 +29,11 @@ from handoff.package import (
     Medium,
     Method,
     Package,
+    PackageState,
     hand_over_batch,
     party_office,
 )
-from handoff.ports import Calendar, Clock, Office, UnitOfWork
+from handoff.ports import Calendar, Clock, Office, TrackingEvent, TrackingStatus, UnitOfWork
 from handoff.timeutil import local_date
 
 
@@ -129,6 +130,20 @@ class CaseCommand:
     name: str
     actor: str
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssignWaybill:
+    package_id: str
+    carrier: str
+    waybill: str
+
+
+@dataclass(frozen=True)
+class ApplyTracking:
+    """A carrier's movement (pushed or polled), normalised by its adapter."""
+
+    event: TrackingEvent
 
 
 @dataclass(frozen=True)
@@ -303,6 +318,48 @@ async def handle_ship_result(cmd: ShipResult, uow: UnitOfWork, deps: Deps) -> li
         return await _commit(uow, case, *([package] if package else []))
 
 
+async def handle_assign_waybill(cmd: AssignWaybill, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
+    async with uow:
+        package = await _package(uow, cmd.package_id)
+        package.assign_waybill(carrier=cmd.carrier, waybill=cmd.waybill)
+        await uow.packages.add(package)
+        return await _commit(uow, package)
+
+
+TRACKING_STEPS: dict[TrackingStatus, tuple[PackageState, ...]] = {
+    TrackingStatus.PICKED_UP: (PackageState.SEALED,),
+    TrackingStatus.IN_TRANSIT: (PackageState.WITH_COURIER, PackageState.IN_TRANSIT),
+    TrackingStatus.OUT_FOR_DELIVERY: (PackageState.WITH_COURIER, PackageState.IN_TRANSIT),
+    TrackingStatus.DELIVERED: (PackageState.WITH_COURIER, PackageState.IN_TRANSIT, PackageState.SIGNED),
+    TrackingStatus.EXCEPTION: (PackageState.SEALED, PackageState.WITH_COURIER, PackageState.IN_TRANSIT),
+    TrackingStatus.RETURNED: (PackageState.SEALED, PackageState.WITH_COURIER, PackageState.IN_TRANSIT),
+}
+
+
+async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
+    """A carrier movement becomes a custody event of the package with that waybill. Movements
+    that no longer fit the package's state (late, repeated or out of order — carriers push them
+    all) change nothing: the carrier's own record keeps them."""
+    e = cmd.event
+    async with uow:
+        package = await uow.packages.by_waybill(e.carrier, e.waybill)
+        if package is None or package.state not in TRACKING_STEPS.get(e.status, ()):
+            return []
+        at, actor = deps.clock.now(), f"carrier:{e.carrier}"
+        common: dict[str, Any] = {"at": at, "actor": actor, "method": Method.CARRIER_PUSH, "client_time": e.occurred_at}
+        if e.status is TrackingStatus.PICKED_UP:
+            package.pick_up(courier=e.carrier, place=e.place, **common)
+        elif e.status in (TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY):
+            package.report_in_transit(place=e.place, note=e.description, **common)
+        elif e.status is TrackingStatus.DELIVERED:
+            package.deliver(place=e.place, **common)
+        else:
+            kind = ExceptionKind.REFUSED if e.status is TrackingStatus.RETURNED else ExceptionKind.OTHER
+            package.report_exception(kind=kind, note=e.reason or e.description or e.raw_code, at=at, actor=actor)
+        await uow.packages.add(package)
+        return await _commit(uow, package)
+
+
 CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     "accept": lambda c, a, at, actor: c.accept(at=at, actor=actor),
     "reject": lambda c, a, at, actor: c.reject(reason=a["reason"], at=at, actor=actor),
@@ -375,6 +432,8 @@ HANDLERS: dict[type, Handler] = {
     ReportPackageException: handle_package_exception,
     ShipResult: handle_ship_result,
     CaseCommand: handle_case_command,
+    AssignWaybill: handle_assign_waybill,
+    ApplyTracking: handle_apply_tracking,
 }
 
 

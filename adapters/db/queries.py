@@ -188,3 +188,39 @@ async def matter_ids(conn: AsyncConnection, name_contains: str = "") -> list[str
     if name_contains.strip():
         query = query.where(t.matters.c.name.contains(name_contains.strip(), autoescape=True))
     return list((await conn.execute(query.limit(1000))).scalars())
+
+
+async def first_receipt(conn: AsyncConnection, key: str, source: str, at: datetime) -> bool:
+    """Record a provider push by its key; False when it was seen before (a retried push)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from adapters.db.tables import callback_receipts
+
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    done = await conn.execute(
+        dialect_insert(callback_receipts)
+        .values(key=key, source=source, received_at=at)
+        .on_conflict_do_nothing()
+        .returning(callback_receipts.c.key)
+    )
+    return done.first() is not None
+
+
+async def record_sms_report(
+    conn: AsyncConnection, provider: str, message_id: str, status: str, reason: str, at: datetime
+) -> int:
+    """Update the notification the report is about; how many rows matched (0 for an SMS we did not
+    send, or one whose row the notifications worker has not written yet)."""
+    done = await conn.execute(
+        update(t.notifications)
+        .where(t.notifications.c.provider == provider, t.notifications.c.provider_message_id == message_id)
+        .values(status=status, reason=reason, updated_at=at)
+    )
+    return int(done.rowcount or 0)
+
+
+async def forget_receipt(conn: AsyncConnection, key: str) -> None:
+    from adapters.db.tables import callback_receipts
+
+    await conn.execute(callback_receipts.delete().where(callback_receipts.c.key == key))

@@ -525,6 +525,18 @@ class SqlPackages:
         )
         return None if row is None else self._uow.track(await self._load(row))
 
+    async def by_waybill(self, carrier: str, waybill: str) -> Package | None:
+        row = (
+            (
+                await self._uow.conn.execute(
+                    select(t.packages).where(t.packages.c.carrier == carrier, t.packages.c.waybill == waybill)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else self._uow.track(await self._load(row))
+
     async def for_case(self, case_id: str) -> Sequence[Package]:
         rows = await self._uow.conn.execute(
             select(t.packages).where(t.packages.c.case_id == case_id).order_by(t.packages.c.created_at)

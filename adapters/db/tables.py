@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConst
 from adapters.db.domain_tables import metadata
 from adapters.db.types import UtcDateTime
 
-__all__ = ["inbox", "metadata", "outbox"]
+__all__ = ["callback_receipts", "inbox", "metadata", "outbox"]
 
 outbox = Table(
     "outbox",
@@ -37,3 +37,12 @@ inbox = Table(
     Column("handled_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("message_id", "consumer"),
 )
+
+callback_receipts = Table(
+    "callback_receipts",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+"""Provider pushes are retried and not idempotent: each report or movement is applied once, by key."""

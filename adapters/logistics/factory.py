@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 
@@ -11,7 +11,7 @@ from adapters.logistics.internal import InternalCourier
 from adapters.logistics.kuaidi100 import Kuaidi100
 from adapters.logistics.settings import EmsSettings, Kuaidi100Settings, SettingsError, SfSettings
 from adapters.logistics.sf import SfExpress
-from handoff.ports import CarrierTracking, Clock, TrackingEvent
+from handoff.ports import CarrierTracking, Clock, TrackingEvent, TrackingPushReceiver
 
 CARRIERS = ("sf", "kuaidi100", "ems", "internal")
 
@@ -32,3 +32,24 @@ def build_tracking(name: str, env: Mapping[str, str], session: aiohttp.ClientSes
         # Outside the service the courier API's records are not at hand.
         return InternalCourier(_no_history)
     raise SettingsError(f"未知的承运商：{name}（可选：{'、'.join(CARRIERS)}）")
+
+
+def build_push_receivers(env: Mapping[str, str], clock: Clock) -> dict[str, TrackingPushReceiver]:
+    """Receivers for every carrier whose push settings are configured; others are left out (their
+    callback route then answers 404)."""
+    from adapters.logistics.ems import EmsPushReceiver
+    from adapters.logistics.kuaidi100 import Kuaidi100PushReceiver
+    from adapters.logistics.sf import SfRoutePushReceiver
+
+    receivers: dict[str, TrackingPushReceiver] = {}
+    builders: dict[str, Callable[[], TrackingPushReceiver]] = {
+        "sf": lambda: SfRoutePushReceiver(SfSettings.from_env(env)),
+        "kuaidi100": lambda: Kuaidi100PushReceiver(Kuaidi100Settings.from_env(env), clock),
+        "ems": lambda: EmsPushReceiver(EmsSettings.from_env(env)),
+    }
+    for name, build in builders.items():
+        try:
+            receivers[name] = build()
+        except SettingsError:
+            continue
+    return receivers

@@ -67,6 +67,12 @@ class _Packages:
                 return self.uow.track(copy.deepcopy(package))
         return None
 
+    async def by_waybill(self, carrier: str, waybill: str) -> Package | None:
+        for package in self.uow.store.packages.values():
+            if package.carrier == carrier and package.waybill == waybill:
+                return self.uow.track(copy.deepcopy(package))
+        return None
+
     async def for_case(self, case_id: str) -> Sequence[Package]:
         return [self.uow.track(copy.deepcopy(p)) for p in self.uow.store.packages.values() if p.case_id == case_id]
 

@@ -11,12 +11,26 @@ from adapters.calendar import load_calendar
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.demo import DEMO_USERS, load_demo_world
+from adapters.logistics.factory import build_push_receivers
+from adapters.sms.factory import build_report_receivers
 from api.app import create_app
 from api.container import Container
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens, hash_token
 from handoff.services import Deps
 from tests.fakes.uow import FixedClock
 from tests.support.db import CIPHER, postgres_engine, sqlite_engine, write_outbox
+
+PROVIDER_ENV = {
+    "HANDOFF_SMS_PROVIDERS": "alibaba",
+    "HANDOFF_ALIBABA_ACCESS_KEY_ID": "testid",
+    "HANDOFF_ALIBABA_ACCESS_KEY_SECRET": "testsecret",
+    "HANDOFF_ALIBABA_SMS_SIGN_NAME": "汕尾政务",
+    "HANDOFF_ALIBABA_SMS_TEMPLATES": '{"receipt": "SMS_1"}',
+    "HANDOFF_ALIBABA_SMS_CALLBACK_TOKEN": "sms-callback-secret",
+    "HANDOFF_SF_PARTNER_ID": "HANDOFF",
+    "HANDOFF_SF_CHECK_WORD": "check-word",
+    "HANDOFF_SF_CALLBACK_TOKEN": "sf-callback-secret",
+}
 
 SIGNER = ScanSigner(KeyRing({"T1": b"scan-key-for-tests-only-32-bytes"}), "https://hf.test.cn")
 
@@ -67,6 +81,8 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
         cipher=CIPHER,
         blobs=FileBlobStore(tmp_path / "blobs"),
         public_base_url="https://hf.test.cn",
+        sms_receivers=build_report_receivers(PROVIDER_ENV),
+        carrier_receivers=build_push_receivers(PROVIDER_ENV, clock),
     )
     client = await aiohttp_client(create_app(container))
     return Harness(client=client, container=container, clock=clock, tokens=tokens)

@@ -143,7 +143,7 @@ async def test_bad_query_parameters_are_422(api):
 
 
 async def test_evidence_is_size_and_type_checked(api):
-    case, package = await a_case_with_package(api)
+    _, package = await a_case_with_package(api)
     await post(
         api,
         "/api/v1/manifests",
