@@ -35,7 +35,8 @@ from api.routing import (
 from api.views import case_view, clock_view, custody_view, package_view, tracking_view
 from handoff.calendar import parse_schedule
 from handoff.case import Case, MaterialSubmission
-from handoff.codes import CodeRejected, PackageCode, PayloadKind, hash_token, new_api_token, tracking_token_shape_ok
+from handoff.codes import PackageCode, PayloadKind, hash_token, new_api_token, tracking_token_shape_ok
+from handoff.errors import CodeRejected
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Method, Package
 from handoff.ports import CallbackAnswer, CarrierError, InboundHttp, ProviderError

@@ -11,17 +11,22 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
+from adapters.broker.topology import GROUPS
 from adapters.db import queries
 from adapters.demo import DEMO_USERS, load_demo_world
 from adapters.settings import Settings
+from adapters.sms.factory import build_sender
 from adapters.sms.settings import SettingsError
+from adapters.sms.wrappers import RecordedMetrics
 from api.app import create_app
 from cli.base import CliError
-from cli.bootstrap import build
+from cli.bootstrap import SystemClock, build
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
+from worker.notifications import Notifier
 
 
 def register(sub: Any) -> None:
@@ -74,6 +79,12 @@ async def serve(settings: Settings) -> int:
                 )
                 tokens.append((role, name, token))
     await runtime.bus.start()
+    session = aiohttp.ClientSession()
+    sender = build_sender(dict(settings.extra), session, SystemClock(), RecordedMetrics())
+    notifier = Notifier(runtime.engine, sender, lambda: runtime.container.deps.calendar, runtime.container.tracking_url)
+    await runtime.bus.consume(GROUPS["notifications"], notifier.handle)
+    await notifier.expire_stuck()
+    await notifier.send_pending()
     relay_task = asyncio.create_task(runtime.relay.run())
     app = create_app(runtime.container)
     app_runner = web.AppRunner(app, access_log=None)
@@ -91,6 +102,10 @@ async def serve(settings: Settings) -> int:
         print("  演示账号的访问令牌（Authorization: Bearer <令牌>）：")
         for role, name, token in tokens:
             print(f"    {role:<13} {name}  {token}")
+    print(
+        f"  短信：{'、'.join(p.strip() for p in settings.extra.get('HANDOFF_SMS_PROVIDERS', 'console').split(','))}"
+        "（console 把每条短信作为一行 JSON 写到标准输出或 HANDOFF_SMS_CONSOLE_FILE）"
+    )
     print("按 Ctrl+C 停止。", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -103,4 +118,5 @@ async def serve(settings: Settings) -> int:
     runtime.relay.stop()
     await relay_task
     await runtime.close()
+    await session.close()
     return 0

@@ -301,10 +301,17 @@ class OfficeRepository(Protocol):
 class UnitOfWork(Protocol):
     """``async with uow:`` opens a transaction and rolls it back unless ``commit()`` was called."""
 
-    cases: CaseRepository
-    packages: PackageRepository
-    matters: MatterRepository
-    offices: OfficeRepository
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    @property
+    def packages(self) -> PackageRepository: ...
+
+    @property
+    def matters(self) -> MatterRepository: ...
+
+    @property
+    def offices(self) -> OfficeRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -59,15 +59,22 @@ def served(tmp_path: Path):
         if "按 Ctrl+C 停止" in line:
             break
     tokens = dict(re.findall(r"^\s+(\w+)\s+\S+\s+(hf_\S+)$", "".join(lines), re.M))
-    yield f"http://127.0.0.1:{port}", tokens, process, "".join(lines)
+    yield f"http://127.0.0.1:{port}", tokens, process, "".join(lines), tmp_path
     if process.poll() is None:
         process.kill()
         process.wait()
     process.stdout.close()
 
 
+def sent(database: Path) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        return bool(conn.execute("SELECT count(*) FROM notifications WHERE status != 'created'").fetchone()[0])
+
+
 def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
-    base, tokens, process, output = served
+    base, tokens, process, output, workdir = served
     assert f"Handoff 已启动：{base}" in output
     assert set(tokens) == {"window_clerk", "dept_clerk", "dept_lead", "courier", "supervisor", "admin"}
     assert call(f"{base}/healthz")[0] == 200
@@ -93,5 +100,12 @@ def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
     token = case["tracking_url"].rsplit("/", 1)[1]
     status, tracking = call(f"{base}/api/v1/track/{token}")
     assert status == 200 and tracking["applicant_name"] == "王*"
+    database = workdir / "var" / "handoff.db"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not sent(database):
+        time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+    sms = [json.loads(line) for line in process.stdout.read().splitlines() if line.startswith('{"provider_message_id"')]
+    assert [m["template"] for m in sms] == ["receipt"]
+    assert sms[0]["phone"] == "13900001111" and token in sms[0]["text"] and sms[0]["text"].startswith("【")

@@ -17,12 +17,27 @@ CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance
 
 @pytest.mark.parametrize("role", ["window_clerk", "dept_clerk", "courier", "supervisor"])
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(served, role):  # noqa: F811
-    base, tokens, _, _ = served
+    base, tokens, *_ = served
     st = Path(sys.executable).with_name("schemathesis")
     done = subprocess.run(
-        [str(st), "run", f"{base}/api/v1/openapi.json", "-H", f"Authorization: Bearer {tokens[role]}",
-         "--checks", CHECKS, "-n", "12", "--no-color", "--seed", "20261123"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(st),
+            "run",
+            f"{base}/api/v1/openapi.json",
+            "-H",
+            f"Authorization: Bearer {tokens[role]}",
+            "--checks",
+            CHECKS,
+            "-n",
+            "12",
+            "--no-color",
+            "--seed",
+            "20261123",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     summary = done.stdout[-3000:]
     assert done.returncode == 0, summary
