@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cli import admin, carrier, clock, serve, sms
+from cli import admin, carrier, clock, render, serve, sms
 from cli.base import CliError, HandoffParser
 
 COMMAND_MODULES = [
@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     admin,
     sms,
     carrier,
+    render,
 ]
 
 

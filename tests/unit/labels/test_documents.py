@@ -1,0 +1,117 @@
+"""Documents: the same bytes for the same input, Chinese that renders (embedded font, every glyph
+present), wrapping and page breaks, and codes that an independent decoder reads back."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+
+import pypdf
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+
+import handoff.labels_zh as zh
+from adapters.sms.templates import TEMPLATES
+from handoff.codes import PayloadKind
+from labels import drawing, receipt_notice, transfer_slip
+from labels.fonts import FONT_FILE
+from labels.models import MaterialRow
+from labels.receipt_notice import render_receipt_notice
+from labels.samples import SAMPLE_CODE, SAMPLE_SIGNER, SAMPLE_TRACKING
+from labels.samples import receipt_notice as notice_sample
+from labels.samples import transfer_slip as slip_sample
+from labels.transfer_slip import render_transfer_slip
+
+RENDERERS = [(render_transfer_slip, slip_sample), (render_receipt_notice, notice_sample)]
+
+
+def pages(pdf: bytes) -> list[pdfium.PdfPage]:
+    return list(pdfium.PdfDocument(pdf))
+
+
+def page_text(page: pdfium.PdfPage) -> str:
+    return page.get_textpage().get_text_range()
+
+
+def decode(page: pdfium.PdfPage) -> dict[object, str]:
+    """What an independent decoder (zxing-cpp) reads off the page rendered at 300 dpi."""
+    image = page.render(scale=300 / 72).to_pil()
+    return {b.format: b.text for b in zxingcpp.read_barcodes(image)}
+
+
+QR, CODE128 = zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128
+STANDARD_14 = {"/Helvetica"}
+
+
+def fonts(pdf: bytes) -> dict[str, bool]:
+    """Each font of each page → whether its outlines are embedded."""
+    found: dict[str, bool] = {}
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font.get("/FontDescriptor")
+            found[str(font["/BaseFont"])] = descriptor is not None and "/FontFile2" in descriptor.get_object()
+    return found
+
+
+@pytest.mark.parametrize(("render", "sample"), RENDERERS)
+def test_the_same_input_gives_the_same_bytes(render, sample):
+    assert render(sample()) == render(sample())
+
+
+@pytest.mark.parametrize(("render", "sample"), RENDERERS)
+def test_the_font_is_embedded_and_the_chinese_text_is_in_the_pdf(render, sample):
+    pdf = render(sample())
+    embedded = fonts(pdf)
+    assert any(name.endswith("WenQuanYiMicroHei") and ok for name, ok in embedded.items())
+    assert all(ok for name, ok in embedded.items() if name not in STANDARD_14), embedded
+    assert not any("STSong" in name for name in embedded)
+    text = page_text(pages(pdf)[0])
+    assert "防雷装置竣工验收" in text and "授权委托书" in text
+
+
+def test_the_transfer_slip_qr_is_a_payload_the_api_accepts_and_the_barcode_is_the_code():
+    found = decode(pages(render_transfer_slip(slip_sample()))[0])
+    scanned = SAMPLE_SIGNER.verify(found[QR])
+    assert scanned.kind is PayloadKind.PACKAGE and scanned.value == SAMPLE_CODE.compact
+    assert found[CODE128] == SAMPLE_CODE.compact
+
+
+def test_the_receipt_notice_qr_is_the_applicants_tracking_link():
+    found = decode(pages(render_receipt_notice(notice_sample()))[0])
+    assert found[QR].endswith("/t/" + SAMPLE_TRACKING.token_for("sample-case"))
+
+
+def test_long_names_wrap_and_many_materials_continue_on_the_next_page_with_the_header():
+    long_name = "建设工程规划许可证核发所需的" + "配套市政基础设施与人民防空工程设计审查意见书" * 4
+    rows = tuple(MaterialRow(f"{long_name}（第 {n} 册）", 1, 10 + n, "核对原件") for n in range(1, 31))
+    pdf = render_transfer_slip(dataclasses.replace(slip_sample(), materials=rows))
+    all_pages = pages(pdf)
+    assert len(all_pages) >= 3
+    texts = [page_text(p).replace("\r\n", "").replace("\n", "") for p in all_pages]
+    assert all("材料名称" in t for t in texts[:-1])  # the header repeats wherever the table runs
+    everything = "".join(texts)
+    for n in (1, 15, 30):
+        assert f"（第 {n} 册）" in everything
+    assert everything.count("人民防空工程设计审查意见书") == 30 * 4
+
+
+def covers(text: str) -> set[str]:
+    """Characters of ``text`` the embedded font has no glyph for."""
+    from fontTools.ttLib import TTFont
+
+    cmap = TTFont(str(FONT_FILE)).getBestCmap()
+    return {c for c in text if c.strip() and ord(c) not in cmap}
+
+
+def test_the_font_has_a_glyph_for_every_chinese_string_we_print():
+    strings: list[str] = []
+    for table in (zh.STATE_ZH, zh.COMMAND_ZH, zh.STAGE_TYPE_ZH, zh.MODE_ZH, zh.DELIVERY_ZH, zh.CASE_KIND_ZH):
+        strings += table.values()
+    strings += [t.text for t in TEMPLATES.values()]
+    for module in (drawing, receipt_notice, transfer_slip):
+        strings.append(inspect.getsource(module))
+    strings += [str(notice_sample()), str(slip_sample())]
+    assert covers("".join(strings)) == set()
