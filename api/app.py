@@ -132,8 +132,7 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         body = await read_json(request, route)
         regions: dict[str, str] = {}
         if principal is not None and not principal.scope.everything:
-            async with container.engine.connect() as conn:
-                regions = {o.id: o.region_code for o in (await queries.offices(conn)).values()}
+            regions = await container.office_regions()
         ctx = Ctx(
             request=request,
             principal=principal,

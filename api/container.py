@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.crypto import IdCipher
+from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from handoff.codes import ScanSigner
 from handoff.ports import BlobStore, SmsReportReceiver, TrackingPushReceiver
@@ -27,6 +29,20 @@ class Container:
     max_evidence_bytes: int = 2 * 1024 * 1024
     sms_receivers: dict[str, SmsReportReceiver] = field(default_factory=dict)
     carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
+
+    _regions: dict[str, str] = field(default_factory=dict)
+    _regions_loaded_at: float = -1.0
+    regions_ttl_seconds: float = 30.0
+
+    async def office_regions(self) -> dict[str, str]:
+        """office id → region code, for scope checks; read at most every ``regions_ttl_seconds``
+        (offices change rarely, and a scope check must not cost every request a query)."""
+        now = time.monotonic()
+        if self._regions_loaded_at < 0 or now - self._regions_loaded_at > self.regions_ttl_seconds:
+            async with self.engine.connect() as conn:
+                self._regions = {o.id: o.region_code for o in (await queries.offices(conn)).values()}
+            self._regions_loaded_at = now
+        return self._regions
 
     def tracking_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/t/{self.deps.tracking.token_for(case_id)}"
