@@ -4,7 +4,7 @@ no mask search), Code128 barcodes."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import qrcode
@@ -43,8 +43,18 @@ def esc(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+PageHook = Callable[[Any, Any], None]
+"""Called as ``hook(canvas, doc)`` on every page: running headers, page numbers, a batch QR."""
+
+
 def build(
-    story: Sequence[Flowable], *, title: str, pagesize: tuple[float, float] = A4, margins_mm: float = 18
+    story: Sequence[Flowable],
+    *,
+    title: str,
+    pagesize: tuple[float, float] = A4,
+    margins_mm: float = 18,
+    top_mm: float | None = None,
+    on_page: PageHook | None = None,
 ) -> bytes:
     """A PDF whose bytes depend only on the story: invariant mode, fixed metadata."""
     buffer = io.BytesIO()
@@ -53,7 +63,7 @@ def build(
         pagesize=pagesize,
         leftMargin=margins_mm * mm,
         rightMargin=margins_mm * mm,
-        topMargin=margins_mm * mm,
+        topMargin=(margins_mm if top_mm is None else top_mm) * mm,
         bottomMargin=margins_mm * mm,
         title=title,
         author="Handoff",
@@ -62,7 +72,10 @@ def build(
         subject=title,
         invariant=1,
     )
-    doc.build(list(story))
+    if on_page is None:
+        doc.build(list(story))
+    else:
+        doc.build(list(story), onFirstPage=on_page, onLaterPages=on_page)
     return buffer.getvalue()
 
 
@@ -106,12 +119,14 @@ def qr(payload: str, size_mm: float) -> QrCode:
     return QrCode(payload, size_mm)
 
 
-def code128(value: str, bar_height_mm: float = 12, bar_width: float = 0.33 * mm) -> Code128:
+def code128(
+    value: str, bar_height_mm: float = 12, bar_width: float = 0.33 * mm, *, human_readable: bool = True
+) -> Code128:
     return Code128(
         value,
         barHeight=bar_height_mm * mm,
         barWidth=bar_width,
-        humanReadable=True,
+        humanReadable=human_readable,
         fontName=register(),
         fontSize=8,
         quiet=True,
@@ -156,3 +171,9 @@ def gap(height_mm: float) -> Spacer:
 
 def para(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(text, style)
+
+
+BLANK = "&nbsp;" * 6
+"""A space to write in by hand (Paragraph collapses ordinary and ideographic spaces)."""
+GAP = "&nbsp;" * 4
+"""Space between two fields on one line."""

@@ -1,4 +1,4 @@
-"""The one font every document embeds: HandoffSans (a subset of Droid Sans Fallback, Apache-2.0;
+"""The one font every document embeds: HandoffSans (a subset of WenQuanYi Micro Hei, Apache-2.0;
 see labels/fonts/NOTICE.txt). Embedded as TrueType, so the PDFs render in any viewer and printer."""
 
 from __future__ import annotations

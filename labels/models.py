@@ -45,3 +45,158 @@ class TransferSlipData:
     receiving_unit: str
     sending_unit: str
     date_text: str
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One line of Appendix C 事项办理台账."""
+
+    handled_at: str
+    department: str
+    matter_name: str
+    quantity: int
+    case_kind: str
+    applicant_name: str
+    contact_phone: str
+    window: str
+    clerk: str
+    status: str
+    remarks: str = ""
+
+
+@dataclass(frozen=True)
+class LedgerData:
+    """Appendix C: the window's ledger over a period."""
+
+    unit: str
+    period_text: str
+    rows: tuple[LedgerRow, ...]
+    printed_text: str
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One of the four standard stages of Appendix D (收件, 流转, 办理, 送达)."""
+
+    name: str
+    received_text: str
+    finished_text: str
+    opinion: str
+    responsible: str
+
+
+@dataclass(frozen=True)
+class SpecialStageRow:
+    """One special stage (勘验, 专家评审, 整改, …), not counted in the promised limit."""
+
+    name: str
+    started_text: str
+    ended_text: str
+    working_days: int
+    reason: str
+    responsible: str
+
+
+@dataclass(frozen=True)
+class RegistrationCardData:
+    """Appendix D 审批流程登记卡, filed with the materials after the decision."""
+
+    matter_name: str
+    applicant_name: str
+    contact_name: str
+    contact_phone: str
+    case_no: str
+    promised_text: str
+    accepted_text: str
+    stages: tuple[StageRow, ...]
+    special_stages: tuple[SpecialStageRow, ...]
+    used_text: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class StageNoticeData:
+    """特别程序告知书 (行政许可法 §45 for an excluded stage, §42 for an extension): the written
+    notice of a special stage or an extension, with the applicant's tracking QR."""
+
+    notice_no: str
+    applicant_name: str
+    matter_name: str
+    case_no: str
+    accepted_text: str
+    is_extension: bool
+    stage_name: str
+    reason: str
+    legal_basis: str
+    started_text: str
+    expected_text: str
+    promised_text: str
+    due_text: str
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str
+
+
+@dataclass(frozen=True)
+class CourierLabelData:
+    """A 100×150 mm courier label: the waybill as Code128, both addresses, the package code."""
+
+    carrier_name: str
+    waybill_no: str
+    service_text: str
+    sender_name: str
+    sender_phone: str
+    sender_address: str
+    receiver_name: str
+    receiver_phone: str
+    receiver_address: str
+    package_code: str
+    scan_payload: str
+    contents_text: str
+    printed_text: str
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    package_code: str
+    case_no: str
+    matter_name: str
+    applicant_name: str
+    items: int
+    pages: int
+    remarks: str = ""
+
+
+@dataclass(frozen=True)
+class ManifestData:
+    """材料交接单: many packages handed over together, under one QR for the whole batch."""
+
+    batch_no: str
+    scan_payload: str
+    from_unit: str
+    to_unit: str
+    carrier_text: str
+    rows: tuple[ManifestRow, ...]
+    date_text: str
+
+
+@dataclass(frozen=True)
+class PickupReceiptData:
+    """发放登记: the result handed to the applicant or an agent, whose ID is printed masked."""
+
+    case_no: str
+    matter_name: str
+    applicant_name: str
+    result_name: str
+    result_copies: int
+    receiver_name: str
+    receiver_relation: str
+    receiver_id_type: str
+    receiver_id_masked: str
+    receiver_phone_masked: str
+    window: str
+    clerk: str
+    picked_up_text: str
+    package_code: str
+    scan_payload: str

@@ -5,9 +5,26 @@ from __future__ import annotations
 
 from datetime import date
 
-from handoff.codes import KeyRing, PackageCode, ScanSigner, TrackingTokens
-from labels.models import MaterialRow, ReceiptNoticeData, TransferSlipData
+from handoff.codes import KeyRing, PackageCode, PayloadKind, ScanSigner, TrackingTokens
+from handoff.labels_zh import CASE_KIND_ZH, STAGE_TYPE_ZH, STATE_ZH
+from handoff.privacy import mask_id_number, mask_phone
+from labels.models import (
+    CourierLabelData,
+    LedgerData,
+    LedgerRow,
+    ManifestData,
+    ManifestRow,
+    MaterialRow,
+    PickupReceiptData,
+    ReceiptNoticeData,
+    RegistrationCardData,
+    SpecialStageRow,
+    StageNoticeData,
+    StageRow,
+    TransferSlipData,
+)
 
+# SAMPLE keys, published in the source: never configure them in a deployment.
 SAMPLE_SIGNER = ScanSigner(KeyRing({"S1": b"sample-scan-key-not-for-real-use"}), "https://zw.swgov.cn")
 SAMPLE_TRACKING = TrackingTokens(b"sample-tracking-key-not-for-real!")
 SAMPLE_CODE = PackageCode("441581", date(2026, 3, 2), 7)
@@ -48,4 +65,182 @@ def transfer_slip() -> TransferSlipData:
         receiving_unit="汕尾市气象局",
         sending_unit="陆丰市政务服务中心市域通办窗口",
         date_text="2026 年 3 月 2 日",
+    )
+
+
+# A 20-working-day matter with an expert review (专家评审), for the card and the written notice.
+EIA_MATTER = "建设项目环境影响报告表审批"
+EIA_UNIT = "汕尾市生态环境局海丰分局"
+EIA_CASE = "441521-20260304-0012"
+
+
+def registration_card() -> RegistrationCardData:
+    return RegistrationCardData(
+        matter_name=EIA_MATTER,
+        applicant_name="汕尾市海丰县联安镇红海湾新材料科技有限公司（年产 3000 吨环保型涂料建设项目）",
+        contact_name="陈志明",
+        contact_phone=mask_phone("13923456789"),
+        case_no=EIA_CASE,
+        promised_text="20 个工作日（法定 60 个工作日）",
+        accepted_text="2026-03-04 10:15",
+        stages=(
+            StageRow(
+                "收件",
+                "2026-03-03 09:40",
+                "2026-03-03 10:05",
+                "材料齐全，符合法定形式，同意收件",
+                "海丰县政务服务中心 林晓",
+            ),
+            StageRow(
+                "流转",
+                "2026-03-03 10:05",
+                "2026-03-04 09:20",
+                "电子材料推送，纸质材料 EMS 寄递，已签收",
+                "海丰县政务服务中心 林晓",
+            ),
+            StageRow("办理", "2026-03-04 10:15", "2026-04-08 16:30", "经专家评审及审查，准予批复", "审批股 黄建华"),
+            StageRow("送达", "2026-04-09 09:00", "2026-04-10 15:12", "批复文件邮寄送达申请人，已签收", "审批股 黄建华"),
+        ),
+        special_stages=(
+            SpecialStageRow(
+                STAGE_TYPE_ZH["expert_review"],
+                "2026-03-10",
+                "2026-03-19",
+                7,
+                "报告表涉及挥发性有机物排放，组织 3 名专家技术评审；评审通过",
+                "审批股 黄建华",
+            ),
+        ),
+        used_text="实际用时 17 个工作日（不含特殊环节），承诺 20 个工作日，提前 3 个工作日办结。",
+        unit=EIA_UNIT,
+    )
+
+
+def stage_notice() -> StageNoticeData:
+    return StageNoticeData(
+        notice_no="海环告〔2026〕第 0031 号",
+        applicant_name="汕尾市海丰县联安镇红海湾新材料科技有限公司",
+        matter_name=EIA_MATTER,
+        case_no=EIA_CASE,
+        accepted_text="2026 年 3 月 4 日",
+        is_extension=False,
+        stage_name=STAGE_TYPE_ZH["expert_review"],
+        reason="报告表涉及挥发性有机物排放，需组织专家进行技术评审",
+        legal_basis="《中华人民共和国行政许可法》第四十五条",
+        started_text="2026 年 3 月 10 日",
+        expected_text="不超过 10 个工作日（评审结束后书面告知实际用时）",
+        promised_text="20 个工作日（专家评审时间不计算在内）",
+        due_text="2026 年 4 月 1 日（如专家评审按期结束；以评审实际结束时间重新计算）",
+        unit=EIA_UNIT,
+        contact_phone="0660-6812345",
+        date_text="2026 年 3 月 10 日",
+        tracking_url=f"https://zw.swgov.cn/t/{SAMPLE_TRACKING.token_for('sample-eia-case')}",
+    )
+
+
+def courier_label() -> CourierLabelData:
+    return CourierLabelData(
+        carrier_name="中国邮政 EMS",
+        waybill_no="1187654321098",
+        service_text="政务专递 标准快递",
+        sender_name="陆丰市政务服务中心市域通办窗口",
+        sender_phone="0660-8812345",
+        sender_address="广东省汕尾市陆丰市东海街道人民路 1 号 陆丰市政务服务中心一楼 12 号窗口",
+        receiver_name="汕尾市气象局 政务服务窗口",
+        receiver_phone="0660-3312121",
+        receiver_address="广东省汕尾市城区汕尾大道中段汕尾市行政服务中心三楼 气象局窗口（防雷装置竣工验收）",
+        package_code=str(SAMPLE_CODE),
+        scan_payload=SAMPLE_SIGNER.sign_package(SAMPLE_CODE),
+        contents_text="申请材料 4 项 18 页（纸质）",
+        printed_text="2026-03-02 15:40",
+    )
+
+
+MANIFEST_BATCH = "B441581202603020001"
+_REGIONS = ("441502", "441521", "441523", "441581")
+_MATTERS = (
+    ("防雷装置竣工验收", "张小三"),
+    ("建设项目环境影响报告表审批", "汕尾市海丰县联安镇红海湾新材料科技有限公司"),
+    ("食品经营许可（新办）", "陆河县河田镇老街早餐店"),
+    ("道路运输经营许可证核发（货运）", "汕尾市城区顺达物流有限公司"),
+    ("医疗机构执业登记", "陆丰市东海街道康宁诊所"),
+)
+
+
+def manifest() -> ManifestData:
+    rows = []
+    for n in range(1, 13):
+        code = PackageCode("441581", date(2026, 3, 2), n)
+        matter, applicant = _MATTERS[n % len(_MATTERS)]
+        rows.append(
+            ManifestRow(
+                package_code=str(code),
+                case_no=f"{_REGIONS[n % 4]}-20260302-{n:04d}",
+                matter_name=matter,
+                applicant_name=applicant,
+                items=2 + n % 4,
+                pages=6 + 3 * n,
+                remarks="含容缺承诺书" if n % 5 == 0 else "",
+            )
+        )
+    return ManifestData(
+        batch_no="B-441581-20260302-0001",
+        scan_payload=SAMPLE_SIGNER.sign(PayloadKind.MANIFEST, MANIFEST_BATCH),
+        from_unit="陆丰市政务服务中心市域通办窗口",
+        to_unit="汕尾市政务服务中心（市直部门收件岗）",
+        carrier_text="中国邮政 EMS 政务专递，运单号 1187654321098",
+        rows=tuple(rows),
+        date_text="2026-03-02 16:00",
+    )
+
+
+def pickup_receipt() -> PickupReceiptData:
+    result = PackageCode("441500", date(2026, 3, 20), 3)
+    return PickupReceiptData(
+        case_no="441581-20260302-0007",
+        matter_name="防雷装置竣工验收",
+        applicant_name="张小三",
+        result_name="防雷装置验收意见书",
+        result_copies=1,
+        receiver_name="李四",
+        receiver_relation="受托人（持授权委托书）",
+        receiver_id_type="居民身份证",
+        receiver_id_masked=mask_id_number("441581199001011234"),
+        receiver_phone_masked=mask_phone("13712345678"),
+        window="陆丰市政务服务中心市域通办窗口 12 号",
+        clerk="郑敏",
+        picked_up_text="2026-03-23 10:42",
+        package_code=str(result),
+        scan_payload=SAMPLE_SIGNER.sign_package(result),
+    )
+
+
+def ledger(rows: int = 36) -> LedgerData:
+    """A month of a window's ledger: enough rows to run over several landscape pages."""
+    clerks = ("郑敏", "林晓", "黄建华", "陈丽")
+    states = ("forwarded", "accepted", "in_review", "decided", "delivered", "supplement_requested")
+    lines = []
+    for n in range(1, rows + 1):
+        matter, applicant = _MATTERS[n % len(_MATTERS)]
+        kind = "instant" if n % 7 == 0 else "promised"
+        lines.append(
+            LedgerRow(
+                handled_at=f"2026-03-{1 + n % 28:02d} {9 + n % 8:02d}:{(n * 13) % 60:02d}",
+                department=("气象局", "生态环境局", "市场监督管理局", "交通运输局", "卫生健康局")[n % 5],
+                matter_name=matter,
+                quantity=2 + n % 4,
+                case_kind=CASE_KIND_ZH[kind],
+                applicant_name=applicant,
+                contact_phone=mask_phone(f"139{n:08d}"),
+                window="陆丰市政务服务中心市域通办窗口",
+                clerk=clerks[n % 4],
+                status=STATE_ZH[states[n % len(states)]],
+                remarks="容缺受理，3 日内补交" if n % 9 == 0 else "",
+            )
+        )
+    return LedgerData(
+        unit="陆丰市政务服务中心市域通办窗口",
+        period_text="2026 年 3 月",
+        rows=tuple(lines),
+        printed_text="2026-04-01 08:30",
     )

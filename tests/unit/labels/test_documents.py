@@ -15,16 +15,46 @@ import zxingcpp
 import handoff.labels_zh as zh
 from adapters.sms.templates import TEMPLATES
 from handoff.codes import PayloadKind
-from labels import drawing, receipt_notice, transfer_slip
+from labels import (
+    courier_label,
+    drawing,
+    ledger,
+    manifest,
+    pickup_receipt,
+    receipt_notice,
+    registration_card,
+    samples,
+    stage_notice,
+    transfer_slip,
+)
+from labels.courier_label import render_courier_label
 from labels.fonts import FONT_FILE
+from labels.ledger import render_ledger
+from labels.manifest import render_manifest
 from labels.models import MaterialRow
+from labels.pickup_receipt import render_pickup_receipt
 from labels.receipt_notice import render_receipt_notice
+from labels.registration_card import render_registration_card
 from labels.samples import SAMPLE_CODE, SAMPLE_SIGNER, SAMPLE_TRACKING
 from labels.samples import receipt_notice as notice_sample
 from labels.samples import transfer_slip as slip_sample
+from labels.stage_notice import render_stage_notice
 from labels.transfer_slip import render_transfer_slip
 
-RENDERERS = [(render_transfer_slip, slip_sample), (render_receipt_notice, notice_sample)]
+RENDERERS = [
+    (render_transfer_slip, slip_sample),
+    (render_receipt_notice, notice_sample),
+    (render_registration_card, samples.registration_card),
+    (render_stage_notice, samples.stage_notice),
+    (render_courier_label, samples.courier_label),
+    (render_manifest, samples.manifest),
+    (render_pickup_receipt, samples.pickup_receipt),
+    (render_ledger, samples.ledger),
+]
+MODULES = (
+    drawing, receipt_notice, transfer_slip, registration_card, stage_notice, courier_label, manifest,
+    pickup_receipt, ledger, samples,
+)  # fmt: skip
 
 
 def pages(pdf: bytes) -> list[pdfium.PdfPage]:
@@ -68,8 +98,13 @@ def test_the_font_is_embedded_and_the_chinese_text_is_in_the_pdf(render, sample)
     assert any(name.endswith("WenQuanYiMicroHei") and ok for name, ok in embedded.items())
     assert all(ok for name, ok in embedded.items() if name not in STANDARD_14), embedded
     assert not any("STSong" in name for name in embedded)
-    text = page_text(pages(pdf)[0])
-    assert "防雷装置竣工验收" in text and "授权委托书" in text
+    assert page_text(pages(pdf)[0]).strip()
+
+
+def test_the_slip_and_the_notice_carry_the_material_names():
+    for pdf in (render_transfer_slip(slip_sample()), render_receipt_notice(notice_sample())):
+        text = page_text(pages(pdf)[0])
+        assert "防雷装置竣工验收" in text and "授权委托书" in text
 
 
 def test_the_transfer_slip_qr_is_a_payload_the_api_accepts_and_the_barcode_is_the_code():
@@ -111,7 +146,7 @@ def test_the_font_has_a_glyph_for_every_chinese_string_we_print():
     for table in (zh.STATE_ZH, zh.COMMAND_ZH, zh.STAGE_TYPE_ZH, zh.MODE_ZH, zh.DELIVERY_ZH, zh.CASE_KIND_ZH):
         strings += table.values()
     strings += [t.text for t in TEMPLATES.values()]
-    for module in (drawing, receipt_notice, transfer_slip):
+    for module in MODULES:
         strings.append(inspect.getsource(module))
-    strings += [str(notice_sample()), str(slip_sample())]
+    strings += [str(sample()) for _, sample in RENDERERS]
     assert covers("".join(strings)) == set()

@@ -1,0 +1,121 @@
+"""Appendix C 事项办理台账: the window's ledger as a landscape PDF (its header row on every page)
+and as XLSX and CSV (UTF-8 with a BOM, so Excel opens it as Chinese), the same columns in each."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.units import mm
+
+from labels.drawing import build, esc, para, styles
+from labels.drawing import grid as ruled
+from labels.fonts import register
+from labels.models import LedgerData, LedgerRow
+
+COLUMNS = (
+    "序号", "办理时间", "业务科室", "办理事项", "数量", "办件类型（即办件/承诺件）",
+    "申请人", "联系电话", "办理窗口", "办理人员", "办理状态", "备注",
+)  # fmt: skip
+WIDTHS_MM = (10, 26, 24, 44, 12, 20, 20, 26, 30, 18, 18, 25)
+FIXED_TIME = datetime(2000, 1, 1)
+"""The XLSX's document times and zip entry times: fixed, so the same ledger gives the same bytes."""
+
+
+def _cells(n: int, row: LedgerRow) -> list[str | int]:
+    return [
+        n, row.handled_at, row.department, row.matter_name, row.quantity, row.case_kind,
+        row.applicant_name, row.contact_phone, row.window, row.clerk, row.status, row.remarks,
+    ]  # fmt: skip
+
+
+def render_ledger(data: LedgerData) -> bytes:
+    s = styles()
+    cell = s["cell"].clone("ledger-cell", fontSize=9, leading=11.5)
+    head = s["head"].clone("ledger-head", fontSize=9, leading=11.5)
+    page_w, page_h = landscape(A4)
+
+    def frame(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(register(), 16)
+        canvas.drawCentredString(page_w / 2, page_h - 14 * mm, "事项办理台账")
+        canvas.setFont(register(), 9)
+        canvas.drawString(12 * mm, page_h - 21 * mm, f"单位：{data.unit}　　期间：{data.period_text}")
+        canvas.drawRightString(page_w - 12 * mm, page_h - 21 * mm, f"打印：{data.printed_text}")
+        canvas.drawCentredString(page_w / 2, 7 * mm, f"第 {doc.page} 页")
+        canvas.restoreState()
+
+    rows: list[list[object]] = [[para(c, head) for c in COLUMNS]]
+    for n, row in enumerate(data.rows, start=1):
+        rows.append([para(esc(v), cell) for v in _cells(n, row)])
+    table = ruled(
+        rows,
+        [w * mm for w in WIDTHS_MM],
+        extra=[("BACKGROUND", (0, 0), (-1, 0), "#eeeeee"), ("TOPPADDING", (0, 0), (-1, -1), 2),
+               ("BOTTOMPADDING", (0, 0), (-1, -1), 3)],
+    )  # fmt: skip
+    return build([table], title="事项办理台账", pagesize=landscape(A4), margins_mm=12, top_mm=25, on_page=frame)
+
+
+def ledger_csv(data: LedgerData) -> bytes:
+    """CSV for Excel: UTF-8 with a BOM, CRLF line ends, the appendix's header row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for n, row in enumerate(data.rows, start=1):
+        writer.writerow(_cells(n, row))
+    return out.getvalue().encode("utf-8-sig")
+
+
+def ledger_xlsx(data: LedgerData) -> bytes:
+    """One sheet: the title, the header row (repeated when printed, frozen when scrolled), the rows."""
+    book = Workbook()
+    book.properties.created = book.properties.modified = FIXED_TIME
+    book.properties.creator = "Handoff"
+    book.properties.title = "事项办理台账"
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "事项办理台账"
+    sheet.append([f"事项办理台账　{data.unit}　{data.period_text}"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append(list(COLUMNS))
+    for n, row in enumerate(data.rows, start=1):
+        sheet.append(_cells(n, row))
+    thin = Side(style="thin")
+    for line in sheet.iter_rows(min_row=2):
+        for c in line:
+            c.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            c.alignment = Alignment(wrap_text=True, vertical="center")
+    for c in sheet[2]:
+        c.font = Font(bold=True)
+    for index, width in enumerate(WIDTHS_MM, start=1):
+        sheet.column_dimensions[sheet.cell(row=2, column=index).column_letter].width = width / 2
+    sheet.freeze_panes = "A3"
+    sheet.print_title_rows = "2:2"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    raw = io.BytesIO()
+    book.save(raw)
+    return _fixed_zip_times(raw.getvalue())
+
+
+def _fixed_zip_times(archive: bytes) -> bytes:
+    """openpyxl stamps each zip entry with the wall clock; rewrite them with a fixed time."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
