@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import qrcode
@@ -15,6 +16,7 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.flowables import Spacer
 
@@ -25,7 +27,9 @@ FIXED_MASK = 4
 render time of a slip (raw-limits §d)."""
 
 
+@cache
 def styles() -> dict[str, ParagraphStyle]:
+    """The shared paragraph styles (made once; derive with ``.clone``, never change them)."""
     font = register()
     base = ParagraphStyle("base", fontName=font, fontSize=10.5, leading=15, wordWrap="CJK")
     return {
@@ -96,10 +100,11 @@ class QrCode(Flowable):  # type: ignore[misc]  # reportlab ships no type informa
         return self.size, self.size
 
     def draw(self) -> None:
+        # The path is written as PDF operators directly: formatting each number through
+        # reportlab's path API costs more than encoding the QR itself.
         quiet = 4
         unit = self.size / (len(self.matrix) + 2 * quiet)
-        canvas = self.canv
-        path = canvas.beginPath()
+        ops = []
         for row, line in enumerate(self.matrix):
             start = None
             for col, dark in enumerate([*line, False]):
@@ -107,12 +112,9 @@ class QrCode(Flowable):  # type: ignore[misc]  # reportlab ships no type informa
                     start = col
                 elif not dark and start is not None:
                     y = self.size - (row + quiet + 1) * unit
-                    path.rect((start + quiet) * unit, y, (col - start) * unit, unit)
+                    ops.append(f"{(start + quiet) * unit:.3f} {y:.3f} {(col - start) * unit:.3f} {unit:.3f} re")
                     start = None
-        canvas.saveState()
-        canvas.setFillColor(colors.black)
-        canvas.drawPath(path, stroke=0, fill=1)
-        canvas.restoreState()
+        self.canv.addLiteral("q 0 g\n" + "\n".join(ops) + "\nf Q")
 
 
 def qr(payload: str, size_mm: float) -> QrCode:
@@ -177,3 +179,12 @@ BLANK = "&nbsp;" * 6
 """A space to write in by hand (Paragraph collapses ordinary and ideographic spaces)."""
 GAP = "&nbsp;" * 4
 """Space between two fields on one line."""
+
+
+def fit(text: str, style: ParagraphStyle, width: float, padding: float = 12) -> str | Paragraph:
+    """A table cell's content: the plain string when each of its lines fits (drawn directly,
+    several times cheaper than laying out a CJK Paragraph), else a Paragraph that wraps."""
+    lines = text.split("\n")
+    if all(stringWidth(line, style.fontName, style.fontSize) <= width - padding for line in lines):
+        return text
+    return Paragraph("<br/>".join(esc(line) for line in lines), style)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import Table, TableStyle
 
-from labels.drawing import CENTERED, build, code128, esc, gap, grid, para, qr, styles
+from labels.drawing import CENTERED, build, code128, esc, fit, gap, grid, para, qr, styles
+from labels.fonts import register
 from labels.models import TransferSlipData
 
 MIN_ROWS = 8
+NAME_WIDTH, REMARKS_WIDTH = 84 * mm, 40 * mm
+WIDE = 134 * mm
 
 COMMITMENT = (
     "郑重承诺：我（单位）向 <u>{unit}</u> 申请办理（事项名称 <u>{matter}</u>），提交的以上材料真实合法有效，"
@@ -24,41 +27,51 @@ def render_transfer_slip(data: TransferSlipData) -> bytes:
             [para("申请材料转办单", s["title"]), qr(data.scan_payload, 30)],
             [
                 code128(data.package_code.replace("-", "")),
-                para(f"材料包编号<br/><b>{esc(data.package_code)}</b>", s["small"]),
+                f"材料包编号\n{data.package_code}",
             ],
         ],
         colWidths=[128 * mm, 46 * mm],
     )
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (1, 0), (1, -1), "CENTER")]))
+    head.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), register()),
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+                ("LEADING", (0, 0), (-1, -1), 12),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("ALIGN", (1, 0), (1, -1), "CENTER"),
+            ]
+        )
+    )
     rows: list[list[object]] = [["序号", "材料名称", "数量", "页数", "备注"]]
     for n, m in enumerate(data.materials, start=1):
         rows.append(
             [
                 str(n),
-                para(esc(m.name), s["cell"]),
+                fit(m.name, s["cell"], NAME_WIDTH),
                 str(m.copies),
                 str(m.pages) if m.pages else "",
-                para(esc(m.remarks), s["cell"]) if m.remarks else "",
+                fit(m.remarks, s["cell"], REMARKS_WIDTH),
             ]
         )
     for n in range(len(data.materials) + 1, MIN_ROWS + 1):
         rows.append([str(n), "", "", "", ""])
-    materials = grid(rows, [14 * mm, 84 * mm, 18 * mm, 18 * mm, 40 * mm], extra=CENTERED)
+    materials = grid(rows, [14 * mm, NAME_WIDTH, 18 * mm, 18 * mm, REMARKS_WIDTH], extra=CENTERED)
     commitment = para(COMMITMENT.format(unit=esc(data.deciding_unit), matter=esc(data.matter_name)), s["cell"])
     signature = para("申请人（签名或盖章）：<br/><br/>法定代表人（签名）：", s["cell"])
     lower = grid(
         [
-            [para("申请人承诺和联系方式", s["head"]), [commitment, gap(3), signature]],
-            ["", para(f"申请人：{esc(data.applicant_name)}　　联系电话：{esc(data.contact_phone)}", s["cell"])],
-            ["", para(f"收件地址：{esc(data.address)}", s["cell"])],
+            ["申请人承诺和联系方式", [commitment, gap(3), signature]],
+            ["", fit(f"申请人：{data.applicant_name}　　联系电话：{data.contact_phone}", s["cell"], WIDE)],
+            ["", fit(f"收件地址：{data.address}", s["cell"], WIDE)],
             [
-                para("接件单位", s["head"]),
-                para(f"{esc(data.receiving_unit)}<br/><br/>（章）<br/>{esc(data.date_text)}", s["cell"]),
+                "接件单位",
+                fit(f"{data.receiving_unit}\n\n（章）\n{data.date_text}", s["cell"], WIDE),
             ],
-            [para("转出单位", s["head"]), para(esc(data.sending_unit), s["cell"])],
+            ["转出单位", fit(data.sending_unit, s["cell"], WIDE)],
         ],
-        [40 * mm, 134 * mm],
+        [40 * mm, WIDE],
         header_rows=0,
-        extra=[("SPAN", (0, 0), (0, 2))],
+        extra=[("SPAN", (0, 0), (0, 2)), ("ALIGN", (0, 0), (0, -1), "CENTER")],
     )
     return build([head, gap(3), materials, gap(4), lower], title="申请材料转办单")
