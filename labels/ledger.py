@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ COLUMNS = (
 WIDTHS_MM = (10, 26, 24, 44, 12, 20, 20, 26, 30, 18, 18, 25)
 FIXED_TIME = datetime(2000, 1, 1)
 """The XLSX's document times and zip entry times: fixed, so the same ledger gives the same bytes."""
+MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 def _cells(n: int, row: LedgerRow) -> list[str | int]:
@@ -110,12 +112,16 @@ def ledger_xlsx(data: LedgerData) -> bytes:
 
 
 def _fixed_zip_times(archive: bytes) -> bytes:
-    """openpyxl stamps each zip entry with the wall clock; rewrite them with a fixed time."""
+    """openpyxl stamps each zip entry, and the workbook's modified time, with the wall clock on
+    save; rewrite both with the fixed time."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(archive)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = MODIFIED.sub(FIXED_TIME.strftime(r"\g<1>%Y-%m-%dT%H:%M:%SZ\g<2>").encode(), content)
+            dst.writestr(fixed, content)
     return out.getvalue()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
+import zipfile
 
 import openpyxl
 import pytest
@@ -141,6 +143,13 @@ def test_the_ledger_xlsx_opens_with_the_same_rows_and_the_same_bytes_each_time()
     values = list(sheet.iter_rows(values_only=True))
     assert tuple(values[1]) == COLUMNS and len(values) == len(data.rows) + 2
     assert values[2][6] == data.rows[0].applicant_name
+
+
+def test_the_ledger_xlsx_carries_no_wall_clock_time():
+    with zipfile.ZipFile(io.BytesIO(ledger_xlsx(samples.ledger(3)))) as archive:
+        core = archive.read("docProps/core.xml").decode()
+        assert all(info.date_time == (2000, 1, 1, 0, 0, 0) for info in archive.infolist())
+    assert re.findall(r"<dcterms:(?:created|modified)[^>]*>([^<]*)<", core) == ["2000-01-01T00:00:00Z"] * 2
 
 
 @pytest.mark.parametrize(
