@@ -5,7 +5,7 @@ package on arrival without the waybill."""
 from __future__ import annotations
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Table, TableStyle
+from reportlab.platypus import Flowable, KeepInFrame, Table, TableStyle
 
 from labels.drawing import BLANK, build, code128, esc, para, qr, styles
 from labels.models import CourierLabelData
@@ -13,6 +13,12 @@ from labels.models import CourierLabelData
 PAGE = (100 * mm, 150 * mm)
 WIDTH = 92 * mm
 SIDE = 12 * mm
+RECEIVER_MM, SENDER_MM = 36, 15
+"""Fixed heights, so the label is always one page: a longer address is set smaller, never cut."""
+
+
+def shrink(content: list[Flowable], height_mm: float) -> KeepInFrame:
+    return KeepInFrame(WIDTH - SIDE - 6, height_mm * mm - 6, content, mode="shrink")
 
 
 def _spaced(number: str) -> str:
@@ -52,18 +58,20 @@ def render_courier_label(data: CourierLabelData) -> bytes:
         [top, ""],
         [[code128(data.waybill_no, bar_height_mm=18, bar_width=0.42 * mm, human_readable=False),
           para(f"运单号　{esc(_spaced(data.waybill_no))}", centred)], ""],
-        [para("收", side), [
+        [para("收", side), shrink([
             para(f"{esc(data.receiver_name)}　{esc(data.receiver_phone)}", name),
             para(esc(data.receiver_address), big),
-        ]],
-        [para("寄", side), [
+        ], RECEIVER_MM)],
+        [para("寄", side), shrink([
             para(f"{esc(data.sender_name)}　{esc(data.sender_phone)}", s["small"]),
             para(esc(data.sender_address), s["small"]),
-        ]],
+        ], SENDER_MM)],
         [package, ""],
         [para(f"签收人：<br/><br/>签收时间：{BLANK}月{BLANK}日{BLANK}时", s["small"]), ""],
     ]  # fmt: skip
-    table = Table(rows, colWidths=[SIDE, WIDTH - SIDE], rowHeights=[None, None, 38 * mm, None, None, 17 * mm])
+    table = Table(
+        rows, colWidths=[SIDE, WIDTH - SIDE], rowHeights=[None, None, RECEIVER_MM * mm, SENDER_MM * mm, None, 17 * mm]
+    )
     table.setStyle(
         TableStyle(
             [

@@ -42,6 +42,14 @@ def test_the_courier_label_is_100_by_150_mm_and_its_codes_are_the_waybill_and_th
     assert str(SAMPLE_CODE) in text and "汕尾市气象局" in text and "陆丰市政务服务中心" in text
 
 
+def test_a_very_long_address_is_set_smaller_and_the_label_stays_one_page():
+    address = "广东省汕尾市陆丰市碣石镇" + "新饶村委会下寮村第三村民小组东侧巷" * 8 + "尾号 88 号"
+    data = dataclasses.replace(samples.courier_label(), receiver_address=address, sender_address=address)
+    (page,) = pages(render_courier_label(data))
+    assert "尾号 88 号" in flat(page_text(page))
+    assert decode(page)[CODE128] == data.waybill_no
+
+
 def test_every_page_of_a_long_manifest_has_the_batch_qr_and_the_table_header():
     data = samples.manifest()
     many = tuple(dataclasses.replace(r, case_no=f"441523-20260302-{n:04d}") for n, r in enumerate(data.rows * 4))
