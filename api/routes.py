@@ -804,6 +804,7 @@ async def ledger(ctx: Ctx) -> dict[str, Any]:
     items = [
         {
             "case_id": r["id"],
+            "case_no": r["case_no"] or "",
             "collected_at": r["collected_at"].isoformat(),
             "department": r["department_name"],
             "matter_name": r["matter_terms"]["name"],

@@ -70,6 +70,7 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
     id_number = case.applicant.id_number
     view: JSON = {
         "id": case.id,
+        "case_no": case.case_no,
         "state": case.state.value,
         "state_zh": STATE_ZH[case.state.value],
         "version": case.version,
@@ -274,6 +275,7 @@ def tracking_view(case: Case, packages: list[Package], calendar: Calendar, today
     reading = case.clock(calendar, today)
     current = next((p for p in reversed(packages) if p.state not in (PackageState.SIGNED,)), None)
     return {
+        "case_no": case.case_no,
         "matter_name": case.matter.name,
         "state": case.state.value,
         "state_zh": STATE_ZH[case.state.value],

@@ -207,6 +207,9 @@ class Case:
     materials: tuple[MaterialSubmission, ...]
     collected_at: datetime
     tracking_token_hash: str
+    case_no: str = ""
+    """受理编号, printed on the notices and named in staff SMS: ``RRRRRR-YYYYMMDD-SSSS-C`` in the
+    scheme of package codes (the window's region, the collection date, the same daily sequence)."""
     state: CaseState = CaseState.COLLECTED
     ious: list[Iou] = field(default_factory=list)
     forwarded_at: datetime | None = None
@@ -249,6 +252,7 @@ class Case:
         tracking_token_hash: str,
         at: datetime,
         actor: str,
+        case_no: str = "",
     ) -> Case:
         """收件: check the materials against the matter's list. Everything missing is reported at
         once (一次性告知); required items the applicant will bring later are accepted as 容缺
@@ -295,6 +299,7 @@ class Case:
             materials=tuple(replace(m, name=m.name.strip()) for m in submitted),
             collected_at=at,
             tracking_token_hash=tracking_token_hash,
+            case_no=case_no,
             ious=[Iou(material=n, due_on=iou_due_on) for n in iou_names if iou_due_on is not None],
         )
         case._record(
@@ -309,6 +314,7 @@ class Case:
                 delivery=delivery.value,
                 materials=tuple(m.name for m in case.materials),
                 ious=tuple((i.material, i.due_on.isoformat()) for i in case.ious),
+                case_no=case_no,
             )
         )
         return case

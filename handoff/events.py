@@ -135,6 +135,7 @@ class CaseCollected(Event):
     materials: tuple[str, ...]
     ious: tuple[tuple[str, str], ...] = ()
     """(material name, due date ISO) for each 容缺 item."""
+    case_no: str = ""
 
 
 @event

@@ -173,6 +173,8 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
         )
         case_id = cmd.case_id or deps.new_id()
         iou_due = add_working_days(deps.calendar, local_date(at), matter.iou_days).due if cmd.tolerated else None
+        day = local_date(at)
+        case_no = PackageCode(window.region_code, day, await uow.packages.next_sequence(window.region_code, day))
         case = Case.register(
             case_id=case_id,
             matter=matter,
@@ -187,6 +189,7 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
             tracking_token_hash=deps.tracking.hash_for(case_id),
             at=at,
             actor=cmd.actor,
+            case_no=str(case_no),
         )
         await uow.cases.add(case)
         return await _commit(uow, case)

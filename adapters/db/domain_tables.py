@@ -116,6 +116,7 @@ cases = Table(
     Column("department_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
     Column("state", String(32), nullable=False),
     Column("tracking_token_hash", String(64), nullable=False, unique=True),
+    Column("case_no", String(24), nullable=True, unique=True),
     Column("collected_at", UtcDateTime, nullable=False),
     Column("forwarded_at", UtcDateTime),
     Column("received_at", UtcDateTime),

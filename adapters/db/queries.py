@@ -136,6 +136,7 @@ async def ledger_page(
     query = (
         select(
             t.cases.c.id,
+            t.cases.c.case_no,
             t.cases.c.collected_at,
             t.cases.c.state,
             t.cases.c.applicant_name,

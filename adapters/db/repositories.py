@@ -225,6 +225,7 @@ class SqlCases:
             materials=tuple(materials),
             collected_at=row["collected_at"],
             tracking_token_hash=row["tracking_token_hash"],
+            case_no=row["case_no"] or "",
             state=CaseState(row["state"]),
             ious=[
                 Iou(material=i["material"], due_on=i["due_on"], fulfilled_at=i["fulfilled_at"])
@@ -326,6 +327,7 @@ class SqlCases:
             "department_office_id": case.department_office_id,
             "state": case.state.value,
             "tracking_token_hash": case.tracking_token_hash,
+            "case_no": case.case_no or None,
             "collected_at": case.collected_at,
             "forwarded_at": case.forwarded_at,
             "received_at": case.received_at,

@@ -60,9 +60,10 @@ async def test_a_window_registers_a_case_and_missing_materials_are_listed_at_onc
 async def test_the_whole_journey_window_courier_department_applicant(api):
     case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
     cid = case["id"]
+    assert case["case_no"].startswith("441581-20260302-0001-")
     api.tick(minutes=20)
     package = await post(api, f"/api/v1/cases/{cid}/packages", "clerk-lf", {}, 201)
-    assert package["state"] == "sealed" and package["code"].startswith("441581-20260302-0001-")
+    assert package["state"] == "sealed" and package["code"].startswith("441581-20260302-0002-")
     manifest = await post(
         api,
         "/api/v1/manifests",

@@ -66,9 +66,10 @@ async def test_one_case_travels_from_the_window_to_the_applicant(world):
     [collected] = await run(register())
     case_id = collected.case_id
     assert store.cases[case_id].tracking_token_hash == deps.tracking.hash_for(case_id)
+    assert store.cases[case_id].case_no.startswith("441581-20260302-0001-")
     await run(SealOutbound(case_id=case_id, actor="clerk"))
     [package] = store.packages.values()
-    assert str(package.code).startswith("441581-20260302-0001-")
+    assert str(package.code).startswith("441581-20260302-0002-"), "case numbers and package codes share a sequence"
     await run(HandOverBatch(office_id=WINDOW.id, courier="c-07", package_ids=[package.id], actor="c-07"))
     await run(CourierReport(package_id=package.id, step="delivered", courier="c-07", actor="c-07"))
     events = await run(SignPackage(package_id=package.id, office_id=DEPT.id, actor="dept-clerk"))
