@@ -262,6 +262,8 @@ class Case:
             raise InvalidInput(f"事项“{matter.name}”不支持“{_mode_zh(mode)}”办理方式")
         if mode is Mode.ONLINE and any(not m.electronic for m in submitted):
             raise InvalidInput("全程网办只接收电子材料")
+        if delivery is Delivery.MAIL_TO_APPLICANT and not applicant.address.strip():
+            raise InvalidInput("结果邮寄给申请人，必须填写申请人的收件地址")
         names = [m.name.strip() for m in submitted]
         if len(set(names)) != len(names):
             raise InvalidInput("同一材料登记了两次，请合并为一行并填写份数")

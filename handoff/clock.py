@@ -229,3 +229,20 @@ def forwarding_due(calendar: Calendar, collected_on: date) -> DueDate:
 def working_days_between(calendar: Calendar, start: date, end: date) -> int:
     """Working days ``d`` with ``start < d <= end`` (0 when end is not after start)."""
     return len(WorkdayCounter(calendar).workdays_after(start, end))
+
+
+def stall_boundary(calendar: Calendar, today: date, allowed_days: int) -> date:
+    """A package whose last movement was on a date before the returned one is stalled on
+    ``today`` — more than ``allowed_days`` working days have passed since (``working_days_between``
+    of that date and today exceeds it). It is the (allowed_days + 1)-th working day counting back
+    from today, today included; a query compares dates instead of counting days per package."""
+    if not 0 <= allowed_days <= MAX_LIMIT_DAYS:
+        raise InvalidInput(f"工作日数 {allowed_days} 不合理")
+    counter = WorkdayCounter(calendar)
+    day, found = today, 0
+    while True:
+        if counter.is_workday(day):
+            found += 1
+            if found == allowed_days + 1:
+                return day
+        day -= ONE_DAY

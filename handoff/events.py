@@ -376,3 +376,86 @@ class PackageException(Event):
     type: ClassVar[str] = "package.exception"
     kind: str
     note: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class PackageBooked(Event):
+    """A carrier accepted the pickup order: its waybill number is the package's from now on."""
+
+    type: ClassVar[str] = "package.booked"
+    carrier: str
+    waybill: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class PackageBookingFailed(Event):
+    """No configured carrier would take the pickup order: a person must hand the package over."""
+
+    type: ClassVar[str] = "package.booking_failed"
+    carriers: tuple[str, ...]
+    reason: str
+
+
+# =========================================================================== watcher events
+# Raised by the workers that watch time pass (worker/deadlines.py, worker/logistics.py), not by an
+# aggregate's transition: a deadline reached is a fact too. Each is raised once per case (or
+# package) and occasion — the watcher's own table remembers what it has announced.
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class DeadlineNear(Event):
+    """The promised limit is close: ``remaining`` working days left (a configured threshold)."""
+
+    type: ClassVar[str] = "case.deadline_near"
+    due_on: date
+    remaining: int
+    department_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class CaseOverdue(Event):
+    """``used > promised``: a full working day or more past the promised limit, not decided."""
+
+    type: ClassVar[str] = "case.overdue"
+    due_on: date
+    used: int
+    promised: int
+    department_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class ForwardingOverdue(Event):
+    """The window's promise to forward the materials within 2 working days (Appendix A) passed
+    and they have not left the window."""
+
+    type: ClassVar[str] = "case.forwarding_overdue"
+    due_on: date
+    window_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class PackageStalled(Event):
+    """No custody event for longer than the route allows (default 3 working days)."""
+
+    type: ClassVar[str] = "package.stalled"
+    last_movement_at: datetime
+    holder: str
+    from_party: str
+    working_days: int
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class CalendarUpdated(Event):
+    """An admin loaded a year's schedule: every process reloads its calendar, and the due dates
+    of open cases are recomputed."""
+
+    type: ClassVar[str] = "calendar.updated"
+    year: int
+    source: str

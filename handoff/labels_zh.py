@@ -87,3 +87,34 @@ DELIVERY_ZH: dict[str, str] = {
 }
 
 CASE_KIND_ZH: dict[str, str] = {"instant": "即办件", "promised": "承诺件"}
+
+SMS_STATUS_ZH: dict[str, str] = {
+    "created": "待发送",
+    "sending": "发送中",
+    "delivered": "已送达",
+    "permanent_failure": "发送失败（号码或内容问题，不再重试）",
+    "temporary_failure": "暂时未送达（手机关机或不在服务区）",
+    "technical_failure": "发送失败（短信平台故障或结果未知）",
+}
+
+SMS_TEMPLATE_ZH: dict[str, str] = {
+    "receipt": "收件回执",
+    "forwarded": "材料已寄出",
+    "signed": "部门已签收",
+    "accepted": "已受理",
+    "supplement_requested": "补正告知",
+    "closed_unsupplemented": "补正不来办结",
+    "rejected": "不予受理",
+    "stage_opened": "特殊环节开始",
+    "stage_closed": "特殊环节结束",
+    "extended": "延期",
+    "decided": "已办结",
+    "result_shipped": "结果已寄出",
+    "ready_for_pickup": "待领取",
+    "delivered": "已送达",
+    "rating_request": "邀请评价",
+    "incoming_package": "材料包待签收",
+    "action_needed": "待办提醒",
+    "deadline_warning": "到期提醒",
+    "overdue": "超期提醒",
+}

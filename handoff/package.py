@@ -266,13 +266,19 @@ class Package:
         self._custody(CustodyKind.SEALED, self.holder, self.holder, actor, at, Method.MANUAL)
         self._record(ev.PackageSealed(occurred_at=at, actor=actor, code=str(self.code), carrier=carrier))
 
-    def assign_waybill(self, *, carrier: str, waybill: str) -> None:
-        """The carrier booked the pickup: remember its waybill (not a custody fact by itself)."""
+    def assign_waybill(self, *, carrier: str, waybill: str, at: datetime) -> None:
+        """The carrier booked the pickup: remember its waybill (not a custody fact by itself: the
+        package is still where it was sealed until the courier acknowledges taking it)."""
+        self._require("assign_waybill", PackageState.SEALED)
         if not waybill.strip():
             raise InvalidInput("运单号不能为空")
         self.carrier = carrier
         self.waybill = waybill.strip()
-        self.version += 1
+        self._record(
+            ev.PackageBooked(
+                occurred_at=require_aware(at), actor=f"carrier:{carrier}", carrier=carrier, waybill=self.waybill
+            )
+        )
 
     def pick_up(
         self,

@@ -324,7 +324,7 @@ async def handle_ship_result(cmd: ShipResult, uow: UnitOfWork, deps: Deps) -> li
 async def handle_assign_waybill(cmd: AssignWaybill, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
     async with uow:
         package = await _package(uow, cmd.package_id)
-        package.assign_waybill(carrier=cmd.carrier, waybill=cmd.waybill)
+        package.assign_waybill(carrier=cmd.carrier, waybill=cmd.waybill, at=deps.clock.now())
         await uow.packages.add(package)
         return await _commit(uow, package)
 

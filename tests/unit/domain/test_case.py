@@ -12,7 +12,7 @@ from handoff.codes import hash_token
 from handoff.errors import IllegalTransition, InvalidInput, MissingMaterials
 from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, Mode, StageType
 
-from .conftest import APPLICANT, BUILDING, INSTANT, LIGHTNING, accepted_case, cst, new_case
+from .conftest import APPLICANT, BUILDING, INSTANT, LIGHTNING, accepted_case, all_materials, cst, new_case
 
 
 def register(matter: Matter, submitted, tolerated=(), iou_due_on=None, mode=Mode.PROXY_COLLECT):
@@ -83,6 +83,23 @@ def test_tolerance_without_a_due_date_or_in_an_unsupported_mode_is_refused():
             LIGHTNING,
             [*two, MaterialSubmission("施工单位的资质证"), MaterialSubmission("授权委托书")],
             mode=Mode.ONLINE,
+        )
+
+
+def test_a_result_mailed_to_the_applicant_needs_their_address():
+    with pytest.raises(InvalidInput, match="收件地址"):
+        Case.register(
+            case_id="c",
+            matter=BUILDING,
+            mode=Mode.PROXY_COLLECT,
+            delivery=Delivery.MAIL_TO_APPLICANT,
+            applicant=Applicant.create("李四", "13800138000"),
+            window_office_id="win-441581",
+            department_office_id=BUILDING.department_office_id,
+            submitted=all_materials(BUILDING),
+            tracking_token_hash=hash_token("t"),
+            at=cst(2026, 3, 2),
+            actor="clerk",
         )
 
 

@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handoff.calendar import Schedule, ScheduleCalendar
-from handoff.clock import StagePeriod, add_working_days, forwarding_due, read_clock, working_days_between
+from handoff.clock import (
+    StagePeriod,
+    add_working_days,
+    forwarding_due,
+    read_clock,
+    stall_boundary,
+    working_days_between,
+)
 from handoff.errors import InvalidInput
 
 
@@ -262,3 +269,20 @@ def test_a_calendar_without_any_schedule_still_answers_weekends_only():
     empty = ScheduleCalendar()
     r = read_clock(empty, accepted_on=date(2026, 10, 1), limit=1, at=date(2026, 10, 1))
     assert r.due_date == date(2026, 10, 2) and r.provisional
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    last=st.dates(min_value=date(2025, 12, 1), max_value=date(2026, 12, 31)),
+    ahead=st.integers(min_value=0, max_value=40),
+    allowed=st.integers(min_value=0, max_value=10),
+)
+def test_the_stall_boundary_agrees_with_counting_the_working_days(calendar, last, ahead, allowed):
+    today = last + timedelta(days=ahead)
+    stalled = working_days_between(calendar, last, today) > allowed
+    assert (last < stall_boundary(calendar, today, allowed)) == stalled
+
+
+def test_a_package_last_moved_before_national_day_is_not_stalled_by_the_holiday(calendar):
+    # last movement Wednesday 2026-09-30; 10-01..10-08 are days off, 10-09 (Fri) a working day
+    assert stall_boundary(calendar, date(2026, 10, 9), 3) < date(2026, 9, 30)

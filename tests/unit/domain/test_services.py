@@ -49,6 +49,7 @@ def register(matter=BUILDING, delivery=Delivery.MAIL_TO_APPLICANT, **kw):
         delivery=delivery,
         applicant_name="张小三",
         applicant_phone="13812345678",
+        applicant_address="陆丰市东海街道人民路 8 号",
         window_office_id=WINDOW.id,
         materials=[MaterialSubmission(m.name, pages=2) for m in matter.materials if m.required],
         actor="clerk",
