@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from functools import cache
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from handoff.calendar import Schedule, ScheduleCalendar, parse_schedule
 
@@ -38,3 +41,36 @@ def load_calendar(extra: Iterable[Schedule] = ()) -> ScheduleCalendar:
 def read_schedule_file(path: Path) -> Schedule:
     """Read one TOML schedule file (errors are InvalidInput in Chinese; OSError passes through)."""
     return parse_schedule(path.read_bytes())
+
+
+class LiveCalendar:
+    """The calendar a process reads: the packaged years plus the schedules stored in the database.
+
+    It is a :class:`handoff.ports.Calendar` whose data can change while the process runs: an admin's
+    upload is loaded at once in the process that took it (:meth:`load`); every other process picks
+    it up on :meth:`refresh`, which costs one small query and rebuilds only when the stored
+    schedules changed (a ``calendar.updated`` event, or a periodic check)."""
+
+    def __init__(self, stored: Iterable[Schedule] = ()) -> None:
+        self.current: ScheduleCalendar = load_calendar(stored)
+        self._fingerprint: tuple[object, ...] | None = None
+
+    def is_workday(self, day: date) -> bool:
+        return self.current.is_workday(day)
+
+    def covers(self, day: date) -> bool:
+        return self.current.covers(day)
+
+    def load(self, schedule: Schedule) -> None:
+        self.current = self.current.with_schedule(schedule)
+
+    async def refresh(self, conn: AsyncConnection) -> bool:
+        """Reload the stored schedules if they changed since the last look; True when reloaded."""
+        from adapters.db import queries
+
+        fingerprint = await queries.schedules_fingerprint(conn)
+        if fingerprint == self._fingerprint:
+            return False
+        self.current = load_calendar(await queries.schedules(conn))
+        self._fingerprint = fingerprint
+        return True

@@ -39,6 +39,8 @@ def _keys(text: str, what: str) -> dict[str, bytes]:
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/handoff.db"
     broker_url: str = "memory://"
+    broker_prefix: str = "handoff"
+    """Names of the exchange and queues: ``PREFIX.events``, ``PREFIX.GROUP`` (one broker, many installations)."""
     public_base_url: str = "http://127.0.0.1:8080"
     scan_base_url: str = "http://127.0.0.1:8080"
     blob_dir: str = "var/blobs"
@@ -54,6 +56,8 @@ class Settings:
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
     log_level: str = "INFO"
+    log_format: str = "text"
+    """``text`` (key=value extras) or ``json`` (one object per line)."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """Every other HANDOFF_* variable (provider settings read by their own adapters)."""
 
@@ -93,7 +97,9 @@ class Settings:
             return "sqlite"
         if scheme.startswith("postgresql"):
             return "postgresql"
-        raise InvalidInput(f"不支持的数据库地址 {self.database_url}（应为 sqlite+aiosqlite:// 或 postgresql+asyncpg://）")
+        raise InvalidInput(
+            f"不支持的数据库地址 {self.database_url}（应为 sqlite+aiosqlite:// 或 postgresql+asyncpg://）"
+        )
 
     @property
     def broker_backend(self) -> str:

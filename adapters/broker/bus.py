@@ -59,6 +59,10 @@ class Bus(Publisher, Protocol):
 
     async def parked(self, group: Any, limit: int = 100) -> list[Incoming]: ...
 
+    async def depth(self, group: Any) -> int:
+        """How many messages wait in the group's queue (not counting those being handled)."""
+        ...
+
     async def replay(self, group: Any, limit: int = 100) -> int:
         """Move parked messages back to the group's queue; return how many."""
         ...

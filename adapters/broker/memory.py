@@ -83,6 +83,10 @@ class MemoryBus:
             finally:
                 queue.task_done()
 
+    async def depth(self, group: Group) -> int:
+        entry = self._groups.get(group.name)
+        return entry[1].qsize() if entry else 0
+
     async def parked(self, group: Group, limit: int = 100) -> list[Incoming]:
         return list(self._parked.get(group.name, [])[:limit])
 

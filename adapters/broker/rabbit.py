@@ -53,7 +53,9 @@ class RabbitBus:
         )
 
     async def close(self) -> None:
-        for consumer in self._consumers:
+        """Stop every consumer (the messages in hand are finished first), then disconnect."""
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
             await consumer.stop()
         if self._connection is not None:
             await self._connection.close()
@@ -108,6 +110,14 @@ class RabbitBus:
         consumer = _Consumer(self, group, handler, batch)
         await consumer.start()
         self._consumers.append(consumer)
+
+    async def depth(self, group: Group) -> int:
+        channel = await self.connection.channel()
+        try:
+            queue = await channel.declare_queue(group.queue, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+        finally:
+            await channel.close()
 
     async def parked(self, group: Group, limit: int = 100) -> list[Incoming]:
         channel = await self.connection.channel()

@@ -12,7 +12,7 @@ Per consumer group G (queue ``handoff.G``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 EXCHANGE = "handoff.events"
 DELIVERY_LIMIT = 10
@@ -54,10 +54,15 @@ def exchange_name(prefix: str = "handoff") -> str:
     return f"{prefix}.events"
 
 
-# The consumer groups of worker/ (issue 8 fills in their handlers).
+# The consumer groups of worker/ and what each listens to.
 GROUPS: dict[str, Group] = {
     "notifications": Group("notifications", ("case.#", "stage.#", "package.#")),
-    "logistics": Group("logistics", ("package.sealed", "package.exception")),
-    "deadlines": Group("deadlines", ("case.#", "stage.#")),
-    "projections": Group("projections", ("case.#", "stage.#", "package.#")),
+    "logistics": Group("logistics", ("package.sealed", "package.booked", "package.exception")),
+    "deadlines": Group("deadlines", ("case.#", "stage.#", "calendar.#")),
+    "projections": Group("projections", ("case.#", "stage.#")),
 }
+
+
+def groups(prefix: str = "handoff") -> dict[str, Group]:
+    """The consumer groups under another name prefix (another installation on the same broker)."""
+    return {name: replace(group, prefix=prefix) for name, group in GROUPS.items()}

@@ -326,6 +326,9 @@ shipments = Table(
     Column("status", String(32), nullable=False),
     Column("last_event_at", UtcDateTime),
     Column("raw", JSON, nullable=False),
+    Column("label_sha256", String(64)),
+    Column("attempts", JSON, nullable=False),
+    Column("polled_at", UtcDateTime),
     UniqueConstraint("carrier", "waybill", name="uq_shipments_carrier_waybill"),
 )
 
@@ -336,7 +339,10 @@ notifications = Table(
     Column("event_id", String(ID), nullable=False),
     Column("case_id", String(ID), ForeignKey("cases.id"), nullable=True),
     Column("recipient", String(20), nullable=False),
+    Column("audience", String(16), nullable=False),
+    Column("user_id", String(ID)),
     Column("template_key", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
     Column("provider", String(32)),
     Column("provider_message_id", String(100)),
     Column("status", String(32), nullable=False),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
@@ -67,6 +67,16 @@ async def save_schedule(conn: AsyncConnection, schedule: Schedule, actor: str, a
             loaded_by=actor,
         )
     )
+
+
+async def schedules_fingerprint(conn: AsyncConnection) -> tuple[object, ...]:
+    """Changes whenever a schedule is stored (count, newest load time): cheap to poll."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.max(t.calendar_schedules.c.loaded_at)).select_from(t.calendar_schedules)
+        )
+    ).one()
+    return (int(row[0]), row[1])
 
 
 async def schedules(conn: AsyncConnection) -> list[Schedule]:
@@ -225,3 +235,14 @@ async def forget_receipt(conn: AsyncConnection, key: str) -> None:
     from adapters.db.tables import callback_receipts
 
     await conn.execute(callback_receipts.delete().where(callback_receipts.c.key == key))
+
+
+async def case_notifications(conn: AsyncConnection, case_id: str) -> list[dict[str, Any]]:
+    """The SMS of one case, oldest first (phones as stored: the caller masks them)."""
+    n = t.notifications
+    rows = await conn.execute(
+        select(n.c.recipient, n.c.audience, n.c.template_key, n.c.status, n.c.reason, n.c.created_at, n.c.updated_at)
+        .where(n.c.case_id == case_id)
+        .order_by(n.c.created_at, n.c.id)
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -796,3 +796,30 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         await self.conn.rollback()
         await self.conn.begin()
+
+
+class ConnectionReader(SqlUnitOfWork):
+    """The repositories on a connection (and transaction) the caller already holds — a consumer's
+    inbox transaction, say — for reading aggregates only: nothing is saved, commit is refused."""
+
+    def __init__(self, conn: AsyncConnection, cipher: IdCipher) -> None:
+        self.cipher = cipher
+        self._conn = conn
+        self._after_commit = None
+        self.seen = {}
+        self.loaded_versions = {}
+        self.loaded_chain = {}
+        self.manifests = []
+        self.cases = SqlCases(self)
+        self.packages = SqlPackages(self)
+        self.matters = SqlMatters(conn)
+        self.offices = SqlOffices(conn)
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def commit(self) -> None:
+        raise RuntimeError("a ConnectionReader only reads")

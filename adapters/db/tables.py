@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
+from adapters.db import worker_tables  # noqa: F401  (its tables join the MetaData)
 from adapters.db.domain_tables import metadata
 from adapters.db.types import UtcDateTime
 

@@ -11,7 +11,7 @@ from adapters.logistics.internal import InternalCourier
 from adapters.logistics.kuaidi100 import Kuaidi100
 from adapters.logistics.settings import EmsSettings, Kuaidi100Settings, SettingsError, SfSettings
 from adapters.logistics.sf import SfExpress
-from handoff.ports import CarrierTracking, Clock, TrackingEvent, TrackingPushReceiver
+from handoff.ports import CarrierBooking, CarrierTracking, Clock, TrackingEvent, TrackingPushReceiver
 
 CARRIERS = ("sf", "kuaidi100", "ems", "internal")
 
@@ -32,6 +32,32 @@ def build_tracking(name: str, env: Mapping[str, str], session: aiohttp.ClientSes
         # Outside the service the courier API's records are not at hand.
         return InternalCourier(_no_history)
     raise SettingsError(f"未知的承运商：{name}（可选：{'、'.join(CARRIERS)}）")
+
+
+BOOKING_CARRIERS = ("sf", "internal")
+"""The carriers that take pickup orders (EMS and Kuaidi100 are tracked only: see their modules)."""
+
+
+def build_bookers(env: Mapping[str, str], session: aiohttp.ClientSession, clock: Clock) -> dict[str, CarrierBooking]:
+    """Booking clients for every carrier whose settings are configured (our own courier always)."""
+    bookers: dict[str, CarrierBooking] = {"internal": InternalCourier(_no_history)}
+    try:
+        bookers["sf"] = SfExpress(SfSettings.from_env(env), session, clock)
+    except SettingsError:
+        pass
+    return bookers
+
+
+def build_trackers(env: Mapping[str, str], session: aiohttp.ClientSession, clock: Clock) -> dict[str, CarrierTracking]:
+    """Tracking clients for every outside carrier whose settings are configured (our own courier
+    reports through the courier API and needs no polling)."""
+    trackers: dict[str, CarrierTracking] = {}
+    for name in ("sf", "ems", "kuaidi100"):
+        try:
+            trackers[name] = build_tracking(name, env, session, clock)
+        except SettingsError:
+            continue
+    return trackers
 
 
 def build_push_receivers(env: Mapping[str, str], clock: Clock) -> dict[str, TrackingPushReceiver]:

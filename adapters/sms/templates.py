@@ -35,6 +35,7 @@ PARAM_BUDGET: Mapping[str, int] = {
     "case_no": 18,
     "action": 8,
     "days": 3,
+    "waybill": 22,
 }
 
 
@@ -61,13 +62,16 @@ _TEMPLATES = [
     SmsTemplate("forwarded", "您的材料已寄往审批部门，进度查看：{link}", "applicant"),
     SmsTemplate("signed", "审批部门已签收您的材料，进度查看：{link}", "applicant"),
     SmsTemplate("accepted", "您的申请已受理，{due}前办结，详情：{link}", "applicant"),
-    SmsTemplate("supplement_requested", "您的申请需补正材料，请查看告知：{link}", "applicant"),
+    SmsTemplate("supplement_requested", "您需于{due}前补正材料，详见：{link}", "applicant"),
+    SmsTemplate("closed_unsupplemented", "您未在期限内补正材料，申请已终止：{link}", "applicant"),
     SmsTemplate("rejected", "您的申请不予受理，原因请查看：{link}", "applicant"),
     SmsTemplate("stage_opened", "您的办件进入{stage}，期间不计时，详情：{link}", "applicant"),
     SmsTemplate("stage_closed", "您的办件{stage}已结束，恢复计时：{link}", "applicant"),
     SmsTemplate("extended", "您的办件已延期至{due}，详情：{link}", "applicant"),
     SmsTemplate("decided", "您的办件已办结，详情请查看：{link}", "applicant"),
-    SmsTemplate("result_shipped", "办理结果已寄出，物流详情：{link}", "applicant"),
+    # The waybill (up to 22 characters: our own package code when our courier carries it) may
+    # push this one into a second segment: the applicant needs the number more than the saving.
+    SmsTemplate("result_shipped", "办理结果已寄出，运单号{waybill}，物流详情：{link}", "applicant", one_segment=False),
     SmsTemplate("ready_for_pickup", "办理结果已到{place}，请带身份证领取：{link}", "applicant"),
     SmsTemplate("delivered", "办理结果已送达，详情：{link}", "applicant"),
     SmsTemplate("rating_request", "请为本次政务服务评价（好差评）：{link}", "applicant"),

@@ -17,7 +17,8 @@ from handoff.ports import InboundHttp, ProviderError, SmsStatus
 
 OUR_KEYS = {
     "receipt", "forwarded", "signed", "accepted", "supplement_requested", "rejected", "stage_opened",
-    "stage_closed", "extended", "decided", "result_shipped", "ready_for_pickup", "delivered", "rating_request",
+    "stage_closed", "extended", "decided", "result_shipped", "closed_unsupplemented", "ready_for_pickup",
+    "delivered", "rating_request",
     "incoming_package", "action_needed", "deadline_warning", "overdue",
 }  # fmt: skip
 
@@ -41,9 +42,14 @@ def test_every_one_of_our_template_keys_has_a_chinese_text():
     assert all(any("\u4e00" <= c <= "\u9fff" for c in t.text) for t in TEMPLATES.values())
 
 
-@pytest.mark.parametrize("key", sorted(k for k, t in TEMPLATES.items() if "link" in t.params))
+@pytest.mark.parametrize("key", sorted(k for k, t in TEMPLATES.items() if "link" in t.params and t.one_segment))
 def test_an_sms_with_the_tracking_link_stays_within_one_segment(key):
     assert fits_one_segment(key, "汕尾市政务服务"), longest_text(key, "汕尾市政务服务")
+
+
+def test_only_the_waybill_notice_may_take_a_second_segment():
+    assert [k for k, t in TEMPLATES.items() if not t.one_segment] == ["result_shipped"]
+    assert segments(longest_text("result_shipped", "汕尾市政务服务")) == 2
 
 
 def test_a_long_chinese_text_is_billed_in_67_character_parts():

@@ -1,0 +1,130 @@
+"""Tables that the workers keep (on the one MetaData of adapters/db/domain_tables.py).
+
+* ``case_clocks``: the deadline watcher's reading of every case it still watches — the due date
+  as the calendar has it now, used / remaining working days, the forwarding and supplement dates —
+  so the scan reads a few indexed rows instead of loading every open case.
+* ``watch_announcements``: what the watchers have announced (a deadline warning at a threshold, an
+  overdue mark, a stalled package…), one row per occasion, so that each is announced once.
+* ``case_facts`` / ``indicator_days`` / ``indicator_stage_days``: the indicator projection. One row
+  of facts per case, and their sums per collection day and (window, department) pair, kept current
+  from events: the dashboard adds up a few rows instead of scanning cases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+from adapters.db.domain_tables import ID, metadata
+from adapters.db.types import UtcDateTime
+
+case_clocks = Table(
+    "case_clocks",
+    metadata,
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("case_no", String(24), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("window_office_id", String(ID), nullable=False),
+    Column("department_office_id", String(ID), nullable=False),
+    Column("collected_on", Date, nullable=False),
+    Column("forwarding_due_on", Date, nullable=False),
+    Column("accepted_on", Date),
+    Column("promised", Integer),
+    Column("due_on", Date),
+    Column("used", Integer),
+    Column("remaining", Integer),
+    Column("paused", Boolean, nullable=False),
+    Column("provisional", Boolean, nullable=False),
+    Column("overdue", Boolean, nullable=False),
+    Column("supplement_due_on", Date),
+    Column("watching", Boolean, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_case_clocks_watching", "watching", "as_of"),
+)
+
+watch_announcements = Table(
+    "watch_announcements",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("case_id", String(ID)),
+    Column("package_id", String(ID)),
+    Column("event_id", String(ID), nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
+)
+
+case_facts = Table(
+    "case_facts",
+    metadata,
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    Column("collected_on", Date, nullable=False),
+    Column("window_office_id", String(ID), nullable=False),
+    Column("department_office_id", String(ID), nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("decided", Boolean, nullable=False),
+    Column("due_passed", Boolean, nullable=False),
+    Column("early", Boolean, nullable=False),
+    Column("overdue", Boolean, nullable=False),
+    Column("trip_saved", Boolean, nullable=False),
+    Column("distance_km", Float, nullable=False),
+    Column("rating", Integer),
+    Column("bad_rating", Boolean, nullable=False),
+    Column("rectified", Boolean, nullable=False),
+    Column("stages", JSON, nullable=False),
+    Column("due_on", Date),
+    Column("open", Boolean, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_case_facts_open", "open", "as_of"),
+)
+
+INDICATOR_COUNTS = (
+    "cases",
+    "accepted",
+    "decided",
+    "should_be_decided",
+    "early",
+    "overdue",
+    "trips_saved",
+    "rated",
+    "rating_sum",
+    "bad",
+    "rectified",
+)
+"""The integer fields of handoff.stats.Indicators (plus the float ``distance_saved_km``)."""
+
+indicator_days = Table(
+    "indicator_days",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("window_office_id", String(ID), nullable=False),
+    Column("department_office_id", String(ID), nullable=False),
+    *(Column(name, Integer, nullable=False) for name in INDICATOR_COUNTS),
+    Column("distance_saved_km", Float, nullable=False),
+    PrimaryKeyConstraint("day", "window_office_id", "department_office_id"),
+)
+
+indicator_stage_days = Table(
+    "indicator_stage_days",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("window_office_id", String(ID), nullable=False),
+    Column("department_office_id", String(ID), nullable=False),
+    Column("stage_type", String(32), nullable=False),
+    Column("stages", Integer, nullable=False),
+    Column("working_days", Integer, nullable=False),
+    Column("calendar_days", Integer, nullable=False),
+    PrimaryKeyConstraint("day", "window_office_id", "department_office_id", "stage_type"),
+)
