@@ -156,10 +156,11 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
     return handle
 
 
-def create_app(container: Container) -> web.Application:
+def create_app(container: Container, registry: CollectorRegistry | None = None) -> web.Application:
+    """``registry``: where the HTTP metrics go, shared with the workers of the same process."""
     app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
     app[CONTAINER] = container
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()
     app[METRICS] = registry
     requests = Counter("handoff_http_requests_total", "HTTP requests", ["route", "status"], registry=registry)
     latency = Histogram("handoff_http_request_seconds", "HTTP latency", ["route"], registry=registry)

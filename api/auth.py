@@ -1,73 +1,13 @@
-"""Bearer tokens (only their SHA-256 is stored) carrying a role and a scope.
-
-A scope is a comma-separated list of ``office:ID`` entries and ``region:PREFIX`` entries (a
-6-digit administrative division code prefix: ``region:4415`` is 汕尾市 and everything in it), or
-``*`` for the whole province's administrators. Objects outside the scope answer 404, as if they
-did not exist."""
+"""Bearer tokens (only their SHA-256 is stored) carrying a role and a scope (handoff/access.py).
+Objects outside the scope answer 404, as if they did not exist."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from handoff.errors import InvalidInput
+from handoff.access import ROLE_ZH, Role, Scope
 
-
-class Role(StrEnum):
-    WINDOW_CLERK = "window_clerk"
-    DEPT_CLERK = "dept_clerk"
-    DEPT_LEAD = "dept_lead"
-    COURIER = "courier"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-ROLE_ZH = {
-    Role.WINDOW_CLERK: "代收窗口人员",
-    Role.DEPT_CLERK: "审批部门人员",
-    Role.DEPT_LEAD: "分管领导",
-    Role.COURIER: "快递员",
-    Role.SUPERVISOR: "监管人员",
-    Role.ADMIN: "管理员",
-}
-
-
-@dataclass(frozen=True)
-class Scope:
-    everything: bool
-    offices: frozenset[str]
-    regions: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: str) -> Scope:
-        text = text.strip()
-        if text == "*":
-            return cls(True, frozenset(), ())
-        offices: set[str] = set()
-        regions: list[str] = []
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            kind, _, value = part.partition(":")
-            if kind == "office" and value:
-                offices.add(value)
-            elif kind == "region" and value.isdigit() and 1 <= len(value) <= 6:
-                regions.append(value)
-            else:
-                raise InvalidInput(f"范围 “{part}” 无效，应为 office:编号、region:区划代码前缀 或 *")
-        if not offices and not regions:
-            raise InvalidInput("范围不能为空")
-        return cls(False, frozenset(offices), tuple(regions))
-
-    def __str__(self) -> str:
-        if self.everything:
-            return "*"
-        return ",".join([*(f"office:{o}" for o in sorted(self.offices)), *(f"region:{r}" for r in self.regions)])
-
-    def covers_office(self, office_id: str, region_code: str) -> bool:
-        return self.everything or office_id in self.offices or any(region_code.startswith(r) for r in self.regions)
-
-    def covers_any(self, offices: Iterable[tuple[str, str]]) -> bool:
-        return any(self.covers_office(o, r) for o, r in offices)
+__all__ = ["ROLE_ZH", "Principal", "Role", "Scope"]
 
 
 @dataclass(frozen=True)

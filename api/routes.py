@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from adapters.db import queries
+from adapters.calendar import LiveCalendar
+from adapters.db import queries, reports
+from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.common import event_key
 from adapters.sms.reports import report_key
@@ -33,6 +35,7 @@ from api.routing import (
     text,
 )
 from api.views import case_view, clock_view, custody_view, package_view, tracking_view
+from handoff import events as ev
 from handoff.calendar import parse_schedule
 from handoff.case import Case, MaterialSubmission
 from handoff.codes import PackageCode, PayloadKind, hash_token, new_api_token, tracking_token_shape_ok
@@ -53,7 +56,7 @@ from handoff.services import (
     SignPackage,
     dispatch,
 )
-from handoff.stats import Point, case_facts, indicators
+from handoff.stats import Indicators, indicators
 from handoff.timeutil import CHINA, local_date
 
 API = Api()
@@ -703,7 +706,26 @@ async def get_case(ctx: Ctx) -> dict[str, Any]:
         case = await visible_case(ctx, ctx.path["case_id"], uow)
         view = case_view(case, c.deps.calendar, today(c))
         view["packages"] = [package_view(p, payload_for(c, p)) for p in await uow.packages.for_case(case.id)]
+        view["sms"] = [sms_view(n) for n in await queries.case_notifications(uow.conn, case.id)]
         return view
+
+
+def sms_view(n: dict[str, Any]) -> dict[str, Any]:
+    """One SMS of the case: a failed one shows here, for the clerk to reach the person otherwise."""
+    from handoff.labels_zh import SMS_STATUS_ZH, SMS_TEMPLATE_ZH
+    from handoff.privacy import mask_phone
+
+    return {
+        "template": n["template_key"],
+        "template_zh": SMS_TEMPLATE_ZH.get(n["template_key"], n["template_key"]),
+        "audience": n["audience"],
+        "recipient": mask_phone(n["recipient"]),
+        "status": n["status"],
+        "status_zh": SMS_STATUS_ZH.get(n["status"], n["status"]),
+        "failed": n["status"] in ("permanent_failure", "technical_failure"),
+        "reason": n["reason"] if n["status"] != "created" else "",
+        "at": n["updated_at"].isoformat(),
+    }
 
 
 CLOCK_VIEW = nullable(
@@ -822,47 +844,158 @@ async def ledger(ctx: Ctx) -> dict[str, Any]:
     return {"items": items, "next_cursor": cursor}
 
 
+INDICATOR_FIGURES = obj(
+    ["cases", "acceptance_rate", "completion_rate", "early_rate", "overdue", "trips_saved", "distance_saved_km"],
+    extra=True,
+    cases=INT,
+    overdue=INT,
+    trips_saved=INT,
+)
+
+
+def figures_view(f: Indicators) -> dict[str, Any]:
+    return {
+        "cases": f.cases,
+        "accepted": f.accepted,
+        "decided": f.decided,
+        "should_be_decided": f.should_be_decided,
+        "early": f.early,
+        "acceptance_rate": f.acceptance_rate,
+        "completion_rate": f.completion_rate,
+        "early_rate": f.early_rate,
+        "overdue": f.overdue,
+        "overdue_rate": f.overdue_rate,
+        "trips_saved": f.trips_saved,
+        "distance_saved_km": f.distance_saved_km,
+        "rated": f.rated,
+        "rating_coverage": f.rating_coverage,
+        "average_rating": f.average_rating,
+        "bad_rating_rate": f.bad_rating_rate,
+        "rectification_rate": f.rectification_rate,
+    }
+
+
+def report_scope(ctx: Ctx) -> reports.Scope:
+    who = ctx.who
+    if who.scope.everything:
+        return reports.Scope(None, None)
+    return reports.Scope(sorted(who.scope.offices), list(who.scope.regions))
+
+
+def _day(ctx: Ctx, name: str) -> date | None:
+    raw = ctx.query.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise Problem(422, f"查询参数 {name} 应为日期（YYYY-MM-DD）") from exc
+
+
 @API.route(
     "GET",
     "/api/v1/indicators",
-    summary="通办评价指标（受理率、办结率、提前办结率、逾期、少跑、好差评）",
+    summary="通办评价指标（受理率、办结率、提前办结率、逾期、少跑、好差评），按日、月、窗口、部门或区县汇总",
     tag="监管",
     roles={Role.SUPERVISOR, Role.ADMIN},
-    query={"limit": {"type": "integer", "minimum": 1, "maximum": 5000}},
-    response=obj(["cases"], extra=True, cases=INT),
+    query={
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "group": {"type": "string", "enum": list(reports.GROUPINGS)},
+    },
+    response=obj(
+        ["cases", "groups", "stages"],
+        extra=True,
+        cases=INT,
+        groups=array(obj(["key", "name", "figures"], key=STR, name=STR, figures=INDICATOR_FIGURES), max_items=5000),
+        stages=array(obj(["type", "type_zh", "stages", "working_days", "calendar_days"], extra=True)),
+    ),
 )
 async def get_indicators(ctx: Ctx) -> dict[str, Any]:
-    c, who = container(ctx), ctx.who
-    limit = int(ctx.query.get("limit", "1000"))
+    """Read from the projection (worker/projections.py): a few rows per day, never the cases."""
+    from handoff.labels_zh import STAGE_TYPE_ZH
+
+    c = container(ctx)
+    start, end = _day(ctx, "from"), _day(ctx, "to")
+    if start and end and start > end:
+        raise Problem(422, "起始日期晚于结束日期")
+    grouping = ctx.query.get("group", "none")
+    scope = report_scope(ctx)
     async with c.engine.connect() as conn:
-        known = await queries.offices(conn)
-        ids = await queries.case_ids_in_scope(
-            conn,
-            None if who.scope.everything else sorted(who.scope.offices),
-            None if who.scope.everything else list(who.scope.regions),
-            limit,
-        )
-    points = {o.id: Point(o.lat, o.lon) for o in known.values()}
-    facts = []
-    async with c.uow() as uow:
-        for case_id in ids:
-            case = await uow.cases.get(case_id)
-            if case is not None:
-                facts.append(case_facts(case, c.deps.calendar, today(c), points))
-    result = indicators(facts)
+        groups = await reports.indicator_groups(conn, scope, start, end, grouping)
+        total_rows = groups if grouping == "none" else await reports.indicator_groups(conn, scope, start, end, "none")
+        stages = await reports.stage_sums(conn, scope, start, end)
+    total = total_rows[0].figures if total_rows else indicators([])
     return {
-        "cases": result.cases,
-        "acceptance_rate": result.acceptance_rate,
-        "completion_rate": result.completion_rate,
-        "early_rate": result.early_rate,
-        "overdue": result.overdue,
-        "overdue_rate": result.overdue_rate,
-        "trips_saved": result.trips_saved,
-        "distance_saved_km": result.distance_saved_km,
-        "rating_coverage": result.rating_coverage,
-        "average_rating": result.average_rating,
-        "bad_rating_rate": result.bad_rating_rate,
-        "rectification_rate": result.rectification_rate,
+        **figures_view(total),
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "group": grouping,
+        "groups": [{"key": g.key, "name": g.name, "figures": figures_view(g.figures)} for g in groups],
+        "stages": [
+            {"type": kind, "type_zh": STAGE_TYPE_ZH.get(kind, kind), "stages": n, "working_days": w, "calendar_days": d}
+            for kind, n, w, d in stages
+        ],
+    }
+
+
+DEADLINE_ROW = obj(
+    ["case_id", "case_no", "state", "matter_name", "department", "window"],
+    extra=True,
+    case_id=STR,
+    case_no=STR,
+    state=STR,
+    matter_name=STR,
+)
+
+
+@API.route(
+    "GET",
+    "/api/v1/deadlines",
+    summary="期限看板：已逾期、即将到期、超过两个工作日未转报的办件",
+    tag="监管",
+    roles={Role.SUPERVISOR, Role.ADMIN, Role.DEPT_CLERK, Role.DEPT_LEAD, Role.WINDOW_CLERK},
+    query={
+        "kind": {"type": "string", "enum": ["overdue", "due_soon", "forwarding"]},
+        "cursor": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    response=obj(["items", "next_cursor"], items=array(DEADLINE_ROW, max_items=200), next_cursor=nullable(STR)),
+)
+async def deadlines(ctx: Ctx) -> dict[str, Any]:
+    from handoff.labels_zh import STATE_ZH
+
+    c = container(ctx)
+    limit = int(ctx.query.get("limit", "50"))
+    async with c.engine.connect() as conn:
+        rows = await reports.deadline_board(
+            conn, report_scope(ctx), ctx.query.get("kind", "due_soon"), limit + 1, ctx.query.get("cursor")
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [
+            {
+                "case_id": r["case_id"],
+                "case_no": r["case_no"],
+                "state": r["state"],
+                "state_zh": STATE_ZH[r["state"]],
+                "matter_name": r["matter_terms"]["name"],
+                "department": r["department_name"],
+                "window": r["window_name"],
+                "due_on": r["due_on"].isoformat() if r["due_on"] else None,
+                "used": r["used"],
+                "remaining": r["remaining"],
+                "promised": r["promised"],
+                "paused": r["paused"],
+                "provisional": r["provisional"],
+                "overdue": r["overdue"],
+                "forwarding_due_on": r["forwarding_due_on"].isoformat(),
+                "as_of": r["as_of"].isoformat(),
+            }
+            for r in rows
+        ],
+        "next_cursor": rows[-1]["case_id"] if more and rows else None,
     }
 
 
@@ -983,11 +1116,16 @@ async def create_token(ctx: Ctx) -> dict[str, Any]:
 async def upload_calendar(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
     schedule = parse_schedule(ctx.body["toml"])
+    now = c.deps.clock.now()
     async with c.engine.begin() as conn:
-        await queries.save_schedule(conn, schedule, ctx.who.user_id, c.deps.clock.now())
-    loaded = getattr(c.deps.calendar, "with_schedule", None)
-    if loaded is not None:
-        object.__setattr__(c.deps, "calendar", loaded(schedule))
+        await queries.save_schedule(conn, schedule, ctx.who.user_id, now)
+        # in the same transaction: every process reloads, the watcher recomputes open cases' due dates
+        await write_outbox(
+            conn,
+            [ev.CalendarUpdated(occurred_at=now, actor=ctx.who.user_id, year=schedule.year, source=schedule.source)],
+        )
+    if isinstance(c.deps.calendar, LiveCalendar):
+        c.deps.calendar.load(schedule)
     return {
         "year": schedule.year,
         "source": schedule.source,

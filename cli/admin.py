@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.broker.topology import GROUPS
+from adapters.broker.topology import GROUPS, groups
 from adapters.db import queries
 from adapters.db.engine import make_engine
 from adapters.db.migrate import current_revision, upgrade
@@ -115,7 +115,7 @@ async def run_parked(args: argparse.Namespace, action: str) -> int:
     bus = make_bus(settings)
     await bus.start()
     try:
-        group = GROUPS[args.group]
+        group = groups(settings.broker_prefix)[args.group]
         if action == "list":
             for message in await bus.parked(group, args.limit):
                 error = message.headers.get("x-handoff-last-error", "")

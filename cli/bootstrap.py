@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import aiohttp
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,20 +17,27 @@ from adapters.blobs import FileBlobStore
 from adapters.broker.bus import Bus
 from adapters.broker.memory import MemoryBus
 from adapters.broker.rabbit import RabbitBus
-from adapters.calendar import load_calendar
+from adapters.broker.topology import GROUPS, Group, groups
+from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
-from adapters.db import queries
 from adapters.db.engine import make_engine
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
-from adapters.logistics.factory import build_push_receivers
+from adapters.logistics.factory import build_bookers, build_push_receivers, build_trackers
 from adapters.settings import Settings
-from adapters.sms.factory import build_report_receivers
+from adapters.sms.factory import build_report_receivers, build_sender
+from adapters.sms.settings import SettingsError
 from api.container import Container
-from handoff.calendar import ScheduleCalendar
+from handoff.calendar import next_year_missing
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
 from handoff.services import Deps
+from worker.deadlines import DeadlineSettings, DeadlineWatcher
+from worker.group import Worker
+from worker.logistics import Logistics, LogisticsSettings
+from worker.metrics import WorkerMetrics
+from worker.notifications import Notifier
+from worker.projections import Projector
 from worker.relay import OutboxPoke, OutboxRelay
 
 log = logging.getLogger("handoff")
@@ -45,7 +55,10 @@ class Runtime:
     bus: Bus
     relay: OutboxRelay
     container: Container
+    calendar: LiveCalendar
+    metrics: WorkerMetrics
     notes: list[str] = field(default_factory=list)
+    last_calendar_note: str | None = None
 
     async def close(self) -> None:
         self.relay.stop()
@@ -56,7 +69,7 @@ class Runtime:
 def make_bus(settings: Settings) -> Bus:
     if settings.broker_backend == "memory":
         return MemoryBus()
-    return RabbitBus(settings.broker_url)
+    return RabbitBus(settings.broker_url, prefix=settings.broker_prefix)
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -81,9 +94,9 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
 async def build(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
     await prepare_database(settings, engine)
+    calendar = LiveCalendar()
     async with engine.connect() as conn:
-        stored = await queries.schedules(conn)
-    calendar: ScheduleCalendar = load_calendar(stored)
+        await calendar.refresh(conn)
     bus = make_bus(settings)
     relay = OutboxRelay(
         engine,
@@ -115,19 +128,94 @@ async def build(settings: Settings) -> Runtime:
         sms_receivers=build_report_receivers(settings.extra),
         carrier_receivers=build_push_receivers(settings.extra, SystemClock()),
     )
-    runtime = Runtime(settings=settings, engine=engine, bus=bus, relay=relay, container=container)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        relay=relay,
+        container=container,
+        calendar=calendar,
+        metrics=WorkerMetrics(CollectorRegistry()),
+    )
     if settings.uses_dev_secrets():
         runtime.notes.append(
             "警告：正在使用开发用默认密钥。生产环境请设置 HANDOFF_SCAN_KEYS、HANDOFF_TRACKING_KEY、"
             "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY。"
         )
-    last = calendar.last_covered_year()
-    from handoff.calendar import next_year_missing
-
-    missing = next_year_missing(calendar, datetime.now(UTC).date())
-    if missing is not None:
-        runtime.notes.append(
-            f"提醒：尚未载入 {missing} 年的节假日安排（目前覆盖到 {last} 年），"
-            f"请在管理接口上传国务院通知对应的日程文件；在此之前该年的期限为临时结果。"
-        )
+    note = calendar_note(calendar, datetime.now(UTC).date())
+    if note:
+        runtime.notes.append(note)
     return runtime
+
+
+def calendar_note(calendar: LiveCalendar, today: date) -> str | None:
+    """From November on, while next year's holiday schedule is not loaded: say so (DESIGN §5)."""
+    missing = next_year_missing(calendar.current, today)
+    if missing is None:
+        return None
+    return (
+        f"提醒：尚未载入 {missing} 年的节假日安排（目前覆盖到 {calendar.current.last_covered_year()} 年），"
+        f"请在管理接口上传国务院通知对应的日程文件；在此之前该年的期限为临时结果。"
+    )
+
+
+GROUP_NAMES = tuple(GROUPS)
+
+
+def consumer_groups(settings: Settings) -> dict[str, Group]:
+    return groups(settings.broker_prefix)
+
+
+async def refresh_calendar(runtime: Runtime) -> None:
+    """Pick up a schedule another process stored; report a missing next year (log and metric)."""
+    async with runtime.engine.connect() as conn:
+        await runtime.calendar.refresh(conn)
+    note = calendar_note(runtime.calendar, datetime.now(UTC).date())
+    runtime.metrics.calendar_missing.set(1 if note else 0)
+    if note and note != runtime.last_calendar_note:
+        log.warning(note)
+    runtime.last_calendar_note = note
+
+
+async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp.ClientSession) -> dict[str, Worker]:
+    """The chosen consumer groups of worker/, wired to this runtime's engine, calendar and providers."""
+    settings, container = runtime.settings, runtime.container
+    uow = container.uow
+    workers: dict[str, Worker] = {}
+    for name in names:
+        if name == "notifications":
+            sender = build_sender(dict(settings.extra), session, SystemClock(), runtime.metrics)
+            workers[name] = Notifier(
+                runtime.engine,
+                sender,
+                lambda: runtime.calendar,
+                container.tracking_url,
+                counter=runtime.metrics,
+            )
+        elif name == "deadlines":
+            workers[name] = DeadlineWatcher(
+                runtime.engine,
+                container.cipher,
+                runtime.calendar,
+                container.deps,
+                uow,
+                DeadlineSettings.from_env(settings.extra),
+            )
+        elif name == "logistics":
+            workers[name] = Logistics(
+                runtime.engine,
+                container.cipher,
+                runtime.calendar,
+                container.deps,
+                uow,
+                build_bookers(settings.extra, session, SystemClock()),
+                build_trackers(settings.extra, session, SystemClock()),
+                container.blobs,
+                None,
+                LogisticsSettings.from_env(settings.extra),
+            )
+        elif name == "projections":
+            workers[name] = Projector(runtime.engine, container.cipher, runtime.calendar, SystemClock())
+        else:
+            raise SettingsError(f"未知的消费组：{name}（可选：{'、'.join(GROUP_NAMES)}）")
+    return workers

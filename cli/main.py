@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cli import admin, carrier, clock, render, serve, sms
+from cli import admin, carrier, clock, render, serve, sms, worker
 from cli.base import CliError, HandoffParser
 
 COMMAND_MODULES = [
@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     sms,
     carrier,
     render,
+    worker,
 ]
 
 

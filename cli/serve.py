@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 from datetime import UTC, datetime
 from typing import Any
@@ -14,19 +13,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.broker.topology import GROUPS
 from adapters.db import queries
 from adapters.demo import DEMO_USERS, load_demo_world
+from adapters.logs import configure_logging
 from adapters.settings import Settings
-from adapters.sms.factory import build_sender
 from adapters.sms.settings import SettingsError
-from adapters.sms.wrappers import RecordedMetrics
 from api.app import create_app
 from cli.base import CliError
-from cli.bootstrap import SystemClock, build
+from cli.bootstrap import GROUP_NAMES, build, build_workers, consumer_groups, refresh_calendar
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
-from worker.notifications import Notifier
+from worker.group import start_groups, stop_tickers
+from worker.metrics import Sampler
 
 
 def register(sub: Any) -> None:
@@ -34,6 +32,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", help="监听地址（默认 127.0.0.1，或 HANDOFF_HOST）")
     parser.add_argument("--port", type=int, help="端口（默认 8080，或 HANDOFF_PORT）")
     parser.add_argument("--no-demo", action="store_true", help="不载入演示数据")
+    parser.add_argument(
+        "--no-workers", action="store_true", help="只运行接口与消息中继，消费组由 handoff worker 另行运行"
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         explicit["demo_data"] = False
     try:
         settings = Settings.from_env(**explicit)
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, workers=not args.no_workers))
     except DomainError as exc:
         raise CliError(exc.title) from exc
     except OSError as exc:
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
-async def serve(settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+async def serve(settings: Settings, workers: bool = True) -> int:
+    configure_logging(settings.log_level, settings.log_format)
     runtime = await build(settings)
     tokens: list[tuple[str, str, str]] = []
     if settings.demo_data:
@@ -80,13 +81,14 @@ async def serve(settings: Settings) -> int:
                 tokens.append((role, name, token))
     await runtime.bus.start()
     session = aiohttp.ClientSession()
-    sender = build_sender(dict(settings.extra), session, SystemClock(), RecordedMetrics())
-    notifier = Notifier(runtime.engine, sender, lambda: runtime.container.deps.calendar, runtime.container.tracking_url)
-    await runtime.bus.consume(GROUPS["notifications"], notifier.handle)
-    await notifier.expire_stuck()
-    await notifier.send_pending()
+    all_groups = consumer_groups(settings)
+    chosen = {name: all_groups[name] for name in (GROUP_NAMES if workers else ())}
+    running = await build_workers(runtime, list(chosen), session)
+    tickers = await start_groups(runtime.bus, chosen, running, runtime.metrics)
     relay_task = asyncio.create_task(runtime.relay.run())
-    app = create_app(runtime.container)
+    sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=lambda: refresh_calendar(runtime))
+    sampler_task = asyncio.create_task(sampler.run())
+    app = create_app(runtime.container, registry=runtime.metrics.registry)
     app_runner = web.AppRunner(app, access_log=None)
     await app_runner.setup()
     site = web.TCPSite(app_runner, settings.host, settings.port)
@@ -96,6 +98,7 @@ async def serve(settings: Settings) -> int:
     print(f"  接口说明（OpenAPI）：{base}/api/v1/openapi.json")
     print(f"  健康检查：{base}/healthz   就绪检查：{base}/readyz   指标：{base}/metrics")
     print(f"  数据库：{settings.database_url}   消息：{settings.broker_url}")
+    print(f"  消费组：{'、'.join(chosen) if chosen else '无（请另行运行 handoff worker）'}")
     for note in runtime.notes:
         print(f"  {note}")
     if tokens:
@@ -117,6 +120,9 @@ async def serve(settings: Settings) -> int:
     await app_runner.cleanup()
     runtime.relay.stop()
     await relay_task
+    sampler.stop()
+    await sampler_task
+    await stop_tickers(tickers)
     await runtime.close()
     await session.close()
     return 0

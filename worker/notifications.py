@@ -1,25 +1,33 @@
-"""The notifications consumer group: the applicant's SMS for each step of the case.
+"""The notifications consumer group: the SMS of each step, to the applicant and to the staff.
+
+Who gets what is one table, :data:`PLANS`: per event type, the SMS to send (template, parameters)
+and to whom — the applicant (their phone on the case), the staff of an office with given roles (the
+users whose scope covers that office and who have a phone), or one named user (the lead a case was
+copied to).
 
 Exactly one SMS per event and recipient, whatever the redeliveries: in the inbox transaction the
 handler writes one ``notifications`` row per (event, recipient, template) — unique — in state
 ``created``; after the commit it claims each row (``created`` → ``sending``, conditional) and only
 then calls the provider. A crash between the claim and the provider's answer leaves a ``sending``
 row without a provider id: it is never sent again automatically (a second SMS is worse than a
-missing one) and :func:`expire_stuck` turns it into ``technical_failure``, which the case shows.
-Rows still ``created`` (a crash right after the commit) are sent by :func:`send_pending` at start.
+missing one) and :meth:`Notifier.expire_stuck` turns it into ``technical_failure``, which the case
+shows. Rows still ``created`` (a crash right after the commit) are sent by
+:meth:`Notifier.send_pending` at start. A batch of packages handed over together gives each
+receiving clerk one SMS for the batch, not one per package.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,137 +35,382 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.broker.bus import Incoming, Park
 from adapters.db import domain_tables as t
 from adapters.db.tables import inbox
+from adapters.sms.templates import TEMPLATES
+from handoff.access import Role, Scope
 from handoff.clock import StagePeriod, read_clock
+from handoff.codes import PackageCode
+from handoff.errors import DomainError, InvalidInput
 from handoff.labels_zh import STAGE_TYPE_ZH
-from handoff.ports import Calendar, ProviderError, SmsSender, SmsStatus
+from handoff.package import APPLICANT, Direction
+from handoff.ports import Calendar, ProviderError, SmsStatus
 from handoff.timeutil import local_date
 
 log = logging.getLogger("handoff.notifications")
 CONSUMER = "notifications"
 STUCK_AFTER = timedelta(minutes=15)
+BATCH_NAMESPACE = uuid.UUID("6f1c2d9e-6a57-4c1e-9a43-2b0c7c5e8d11")
+
+
+# =========================================================================== who, and what
+
+
+@dataclass(frozen=True)
+class Applicant:
+    pass
+
+
+@dataclass(frozen=True)
+class StaffOf:
+    """The users with one of ``roles`` whose scope covers ``office_id`` (and who have a phone)."""
+
+    office_id: str
+    roles: tuple[Role, ...]
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+
+
+Audience = Applicant | StaffOf | User
+APPLICANT_ = Applicant()
 
 
 @dataclass(frozen=True)
 class Planned:
     template: str
-    params: dict[str, str]
+    to: Audience
+    params: dict[str, str] = field(default_factory=dict)
+    key: str | None = None
+    """Deduplication key in place of the event id: one SMS per key and recipient."""
 
 
 @dataclass(frozen=True)
-class CaseFacts:
+class PackageFacts:
+    direction: str
+    from_office: str | None
+    to_office: str | None
+    to_applicant: bool
+    carrier: str | None
+    code: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the planners may read besides the event: the case and, for package events, the package."""
+
     phone: str
-    window_name: str
+    case_no: str
+    delivery: str
+    window_office_id: str
+    department_office_id: str
+    offices: Mapping[str, str]
+    """office id → name (the window and the department of the case)."""
     accepted_on: date | None
     limit: int
-    extensions: tuple[int, ...]
-    stages: tuple[StagePeriod, ...]
+    extensions: tuple[tuple[int, datetime], ...]
+    """(days, granted at) of each extension."""
+    stages: tuple[tuple[StagePeriod, datetime, datetime | None], ...]
+    """(period, opened at, closed at) of each special stage."""
     today: date
+    package: PackageFacts | None = None
+    result_carrier: str | None = None
+    """The carrier of the case's result package, when there is one."""
 
 
-Planner = Callable[[Mapping[str, Any], CaseFacts, Calendar], list[Planned]]
+Planner = Callable[[Mapping[str, Any], Facts, Calendar], list[Planned]]
+
+DEPT_CLERKS = (Role.DEPT_CLERK,)
+WINDOW_CLERKS = (Role.WINDOW_CLERK,)
 
 
-def _due(facts: CaseFacts, calendar: Calendar) -> str:
-    """The due date as the clock has it now (stages excluded, extensions added)."""
+def _due(envelope: Mapping[str, Any], facts: Facts, calendar: Calendar) -> str:
+    """The due date as the clock had it when the event happened (stages opened by then excluded,
+    extensions granted by then added) — not as it is when the SMS goes out, which may be later."""
     if facts.accepted_on is None:
         return ""
+    at = datetime.fromisoformat(str(envelope["occurred_at"]))
+    stages = [
+        StagePeriod(type=s.type, start=s.start, end=s.end if closed is not None and closed <= at else None)
+        for s, opened, closed in facts.stages
+        if opened <= at
+    ]
     reading = read_clock(
         calendar,
         accepted_on=facts.accepted_on,
         limit=facts.limit,
-        at=max(facts.today, facts.accepted_on),
-        stages=facts.stages,
-        extensions=facts.extensions,
+        at=max(local_date(at), facts.accepted_on),
+        stages=stages,
+        extensions=[days for days, granted in facts.extensions if granted <= at],
     )
     return reading.due_date.isoformat()
 
 
 def _stage(envelope: Mapping[str, Any]) -> str:
-    return STAGE_TYPE_ZH.get(str(envelope["data"].get("stage_type", "")), "特殊环节")
+    return STAGE_TYPE_ZH.get(str(_data(envelope).get("stage_type", "")), "特殊环节")
 
 
-# The applicant's SMS per event type. Staff SMS (incoming_package, action_needed, deadline_warning,
-# overdue) come with the deadline watcher and the logistics group.
+def _data(envelope: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = envelope.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _staff_of_office(office_id: str, facts: Facts) -> StaffOf:
+    roles = DEPT_CLERKS if office_id == facts.department_office_id else WINDOW_CLERKS
+    return StaffOf(office_id, roles)
+
+
+def _applicant(template: str, **params: str) -> list[Planned]:
+    return [Planned(template, APPLICANT_, dict(params))]
+
+
+def _staff_action(office_id: str | None, facts: Facts, action: str) -> list[Planned]:
+    if office_id is None:
+        return []
+    return [Planned("action_needed", _staff_of_office(office_id, facts), {"case_no": facts.case_no, "action": action})]
+
+
+def _on_result_shipped(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+    if f.delivery == "mail_to_applicant":
+        if f.result_carrier in (None, "internal"):
+            # our own courier carries it: the package code is the number to quote
+            return _applicant("result_shipped", waybill=f.package.code if f.package else "")
+        return []  # a carrier's waybill comes with package.booked
+    if f.delivery == "pickup_at_department":
+        return _applicant("ready_for_pickup", place=f.offices.get(f.department_office_id, "审批部门"))
+    return []
+
+
+def _on_booked(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+    p = f.package
+    if p is None or p.direction != Direction.RESULT.value or not p.to_applicant:
+        return []
+    return _applicant("result_shipped", waybill=str(_data(e).get("waybill", "")))
+
+
+def _on_left(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+    """A package left its sender (picked up by a courier, or pushed electronically)."""
+    p = f.package
+    if p is None:
+        return []
+    planned: list[Planned] = []
+    if p.direction == Direction.OUTBOUND.value:
+        planned += _applicant("forwarded")
+    if p.to_office is not None:
+        manifest = _data(e).get("manifest_id")
+        key = str(uuid.uuid5(BATCH_NAMESPACE, f"{manifest}:{p.to_office}")) if manifest else None
+        count = str(_data(e).get("_batch_count", 1))
+        planned.append(
+            Planned(
+                "incoming_package",
+                _staff_of_office(p.to_office, f),
+                {"count": count, "office": f.offices.get(p.to_office, "本单位")},
+                key=key,
+            )
+        )
+    return planned
+
+
+def _on_signed(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+    p = f.package
+    if p is None:
+        return []
+    planned: list[Planned] = []
+    if p.direction == Direction.RESULT.value and p.to_office == f.window_office_id:
+        planned += _applicant("ready_for_pickup", place=f.offices.get(f.window_office_id, "代收窗口"))
+    if int(_data(e).get("discrepancies", 0) or 0) > 0:
+        planned += _staff_action(p.from_office, f, "核对材料差异")
+    return planned
+
+
+def _on_package_trouble(action: str) -> Planner:
+    def plan(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+        return _staff_action(f.package.from_office if f.package else None, f, action)
+
+    return plan
+
+
+def _on_stage_opened(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
+    if _data(e).get("stage_type") == "supplement":
+        return []  # the supplement request's own SMS says it (with its due date)
+    return _applicant("stage_opened", stage=_stage(e))
+
+
 PLANS: dict[str, Planner] = {
-    "case.collected": lambda e, f, c: [Planned("receipt", {})],
-    "case.forwarded": lambda e, f, c: [Planned("forwarded", {})],
-    "case.received": lambda e, f, c: [Planned("signed", {})],
-    "case.accepted": lambda e, f, c: [Planned("accepted", {"due": _due(f, c)})],
-    "case.supplement_requested": lambda e, f, c: [Planned("supplement_requested", {})],
-    "case.rejected": lambda e, f, c: [Planned("rejected", {})],
-    "stage.opened": lambda e, f, c: [Planned("stage_opened", {"stage": _stage(e)})],
-    "stage.closed": lambda e, f, c: [Planned("stage_closed", {"stage": _stage(e)})],
-    "case.extended": lambda e, f, c: [Planned("extended", {"due": _due(f, c)})],
-    "case.decided": lambda e, f, c: [Planned("decided", {})],
-    "case.result_shipped": lambda e, f, c: [Planned("result_shipped", {})],
-    "case.delivered": lambda e, f, c: [Planned("delivered", {}), Planned("rating_request", {})],
-    "case.pickup_registered": lambda e, f, c: [Planned("delivered", {}), Planned("rating_request", {})],
+    # the applicant's steps
+    "case.collected": lambda e, f, c: _applicant("receipt"),
+    "case.received": lambda e, f, c: _applicant("signed"),
+    "case.accepted": lambda e, f, c: _applicant("accepted", due=_due(e, f, c)),
+    "case.supplement_requested": lambda e, f, c: _applicant("supplement_requested", due=str(_data(e)["due_on"])),
+    "case.closed_unsupplemented": lambda e, f, c: _applicant("closed_unsupplemented"),
+    "case.rejected": lambda e, f, c: _applicant("rejected"),
+    "stage.opened": _on_stage_opened,
+    "stage.closed": lambda e, f, c: _applicant("stage_closed", stage=_stage(e)),
+    "case.extended": lambda e, f, c: _applicant("extended", due=_due(e, f, c)),
+    "case.decided": lambda e, f, c: _applicant("decided"),
+    "case.result_shipped": _on_result_shipped,
+    "package.booked": _on_booked,
+    "case.delivered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],
+    "case.pickup_registered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],
+    # packages on the move: the applicant, and the clerks who will receive them
+    "package.picked_up": _on_left,
+    "package.pushed": _on_left,
+    "package.signed": _on_signed,
+    "package.exception": _on_package_trouble("处理材料包异常"),
+    "package.stalled": _on_package_trouble("追查滞留材料包"),
+    # the staff's work and deadlines
+    "case.copied_to_lead": lambda e, f, c: [
+        Planned("action_needed", User(str(_data(e)["lead"])), {"case_no": f.case_no, "action": "阅示办件"})
+    ],
+    "case.forwarding_overdue": lambda e, f, c: _staff_action(f.window_office_id, f, "逾期未转报"),
+    "case.deadline_near": lambda e, f, c: [
+        Planned(
+            "deadline_warning",
+            StaffOf(f.department_office_id, DEPT_CLERKS),
+            {"case_no": f.case_no, "due": str(_data(e)["due_on"]), "days": str(_data(e)["remaining"])},
+        )
+    ],
+    "case.overdue": lambda e, f, c: [
+        Planned(
+            "overdue",
+            StaffOf(f.department_office_id, (Role.DEPT_CLERK, Role.DEPT_LEAD)),
+            {"case_no": f.case_no, "days": str(int(_data(e)["used"]) - int(_data(e)["promised"]))},
+        )
+    ],
 }
 
 
+# =========================================================================== the consumer
+
+
+@dataclass(frozen=True)
+class Recipient:
+    phone: str
+    audience: str
+    user_id: str | None = None
+
+
+class SmsCounter(Protocol):
+    """Where send outcomes are counted (worker/metrics.py in the composition root)."""
+
+    def sent(self, template: str, status: str) -> None: ...
+
+
+class CountedSms:
+    """An in-memory SmsCounter (tests, and a Notifier built without metrics)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def sent(self, template: str, status: str) -> None:
+        self.counts[(template, status)] = self.counts.get((template, status), 0) + 1
+
+
 class Notifier:
+    """The ``notifications`` consumer group (a :class:`worker.group.Worker`)."""
+
+    handle_batch = None
+    interval: float | None = 60.0
+
     def __init__(
         self,
         engine: AsyncEngine,
-        sender: SmsSender,
+        sender: Any,
         calendar: Callable[[], Calendar],
         tracking_url: Callable[[str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        counter: SmsCounter | None = None,
+        staff_ttl: float = 60.0,
     ) -> None:
         self.engine = engine
         self.sender = sender
         self.calendar = calendar
         self.tracking_url = tracking_url
         self.clock = clock
+        self.counter: SmsCounter = counter or CountedSms()
+        self.staff_ttl = staff_ttl
+        self._staff: list[tuple[str, Role, Scope, str]] = []
+        self._staff_at = -1.0
+
+    # The Worker protocol (worker/group.py): at start, send what a crash left; each minute, mark
+    # the sends whose outcome is unknown.
+
+    async def recover(self) -> None:
+        await self.expire_stuck()
+        await self.send_pending()
+
+    async def tick(self) -> None:
+        await self.expire_stuck()
 
     async def handle(self, message: Incoming) -> None:
         try:
             envelope = json.loads(message.body)
         except ValueError as exc:
             raise Park(f"not JSON: {exc}") from exc
+        if not isinstance(envelope, dict):
+            raise Park("not an event envelope")
         planner = PLANS.get(str(envelope.get("type")))
         case_id = envelope.get("case_id")
         if planner is None or not case_id:
             return
+        staff = await self._staff_directory()
         async with self.engine.begin() as conn:
             if not await _first_delivery(conn, message.message_id):
                 return
-            facts = await _case_facts(conn, str(case_id), local_date(self.clock()))
+            facts = await _facts(conn, str(case_id), envelope.get("package_id"), local_date(self.clock()))
             if facts is None:
                 raise Park(f"case {case_id} not found")
-            rows = await self._plan(conn, envelope, str(case_id), facts)
+            if envelope.get("type") == "package.picked_up":
+                envelope = await _with_batch_count(conn, envelope)
+            try:
+                planned = planner(envelope, facts, self.calendar())
+            except (KeyError, ValueError, InvalidInput) as exc:
+                raise Park(f"cannot plan SMS for {envelope.get('type')}: {exc!r}") from exc
+            rows = await self._write(conn, envelope, str(case_id), facts, planned, staff)
         for row in rows:
             await self._send(row)
 
-    async def _plan(
-        self, conn: AsyncConnection, envelope: Mapping[str, Any], case_id: str, facts: CaseFacts
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        envelope: Mapping[str, Any],
+        case_id: str,
+        facts: Facts,
+        planned: Sequence[Planned],
+        staff: Sequence[tuple[str, Role, Scope, str]],
     ) -> list[dict[str, Any]]:
         now = self.clock()
-        planned = PLANS[str(envelope["type"])](envelope, facts, self.calendar())
         rows = []
+        regions = await _office_regions(conn)
         for item in planned:
             params = dict(item.params)
-            if "link" in _template_params(item.template):
+            wanted = TEMPLATES[item.template].params
+            if "link" in wanted:
                 params["link"] = self.tracking_url(case_id)
-            if "place" in _template_params(item.template):
-                params["place"] = facts.window_name
-            row = {
-                "id": str(uuid.uuid4()),
-                "event_id": str(envelope["id"]),
-                "case_id": case_id,
-                "recipient": facts.phone,
-                "template_key": item.template,
-                "status": SmsStatus.CREATED.value,
-                "reason": json.dumps(params, ensure_ascii=False),
-                "created_at": now,
-                "updated_at": now,
-            }
-            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            done = await conn.execute(
-                dialect_insert(t.notifications).values(**row).on_conflict_do_nothing().returning(t.notifications.c.id)
-            )
-            if done.first() is not None:
-                rows.append(row)
+            for recipient in _recipients(item.to, facts, staff, regions):
+                row = {
+                    "id": str(uuid.uuid4()),
+                    "event_id": item.key or str(envelope["id"]),
+                    "case_id": case_id,
+                    "recipient": recipient.phone,
+                    "audience": recipient.audience,
+                    "user_id": recipient.user_id,
+                    "template_key": item.template,
+                    "params": params,
+                    "status": SmsStatus.CREATED.value,
+                    "reason": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                done = await conn.execute(
+                    dialect_insert(t.notifications)
+                    .values(**row)
+                    .on_conflict_do_nothing()
+                    .returning(t.notifications.c.id)
+                )
+                if done.first() is not None:
+                    rows.append(row)
         return rows
 
     async def _send(self, row: Mapping[str, Any]) -> None:
@@ -170,7 +423,7 @@ class Notifier:
             )
             if claimed.rowcount != 1:
                 return
-        params = json.loads(row["reason"])
+        params = _params_of(row)
         try:
             receipt = await self.sender.send(row["recipient"], row["template_key"], params)
             values = {
@@ -190,6 +443,7 @@ class Notifier:
                 },
             )
             values = {"status": exc.status.value, "provider": exc.provider, "reason": f"{exc.raw_code} {exc.reason}"}
+        self.counter.sent(row["template_key"], values["status"])
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(t.notifications)
@@ -233,11 +487,53 @@ class Notifier:
             )
         return int(done.rowcount or 0)
 
+    async def _staff_directory(self) -> list[tuple[str, Role, Scope, str]]:
+        """(user id, role, scope, phone) of the staff who have a phone; read at most every minute."""
+        now = time.monotonic()
+        if self._staff_at < 0 or now - self._staff_at > self.staff_ttl:
+            async with self.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(t.users.c.id, t.users.c.role, t.users.c.scope, t.users.c.phone).where(
+                            t.users.c.phone != ""
+                        )
+                    )
+                ).all()
+            directory = []
+            for user_id, role, scope, phone in rows:
+                try:
+                    directory.append((user_id, Role(role), Scope.parse(scope), phone))
+                except (ValueError, InvalidInput):
+                    log.warning("user with an unreadable role or scope skipped", extra={"user_id": user_id})
+            self._staff, self._staff_at = directory, now
+        return self._staff
 
-def _template_params(key: str) -> tuple[str, ...]:
-    from adapters.sms.templates import TEMPLATES
 
-    return TEMPLATES[key].params
+def _params_of(row: Mapping[str, Any]) -> dict[str, str]:
+    params = row.get("params")
+    if isinstance(params, Mapping) and params:
+        return {str(k): str(v) for k, v in params.items()}
+    # rows written before the params column existed kept their parameters in `reason`
+    try:
+        legacy = json.loads(row.get("reason") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in legacy.items()} if isinstance(legacy, dict) else {}
+
+
+def _recipients(
+    to: Audience, facts: Facts, staff: Sequence[tuple[str, Role, Scope, str]], regions: Mapping[str, str]
+) -> list[Recipient]:
+    if isinstance(to, Applicant):
+        return [Recipient(facts.phone, "applicant")]
+    if isinstance(to, User):
+        return [Recipient(phone, "staff", user_id) for user_id, _, _, phone in staff if user_id == to.user_id]
+    region = regions.get(to.office_id, "")
+    return [
+        Recipient(phone, "staff", user_id)
+        for user_id, role, scope, phone in staff
+        if role in to.roles and not scope.everything and scope.covers_office(to.office_id, region)
+    ]
 
 
 async def _first_delivery(conn: AsyncConnection, message_id: str) -> bool:
@@ -251,34 +547,123 @@ async def _first_delivery(conn: AsyncConnection, message_id: str) -> bool:
     return done.first() is not None
 
 
-async def _case_facts(conn: AsyncConnection, case_id: str, today: date) -> CaseFacts | None:
+async def _office_regions(conn: AsyncConnection) -> dict[str, str]:
+    return {r[0]: r[1] for r in await conn.execute(select(t.offices.c.id, t.offices.c.region_code))}
+
+
+async def _with_batch_count(conn: AsyncConnection, envelope: Mapping[str, Any]) -> Mapping[str, Any]:
+    """For a batch hand-over: how many of the batch's packages go where this one goes."""
+    data = dict(_data(envelope))
+    manifest_id = data.get("manifest_id")
+    if not manifest_id:
+        return envelope
+    this = t.packages.alias("this")
+    count = (
+        await conn.execute(
+            select(func.count())
+            .select_from(t.manifest_packages)
+            .join(t.packages, t.packages.c.id == t.manifest_packages.c.package_id)
+            .join(this, this.c.id == envelope.get("package_id"))
+            .where(t.manifest_packages.c.manifest_id == manifest_id, t.packages.c.to_party == this.c.to_party)
+        )
+    ).scalar_one()
+    data["_batch_count"] = max(int(count), 1)
+    return {**envelope, "data": data}
+
+
+def _office_of(party: str) -> str | None:
+    return party.split(":", 1)[1] if party.startswith("office:") else None
+
+
+async def _facts(conn: AsyncConnection, case_id: str, package_id: Any, today: date) -> Facts | None:
     row = (
         await conn.execute(
-            select(t.cases.c.applicant_phone, t.cases.c.accepted_at, t.cases.c.matter_terms, t.offices.c.name)
-            .join(t.offices, t.offices.c.id == t.cases.c.window_office_id)
-            .where(t.cases.c.id == case_id)
+            select(
+                t.cases.c.applicant_phone,
+                t.cases.c.case_no,
+                t.cases.c.delivery,
+                t.cases.c.window_office_id,
+                t.cases.c.department_office_id,
+                t.cases.c.accepted_at,
+                t.cases.c.matter_terms,
+                t.cases.c.result_package_id,
+            ).where(t.cases.c.id == case_id)
         )
     ).first()
     if row is None:
         return None
+    phone, case_no, delivery, window, department, accepted_at, terms, result_package_id = row
+    offices = {
+        r[0]: r[1]
+        for r in await conn.execute(
+            select(t.offices.c.id, t.offices.c.name).where(t.offices.c.id.in_([window, department]))
+        )
+    }
     extensions = (
-        (await conn.execute(select(t.case_extensions.c.days).where(t.case_extensions.c.case_id == case_id)))
-        .scalars()
-        .all()
-    )
-    stages = (
         await conn.execute(
-            select(t.case_stages.c.type, t.case_stages.c.start_on, t.case_stages.c.end_on).where(
-                t.case_stages.c.case_id == case_id
-            )
+            select(t.case_extensions.c.days, t.case_extensions.c.at).where(t.case_extensions.c.case_id == case_id)
         )
     ).all()
-    return CaseFacts(
-        phone=row[0],
-        window_name=row[3],
-        accepted_on=local_date(row[1]) if row[1] else None,
-        limit=int(row[2]["promised_limit"]),
-        extensions=tuple(extensions),
-        stages=tuple(StagePeriod(type=kind, start=start, end=end) for kind, start, end in stages),
+    stages = (
+        await conn.execute(
+            select(
+                t.case_stages.c.type,
+                t.case_stages.c.start_on,
+                t.case_stages.c.end_on,
+                t.case_stages.c.opened_at,
+                t.case_stages.c.closed_at,
+            ).where(t.case_stages.c.case_id == case_id)
+        )
+    ).all()
+    package = None
+    wanted = package_id or result_package_id
+    result_carrier = None
+    if wanted:
+        p = (
+            await conn.execute(
+                select(
+                    t.packages.c.id,
+                    t.packages.c.direction,
+                    t.packages.c.from_party,
+                    t.packages.c.to_party,
+                    t.packages.c.carrier,
+                    t.packages.c.code,
+                ).where(t.packages.c.id == str(wanted))
+            )
+        ).first()
+        if p is not None:
+            package = PackageFacts(
+                direction=p[1],
+                from_office=_office_of(p[2]),
+                to_office=_office_of(p[3]),
+                to_applicant=p[3] == APPLICANT,
+                carrier=p[4],
+                code=_readable_code(p[5]),
+            )
+            if p[0] == result_package_id:
+                result_carrier = p[4]
+    return Facts(
+        phone=phone,
+        case_no=case_no or "",
+        delivery=delivery,
+        window_office_id=window,
+        department_office_id=department,
+        offices=offices,
+        accepted_on=local_date(accepted_at) if accepted_at else None,
+        limit=int(terms["promised_limit"]),
+        extensions=tuple((days, at) for days, at in extensions),
+        stages=tuple(
+            (StagePeriod(type=kind, start=start, end=end), opened, closed)
+            for kind, start, end, opened, closed in stages
+        ),
         today=today,
+        package=package,
+        result_carrier=result_carrier,
     )
+
+
+def _readable_code(compact: str) -> str:
+    try:
+        return str(PackageCode.parse(compact))
+    except DomainError:
+        return compact

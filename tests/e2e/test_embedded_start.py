@@ -87,7 +87,7 @@ def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
             "mode": "proxy_collect",
             "delivery": "mail_to_applicant",
             "window_office_id": "win-441581",
-            "applicant": {"name": "王五", "phone": "13900001111"},
+            "applicant": {"name": "王五", "phone": "13900001111", "address": "陆丰市东海街道人民路 8 号"},
             "materials": [
                 {"name": "《防雷装置竣工验收申请书》"},
                 {"name": "防雷装置竣工图纸"},

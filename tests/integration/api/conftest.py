@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.blobs import FileBlobStore
-from adapters.calendar import load_calendar
+from adapters.calendar import LiveCalendar
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.demo import DEMO_USERS, load_demo_world
@@ -76,7 +76,7 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
     container = Container(
         engine=engine,
         uow=lambda: SqlUnitOfWork(engine, CIPHER, write_outbox),
-        deps=Deps(clock=clock, calendar=load_calendar(), tracking=TrackingTokens(b"track-key-for-tests-only-32byte")),
+        deps=Deps(clock=clock, calendar=LiveCalendar(), tracking=TrackingTokens(b"track-key-for-tests-only-32byte")),
         signer=SIGNER,
         cipher=CIPHER,
         blobs=FileBlobStore(tmp_path / "blobs"),

@@ -6,6 +6,9 @@ import base64
 
 import pytest
 
+from tests.support.outbox import OutboxFeed
+from worker.projections import Projector
+
 pytestmark = pytest.mark.integration
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
@@ -165,6 +168,8 @@ async def test_the_whole_journey_window_courier_department_applicant(api):
 
     ledger = await (await api.client.get("/api/v1/ledger", headers=api.auth("supervisor"))).json()
     assert ledger["items"][0]["case_id"] == cid and ledger["items"][0]["phone"] == "138****5678"
+    c = api.container
+    await OutboxFeed(c.engine, Projector(c.engine, c.cipher, c.deps.calendar, c.deps.clock).handle)()
     figures = await (await api.client.get("/api/v1/indicators", headers=api.auth("supervisor"))).json()
     assert figures["cases"] == 1 and figures["trips_saved"] == 1 and figures["average_rating"] == 5
     assert 25 < figures["distance_saved_km"] < 40
@@ -174,6 +179,7 @@ async def test_a_department_opens_and_closes_a_stage_and_extends_with_the_clock_
     body = registration(
         matter_id="m-jsgc-xk",
         delivery="mail_to_applicant",
+        applicant={"name": "张小三", "phone": "13812345678", "address": "陆丰市东海街道人民路 8 号"},
         tolerated=[],
         materials=[{"name": "建设工程规划许可申请表"}, {"name": "建设工程设计方案"}, {"name": "土地权属证明"}],
     )

@@ -108,6 +108,7 @@ def register(matter=BUILDING, **kw):
         applicant_name="张小三",
         applicant_phone="13812345678",
         applicant_id_number="11010519491231002X",
+        applicant_address="陆丰市东海街道人民路 8 号",
         window_office_id="win-441581",
         materials=[MaterialSubmission(m.name, pages=2) for m in matter.materials if m.required],
         actor="clerk",

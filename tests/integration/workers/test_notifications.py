@@ -125,6 +125,7 @@ async def test_one_case_from_collection_to_delivery_sends_the_expected_sms_once_
             delivery=Delivery.MAIL_TO_APPLICANT,
             applicant_name="张小三",
             applicant_phone="13812345678",
+            applicant_address="陆丰市东海街道人民路 8 号",
             window_office_id="win-441581",
             actor="clerk-lf",
             materials=[MaterialSubmission(n) for n in ("建设工程规划许可申请表", "建设工程设计方案", "土地权属证明")],

@@ -1,0 +1,117 @@
+"""The indicator projection on SQLite and PostgreSQL: kept from events, equal to the indicators
+computed from the cases themselves, unchanged by redeliveries, moved on by time alone, and summed by
+day, window, department or region."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.db import queries, reports
+from adapters.db.worker_tables import indicator_days
+from handoff.services import CaseCommand, ShipResult
+from handoff.stats import Point, case_facts, indicators
+from handoff.timeutil import local_date
+from worker.projections import Projector
+
+pytestmark = pytest.mark.integration
+EVERYTHING = reports.Scope(None, None)
+
+
+def projector(world) -> Projector:
+    return Projector(world.engine, world.uow().cipher, world.calendar, world.clock)
+
+
+async def direct_indicators(world, case_ids):
+    """The same figures the slow way: every case loaded and counted (handoff/stats.py)."""
+    async with world.engine.connect() as conn:
+        points = {o.id: Point(o.lat, o.lon) for o in (await queries.offices(conn)).values()}
+    async with world.uow() as uow:
+        cases = [await uow.cases.get(c) for c in case_ids]
+    return indicators(case_facts(c, world.calendar, local_date(world.clock.now()), points) for c in cases)
+
+
+async def test_the_projection_equals_the_figures_computed_from_the_cases(world):
+    p = projector(world)
+    feed = world.feed(p.handle)
+    world.at(2026, 3, 2)
+    early, rejected, waiting, rated = [await world.register() for _ in range(4)]
+    for case_id in (early, rejected, rated):
+        await world.to_department(case_id)
+    await world.case("accept", early)
+    await world.case("accept", rated)
+    await world.case("reject", rejected, reason="不属于本部门职权范围")
+    world.at(2026, 3, 10)
+    await world.case("decide", early, outcome="approved", opinion="同意")
+    await world.case("decide", rated, outcome="approved", opinion="同意")
+    await world.run(ShipResult(case_id=rated, actor="dept-zj"))
+    await world.run(CaseCommand(case_id=rated, name="deliver", actor="courier-07"))
+    await world.run(CaseCommand(case_id=rated, name="rate", actor="applicant", args={"score": 2, "comment": "慢"}))
+    await feed()
+    async with world.engine.connect() as conn:
+        [total] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert total.figures == await direct_indicators(world, [early, rejected, waiting, rated])
+    assert (total.figures.cases, total.figures.accepted, total.figures.decided, total.figures.early) == (4, 2, 2, 2)
+    assert total.figures.rated == 1 and total.figures.bad == 1 and total.figures.trips_saved == 1
+
+    # every event delivered again (a relay crash between publish and commit): nothing changes
+    feed.seen = 0
+    await feed()
+    async with world.engine.connect() as conn:
+        [again] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert again == total
+
+
+async def test_time_alone_makes_an_open_case_overdue_on_the_next_tick(world):
+    p = projector(world)
+    feed = world.feed(p.handle)
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    await world.to_department(case_id)
+    await world.case("accept", case_id)
+    await feed()
+    world.at(2026, 4, 1)
+    async with world.engine.connect() as conn:
+        [before] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert before.figures.overdue == 0
+    await p.tick()
+    async with world.engine.connect() as conn:
+        [after] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert after.figures.overdue == 1 and after.figures.should_be_decided == 1
+
+
+async def test_figures_are_grouped_by_day_window_region_and_filtered_by_scope(world):
+    p = projector(world)
+    feed = world.feed(p.handle)
+    world.at(2026, 3, 2)
+    await world.register()
+    world.at(2026, 3, 3)
+    await world.register(window_office_id="win-441521")
+    stage_case = await world.register()
+    await world.to_department(stage_case)
+    await world.case("accept", stage_case)
+    [opened] = [
+        e
+        for e in await world.case(
+            "open_stage", stage_case, stage_type="expert_review", reason="评审", legal_basis="行政许可法第四十五条"
+        )
+        if e.type == "stage.opened"
+    ]
+    world.at(2026, 3, 6)
+    await world.case("close_stage", stage_case, stage_id=opened.stage_id)
+    await feed()
+    async with world.engine.connect() as conn:
+        by_day = await reports.indicator_groups(conn, EVERYTHING, None, None, "day")
+        by_region = await reports.indicator_groups(conn, EVERYTHING, None, None, "window_region")
+        one_day = await reports.indicator_groups(conn, EVERYTHING, date(2026, 3, 3), date(2026, 3, 3), "none")
+        haifeng = await reports.indicator_groups(conn, reports.Scope(["win-441521"], None), None, None, "window")
+        stages = await reports.stage_sums(conn, EVERYTHING, None, None)
+        rows = (await conn.execute(select(func.count()).select_from(indicator_days))).scalar_one()
+    assert [(g.key, g.figures.cases) for g in by_day] == [("2026-03-02", 1), ("2026-03-03", 2)]
+    assert [(g.key, g.name, g.figures.cases) for g in by_region] == [("441521", "海丰县", 1), ("441581", "陆丰市", 2)]
+    assert one_day[0].figures.cases == 2
+    assert [(g.key, g.figures.cases) for g in haifeng] == [("win-441521", 1)]
+    assert stages == [("expert_review", 1, 3, 3)]  # 03-04, 03-05, 03-06: strictly after the start
+    assert rows == 3  # a row per day and (window, department) pair, not per case

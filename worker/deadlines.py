@@ -1,0 +1,301 @@
+"""The deadline watcher (DESIGN §5): the clocks of open cases as time passes.
+
+Events keep ``case_clocks`` current: on any event of a case, its row is recomputed from the case
+(due date as the calendar has it now, used / remaining working days, paused, the forwarding and
+supplement dates). A ``calendar.updated`` event reloads the calendar and recomputes every watched
+case — the stages are data, so paused time is never lost. The periodic scan (``tick``) moves the
+rows to today and announces, once per occasion (``watch_announcements``), through the outbox:
+
+* ``case.deadline_near`` at the configured thresholds of remaining working days (default 3 and 1;
+  the most urgent threshold reached is announced, a moved due date is a new occasion);
+* ``case.overdue`` when ``used > promised`` and the case is not decided;
+* ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise passed and the
+  materials have not left the window;
+* a supplement (before acceptance) whose due date passed closes the case as
+  ``closed_unsupplemented`` (补正不来办结), through the case's own command, so its rules hold.
+
+Every reading is a recomputation, so a redelivered or reordered event changes nothing; the
+announcement keys make each notice happen once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.broker.bus import Incoming, Park
+from adapters.calendar import LiveCalendar
+from adapters.crypto import IdCipher
+from adapters.db import domain_tables as t
+from adapters.db.locks import lock_for_transaction
+from adapters.db.repositories import ConnectionReader
+from adapters.db.worker_tables import case_clocks
+from handoff import events as ev
+from handoff.case import Case, CaseState
+from handoff.clock import forwarding_due
+from handoff.errors import DomainError
+from handoff.package import Direction, PackageState
+from handoff.ports import UnitOfWork
+from handoff.services import CaseCommand, Deps, dispatch
+from handoff.timeutil import local_date
+from worker.announce import announce
+
+log = logging.getLogger("handoff.deadlines")
+ACTOR = "system:deadlines"
+
+WATCHED = frozenset(
+    {
+        CaseState.COLLECTED,
+        CaseState.FORWARDED,
+        CaseState.RECEIVED,
+        CaseState.SUPPLEMENT_REQUESTED,
+        CaseState.ACCEPTED,
+        CaseState.IN_REVIEW,
+    }
+)
+NOT_LEFT = (PackageState.CREATED.value, PackageState.SEALED.value)
+"""An outbound package in these states is still at the window."""
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    warn_days: tuple[int, ...] = (3, 1)
+    scan_seconds: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DeadlineSettings:
+        from adapters.sms.settings import SettingsError
+
+        raw = env.get("HANDOFF_DEADLINE_WARN_DAYS", "").strip()
+        scan = env.get("HANDOFF_DEADLINE_SCAN_SECONDS", "").strip()
+        try:
+            days = tuple(sorted({int(p) for p in raw.split(",") if p.strip()})) if raw else cls.warn_days
+            seconds = float(scan) if scan else cls.scan_seconds
+        except ValueError as exc:
+            raise SettingsError(
+                "HANDOFF_DEADLINE_WARN_DAYS 应为逗号分隔的工作日数（如 3,1），HANDOFF_DEADLINE_SCAN_SECONDS 应为秒数"
+            ) from exc
+        if any(d < 0 or d > 30 for d in days) or seconds <= 0:
+            raise SettingsError("HANDOFF_DEADLINE_WARN_DAYS 每项应在 0–30 之间，扫描间隔必须大于 0")
+        return cls(warn_days=days, scan_seconds=seconds)
+
+
+def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) -> dict[str, Any]:
+    """What the watcher keeps of one case on ``today``."""
+    reading = case.clock(calendar, today)
+    collected_on = local_date(case.collected_at)
+    supplement = case.open_supplement()
+    return {
+        "case_id": case.id,
+        "case_no": case.case_no,
+        "state": case.state.value,
+        "window_office_id": case.window_office_id,
+        "department_office_id": case.department_office_id,
+        "collected_on": collected_on,
+        "forwarding_due_on": forwarding_due(calendar, collected_on).due,
+        "accepted_on": case.accepted_on,
+        "promised": reading.promised if reading else None,
+        "due_on": reading.due_date if reading else None,
+        "used": reading.used if reading else None,
+        "remaining": reading.remaining if reading else None,
+        "paused": bool(reading and reading.paused),
+        "provisional": bool(reading and reading.provisional),
+        "overdue": bool(reading and reading.overdue and case.decided_at is None),
+        "supplement_due_on": supplement.due_on if supplement and not supplement.after_acceptance else None,
+        "watching": case.state in WATCHED,
+        "as_of": today,
+        "updated_at": now,
+    }
+
+
+def warning_due(remaining: int, thresholds: Sequence[int]) -> int | None:
+    """The most urgent threshold that ``remaining`` has reached, or None."""
+    reached = [t for t in thresholds if remaining <= t]
+    return min(reached) if reached and remaining >= 0 else None
+
+
+class DeadlineWatcher:
+    """The ``deadlines`` consumer group (a :class:`worker.group.Worker`)."""
+
+    handle_batch = None
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        cipher: IdCipher,
+        calendar: LiveCalendar,
+        deps: Deps,
+        uow: Callable[[], UnitOfWork],
+        settings: DeadlineSettings = DeadlineSettings(),
+    ) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.calendar = calendar
+        self.deps = deps
+        self.uow = uow
+        self.settings = settings
+        self.interval: float | None = settings.scan_seconds
+
+    def today(self) -> date:
+        return local_date(self.deps.clock.now())
+
+    # ------------------------------------------------------------------ events
+
+    async def handle(self, message: Incoming) -> None:
+        try:
+            envelope = json.loads(message.body)
+        except ValueError as exc:
+            raise Park(f"not JSON: {exc}") from exc
+        if envelope.get("type") == ev.CalendarUpdated.type:
+            async with self.engine.connect() as conn:
+                await self.calendar.refresh(conn)
+            count = await self.recompute_all()
+            log.info("calendar changed: clocks recomputed", extra={"cases": count})
+            return
+        case_id = envelope.get("case_id")
+        if case_id and str(envelope.get("type", "")).startswith(("case.", "stage.")):
+            await self.recompute(str(case_id))
+
+    async def recompute(self, case_id: str) -> None:
+        today, now = self.today(), self.deps.clock.now()
+        async with self.engine.begin() as conn:
+            await lock_for_transaction(conn, f"clock:{case_id}")
+            case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
+            if case is None:
+                return
+            await _upsert(conn, clock_row(case, self.calendar, today, now))
+
+    async def recompute_all(self, only_before: date | None = None) -> int:
+        """Recompute every watched case (or those last computed before ``only_before``)."""
+        condition: Any = case_clocks.c.watching.is_(True)
+        if only_before is not None:
+            condition = and_(condition, case_clocks.c.as_of < only_before)
+        async with self.engine.connect() as conn:
+            ids = list((await conn.execute(select(case_clocks.c.case_id).where(condition))).scalars())
+        for case_id in ids:
+            await self.recompute(case_id)
+        return len(ids)
+
+    # ------------------------------------------------------------------ start and scan
+
+    async def recover(self) -> None:
+        """Clocks for cases that have none (registered before this worker ran, or while it was
+        down — their events are in the queue too, but the scan must not wait for them)."""
+        async with self.engine.connect() as conn:
+            await self.calendar.refresh(conn)
+            missing = list(
+                (
+                    await conn.execute(
+                        select(t.cases.c.id)
+                        .outerjoin(case_clocks, case_clocks.c.case_id == t.cases.c.id)
+                        .where(case_clocks.c.case_id.is_(None), t.cases.c.state.in_([s.value for s in WATCHED]))
+                    )
+                ).scalars()
+            )
+        for case_id in missing:
+            await self.recompute(case_id)
+
+    async def tick(self) -> None:
+        await self.scan()
+
+    async def scan(self) -> dict[str, int]:
+        """Bring the clocks to today and announce what is due; returns what was done, by kind."""
+        async with self.engine.connect() as conn:
+            changed = await self.calendar.refresh(conn)
+        today = self.today()
+        await self.recompute_all(only_before=None if changed else today)
+        done = {"warned": 0, "overdue": 0, "forwarding": 0, "closed": 0}
+        async with self.engine.connect() as conn:
+            rows = [
+                dict(r)
+                for r in (await conn.execute(select(case_clocks).where(case_clocks.c.watching.is_(True)))).mappings()
+            ]
+        for row in rows:
+            if row["due_on"] is not None and not row["paused"] and not row["overdue"]:
+                threshold = warning_due(row["remaining"], self.settings.warn_days)
+                if threshold is not None:
+                    done["warned"] += await announce(
+                        self.engine,
+                        f"warn:{row['case_id']}:{threshold}:{row['due_on']}",
+                        ev.DeadlineNear(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            due_on=row["due_on"],
+                            remaining=row["remaining"],
+                            department_office_id=row["department_office_id"],
+                        ),
+                    )
+            if row["overdue"]:
+                done["overdue"] += await announce(
+                    self.engine,
+                    f"overdue:{row['case_id']}:{row['due_on']}",
+                    ev.CaseOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["due_on"],
+                        used=row["used"],
+                        promised=row["promised"],
+                        department_office_id=row["department_office_id"],
+                    ),
+                )
+            if (
+                row["state"] in (CaseState.COLLECTED.value, CaseState.FORWARDED.value)
+                and row["forwarding_due_on"] < today
+                and not await self._materials_left(row["case_id"])
+            ):
+                done["forwarding"] += await announce(
+                    self.engine,
+                    f"forwarding:{row['case_id']}",
+                    ev.ForwardingOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["forwarding_due_on"],
+                        window_office_id=row["window_office_id"],
+                    ),
+                )
+            due = row["supplement_due_on"]
+            if row["state"] == CaseState.SUPPLEMENT_REQUESTED.value and due is not None and due < today:
+                done["closed"] += await self._close_unsupplemented(row["case_id"])
+        return done
+
+    async def _materials_left(self, case_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            states = list(
+                (
+                    await conn.execute(
+                        select(t.packages.c.state).where(
+                            t.packages.c.case_id == case_id, t.packages.c.direction == Direction.OUTBOUND.value
+                        )
+                    )
+                ).scalars()
+            )
+        return any(s not in NOT_LEFT for s in states)
+
+    async def _close_unsupplemented(self, case_id: str) -> int:
+        try:
+            await dispatch(
+                CaseCommand(case_id=case_id, name="close_unsupplemented", actor=ACTOR), self.uow(), self.deps
+            )
+        except DomainError as exc:
+            # Supplied, withdrawn or closed meanwhile: the case's own guard said no, and that is right.
+            log.info("not closed as unsupplemented", extra={"case_id": case_id, "reason": exc.title})
+            await self.recompute(case_id)
+            return 0
+        log.info("closed as unsupplemented", extra={"case_id": case_id})
+        return 1
+
+
+async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
+    if done.rowcount == 0:
+        await conn.execute(case_clocks.insert().values(**row))

@@ -1,0 +1,94 @@
+"""What a consumer group of worker/ offers, and how one is run until it is told to stop.
+
+A group is a :class:`Worker`: a message handler for its queue (``handle``, optionally
+``handle_batch``), work to do once when it starts (``recover``: send what a crash left pending…),
+and periodic work (``tick`` every ``interval`` seconds: the deadline scan, tracking polls…).
+:func:`run_groups` consumes every chosen group's queue, ticks them, and on ``stop`` stops taking
+messages, lets the in-flight ones finish, then returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from adapters.broker.bus import BatchHandler, Bus, Incoming
+from adapters.broker.topology import Group
+from worker.metrics import WorkerMetrics
+
+log = logging.getLogger("handoff.worker")
+
+
+class Worker(Protocol):
+    async def handle(self, message: Incoming) -> None: ...
+
+    @property
+    def handle_batch(self) -> BatchHandler | None:
+        """Several messages in one transaction, or None to take them one by one."""
+        ...
+
+    async def recover(self) -> None:
+        """Once, before consuming: finish what a crash interrupted."""
+        ...
+
+    @property
+    def interval(self) -> float | None:
+        """Seconds between two ``tick`` calls, or None for a group without periodic work."""
+        ...
+
+    async def tick(self) -> None: ...
+
+
+class Ticker:
+    """Calls a worker's ``tick`` every ``interval`` seconds until stopped; a failing tick is
+    logged and tried again at the next interval (never kills the process)."""
+
+    def __init__(self, name: str, worker: Worker) -> None:
+        self.name = name
+        self.worker = worker
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"tick-{self.name}")
+
+    async def _run(self) -> None:
+        interval = self.worker.interval
+        if interval is None:
+            return
+        while not self._stop.is_set():
+            try:
+                await self.worker.tick()
+            except Exception:
+                log.exception("tick failed", extra={"group": self.name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
+
+    async def stop(self) -> None:
+        """Let a running tick finish, then return."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+
+async def start_groups(
+    bus: Bus, groups: Mapping[str, Group], workers: Mapping[str, Worker], metrics: WorkerMetrics | None = None
+) -> list[Ticker]:
+    """Recover, then consume and tick each worker's group; returns the tickers to stop later."""
+    tickers = []
+    for name, worker in workers.items():
+        await worker.recover()
+        handler = metrics.measured(groups[name], worker.handle) if metrics else worker.handle
+        await bus.consume(groups[name], handler, worker.handle_batch)
+        ticker = Ticker(name, worker)
+        ticker.start()
+        tickers.append(ticker)
+    return tickers
+
+
+async def stop_tickers(tickers: Sequence[Ticker]) -> None:
+    for ticker in tickers:
+        await ticker.stop()
