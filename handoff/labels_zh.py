@@ -87,3 +87,10 @@ DELIVERY_ZH: dict[str, str] = {
 }
 
 CASE_KIND_ZH: dict[str, str] = {"instant": "即办件", "promised": "承诺件"}
+
+CARRIER_ZH: dict[str, str] = {
+    "sf": "顺丰速运",
+    "ems": "中国邮政 EMS",
+    "kuaidi100": "快递100",
+    "internal": "政务专递",
+}
