@@ -361,7 +361,7 @@ async def hand_over(ctx: Ctx) -> dict[str, Any]:
         "id": manifest_id,
         "courier": b["courier"],
         "packages": list(b["package_ids"]),
-        "scan_payload": c.signer.sign(PayloadKind.MANIFEST, manifest_id.replace("-", "").upper()[:32]),
+        "scan_payload": c.signer.sign_manifest(manifest_id),
     }
 
 
