@@ -77,7 +77,6 @@ LEDGER_EXPORT_MAX_ROWS = 2000
 """Rows one ledger export may hold (a 2,000-row PDF is about 80 landscape pages and a few seconds
 of rendering); a larger selection is refused with a request to narrow the dates or states."""
 TAG = "文书"
-CONFLICT = {409}
 
 RENDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-render")
 T = TypeVar("T")
@@ -105,8 +104,13 @@ def pdf(content: bytes, name: str, ascii_name: str) -> web.Response:
     return attachment(content, PDF, f"{name}.pdf", f"{ascii_name}.pdf")
 
 
-def document_route(path: str, summary: str, roles: set[Role] | None = STAFF) -> Callable[[Any], Any]:
-    return API.route("GET", path, summary=summary, tag=TAG, roles=roles, files=(PDF,), errors=CONFLICT)
+def document_route(
+    path: str, summary: str, roles: set[Role] | None = STAFF, *, may_not_apply: bool = False
+) -> Callable[[Any], Any]:
+    """A PDF download; ``may_not_apply``: it can answer 409 (NotApplicable), and the spec says so."""
+    return API.route(
+        "GET", path, summary=summary, tag=TAG, roles=roles, files=(PDF,), errors={409} if may_not_apply else None
+    )
 
 
 async def _offices(ctx: Ctx) -> dict[str, Office]:
@@ -156,7 +160,9 @@ async def case_registration_card(ctx: Ctx) -> web.Response:
 
 
 @document_route(
-    "/api/v1/cases/{case_id}/documents/pickup-receipt", "办理结果发放登记（PDF，证件号码脱敏；发放登记之后才有）"
+    "/api/v1/cases/{case_id}/documents/pickup-receipt",
+    "办理结果发放登记（PDF，证件号码脱敏；发放登记之后才有）",
+    may_not_apply=True,
 )
 async def case_pickup_receipt(ctx: Ctx) -> web.Response:
     c = container(ctx)
@@ -212,6 +218,7 @@ def _ascii(kind: str, case: Case) -> str:
     "/api/v1/packages/{package_id}/documents/transfer-slip",
     "申请材料转办单（附录 B，PDF：材料包二维码与条码；仅随申请材料转出的材料包）",
     STAFF | COURIER,
+    may_not_apply=True,
 )
 async def package_transfer_slip(ctx: Ctx) -> web.Response:
     c = container(ctx)
@@ -229,6 +236,7 @@ async def package_transfer_slip(ctx: Ctx) -> web.Response:
     "/api/v1/packages/{package_id}/documents/courier-label",
     "快递面单（100×150 mm PDF：运单条码、收寄件地址、材料包二维码；承运商接单有运单号后才有）",
     STAFF | COURIER,
+    may_not_apply=True,
 )
 async def package_courier_label(ctx: Ctx) -> web.Response:
     c = container(ctx)

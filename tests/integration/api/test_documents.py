@@ -239,12 +239,22 @@ async def test_the_pickup_receipt_prints_the_id_number_masked_never_in_clear(api
 async def test_documents_that_do_not_apply_yet_answer_409_with_the_reason_in_chinese(api):
     case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
     package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
-    for path, reason in [
-        (f"/api/v1/cases/{case['id']}/documents/pickup-receipt", "尚未发放登记"),
-        (f"/api/v1/packages/{package['id']}/documents/courier-label", "还没有运单号"),
+    spec = await (await api.client.get("/api/v1/openapi.json")).json()
+    for path, template, reason in [
+        (
+            f"/api/v1/cases/{case['id']}/documents/pickup-receipt",
+            "/api/v1/cases/{case_id}/documents/pickup-receipt",
+            "尚未发放登记",
+        ),
+        (
+            f"/api/v1/packages/{package['id']}/documents/courier-label",
+            "/api/v1/packages/{package_id}/documents/courier-label",
+            "还没有运单号",
+        ),
     ]:
         response, body = await download(api, path, "clerk-lf", status=409)
         assert response.content_type == "application/problem+json" and reason in body.decode()
+        assert "application/problem+json" in spec["paths"][template]["get"]["responses"]["409"]["content"]
     await download(api, f"/api/v1/cases/{case['id']}/documents/stage-notice/ext-1", "clerk-lf", status=404)
     _, body = await download(api, f"/api/v1/cases/{case['id']}/documents/registration-card", "clerk-lf")
     assert "尚未受理" in flat("".join(page_text(p) for p in pages(body)))
