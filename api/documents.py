@@ -25,6 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.db import queries
+from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Role
 from api.problems import Problem
 from api.routes import (
@@ -255,8 +256,8 @@ async def package_courier_label(ctx: Ctx) -> web.Response:
     return pdf(content, f"快递面单-{package.waybill}", f"courier-label-{package.waybill}")
 
 
-async def _case_of(package: Package, uow: Any) -> Case:
-    case: Case | None = await uow.cases.get(package.case_id)
+async def _case_of(package: Package, uow: SqlUnitOfWork) -> Case:
+    case = await uow.cases.get(package.case_id)
     if case is None:
         raise NotFound(f"材料包 {package.code} 的办件不存在")
     return case
@@ -279,14 +280,18 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         raise NotFound(f"交接单 {manifest_id} 不存在")
     async with c.uow() as uow:
         packages = [p for p in [await uow.packages.get(pid) for pid in manifest.package_ids] if p is not None]
+        # Visible to the courier who took it and to the offices that sent or receive its packages.
+        parties = {manifest.office_id}
+        parties.update(
+            o
+            for p in packages
+            for kind, _, o in (x.partition(":") for x in (p.from_party, p.to_party))
+            if kind == "office"
+        )
+        mine = ctx.who.role is Role.COURIER and manifest.courier == ctx.who.user_id
+        if not mine and not await in_scope(ctx, *parties):
+            raise NotFound(f"交接单 {manifest_id} 不存在")
         cases = {p.case_id: case for p in packages if (case := await uow.cases.get(p.case_id)) is not None}
-    parties = {manifest.office_id}
-    parties.update(
-        o for p in packages for kind, _, o in (x.partition(":") for x in (p.from_party, p.to_party)) if kind == "office"
-    )
-    mine = ctx.who.role is Role.COURIER and manifest.courier == ctx.who.user_id
-    if not mine and not await in_scope(ctx, *parties):
-        raise NotFound(f"交接单 {manifest_id} 不存在")
     async with c.engine.connect() as conn:
         names = await queries.user_names(conn, [manifest.courier])
     data = manifest_data(
