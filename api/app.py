@@ -22,6 +22,7 @@ from api.routing import Ctx, Route, printable, read_json, request_hash
 from handoff.codes import hash_token
 from handoff.errors import CodeRejected, DomainError, IllegalTransition, InvalidInput, MissingMaterials
 from handoff.services import NotFound
+from labels.from_domain import NotApplicable
 
 log = logging.getLogger("handoff.api")
 
@@ -37,6 +38,8 @@ def domain_problem(exc: DomainError) -> web.Response:
         return problem_response(409, exc.title, type="illegal_transition", state=exc.state, command=exc.command)
     if isinstance(exc, NotFound):
         return problem_response(404, exc.title, type="not_found")
+    if isinstance(exc, NotApplicable):
+        return problem_response(409, exc.title, type=exc.code)
     if isinstance(exc, ConcurrentUpdate):
         return problem_response(409, exc.title, type="concurrent_update")
     if isinstance(exc, CodeRejected):

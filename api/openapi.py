@@ -31,6 +31,15 @@ ERROR_TITLES = {
 }
 
 
+FILE_HEADERS = {
+    "Content-Disposition": {
+        "description": "attachment，中文文件名（RFC 5987 filename*）及 ASCII 文件名",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": "no-store：文书含个人信息，不得缓存", "schema": {"type": "string"}},
+}
+
+
 def build_spec(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in routes:
@@ -67,14 +76,18 @@ def build_spec(routes: list[Route]) -> dict[str, Any]:
         elif route.raw_body:
             op["requestBody"] = {"required": True, "content": {"*/*": {"schema": {}}}}
         content: dict[str, Any]
-        if route.content_type == "application/json":
+        if route.files:
+            content = {media: {"schema": {"type": "string", "format": "binary"}} for media in route.files}
+        elif route.content_type == "application/json":
             content = {"application/json": {"schema": route.response or {}}}
         elif route.content_type == "*/*":
             content = {"*/*": {"schema": {}}}
         else:
             content = {route.content_type: {"schema": {"type": "string", "format": "binary"}}}
         op["responses"][str(route.status)] = {"description": route.summary, "content": content}
-        codes = {404, 422}
+        if route.files:
+            op["responses"][str(route.status)]["headers"] = FILE_HEADERS
+        codes = {404, 422} | route.errors
         if route.body is not None:
             codes |= {400, 413}
         if route.roles is not None:

@@ -364,7 +364,7 @@ async def hand_over(ctx: Ctx) -> dict[str, Any]:
         "id": manifest_id,
         "courier": b["courier"],
         "packages": list(b["package_ids"]),
-        "scan_payload": c.signer.sign(PayloadKind.MANIFEST, manifest_id.replace("-", "").upper()[:32]),
+        "scan_payload": c.signer.sign_manifest(manifest_id),
     }
 
 
@@ -778,36 +778,27 @@ async def get_custody(ctx: Ctx) -> dict[str, Any]:
 
 
 LEDGER_ROW = obj(["case_id", "collected_at", "matter_name", "kind_zh", "applicant", "state_zh"], extra=True)
+LEDGER_FILTERS: dict[str, Any] = {
+    "state": {"type": "string"},
+    "matter_id": {"type": "string"},
+    "from": {"type": "string", "format": "date"},
+    "to": {"type": "string", "format": "date"},
+}
 
 
-@API.route(
-    "GET",
-    "/api/v1/ledger",
-    summary="事项办理台账（附录 C），按时间倒序分页",
-    tag="监管",
-    roles=STAFF,
-    query={
-        "state": {"type": "string"},
-        "matter_id": {"type": "string"},
-        "from": {"type": "string", "format": "date"},
-        "to": {"type": "string", "format": "date"},
-        "cursor": {"type": "string"},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-    },
-    response=obj(["items", "next_cursor"], items=array(LEDGER_ROW, max_items=200), next_cursor=nullable(STR)),
-)
-async def ledger(ctx: Ctx) -> dict[str, Any]:
+async def ledger_items(ctx: Ctx, *, limit: int, after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+    """Rows of Appendix C that the caller may see, with the request's filters (``state`` as a
+    comma-separated list, ``matter_id``, ``from`` and ``to`` collection dates), newest first: the
+    JSON ledger and its exports read the same rows."""
     from handoff.labels_zh import CASE_KIND_ZH, STATE_ZH
     from handoff.privacy import mask_phone
 
     c, q, who = container(ctx), ctx.query, ctx.who
-    limit = int(q.get("limit", "50"))
     try:
-        after = queries.decode_cursor(q["cursor"]) if q.get("cursor") else None
         start = datetime.fromisoformat(q["from"]).replace(tzinfo=CHINA) if q.get("from") else None
         end = (datetime.fromisoformat(q["to"]).replace(tzinfo=CHINA) + timedelta(days=1)) if q.get("to") else None
     except (ValueError, TypeError) as exc:
-        raise Problem(422, "分页游标或日期参数无效") from exc
+        raise Problem(422, "日期参数无效，应为 YYYY-MM-DD") from exc
     states = [s for s in q.get("state", "").split(",") if s]
     async with c.engine.connect() as conn:
         rows = await queries.ledger_page(
@@ -819,11 +810,11 @@ async def ledger(ctx: Ctx) -> dict[str, Any]:
             collected_from=start,
             collected_to=end,
             after=after,
-            limit=limit + 1,
+            limit=limit,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [
+        clerks = await queries.collectors(conn, [r["id"] for r in rows])
+        names = await queries.user_names(conn, clerks.values())
+    return [
         {
             "case_id": r["id"],
             "case_no": r["case_no"] or "",
@@ -835,12 +826,40 @@ async def ledger(ctx: Ctx) -> dict[str, Any]:
             "applicant": r["applicant_name"],
             "phone": mask_phone(r["applicant_phone"]),
             "window": r["window_name"],
+            "clerk": names.get(clerks.get(r["id"], ""), clerks.get(r["id"], "")),
             "state": r["state"],
             "state_zh": STATE_ZH[r["state"]],
         }
         for r in rows
     ]
-    cursor = queries.encode_cursor(rows[-1]["collected_at"], rows[-1]["id"]) if more and rows else None
+
+
+@API.route(
+    "GET",
+    "/api/v1/ledger",
+    summary="事项办理台账（附录 C），按时间倒序分页",
+    tag="监管",
+    roles=STAFF,
+    query={
+        **LEDGER_FILTERS,
+        "cursor": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    response=obj(["items", "next_cursor"], items=array(LEDGER_ROW, max_items=200), next_cursor=nullable(STR)),
+)
+async def ledger(ctx: Ctx) -> dict[str, Any]:
+    limit = int(ctx.query.get("limit", "50"))
+    try:
+        after = queries.decode_cursor(ctx.query["cursor"]) if ctx.query.get("cursor") else None
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "分页游标无效") from exc
+    items = await ledger_items(ctx, limit=limit + 1, after=after)
+    more = len(items) > limit
+    items = items[:limit]
+    last = items[-1] if items else None
+    cursor = (
+        queries.encode_cursor(datetime.fromisoformat(last["collected_at"]), last["case_id"]) if more and last else None
+    )
     return {"items": items, "next_cursor": cursor}
 
 
@@ -1002,11 +1021,13 @@ async def deadlines(ctx: Ctx) -> dict[str, Any]:
 # =========================================================================== applicant (public, by token)
 
 TRACKING_VIEW = obj(
-    ["matter_name", "state", "state_zh", "applicant_name", "applicant_phone", "timeline"],
+    ["matter_name", "state", "state_zh", "applicant_name", "applicant_phone", "timeline", "notices"],
     extra=True,
     applicant_name=STR,
     applicant_phone=STR,
     timeline=array(obj(["at", "text"], extra=True)),
+    notices=array(obj(["id", "title", "url"], id=STR, title=STR, url=STR), max_items=100),
+    receipt_notice_url=STR,
 )
 
 
@@ -1032,7 +1053,7 @@ async def track(ctx: Ctx) -> dict[str, Any]:
     async with c.uow() as uow:
         case = await case_by_token(c, ctx.path["token"], uow)
         packages = list(await uow.packages.for_case(case.id))
-        return tracking_view(case, packages, c.deps.calendar, today(c))
+        return tracking_view(case, packages, c.deps.calendar, today(c), ctx.path["token"])
 
 
 @API.route(
@@ -1060,7 +1081,9 @@ async def rate(ctx: Ctx) -> dict[str, Any]:
     )
     async with c.uow() as uow:
         case = await case_by_token(c, ctx.path["token"], uow)
-        return tracking_view(case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c))
+        return tracking_view(
+            case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c), ctx.path["token"]
+        )
 
 
 # =========================================================================== admin

@@ -62,6 +62,10 @@ class Route:
     public_errors: tuple[int, ...] = ()
     raw_body: bool = False
     """The body is the provider's own format (form, XML or JSON), read and verified by the adapter."""
+    files: tuple[str, ...] = ()
+    """A file download: the media types it answers with (PDF, XLSX, CSV), as an attachment."""
+    errors: frozenset[int] = frozenset()
+    """Problem statuses it answers beyond the ones every route of its kind has (e.g. 409 on a GET)."""
 
     def __post_init__(self) -> None:
         self.validator = Draft202012Validator(self.body, format_checker=FormatChecker()) if self.body else None
@@ -91,6 +95,8 @@ class Api:
         idempotent: bool = False,
         content_type: str = "application/json",
         raw_body: bool = False,
+        files: tuple[str, ...] = (),
+        errors: set[int] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -109,6 +115,8 @@ class Api:
                     idempotent=idempotent,
                     content_type=content_type,
                     raw_body=raw_body,
+                    files=files,
+                    errors=frozenset(errors or ()),
                 )
             )
             return handler

@@ -12,6 +12,7 @@ from handoff.package import CustodyEvent, Package, PackageState
 from handoff.ports import Calendar
 from handoff.privacy import mask_id_number, mask_name, mask_phone
 from handoff.timeutil import local_date, local_text
+from labels.from_domain import notices
 
 JSON = dict[str, Any]
 
@@ -254,8 +255,12 @@ TIMELINE_ZH = {
 }
 
 
-def tracking_view(case: Case, packages: list[Package], calendar: Calendar, today: date) -> JSON:
-    """What the applicant's phone shows: no ID number, name and phone masked."""
+def tracking_view(
+    case: Case, packages: list[Package], calendar: Calendar, today: date, token: str | None = None
+) -> JSON:
+    """What the applicant's phone shows: no ID number, name and phone masked. ``notices`` lists the
+    written notice of every special stage and extension; given the tracking ``token``, each has
+    the ``url`` of its PDF, and ``receipt_notice_url`` is that of the receipt notice."""
     timeline: list[tuple[datetime, str]] = []
     for attr, text in TIMELINE_ZH.items():
         value = getattr(case, attr)
@@ -273,6 +278,7 @@ def tracking_view(case: Case, packages: list[Package], calendar: Calendar, today
         timeline.append((e.at, f"依法延期 {e.days} 个工作日：{e.reason}"))
     timeline.sort(key=lambda item: item[0])
     reading = case.clock(calendar, today)
+    base = f"/api/v1/track/{token}" if token else None
     current = next((p for p in reversed(packages) if p.state not in (PackageState.SIGNED,)), None)
     return {
         "case_no": case.case_no,
@@ -303,6 +309,10 @@ def tracking_view(case: Case, packages: list[Package], calendar: Calendar, today
             }
             for s in case.stages
         ],
+        "notices": [
+            {"id": n.id, "title": n.title, **({"url": f"{base}/notices/{n.id}"} if base else {})} for n in notices(case)
+        ],
+        **({"receipt_notice_url": f"{base}/receipt-notice"} if base else {}),
         "package": {
             "code": str(current.code),
             "state_zh": STATE_ZH[current.state.value],

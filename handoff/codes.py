@@ -160,6 +160,12 @@ class KeyRing:
         return key_id in self._keys
 
 
+def manifest_value(manifest_id: str) -> str:
+    """What a manifest's scan payload signs: its id without hyphens, upper case, at most 32
+    characters."""
+    return manifest_id.replace("-", "").upper()[:32]
+
+
 class ScanSigner:
     """Makes and checks the URLs printed in QR codes: ``{BASE}/{KIND}/{VALUE}.{KID}.{MAC}``."""
 
@@ -173,6 +179,11 @@ class ScanSigner:
 
     def sign_package(self, code: PackageCode) -> str:
         return self.sign(PayloadKind.PACKAGE, code.compact)
+
+    def sign_manifest(self, manifest_id: str) -> str:
+        """The batch QR of a hand-over (交接单): the manifest id without hyphens, upper case (a
+        UUID's 32 hex digits), so the QR stays in alphanumeric mode."""
+        return self.sign(PayloadKind.MANIFEST, manifest_value(manifest_id))
 
     def verify(self, payload: str) -> ScanPayload:
         """Check a scanned payload; a wrong shape, unknown key or wrong MAC → CodeRejected."""

@@ -118,3 +118,10 @@ SMS_TEMPLATE_ZH: dict[str, str] = {
     "deadline_warning": "到期提醒",
     "overdue": "超期提醒",
 }
+
+CARRIER_ZH: dict[str, str] = {
+    "sf": "顺丰速运",
+    "ems": "中国邮政 EMS",
+    "kuaidi100": "快递100",
+    "internal": "政务专递",
+}

@@ -53,3 +53,12 @@ def mask_id_number(id_number: str) -> str:
     if len(id_number) < 8:
         return "*" * len(id_number)
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+
+
+def mask_address(address: str) -> str:
+    """汕尾市陆丰市东海街道人民路 1 号 → 汕尾市陆丰市****: the city and district part only (at most
+    six characters, never more than half of the address)."""
+    address = address.strip()
+    if not address:
+        return ""
+    return address[: min(6, len(address) // 2)] + "****"

@@ -26,3 +26,8 @@ def local_date(at: datetime) -> date:
 def local_text(at: datetime) -> str:
     """``2026-03-02 09:30`` in China time, for documents and SMS."""
     return require_aware(at).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def date_zh(day: date) -> str:
+    """``2026 年 3 月 2 日``: a date as the notices print it."""
+    return f"{day.year} 年 {day.month} 月 {day.day} 日"

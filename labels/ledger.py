@@ -15,7 +15,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 
-from labels.drawing import build, esc, para, styles
+from labels.drawing import build, fit, para, styles
 from labels.drawing import grid as ruled
 from labels.fonts import register
 from labels.models import LedgerData, LedgerRow
@@ -24,7 +24,7 @@ COLUMNS = (
     "序号", "办理时间", "业务科室", "办理事项", "数量", "办件类型（即办件/承诺件）",
     "申请人", "联系电话", "办理窗口", "办理人员", "办理状态", "备注",
 )  # fmt: skip
-WIDTHS_MM = (10, 26, 24, 44, 12, 20, 20, 26, 30, 18, 18, 25)
+WIDTHS_MM = (10, 26, 24, 38, 12, 20, 20, 26, 30, 18, 18, 31)
 FIXED_TIME = datetime(2000, 1, 1)
 """The XLSX's document times and zip entry times: fixed, so the same ledger gives the same bytes."""
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
@@ -53,14 +53,18 @@ def render_ledger(data: LedgerData) -> bytes:
         canvas.drawCentredString(page_w / 2, 7 * mm, f"第 {doc.page} 页")
         canvas.restoreState()
 
+    widths = [w * mm for w in WIDTHS_MM]
     rows: list[list[object]] = [[para(c, head) for c in COLUMNS]]
     for n, row in enumerate(data.rows, start=1):
-        rows.append([para(esc(v), cell) for v in _cells(n, row)])
+        # A cell that fits on its line is drawn as a plain string: laying out a CJK Paragraph per
+        # cell costs twice the whole rest of the page.
+        rows.append([fit(str(v), cell, w) for v, w in zip(_cells(n, row), widths, strict=True)])
     table = ruled(
         rows,
-        [w * mm for w in WIDTHS_MM],
+        widths,
         extra=[("BACKGROUND", (0, 0), (-1, 0), "#eeeeee"), ("TOPPADDING", (0, 0), (-1, -1), 2),
-               ("BOTTOMPADDING", (0, 0), (-1, -1), 3)],
+               ("BOTTOMPADDING", (0, 0), (-1, -1), 3), ("FONTSIZE", (0, 1), (-1, -1), cell.fontSize),
+               ("LEADING", (0, 1), (-1, -1), cell.leading)],
     )  # fmt: skip
     return build([table], title="事项办理台账", pagesize=landscape(A4), margins_mm=12, top_mm=25, on_page=frame)
 

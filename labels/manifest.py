@@ -77,8 +77,11 @@ def render_manifest(data: ManifestData) -> bytes:
     )
     table = grid(
         rows,
-        [9 * mm, 41 * mm, 38 * mm, 29 * mm, 24 * mm, 9 * mm, 9 * mm, 15 * mm],
+        [9 * mm, 40 * mm, 40 * mm, 29 * mm, 24 * mm, 9 * mm, 9 * mm, 14 * mm],
         extra=[
+            # the two codes (22 characters each) fit on one line with narrow padding
+            ("LEFTPADDING", (1, 1), (2, -1), 3),
+            ("RIGHTPADDING", (1, 1), (2, -1), 3),
             ("ALIGN", (0, 1), (0, -1), "CENTER"),
             ("ALIGN", (5, 1), (6, -1), "CENTER"),
             ("SPAN", (1, -1), (4, -1)),

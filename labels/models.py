@@ -83,6 +83,7 @@ class StageRow:
     finished_text: str
     opinion: str
     responsible: str
+    """The unit and the person, on two lines (``unit\nname``) or one."""
 
 
 @dataclass(frozen=True)
@@ -199,4 +200,6 @@ class PickupReceiptData:
     clerk: str
     picked_up_text: str
     package_code: str
+    """The result package's code, printed with its QR; empty when the result was handed over
+    without a package (picked up at the department that decided)."""
     scan_payload: str

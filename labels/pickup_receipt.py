@@ -1,11 +1,11 @@
 """发放登记 (pickup receipt): the result handed over at a window, to the applicant or an agent.
-The receiver's ID number and phone are printed masked only; the package QR lets the window scan
-the hand-over."""
+The receiver's ID number and phone are printed masked only; the result package's QR (when the
+result came in one) lets the window scan the hand-over."""
 
 from __future__ import annotations
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Table, TableStyle
+from reportlab.platypus import Flowable, Table, TableStyle
 
 from labels.drawing import build, code128, esc, gap, grid, para, qr, styles
 from labels.models import PickupReceiptData
@@ -23,14 +23,19 @@ def render_pickup_receipt(data: PickupReceiptData) -> bytes:
     cell, head = s["cell"], s["head"]
     id_text = _masked(data.receiver_id_masked)
     phone_text = _masked(data.receiver_phone_masked)
-    head_table = Table(
-        [
-            [para("办理结果发放登记", s["title"]), qr(data.scan_payload, 26)],
-            [code128(data.package_code.replace("-", ""), bar_height_mm=10), para(esc(data.package_code), s["small"])],
-        ],
-        colWidths=[124 * mm, 50 * mm],
-    )
-    head_table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (1, 0), (1, -1), "CENTER")]))
+    top: Flowable = para("办理结果发放登记", s["title"])
+    if data.package_code:
+        top = Table(
+            [
+                [top, qr(data.scan_payload, 26)],
+                [
+                    code128(data.package_code.replace("-", ""), bar_height_mm=10),
+                    para(esc(data.package_code), s["small"]),
+                ],
+            ],
+            colWidths=[124 * mm, 50 * mm],
+        )
+        top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (1, 0), (1, -1), "CENTER")]))
     form = grid(
         [
             [
@@ -72,7 +77,7 @@ def render_pickup_receipt(data: PickupReceiptData) -> bytes:
         extra=[("SPAN", (1, 1), (3, 1)), ("BOTTOMPADDING", (0, 7), (-1, 7), 14), ("TOPPADDING", (0, 7), (-1, 7), 14)],
     )
     story = [
-        head_table,
+        top,
         gap(4),
         form,
         gap(4),

@@ -34,7 +34,7 @@ def render_receipt_notice(data: ReceiptNoticeData) -> bytes:
             [
                 str(n),
                 para(esc(m.name), s["cell"]),
-                str(m.copies),
+                str(m.copies) if m.copies else "",  # a 容缺 item: nothing handed in yet
                 str(m.pages) if m.pages else "",
                 para(esc(m.remarks), s["cell"]) if m.remarks else "",
             ]

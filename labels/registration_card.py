@@ -15,6 +15,11 @@ STATEMENT = (
 )
 
 
+def lines(text: str) -> str:
+    """Paragraph markup that keeps the text's own line breaks (a unit, then a person's name)."""
+    return "<br/>".join(esc(line) for line in text.split("\n"))
+
+
 def render_registration_card(data: RegistrationCardData) -> bytes:
     s = styles()
     cell, head = s["cell"], s["head"]
@@ -55,7 +60,7 @@ def render_registration_card(data: RegistrationCardData) -> bytes:
                 para(esc(stage.received_text), cell),
                 para(esc(stage.finished_text), cell),
                 para(esc(stage.opinion), cell),
-                para(esc(stage.responsible), cell),
+                para(lines(stage.responsible), cell),
             ]
         )
     spans = [("SPAN", (0, r), (1, r)) for r in range(6)]
@@ -80,7 +85,7 @@ def render_registration_card(data: RegistrationCardData) -> bytes:
                 para(esc(st.ended_text), cell),
                 str(st.working_days),
                 para(esc(st.reason), cell),
-                para(esc(st.responsible), cell),
+                para(lines(st.responsible), cell),
             ]
         )
     if not data.special_stages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +14,9 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
+from adapters.db.tables import outbox
 from handoff.calendar import Schedule
+from handoff.package import Manifest
 from handoff.ports import Office
 
 
@@ -53,6 +55,69 @@ async def create_user_token(
 async def offices(conn: AsyncConnection) -> dict[str, Office]:
     rows = (await conn.execute(select(t.offices))).mappings()
     return {r["id"]: Office(**r) for r in rows}
+
+
+async def region_names(conn: AsyncConnection) -> dict[str, str]:
+    return {code: name for code, name in (await conn.execute(select(t.regions.c.code, t.regions.c.name))).all()}
+
+
+IN_CHUNK = 500
+"""Ids per ``IN (…)`` list: well under SQLite's and asyncpg's limits on bound parameters."""
+
+
+async def user_names(conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, str]:
+    """Staff names by user id, for the documents' 责任人 and 办理人员 (unknown ids are left out)."""
+    wanted = sorted(set(user_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        query = select(t.users.c.id, t.users.c.name).where(t.users.c.id.in_(wanted[start : start + IN_CHUNK]))
+        found.update({user_id: name for user_id, name in (await conn.execute(query)).all()})
+    return found
+
+
+# --------------------------------------------------------------------------- who did each step
+
+
+async def case_actors(conn: AsyncConnection, case_id: str) -> dict[str, str]:
+    """Who did each step of a case: event type (``case.accepted``) → the actor of its latest event.
+
+    Read from the outbox, which keeps every committed event with its envelope (a case's events,
+    its packages' included, share the case id as ordering key): the aggregates keep the times of
+    their steps but not who took them."""
+    query = select(outbox.c.type, outbox.c.payload).where(outbox.c.ordering_key == case_id).order_by(outbox.c.seq)
+    return {kind: str(payload.get("actor", "")) for kind, payload in (await conn.execute(query)).all()}
+
+
+async def collectors(conn: AsyncConnection, case_ids: Sequence[str]) -> dict[str, str]:
+    """The actor who registered each case (its ``case.collected`` event), by case id."""
+    found: dict[str, str] = {}
+    for start in range(0, len(case_ids), IN_CHUNK):
+        query = select(outbox.c.ordering_key, outbox.c.payload).where(
+            outbox.c.type == "case.collected", outbox.c.ordering_key.in_(case_ids[start : start + IN_CHUNK])
+        )
+        found.update({case_id: str(payload.get("actor", "")) for case_id, payload in (await conn.execute(query)).all()})
+    return found
+
+
+async def manifest(conn: AsyncConnection, manifest_id: str) -> Manifest | None:
+    """A hand-over batch (交接单) with its packages in the order they were listed."""
+    row = (await conn.execute(select(t.manifests).where(t.manifests.c.id == manifest_id))).mappings().first()
+    if row is None:
+        return None
+    package_ids = (
+        await conn.execute(
+            select(t.manifest_packages.c.package_id)
+            .where(t.manifest_packages.c.manifest_id == manifest_id)
+            .order_by(t.manifest_packages.c.seq)
+        )
+    ).scalars()
+    return Manifest(
+        id=row["id"],
+        office_id=row["office_id"],
+        courier=row["courier"],
+        package_ids=tuple(package_ids),
+        created_at=row["created_at"],
+    )
 
 
 async def save_schedule(conn: AsyncConnection, schedule: Schedule, actor: str, at: datetime) -> None:

@@ -18,6 +18,7 @@ from handoff.codes import PayloadKind
 from labels import (
     courier_label,
     drawing,
+    from_domain,
     ledger,
     manifest,
     pickup_receipt,
@@ -53,7 +54,7 @@ RENDERERS = [
 ]
 MODULES = (
     drawing, receipt_notice, transfer_slip, registration_card, stage_notice, courier_label, manifest,
-    pickup_receipt, ledger, samples,
+    pickup_receipt, ledger, samples, from_domain,
 )  # fmt: skip
 
 
@@ -143,7 +144,15 @@ def covers(text: str) -> set[str]:
 
 def test_the_font_has_a_glyph_for_every_chinese_string_we_print():
     strings: list[str] = []
-    for table in (zh.STATE_ZH, zh.COMMAND_ZH, zh.STAGE_TYPE_ZH, zh.MODE_ZH, zh.DELIVERY_ZH, zh.CASE_KIND_ZH):
+    for table in (
+        zh.STATE_ZH,
+        zh.COMMAND_ZH,
+        zh.STAGE_TYPE_ZH,
+        zh.MODE_ZH,
+        zh.DELIVERY_ZH,
+        zh.CASE_KIND_ZH,
+        zh.CARRIER_ZH,
+    ):
         strings += table.values()
     strings += [t.text for t in TEMPLATES.values()]
     for module in MODULES:

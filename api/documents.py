@@ -1,0 +1,401 @@
+"""Every printed document as a download (DESIGN §6; issues 5 and 7): the receipt notice,
+registration card, pickup receipt and written notices (特别程序告知书) of a case; the transfer slip
+and courier label of a package; the manifest of a hand-over; the ledger as PDF, XLSX or CSV; and,
+by the applicant's tracking link, their receipt notice and written notices.
+
+Whoever may see the case or package may download its documents; anything else answers 404, as if
+absent. A document that does not apply (yet) answers 409 with the reason. Files come as
+attachments with a Chinese file name (RFC 5987 ``filename*``) and an ASCII fallback, and are never
+cached: they carry personal data.
+
+Rendering is CPU work (about 10 ms a page, a long ledger seconds). It runs on one render thread,
+so the event loop keeps serving meanwhile; one thread, because reportlab does not promise thread
+safety and the GIL would not run two renders at once anyway."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from aiohttp import web
+
+from adapters.db import queries
+from adapters.db.repositories import SqlUnitOfWork
+from api.auth import Role
+from api.problems import Problem
+from api.routes import (
+    API,
+    COURIER,
+    LEDGER_FILTERS,
+    STAFF,
+    case_by_token,
+    container,
+    in_scope,
+    ledger_items,
+    today,
+    visible_case,
+    visible_package,
+)
+from api.routing import Ctx
+from handoff.case import Case
+from handoff.labels_zh import STATE_ZH
+from handoff.package import Package
+from handoff.ports import Office
+from handoff.services import NotFound
+from handoff.timeutil import local_text
+from labels.courier_label import render_courier_label
+from labels.from_domain import (
+    case_no,
+    clock_day,
+    courier_label_data,
+    manifest_data,
+    party_address,
+    pickup_receipt_data,
+    receipt_notice_data,
+    registration_card_data,
+    stage_notice_data,
+    transfer_slip_data,
+)
+from labels.ledger import ledger_csv, ledger_xlsx, render_ledger
+from labels.manifest import render_manifest
+from labels.models import LedgerData, LedgerRow
+from labels.pickup_receipt import render_pickup_receipt
+from labels.receipt_notice import render_receipt_notice
+from labels.registration_card import render_registration_card
+from labels.stage_notice import render_stage_notice
+from labels.transfer_slip import render_transfer_slip
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv"
+LEDGER_FORMATS = {"pdf": (PDF, render_ledger), "xlsx": (XLSX, ledger_xlsx), "csv": (CSV, ledger_csv)}
+LEDGER_EXPORT_MAX_ROWS = 2000
+"""Rows one ledger export may hold (a 2,000-row PDF is about 80 landscape pages and a few seconds
+of rendering); a larger selection is refused with a request to narrow the dates or states."""
+TAG = "文书"
+
+RENDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-render")
+T = TypeVar("T")
+
+
+async def render(draw: Callable[[T], bytes], data: T) -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(RENDER, draw, data)
+
+
+def attachment(content: bytes, media_type: str, name: str, ascii_name: str) -> web.Response:
+    """A download: Chinese file name for browsers that read RFC 5987, ASCII for the others."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", ascii_name)
+    return web.Response(
+        body=content,
+        headers={
+            "Content-Type": f"{media_type}; charset=utf-8" if media_type == CSV else media_type,
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def pdf(content: bytes, name: str, ascii_name: str) -> web.Response:
+    return attachment(content, PDF, f"{name}.pdf", f"{ascii_name}.pdf")
+
+
+def document_route(
+    path: str, summary: str, roles: set[Role] | None = STAFF, *, may_not_apply: bool = False
+) -> Callable[[Any], Any]:
+    """A PDF download; ``may_not_apply``: it can answer 409 (NotApplicable), and the spec says so."""
+    return API.route(
+        "GET", path, summary=summary, tag=TAG, roles=roles, files=(PDF,), errors={409} if may_not_apply else None
+    )
+
+
+async def _offices(ctx: Ctx) -> dict[str, Office]:
+    async with container(ctx).engine.connect() as conn:
+        return await queries.offices(conn)
+
+
+# =========================================================================== a case's documents
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/receipt-notice", "申请材料接收通知书（附录 A，PDF，含申请人跟踪二维码）"
+)
+async def case_receipt_notice(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+    data = receipt_notice_data(case, offices=await _offices(ctx), tracking_url=c.tracking_url(case.id))
+    return pdf(
+        await render(render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
+    )
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/registration-card",
+    "审批流程登记卡（附录 D，PDF：收件、流转、办理、送达及特殊环节）",
+)
+async def case_registration_card(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+        packages = list(await uow.packages.for_case(case.id))
+    async with c.engine.connect() as conn:
+        offices = await queries.offices(conn)
+        actors = await queries.case_actors(conn, case.id)
+        names = await queries.user_names(conn, [*actors.values(), *(s.opened_by for s in case.stages)])
+    data = registration_card_data(
+        case,
+        offices=offices,
+        packages=packages,
+        reading=case.clock(c.deps.calendar, clock_day(case, today(c))),
+        actors=actors,
+        names=names,
+    )
+    content = await render(render_registration_card, data)
+    return pdf(content, f"审批流程登记卡-{case_no(case)}", _ascii("registration-card", case))
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/pickup-receipt",
+    "办理结果发放登记（PDF，证件号码脱敏；发放登记之后才有）",
+    may_not_apply=True,
+)
+async def case_pickup_receipt(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+        result = await uow.packages.get(case.result_package_id) if case.result_package_id else None
+    async with c.engine.connect() as conn:
+        offices = await queries.offices(conn)
+        names = await queries.user_names(conn, [case.pickup.actor] if case.pickup else [])
+    data = pickup_receipt_data(
+        case,
+        offices=offices,
+        names=names,
+        result_package=result,
+        scan_payload=c.signer.sign_package(result.code) if result else "",
+    )
+    content = await render(render_pickup_receipt, data)
+    return pdf(content, f"办理结果发放登记-{case_no(case)}", _ascii("pickup-receipt", case))
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/stage-notice/{notice_id}",
+    "特别程序告知书（PDF；notice_id 为特殊环节编号，或 ext-N 表示第 N 次延期）",
+)
+async def case_stage_notice(ctx: Ctx) -> web.Response:
+    async with container(ctx).uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+    return await _stage_notice(ctx, case, public=False)
+
+
+async def _stage_notice(ctx: Ctx, case: Case, *, public: bool) -> web.Response:
+    c = container(ctx)
+    data = stage_notice_data(
+        case,
+        ctx.path["notice_id"],
+        offices=await _offices(ctx),
+        reading=case.clock(c.deps.calendar, clock_day(case, today(c))),
+        tracking_url=c.tracking_url(case.id),
+        public=public,
+    )
+    content = await render(render_stage_notice, data)
+    return pdf(content, f"特别程序告知书-{data.notice_no}", f"stage-notice-{case_no(case)}-{ctx.path['notice_id']}")
+
+
+def _ascii(kind: str, case: Case) -> str:
+    return f"{kind}-{case_no(case)}"
+
+
+# =========================================================================== a package's documents
+
+
+@document_route(
+    "/api/v1/packages/{package_id}/documents/transfer-slip",
+    "申请材料转办单（附录 B，PDF：材料包二维码与条码；仅随申请材料转出的材料包）",
+    STAFF | COURIER,
+    may_not_apply=True,
+)
+async def package_transfer_slip(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        package = await visible_package(ctx, ctx.path["package_id"], uow)
+        case = await _case_of(package, uow)
+    data = transfer_slip_data(
+        package, case=case, offices=await _offices(ctx), scan_payload=c.signer.sign_package(package.code)
+    )
+    content = await render(render_transfer_slip, data)
+    return pdf(content, f"申请材料转办单-{package.code}", f"transfer-slip-{package.code}")
+
+
+@document_route(
+    "/api/v1/packages/{package_id}/documents/courier-label",
+    "快递面单（100×150 mm PDF：运单条码、收寄件地址、材料包二维码；承运商接单有运单号后才有）",
+    STAFF | COURIER,
+    may_not_apply=True,
+)
+async def package_courier_label(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        package = await visible_package(ctx, ctx.path["package_id"], uow)
+        case = await _case_of(package, uow)
+    offices = await _offices(ctx)
+    data = courier_label_data(
+        package,
+        sender=party_address(package.from_party, case=case, offices=offices),
+        receiver=party_address(package.to_party, case=case, offices=offices),
+        scan_payload=c.signer.sign_package(package.code),
+        printed_at=c.deps.clock.now(),
+    )
+    content = await render(render_courier_label, data)
+    return pdf(content, f"快递面单-{package.waybill}", f"courier-label-{package.waybill}")
+
+
+async def _case_of(package: Package, uow: SqlUnitOfWork) -> Case:
+    case = await uow.cases.get(package.case_id)
+    if case is None:
+        raise NotFound(f"材料包 {package.code} 的办件不存在")
+    return case
+
+
+# =========================================================================== a hand-over's manifest
+
+
+@document_route(
+    "/api/v1/manifests/{manifest_id}/documents/manifest",
+    "材料交接单（PDF：一批交接的全部材料包，每页带整批二维码）",
+    STAFF | COURIER,
+)
+async def manifest_document(ctx: Ctx) -> web.Response:
+    c, manifest_id = container(ctx), ctx.path["manifest_id"]
+    async with c.engine.connect() as conn:
+        manifest = await queries.manifest(conn, manifest_id)
+        offices = await queries.offices(conn)
+    if manifest is None:
+        raise NotFound(f"交接单 {manifest_id} 不存在")
+    async with c.uow() as uow:
+        packages = [p for p in [await uow.packages.get(pid) for pid in manifest.package_ids] if p is not None]
+        # Visible to the courier who took it and to the offices that sent or receive its packages.
+        parties = {manifest.office_id}
+        parties.update(
+            o
+            for p in packages
+            for kind, _, o in (x.partition(":") for x in (p.from_party, p.to_party))
+            if kind == "office"
+        )
+        mine = ctx.who.role is Role.COURIER and manifest.courier == ctx.who.user_id
+        if not mine and not await in_scope(ctx, *parties):
+            raise NotFound(f"交接单 {manifest_id} 不存在")
+        cases = {p.case_id: case for p in packages if (case := await uow.cases.get(p.case_id)) is not None}
+    async with c.engine.connect() as conn:
+        names = await queries.user_names(conn, [manifest.courier])
+    data = manifest_data(
+        manifest,
+        packages=packages,
+        cases=cases,
+        offices=offices,
+        names=names,
+        scan_payload=c.signer.sign_manifest(manifest.id),
+    )
+    content = await render(render_manifest, data)
+    return pdf(content, f"材料交接单-{local_text(manifest.created_at)[:10]}", f"manifest-{manifest.id}")
+
+
+# =========================================================================== the ledger
+
+
+@API.route(
+    "GET",
+    "/api/v1/ledger/export",
+    summary=(
+        f"事项办理台账导出（附录 C）：format=pdf|xlsx|csv，筛选条件同台账查询；"
+        f"最多 {LEDGER_EXPORT_MAX_ROWS} 行，超出时请缩小日期范围"
+    ),
+    tag=TAG,
+    roles=STAFF,
+    query={**LEDGER_FILTERS, "format": {"type": "string", "enum": list(LEDGER_FORMATS), "default": "pdf"}},
+    files=(PDF, XLSX, CSV),
+)
+async def ledger_export(ctx: Ctx) -> web.Response:
+    c, q = container(ctx), ctx.query
+    items = await ledger_items(ctx, limit=LEDGER_EXPORT_MAX_ROWS + 1)
+    if len(items) > LEDGER_EXPORT_MAX_ROWS:
+        raise Problem(
+            422, f"台账超过 {LEDGER_EXPORT_MAX_ROWS} 行，无法一次导出；请缩小日期范围或按办理状态筛选后分批导出"
+        )
+    now = c.deps.clock.now()
+    async with c.engine.connect() as conn:
+        unit = await _scope_text(ctx, conn)
+    start, end = q.get("from"), q.get("to")
+    period = f"{start} 至 {end}" if start and end else f"{start} 起" if start else f"至 {end}" if end else "全部"
+    states = [STATE_ZH.get(s, s) for s in q.get("state", "").split(",") if s]
+    if states:
+        period += f"（办理状态：{'、'.join(states)}）"
+    data = LedgerData(
+        unit=unit, period_text=period, rows=tuple(_ledger_row(i) for i in items), printed_text=local_text(now)
+    )
+    kind = q.get("format", "pdf")
+    media_type, draw = LEDGER_FORMATS[kind]
+    stamp = local_text(now)[:10].replace("-", "")
+    return attachment(await render(draw, data), media_type, f"事项办理台账-{stamp}.{kind}", f"ledger-{stamp}.{kind}")
+
+
+def _ledger_row(item: dict[str, Any]) -> LedgerRow:
+    return LedgerRow(
+        handled_at=local_text(datetime.fromisoformat(item["collected_at"])),
+        department=item["department"],
+        matter_name=item["matter_name"],
+        quantity=item["quantity"],
+        case_kind=item["kind_zh"],
+        applicant_name=item["applicant"],
+        contact_phone=item["phone"],
+        window=item["window"],
+        clerk=item["clerk"],
+        status=item["state_zh"],
+        remarks=f"受理编号 {item['case_no']}" if item["case_no"] else "",
+    )
+
+
+async def _scope_text(ctx: Ctx, conn: Any) -> str:
+    """The ledger's 单位: the offices and regions of the caller's scope."""
+    scope = ctx.who.scope
+    if scope.everything:
+        return "全部单位"
+    offices = await queries.offices(conn)
+    regions = await queries.region_names(conn)
+    parts = [offices[o].name if o in offices else o for o in sorted(scope.offices)]
+    parts += [regions.get(r.ljust(6, "0"), f"行政区划 {r}") for r in scope.regions]
+    return "、".join(parts)
+
+
+# =========================================================================== the applicant, by tracking link
+
+
+@document_route(
+    "/api/v1/track/{token}/receipt-notice", "申请人下载申请材料接收通知书（PDF，姓名与地址脱敏）", roles=None
+)
+async def track_receipt_notice(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await case_by_token(c, ctx.path["token"], uow)
+    data = receipt_notice_data(case, offices=await _offices(ctx), tracking_url=c.tracking_url(case.id), public=True)
+    return pdf(
+        await render(render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
+    )
+
+
+@document_route(
+    "/api/v1/track/{token}/notices/{notice_id}",
+    "申请人下载特别程序告知书（PDF；notice_id 见跟踪信息中的 notices）",
+    roles=None,
+)
+async def track_notice(ctx: Ctx) -> web.Response:
+    c = container(ctx)
+    async with c.uow() as uow:
+        case = await case_by_token(c, ctx.path["token"], uow)
+    return await _stage_notice(ctx, case, public=True)

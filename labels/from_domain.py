@@ -1,0 +1,627 @@
+"""From the aggregates to the documents: pure functions that turn a Case, its Packages, the Offices
+and the clock's reading — plus the few plain strings the caller has (the applicant's tracking URL,
+a signed scan payload, staff names) — into the read models of labels/models.py.
+
+The API (api/documents.py) and the workers call them. Nothing here reads a database, a setting or
+the clock: every time comes in as an argument, so the same aggregates give the same document.
+Times print in China time. A document that does not apply to its object (a pickup receipt before
+the pickup, a courier label before the waybill) raises :class:`NotApplicable`; an unknown notice
+id raises :class:`~handoff.services.NotFound`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from handoff.case import Case, CaseState, Outcome, Stage
+from handoff.clock import ClockReading
+from handoff.errors import DomainError
+from handoff.labels_zh import CARRIER_ZH, DELIVERY_ZH, STAGE_TYPE_ZH, STATE_ZH
+from handoff.matter import CaseKind, Delivery, StageType
+from handoff.package import APPLICANT, CustodyKind, Direction, Manifest, Medium, Package
+from handoff.ports import Office, PostalAddress
+from handoff.privacy import MOBILE_RE, mask_address, mask_id_number, mask_name, mask_phone
+from handoff.services import NotFound
+from handoff.timeutil import date_zh, local_date, local_text
+from labels.models import (
+    CourierLabelData,
+    ManifestData,
+    ManifestRow,
+    MaterialRow,
+    PickupReceiptData,
+    ReceiptNoticeData,
+    RegistrationCardData,
+    SpecialStageRow,
+    StageNoticeData,
+    StageRow,
+    TransferSlipData,
+)
+
+Offices = Mapping[str, Office]
+"""Every office by id (a small table; the caller loads it once)."""
+Names = Mapping[str, str]
+"""Staff names by user id (the users table). An id that is not there prints as itself."""
+
+EXTENSION_BASIS = "《中华人民共和国行政许可法》第四十二条"
+EXTENSION_PREFIX = "ext-"
+
+
+class NotApplicable(DomainError):
+    """The document does not apply to its object, or not yet (the API answers 409)."""
+
+    code = "document_not_applicable"
+
+
+# =========================================================================== small helpers
+
+
+def person(names: Names, actor: str | None) -> str:
+    """Who did it, as a reader knows them: a staff name, 申请人, a carrier's name, or the id."""
+    if not actor:
+        return ""
+    if actor == APPLICANT:
+        return "申请人"
+    if actor.startswith("carrier:"):
+        carrier = actor.split(":", 1)[1]
+        return CARRIER_ZH.get(carrier, carrier)
+    return names.get(actor, actor)
+
+
+def office_name(offices: Offices, office_id: str) -> str:
+    office = offices.get(office_id)
+    return office.name if office else office_id
+
+
+def party_name(offices: Offices, party: str, names: Names | None = None) -> str:
+    """A package's party (``office:ID``, ``courier:ID`` or ``applicant``) as a reader knows it."""
+    kind, _, value = party.partition(":")
+    if kind == "office":
+        return office_name(offices, value)
+    if kind == "courier":
+        return f"快递员 {person(names or {}, value)}"
+    if party == APPLICANT:
+        return "申请人"
+    return party
+
+
+def applicant_title(case: Case, public: bool = False) -> str:
+    """The applicant as the forms address them: the organisation when there is one, else the
+    person; ``public`` masks a person's name (as the tracking page does), never an organisation's."""
+    applicant = case.applicant
+    if applicant.organisation:
+        return applicant.organisation
+    return mask_name(applicant.name) if public else applicant.name
+
+
+def case_no(case: Case) -> str:
+    """受理编号; a case registered before case numbers existed shows its id instead."""
+    return case.case_no or case.id
+
+
+def _time(at: datetime | None) -> str:
+    return local_text(at) if at is not None else ""
+
+
+def _remarks(remarks: str, original: bool) -> str:
+    return "；".join(part for part in ("" if original else "复印件", remarks) if part)
+
+
+def material_rows(case: Case) -> tuple[MaterialRow, ...]:
+    """The materials handed in at collection, then each 容缺 item with the date it is due."""
+    rows = [MaterialRow(m.name, m.copies, m.pages, _remarks(m.remarks, m.original)) for m in case.materials]
+    rows += [MaterialRow(i.material, 0, 0, f"容缺受理，请于 {date_zh(i.due_on)}前补交") for i in case.ious]
+    return tuple(rows)
+
+
+def clock_day(case: Case, today: date) -> date:
+    """The day to read a case's clock on for its documents: the day it ended when it ended
+    without a decision (rejected, withdrawn, closed unsupplemented), else ``today``."""
+    if case.decided_at is None and case.closed_at is not None:
+        return local_date(case.closed_at)
+    return today
+
+
+# =========================================================================== Appendix A and B
+
+
+def receipt_notice_data(case: Case, *, offices: Offices, tracking_url: str, public: bool = False) -> ReceiptNoticeData:
+    """Appendix A 申请材料接收通知书 of a registered case, as it was at collection, with the
+    applicant's tracking link as QR. ``public`` is the applicant's own download by tracking
+    link: name and address masked as on the tracking page (the phone is always masked)."""
+    address = case.applicant.address
+    return ReceiptNoticeData(
+        applicant_name=applicant_title(case, public),
+        matter_name=case.matter.name,
+        deciding_unit=office_name(offices, case.department_office_id),
+        materials=material_rows(case),
+        contact_phone=mask_phone(case.applicant.phone),
+        address=mask_address(address) if public else address,
+        receiving_unit=office_name(offices, case.window_office_id),
+        date_text=date_zh(local_date(case.collected_at)),
+        tracking_url=tracking_url,
+        case_no=case_no(case),
+    )
+
+
+def transfer_slip_data(package: Package, *, case: Case, offices: Offices, scan_payload: str) -> TransferSlipData:
+    """Appendix B 申请材料转办单 of an outbound package; ``scan_payload`` is its signed QR payload
+    (``ScanSigner.sign_package``). A result package has none (it travels with a courier label)."""
+    if package.direction is not Direction.OUTBOUND:
+        raise NotApplicable("办理结果材料包没有转办单，转办单只随申请材料转出")
+    return TransferSlipData(
+        package_code=str(package.code),
+        scan_payload=scan_payload,
+        matter_name=case.matter.name,
+        deciding_unit=office_name(offices, case.department_office_id),
+        materials=tuple(MaterialRow(i.name, i.copies, i.pages, _remarks(i.remarks, i.original)) for i in package.items),
+        applicant_name=applicant_title(case),
+        contact_phone=mask_phone(case.applicant.phone),
+        address=case.applicant.address,
+        receiving_unit=party_name(offices, package.to_party),
+        sending_unit=party_name(offices, package.from_party),
+        date_text=date_zh(local_date(package.created_at)),
+    )
+
+
+# =========================================================================== Appendix D
+
+
+def registration_card_data(
+    case: Case,
+    *,
+    offices: Offices,
+    packages: Sequence[Package],
+    reading: ClockReading | None,
+    actors: Mapping[str, str],
+    names: Names,
+) -> RegistrationCardData:
+    """Appendix D 审批流程登记卡: the four stages 收件 / 流转 / 办理 / 送达 with their times, opinion
+    and person responsible, and every special stage with its working days.
+
+    ``reading`` is ``case.clock(calendar, clock_day(case, today))``; ``actors`` says who did each
+    step (event type such as ``case.decided`` → the actor id of its latest event); ``names`` turns
+    actor ids into staff names."""
+    window = office_name(offices, case.window_office_id)
+    department = office_name(offices, case.department_office_id)
+
+    def responsible(unit: str, actor: str | None) -> str:
+        who = person(names, actor)
+        return f"{unit}\n{who}" if who else ""
+
+    outbound = next((p for p in reversed(packages) if p.direction is Direction.OUTBOUND), None)
+    stages = (
+        StageRow(
+            "收件",
+            _time(case.collected_at),
+            _time(case.forwarded_at),
+            _collect_opinion(case),
+            responsible(window, actors.get("case.collected")),
+        ),
+        StageRow(
+            "流转",
+            _time(case.forwarded_at),
+            _time(case.received_at),
+            _flow_opinion(outbound) if case.forwarded_at else "",
+            responsible(window, actors.get("case.forwarded")),
+        ),
+        StageRow(
+            "办理",
+            _time(case.received_at),
+            _time(case.decided_at or case.closed_at),
+            _review_opinion(case),
+            responsible(department, _review_actor(case, actors)),
+        ),
+        _delivery_row(case, offices, department, actors, names),
+    )
+    special = tuple(
+        SpecialStageRow(
+            name=STAGE_TYPE_ZH[stage.type.value],
+            started_text=stage.start_on.isoformat(),
+            ended_text=stage.end_on.isoformat() if stage.end_on else "进行中",
+            working_days=tally.working_days,
+            reason=stage.reason
+            + (f"（本环节时限 {tally.limit} 个工作日{'，已超出' if tally.over_limit else ''}）" if tally.limit else ""),
+            responsible=person(names, stage.opened_by),
+        )
+        for stage, tally in zip(case.stages, reading.stages if reading else (), strict=False)
+    )
+    return RegistrationCardData(
+        matter_name=case.matter.name,
+        applicant_name=applicant_title(case),
+        contact_name=case.applicant.name,
+        contact_phone=mask_phone(case.applicant.phone),
+        case_no=case_no(case),
+        promised_text=_promised_text(case),
+        accepted_text=_time(case.accepted_at) or "尚未受理",
+        stages=stages,
+        special_stages=special,
+        used_text=_used_text(case, reading),
+        unit=department,
+    )
+
+
+def _collect_opinion(case: Case) -> str:
+    text = "材料齐全，符合法定形式，同意收件"
+    if case.ious:
+        text += "；容缺受理：" + "、".join(
+            f"{i.material}（{local_date(i.fulfilled_at).isoformat()} 已补交）"
+            if i.fulfilled_at
+            else f"{i.material}（{i.due_on.isoformat()} 前补交）"
+            for i in case.ious
+        )
+    return text
+
+
+def _flow_opinion(package: Package | None) -> str:
+    if package is None:
+        return ""
+    if package.medium is Medium.ELECTRONIC:
+        text = "电子材料推送"
+    else:
+        carrier = CARRIER_ZH.get(package.carrier or "", package.carrier or "")
+        text = f"纸质材料经{carrier}寄递" if carrier else "纸质材料寄递"
+        if package.waybill:
+            text += f"（运单号 {package.waybill}）"
+    signed = next((e for e in reversed(package.custody) if e.kind is CustodyKind.SIGNED), None)
+    if signed is not None:
+        text += "，审批部门已签收"
+        if signed.discrepancies:
+            text += f"，登记差异 {len(signed.discrepancies)} 项"
+    return text
+
+
+def _review_opinion(case: Case) -> str:
+    if case.decided_at is not None:
+        verdict = "准予许可" if case.outcome is Outcome.APPROVED else "不予许可"
+        return f"{verdict}。{case.opinion}"
+    if case.state is CaseState.REJECTED:
+        return f"不予受理：{case.closed_reason}"
+    if case.state is CaseState.WITHDRAWN:
+        return f"申请人撤回：{case.closed_reason}"
+    if case.state is CaseState.CLOSED_UNSUPPLEMENTED:
+        return f"补正不来办结：{case.closed_reason}"
+    if case.received_at is None:
+        return ""
+    return STATE_ZH[case.state.value]
+
+
+ENDED_BY = {
+    CaseState.REJECTED: "case.rejected",
+    CaseState.WITHDRAWN: "case.withdrawn",
+    CaseState.CLOSED_UNSUPPLEMENTED: "case.closed_unsupplemented",
+}
+
+
+def _review_actor(case: Case, actors: Mapping[str, str]) -> str | None:
+    if case.decided_at is not None:
+        return actors.get("case.decided")
+    return actors.get(ENDED_BY.get(case.state, "case.accepted"))
+
+
+def _delivery_row(case: Case, offices: Offices, department: str, actors: Mapping[str, str], names: Names) -> StageRow:
+    how = DELIVERY_ZH[case.delivery.value]
+    started = case.result_shipped_at
+    if started is None and case.delivery is Delivery.PICKUP_AT_DEPARTMENT:
+        started = case.decided_at
+    pickup = case.pickup
+    opinion, who = "", ""
+    if pickup is not None:
+        receiver = "代领人" if pickup.by_proxy else "申请人本人"
+        opinion = f"{how}：{receiver} {pickup.name} 领取"
+        who = f"{office_name(offices, pickup.office_id)}\n{person(names, pickup.actor)}"
+    elif case.delivered_at is not None:
+        opinion = f"{how}，已送达"
+        who = f"{department}\n{person(names, actors.get('case.delivered') or actors.get('case.result_shipped'))}"
+    elif case.result_shipped_at is not None:
+        where = "寄往代收窗口，待领取" if case.delivery is Delivery.PICKUP_AT_WINDOW else "寄出"
+        opinion = f"{how}，结果已{where}"
+        who = f"{department}\n{person(names, actors.get('case.result_shipped'))}"
+    elif started is not None:
+        opinion = f"{how}，待领取"
+    return StageRow("送达", _time(started), _time(case.delivered_at), opinion, who.strip())
+
+
+def _promised_text(case: Case) -> str:
+    matter = case.matter
+    if matter.kind is CaseKind.INSTANT:
+        text = f"即办件，受理当日办结（法定 {matter.legal_limit} 个工作日）"
+    else:
+        text = f"{matter.promised_limit} 个工作日（法定 {matter.legal_limit} 个工作日）"
+    if case.extension_days:
+        text += f"，延期 {case.extension_days} 个工作日"
+    return text
+
+
+def _used_text(case: Case, reading: ClockReading | None) -> str:
+    if reading is None:
+        return "尚未受理，办理时限尚未开始计算。"
+    if reading.decided_on is not None:
+        text = f"实际用时 {reading.used} 个工作日（不含特殊环节），承诺 {reading.promised} 个工作日，"
+        if reading.early:
+            text += f"提前 {reading.remaining} 个工作日办结。"
+        elif reading.overdue:
+            text += f"超期 {-reading.remaining} 个工作日办结。"
+        else:
+            text += "按期办结。"
+    else:
+        text = (
+            f"截至 {reading.as_of.isoformat()}，已用 {reading.used} 个工作日（不含特殊环节），"
+            f"承诺 {reading.promised} 个工作日，"
+        )
+        if case.closed_at is not None:
+            text += f"办件已终止（{STATE_ZH[case.state.value]}）。"
+        elif reading.overdue:
+            text += f"已超期 {-reading.remaining} 个工作日。"
+        else:
+            text += f"剩余 {reading.remaining} 个工作日，到期日 {reading.due_date.isoformat()}。"
+            if reading.paused:
+                text += "特殊环节进行中，计时暂停。"
+    for n, extension in enumerate(case.extensions, start=1):
+        text += f"延期（第 {n} 次）{extension.days} 个工作日，{extension.approver}批准：{extension.reason}。"
+    if reading.provisional_reason:
+        text += reading.provisional_reason + "。"
+    return text
+
+
+# =========================================================================== 特别程序告知书
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One written notice of a case (行政许可法 §45 stage or §42 extension)."""
+
+    id: str
+    """The stage id, or ``ext-N`` for the N-th extension (from 1)."""
+    title: str
+    issued_at: datetime
+
+
+def notices(case: Case) -> tuple[Notice, ...]:
+    """Every written notice a case has — one per special stage, one per extension — in the
+    order they were issued."""
+    found = [
+        Notice(stage.id, f"特别程序告知书（{STAGE_TYPE_ZH[stage.type.value]}）", stage.opened_at)
+        for stage in case.stages
+    ]
+    found += [
+        Notice(f"{EXTENSION_PREFIX}{n}", f"特别程序告知书（延长办理期限 {e.days} 个工作日）", e.at)
+        for n, e in enumerate(case.extensions, start=1)
+    ]
+    return tuple(sorted(found, key=lambda notice: notice.issued_at))
+
+
+def stage_notice_data(
+    case: Case,
+    notice_id: str,
+    *,
+    offices: Offices,
+    reading: ClockReading | None,
+    tracking_url: str,
+    public: bool = False,
+) -> StageNoticeData:
+    """特别程序告知书 of one special stage (``notice_id`` = its id) or one extension (``ext-N``),
+    with the applicant's tracking QR. ``reading`` is the clock today (``clock_day``): the due
+    date printed is the current one. ``public`` masks a person's name as the tracking page does."""
+    department = offices.get(case.department_office_id)
+    window = offices.get(case.window_office_id)
+    phone = (department.phone if department else "") or (window.phone if window else "") or "见受理窗口"
+    common = dict(
+        applicant_name=applicant_title(case, public),
+        matter_name=case.matter.name,
+        case_no=case_no(case),
+        accepted_text=date_zh(case.accepted_on) if case.accepted_on else "",
+        unit=office_name(offices, case.department_office_id),
+        contact_phone=phone,
+        tracking_url=tracking_url,
+    )
+    for n, stage in enumerate(case.stages, start=1):
+        if stage.id == notice_id:
+            tally = reading.stages[n - 1] if reading and len(reading.stages) >= n else None
+            name = STAGE_TYPE_ZH[stage.type.value]
+            promised = f"{case.matter.promised_limit} 个工作日（{name}时间不计算在内）"
+            return StageNoticeData(
+                notice_no=f"{case_no(case)}-特{n}",
+                is_extension=False,
+                stage_name=name,
+                reason=stage.reason,
+                legal_basis=stage.legal_basis,
+                started_text=date_zh(stage.start_on),
+                expected_text=_expected_text(case, stage, tally.working_days if tally else None),
+                promised_text=promised + (f"，依法延期 {case.extension_days} 个工作日" if case.extension_days else ""),
+                due_text=_due_text(reading, f"{name}结束后按实际用时顺延" if stage.is_open else ""),
+                date_text=date_zh(local_date(stage.opened_at)),
+                **common,
+            )
+    index = _extension_index(notice_id)
+    if index is None or not 1 <= index <= len(case.extensions):
+        raise NotFound(f"办件 {case_no(case)} 没有编号为 {notice_id} 的告知书")
+    extension = case.extensions[index - 1]
+    limit = case.matter.promised_limit
+    extended = limit + sum(e.days for e in case.extensions[:index])
+    return StageNoticeData(
+        notice_no=f"{case_no(case)}-延{index}",
+        is_extension=True,
+        stage_name=f"延长办理期限 {extension.days} 个工作日",
+        reason=extension.reason,
+        legal_basis=EXTENSION_BASIS,
+        started_text=date_zh(extension.on),
+        expected_text=f"延长 {extension.days} 个工作日（经{extension.approver}批准）",
+        promised_text=f"原承诺 {limit} 个工作日，延长后共 {extended} 个工作日",
+        due_text=_due_text(reading, ""),
+        date_text=date_zh(extension.on),
+        **common,
+    )
+
+
+def _extension_index(notice_id: str) -> int | None:
+    digits = notice_id.removeprefix(EXTENSION_PREFIX)
+    if notice_id.startswith(EXTENSION_PREFIX) and digits.isdigit() and digits.isascii() and len(digits) <= 3:
+        return int(digits)
+    return None
+
+
+def _expected_text(case: Case, stage: Stage, working_days: int | None) -> str:
+    if stage.end_on is not None:
+        days = f"，共 {working_days} 个工作日" if working_days is not None else ""
+        return f"已于 {date_zh(stage.end_on)}结束{days}"
+    if stage.type is StageType.SUPPLEMENT:
+        request = next((s for s in case.supplements if s.stage_id == stage.id), None)
+        if request is not None:
+            return f"请于 {date_zh(request.due_on)}前补正材料，补正期间不计算在承诺时限内"
+    if stage.expected_days:
+        return f"预计不超过 {stage.expected_days} 个工作日（结束后按实际用时计算并告知）"
+    if stage.limit:
+        return f"不超过 {stage.limit} 个工作日（本事项规定的时限）"
+    return "以实际用时为准，结束后告知"
+
+
+def _due_text(reading: ClockReading | None, moving: str) -> str:
+    if reading is None:
+        return ""
+    if reading.decided_on is not None:
+        return f"已于 {date_zh(reading.decided_on)}办结"
+    text = date_zh(reading.due_date)
+    notes = [n for n in (moving, reading.provisional_reason or "") if n]
+    return text + (f"（{'；'.join(notes)}）" if notes else "")
+
+
+# =========================================================================== pickup, manifest, label
+
+
+def pickup_receipt_data(
+    case: Case, *, offices: Offices, names: Names, result_package: Package | None, scan_payload: str
+) -> PickupReceiptData:
+    """发放登记 of a case whose result was picked up. The identity number is printed masked, never
+    in clear; ``scan_payload`` signs ``result_package`` (empty when the result had no package)."""
+    pickup = case.pickup
+    if pickup is None:
+        raise NotApplicable("该办件尚未发放登记，领取办理结果后才有发放登记回执")
+    item = result_package.items[0] if result_package is not None and result_package.items else None
+    return PickupReceiptData(
+        case_no=case_no(case),
+        matter_name=case.matter.name,
+        applicant_name=applicant_title(case),
+        result_name=item.name if item else f"{case.matter.name}办理结果",
+        result_copies=item.copies if item else 1,
+        receiver_name=pickup.name,
+        receiver_relation="受托人（代领）" if pickup.by_proxy else "申请人本人",
+        receiver_id_type="居民身份证" if pickup.id_number else "未登记证件",
+        receiver_id_masked=mask_id_number(pickup.id_number) if pickup.id_number else "",
+        receiver_phone_masked="" if pickup.by_proxy else mask_phone(case.applicant.phone),
+        window=office_name(offices, pickup.office_id),
+        clerk=person(names, pickup.actor),
+        picked_up_text=local_text(pickup.at),
+        package_code=str(result_package.code) if result_package is not None else "",
+        scan_payload=scan_payload if result_package is not None else "",
+    )
+
+
+def manifest_data(
+    manifest: Manifest,
+    *,
+    packages: Sequence[Package],
+    cases: Mapping[str, Case],
+    offices: Offices,
+    names: Names,
+    scan_payload: str,
+) -> ManifestData:
+    """材料交接单 of one hand-over batch: its packages in the order handed over, under the batch
+    QR (``ScanSigner.sign_manifest``)."""
+    rows = []
+    for package in packages:
+        case = cases.get(package.case_id)
+        remarks = ["办理结果"] if package.direction is Direction.RESULT else []
+        if case is not None and case.outstanding_ious():
+            remarks.append(f"容缺 {len(case.outstanding_ious())} 项待补交")
+        rows.append(
+            ManifestRow(
+                package_code=str(package.code),
+                case_no=case_no(case) if case else "",
+                matter_name=case.matter.name if case else "",
+                applicant_name=applicant_title(case) if case else "",
+                items=len(package.items),
+                pages=sum(i.pages for i in package.items),
+                remarks="；".join(remarks),
+            )
+        )
+    destinations = dict.fromkeys(party_name(offices, p.to_party) for p in packages)
+    carriers = dict.fromkeys(CARRIER_ZH.get(p.carrier, p.carrier) for p in packages if p.carrier)
+    courier = f"快递员 {person(names, manifest.courier)}"
+    return ManifestData(
+        batch_no=manifest.id,
+        scan_payload=scan_payload,
+        from_unit=office_name(offices, manifest.office_id),
+        to_unit="、".join(destinations),
+        carrier_text="，".join(part for part in ("、".join(carriers), courier) if part),
+        rows=tuple(rows),
+        date_text=local_text(manifest.created_at),
+    )
+
+
+def party_address(party: str, *, case: Case, offices: Offices) -> PostalAddress:
+    """The postal address of a package's sender or receiver — an office (its name, phone and
+    address) or the applicant (as registered) — for booking a carrier and for the label."""
+    if party == APPLICANT:
+        a = case.applicant
+        return PostalAddress(a.name, a.phone, "", "", "", a.address, company=a.organisation)
+    kind, _, office_id = party.partition(":")
+    office = offices.get(office_id) if kind == "office" else None
+    if office is None:
+        raise NotApplicable(f"“{party}”不是可以寄递的地址")
+    return PostalAddress(
+        office.name, office.phone, "", "", "", office.address, company=office.name, region_code=office.region_code
+    )
+
+
+def courier_label_data(
+    package: Package,
+    *,
+    sender: PostalAddress,
+    receiver: PostalAddress,
+    scan_payload: str,
+    printed_at: datetime,
+) -> CourierLabelData:
+    """The 100×150 mm courier label (热敏面单) of a package whose carrier has booked the pickup.
+
+    The logistics worker calls it right after booking, with the same ``sender`` and ``receiver``
+    it booked with (:func:`party_address` makes them from the package's parties), and the API
+    calls it to reprint. ``scan_payload`` is the package's signed QR (``ScanSigner.sign_package``),
+    so the department can scan the package on arrival without the waybill; ``printed_at`` is
+    printed on the label. A person (an address without a company) is printed as on a privacy
+    waybill (隐私面单): name and mobile number masked; an office's name and landline print as they
+    are. Raises :class:`NotApplicable` while the package has no carrier or no waybill."""
+    if not package.carrier or not package.waybill:
+        raise NotApplicable(f"材料包 {package.code} 还没有运单号，承运商接单后才能打印快递面单")
+    what = "申请材料" if package.direction is Direction.OUTBOUND else "办理结果"
+    pages = sum(i.pages for i in package.items)
+    return CourierLabelData(
+        carrier_name=CARRIER_ZH.get(package.carrier, package.carrier),
+        waybill_no=package.waybill,
+        service_text=f"政务专递　{what}",
+        sender_name=_label_name(sender),
+        sender_phone=_label_phone(sender),
+        sender_address=_label_address(sender),
+        receiver_name=_label_name(receiver),
+        receiver_phone=_label_phone(receiver),
+        receiver_address=_label_address(receiver),
+        package_code=str(package.code),
+        scan_payload=scan_payload,
+        contents_text=f"{what} {len(package.items)} 项" + (f" {pages} 页" if pages else "") + "（纸质）",
+        printed_text=local_text(printed_at),
+    )
+
+
+def _label_name(address: PostalAddress) -> str:
+    if not address.company:
+        return mask_name(address.name)
+    return address.company if address.name in ("", address.company) else f"{address.company} {address.name}"
+
+
+def _label_phone(address: PostalAddress) -> str:
+    return mask_phone(address.phone) if MOBILE_RE.match(address.phone) else address.phone
+
+
+def _label_address(address: PostalAddress) -> str:
+    return "".join(part for part in (address.province, address.city, address.district, address.detail) if part)
