@@ -60,6 +60,8 @@ class Route:
     idempotent: bool = False
     content_type: str = "application/json"
     public_errors: tuple[int, ...] = ()
+    errors: frozenset[int] = frozenset()
+    """Error statuses beyond the usual ones (e.g. 503 when a service is missing), for the spec."""
     raw_body: bool = False
     """The body is the provider's own format (form, XML or JSON), read and verified by the adapter."""
 
@@ -91,6 +93,7 @@ class Api:
         idempotent: bool = False,
         content_type: str = "application/json",
         raw_body: bool = False,
+        errors: set[int] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -109,6 +112,7 @@ class Api:
                     idempotent=idempotent,
                     content_type=content_type,
                     raw_body=raw_body,
+                    errors=frozenset(errors or ()),
                 )
             )
             return handler
@@ -220,5 +224,6 @@ def enum(values: list[str]) -> JSON:
 DATE: JSON = {"type": "string", "format": "date"}
 DATETIME: JSON = {"type": "string", "format": "date-time"}
 INT: JSON = {"type": "integer"}
+NUMBER: JSON = {"type": "number"}
 BOOL: JSON = {"type": "boolean"}
 STR: JSON = {"type": "string"}

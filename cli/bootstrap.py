@@ -114,6 +114,7 @@ async def build(settings: Settings) -> Runtime:
         readiness={"database": database_ready, "broker": broker_ready},
         sms_receivers=build_report_receivers(settings.extra),
         carrier_receivers=build_push_receivers(settings.extra, SystemClock()),
+        bus=bus,
     )
     runtime = Runtime(settings=settings, engine=engine, bus=bus, relay=relay, container=container)
     if settings.uses_dev_secrets():
