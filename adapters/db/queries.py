@@ -131,7 +131,15 @@ def encode_cursor(collected_at: datetime, case_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     padded = cursor + "=" * (-len(cursor) % 4)
     at, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    return datetime.fromisoformat(at), str(case_id)
+    return _aware(datetime.fromisoformat(at)), str(case_id)
+
+
+def _aware(moment: datetime) -> datetime:
+    """Cursors carry aware times; a forged naive one must be refused here, not by the column type
+    in the middle of a query."""
+    if moment.tzinfo is None:
+        raise ValueError("cursor time without a timezone")
+    return moment
 
 
 async def ledger_page(
@@ -210,7 +218,7 @@ def decode_inbox_cursor(cursor: str) -> tuple[bool, datetime, str, int]:
     remarked, at, case_id, seq = json.loads(base64.urlsafe_b64decode(padded.encode()))
     if not isinstance(seq, int) or remarked not in (0, 1):
         raise ValueError("bad cursor")
-    return bool(remarked), datetime.fromisoformat(at), str(case_id), seq
+    return bool(remarked), _aware(datetime.fromisoformat(at)), str(case_id), seq
 
 
 async def lead_inbox(

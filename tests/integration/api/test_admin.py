@@ -4,6 +4,7 @@ messages) and the department lead's inbox, over HTTP on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
@@ -407,5 +408,8 @@ async def test_the_lead_sees_only_the_cases_copied_to_them_unremarked_first_then
 
     await token_for(api, "lead-zj2", "dept_lead", "office:dept-441500-zj")
     assert [i["case_id"] for i in (await get(api, "/api/v1/lead/inbox", "lead-zj2"))["items"]] == [other_lead]
-    await get(api, "/api/v1/lead/inbox?cursor=%%%", "lead-zj", 422)
+    naive = base64.urlsafe_b64encode(json.dumps([0, "2026-03-02T09:30:00", ids[0], 1]).encode()).decode()
+    for cursor in ("%%%", naive, base64.urlsafe_b64encode(b'{"a": 1}').decode()):
+        await get(api, f"/api/v1/lead/inbox?cursor={cursor}", "lead-zj", 422)
+        await get(api, f"/api/v1/ledger?cursor={cursor}", "supervisor", 422)
     await get(api, "/api/v1/lead/inbox", "dept-zj", 403)
