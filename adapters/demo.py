@@ -9,7 +9,9 @@ working day, so it is entered here as a promised case with limit 1 (an instant c
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
@@ -118,9 +120,21 @@ DEMO_USERS = [
     ("admin", "系统管理员", "admin", "*"),
 ]
 
+# Where their staff SMS go: obviously made-up mainland mobiles (138 0000 xxxx).
+DEMO_PHONES = {
+    "clerk-lf": "13800001001",
+    "dept-zj": "13800002001",
+    "lead-zj": "13800003001",
+    "courier-07": "13800004001",
+    "supervisor": "13800005001",
+    "admin": "13800006001",
+}
 
-async def load_demo_world(conn: AsyncConnection) -> bool:
-    """Insert regions, offices and matters unless they are there already. True if loaded now."""
+
+async def load_demo_world(conn: AsyncConnection, at: datetime | None = None) -> bool:
+    """Insert regions, offices and matters unless they are there already, and the demo users
+    (with their phones) unless each is there already. True if the world was loaded now."""
+    await _load_demo_users(conn, at or datetime.now(UTC))
     if (await conn.execute(select(t.regions.c.code).limit(1))).first() is not None:
         return False
     await conn.execute(
@@ -151,3 +165,17 @@ async def load_demo_world(conn: AsyncConnection) -> bool:
         insert(t.entrustments), [{"region_code": r, "matter_id": m, "office_id": o} for r, m, o in ENTRUSTMENTS]
     )
     return True
+
+
+async def _load_demo_users(conn: AsyncConnection, at: datetime) -> None:
+    """Tokens are issued at start (cli/serve.py); a user who is there keeps what an admin set,
+    except that a phone left empty (a database from before demo phones) gets the demo one."""
+    for user_id, name, role, scope in DEMO_USERS:
+        phone = DEMO_PHONES[user_id]
+        found = (await conn.execute(select(t.users.c.phone).where(t.users.c.id == user_id))).first()
+        if found is None:
+            await conn.execute(
+                insert(t.users).values(id=user_id, name=name, role=role, scope=scope, phone=phone, created_at=at)
+            )
+        elif not found[0]:
+            await conn.execute(update(t.users).where(t.users.c.id == user_id).values(phone=phone))

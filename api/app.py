@@ -11,7 +11,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+import api.admin  # noqa: F401  (registers the admin and lead routes on API)
 from adapters.db import queries
+from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
 from api.auth import Principal, Role, Scope
 from api.container import Container
@@ -42,6 +44,12 @@ def domain_problem(exc: DomainError) -> web.Response:
         return problem_response(409, exc.title, type=exc.code)
     if isinstance(exc, ConcurrentUpdate):
         return problem_response(409, exc.title, type="concurrent_update")
+    if isinstance(exc, Conflict):
+        return problem_response(409, exc.title, type="conflict")
+    if isinstance(exc, UnknownReference):
+        return problem_response(
+            422, exc.title, type="unknown_reference", errors=[{"field": exc.field, "message": exc.title}]
+        )
     if isinstance(exc, CodeRejected):
         return problem_response(422, exc.title, type="code_rejected")
     if isinstance(exc, InvalidInput):

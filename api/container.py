@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.broker.bus import Bus
 from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
@@ -29,6 +30,10 @@ class Container:
     max_evidence_bytes: int = 2 * 1024 * 1024
     sms_receivers: dict[str, SmsReportReceiver] = field(default_factory=dict)
     carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
+    bus: Bus | None = None
+    """The message bus, for the admin's parked messages; None where the API runs without one."""
+    broker_prefix: str = "handoff"
+    """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0
@@ -43,6 +48,10 @@ class Container:
                 self._regions = {o.id: o.region_code for o in (await queries.offices(conn)).values()}
             self._regions_loaded_at = now
         return self._regions
+
+    def forget_office_regions(self) -> None:
+        """An office was added or moved: the next scope check reads the offices again."""
+        self._regions_loaded_at = -1.0
 
     def tracking_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/t/{self.deps.tracking.token_for(case_id)}"

@@ -28,6 +28,7 @@ ERROR_TITLES = {
     409: "与当前状态冲突",
     413: "请求体过大",
     422: "内容无法处理",
+    503: "服务暂不可用",
 }
 
 
@@ -92,7 +93,7 @@ def build_spec(routes: list[Route]) -> dict[str, Any]:
             codes |= {400, 413}
         if route.roles is not None:
             codes |= {401, 403}
-        if route.method == "POST":
+        if route.method in ("POST", "PUT", "PATCH", "DELETE"):
             codes.add(409)
         for code in sorted(codes):
             op["responses"][str(code)] = {

@@ -11,9 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.calendar import LiveCalendar
 from adapters.db import queries, reports
-from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.common import event_key
 from adapters.sms.reports import report_key
@@ -35,10 +33,8 @@ from api.routing import (
     text,
 )
 from api.views import case_view, clock_view, custody_view, package_view, tracking_view
-from handoff import events as ev
-from handoff.calendar import parse_schedule
 from handoff.case import Case, MaterialSubmission
-from handoff.codes import PackageCode, PayloadKind, hash_token, new_api_token, tracking_token_shape_ok
+from handoff.codes import PackageCode, PayloadKind, hash_token, tracking_token_shape_ok
 from handoff.errors import CodeRejected
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Method, Package
@@ -1084,77 +1080,6 @@ async def rate(ctx: Ctx) -> dict[str, Any]:
         return tracking_view(
             case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c), ctx.path["token"]
         )
-
-
-# =========================================================================== admin
-
-
-@API.route(
-    "POST",
-    "/api/v1/admin/tokens",
-    summary="签发访问令牌（只显示一次）",
-    tag="管理",
-    roles={Role.ADMIN},
-    body=obj(
-        ["user_id", "name", "role", "scope"],
-        user_id=text(64),
-        name=text(100),
-        role=enum([r.value for r in Role]),
-        scope=text(200),
-        phone=text(20, 0),
-    ),
-    response=obj(["user_id", "role", "scope", "token"], user_id=STR, role=STR, scope=STR, token=STR),
-    status=201,
-)
-async def create_token(ctx: Ctx) -> dict[str, Any]:
-    from api.auth import Scope
-
-    c, b = container(ctx), ctx.body
-    scope = Scope.parse(b["scope"])
-    token = new_api_token()
-    async with c.engine.begin() as conn:
-        await queries.create_user_token(
-            conn,
-            user_id=b["user_id"],
-            name=b["name"],
-            role=b["role"],
-            scope=str(scope),
-            phone=b.get("phone", ""),
-            token_hash=hash_token(token),
-            at=c.deps.clock.now(),
-        )
-    return {"user_id": b["user_id"], "role": b["role"], "scope": str(scope), "token": token}
-
-
-@API.route(
-    "POST",
-    "/api/v1/admin/calendar",
-    summary="上传节假日安排（TOML，国务院通知）",
-    tag="管理",
-    roles={Role.ADMIN},
-    body=obj(["toml"], toml=text(20000)),
-    response=obj(["year", "source", "holidays", "workdays"], year=INT, source=STR, holidays=INT, workdays=INT),
-    status=201,
-)
-async def upload_calendar(ctx: Ctx) -> dict[str, Any]:
-    c = container(ctx)
-    schedule = parse_schedule(ctx.body["toml"])
-    now = c.deps.clock.now()
-    async with c.engine.begin() as conn:
-        await queries.save_schedule(conn, schedule, ctx.who.user_id, now)
-        # in the same transaction: every process reloads, the watcher recomputes open cases' due dates
-        await write_outbox(
-            conn,
-            [ev.CalendarUpdated(occurred_at=now, actor=ctx.who.user_id, year=schedule.year, source=schedule.source)],
-        )
-    if isinstance(c.deps.calendar, LiveCalendar):
-        c.deps.calendar.load(schedule)
-    return {
-        "year": schedule.year,
-        "source": schedule.source,
-        "holidays": len(schedule.holidays),
-        "workdays": len(schedule.workdays),
-    }
 
 
 # =========================================================================== provider callbacks

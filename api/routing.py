@@ -65,7 +65,8 @@ class Route:
     files: tuple[str, ...] = ()
     """A file download: the media types it answers with (PDF, XLSX, CSV), as an attachment."""
     errors: frozenset[int] = frozenset()
-    """Problem statuses it answers beyond the ones every route of its kind has (e.g. 409 on a GET)."""
+    """Problem statuses it answers beyond the ones every route of its kind has (e.g. 409 on a GET,
+    503 when a service is missing), for the spec."""
 
     def __post_init__(self) -> None:
         self.validator = Draft202012Validator(self.body, format_checker=FormatChecker()) if self.body else None
@@ -228,5 +229,6 @@ def enum(values: list[str]) -> JSON:
 DATE: JSON = {"type": "string", "format": "date"}
 DATETIME: JSON = {"type": "string", "format": "date-time"}
 INT: JSON = {"type": "integer"}
+NUMBER: JSON = {"type": "number"}
 BOOL: JSON = {"type": "boolean"}
 STR: JSON = {"type": "string"}

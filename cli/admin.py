@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.broker.bus import ParkedMessage
 from adapters.broker.topology import GROUPS, groups
 from adapters.db import queries
 from adapters.db.engine import make_engine
@@ -118,13 +119,7 @@ async def run_parked(args: argparse.Namespace, action: str) -> int:
         group = groups(settings.broker_prefix)[args.group]
         if action == "list":
             for message in await bus.parked(group, args.limit):
-                error = message.headers.get("x-handoff-last-error", "")
-                print(
-                    json.dumps(
-                        {"id": message.message_id, "type": message.routing_key, "last_error": str(error)},
-                        ensure_ascii=False,
-                    )
-                )
+                print(json.dumps(ParkedMessage.of(message).as_json(), ensure_ascii=False))
         else:
             print(f"已放回 {await bus.replay(group, args.limit)} 条消息")
     finally:

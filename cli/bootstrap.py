@@ -127,6 +127,8 @@ async def build(settings: Settings) -> Runtime:
         readiness={"database": database_ready, "broker": broker_ready},
         sms_receivers=build_report_receivers(settings.extra),
         carrier_receivers=build_push_receivers(settings.extra, SystemClock()),
+        bus=bus,
+        broker_prefix=settings.broker_prefix,
     )
     runtime = Runtime(
         settings=settings,

@@ -7,7 +7,7 @@ scope; the workers use the same scopes to find the staff an SMS is for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -68,3 +68,18 @@ class Scope:
 
     def covers_any(self, offices: Iterable[tuple[str, str]]) -> bool:
         return any(self.covers_office(o, r) for o, r in offices)
+
+    def covers_region(self, code: str) -> bool:
+        """A region (or region prefix) lies wholly inside the scope's regions."""
+        return self.everything or any(code.startswith(r) for r in self.regions)
+
+    def contains(self, other: Scope, office_regions: Mapping[str, str]) -> bool:
+        """Everything ``other`` reaches is reachable with this scope too (so an admin can grant
+        it without granting more than they hold). ``office_regions``: office id → region code."""
+        if self.everything:
+            return True
+        if other.everything:
+            return False
+        return all(self.covers_office(o, office_regions.get(o, "")) for o in other.offices) and all(
+            self.covers_region(r) for r in other.regions
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from handoff.errors import InvalidInput
+from handoff.labels_zh import STAGE_TYPE_ZH
 
 
 class CaseKind(StrEnum):
@@ -53,6 +54,14 @@ class MaterialRequirement:
     form: str = "纸质/电子化"
     notes: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidInput("材料名称不能为空")
+        if self.copies < 1:
+            raise InvalidInput(f"材料“{self.name}”的份数至少为 1")
+        if self.tolerable and not self.required:
+            raise InvalidInput(f"材料“{self.name}”不是必交材料，无需设为可容缺")
+
 
 @dataclass(frozen=True)
 class Matter:
@@ -69,8 +78,12 @@ class Matter:
     """Working days an applicant has to bring a 容缺 item after collection."""
 
     def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise InvalidInput("事项编号不能为空")
         if not self.name.strip():
             raise InvalidInput("事项名称不能为空")
+        if not self.department_office_id.strip():
+            raise InvalidInput("必须指定负责审批的部门")
         if not 0 <= self.promised_limit <= self.legal_limit:
             raise InvalidInput(f"承诺期限（{self.promised_limit}）必须在 0 到法定期限（{self.legal_limit}）之间")
         if self.kind is CaseKind.INSTANT and self.promised_limit != 0:
@@ -79,9 +92,18 @@ class Matter:
             raise InvalidInput("承诺件的承诺期限至少为 1 个工作日")
         if not self.modes:
             raise InvalidInput("事项至少要支持一种办理方式")
+        if not self.materials:
+            raise InvalidInput("材料清单不能为空")
         names = [m.name for m in self.materials]
         if len(set(names)) != len(names):
             raise InvalidInput("材料清单中有重名的材料")
+        if self.iou_days < 0:
+            raise InvalidInput("容缺补交期限不能为负数")
+        if self.iou_days == 0 and any(m.tolerable for m in self.materials):
+            raise InvalidInput("有可容缺的材料时，容缺补交期限至少为 1 个工作日")
+        for stage, days in self.stage_limits.items():
+            if days < 1:
+                raise InvalidInput(f"特殊环节“{STAGE_TYPE_ZH[stage.value]}”的时限至少为 1 个工作日")
 
     @property
     def clock_limit(self) -> int:

@@ -7,6 +7,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+LAST_ERROR = "x-handoff-last-error"
+"""Header of a parked message: why its last attempt failed (both buses set it)."""
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -66,3 +69,19 @@ class Bus(Publisher, Protocol):
     async def replay(self, group: Any, limit: int = 100) -> int:
         """Move parked messages back to the group's queue; return how many."""
         ...
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """What an admin sees of a parked message (``handoff parked list`` and the admin API)."""
+
+    id: str
+    type: str
+    last_error: str
+
+    @classmethod
+    def of(cls, message: Incoming) -> ParkedMessage:
+        return cls(message.message_id, message.routing_key, str(message.headers.get(LAST_ERROR, "")))
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "type": self.type, "last_error": self.last_error}

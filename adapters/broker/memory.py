@@ -9,7 +9,7 @@ import fnmatch
 import logging
 from collections.abc import Sequence
 
-from adapters.broker.bus import BatchHandler, Handler, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 
@@ -77,7 +77,7 @@ class MemoryBus:
                     log.info("retrying %s in %.1f s: %s", message.message_id, delay, describe(error))
                     asyncio.get_running_loop().call_later(delay, queue.put_nowait, message)
                 elif outcome is Outcome.PARK and error is not None:
-                    message.headers = {**message.headers, "x-handoff-last-error": describe(error)}
+                    message.headers = {**message.headers, LAST_ERROR: describe(error)}
                     self._parked[group.name].append(message)
                     log.warning("parked %s: %s", message.message_id, describe(error))
             finally:
@@ -92,6 +92,8 @@ class MemoryBus:
 
     async def replay(self, group: Group, limit: int = 100) -> int:
         parked = self._parked.get(group.name, [])
+        if not parked:  # also a group nobody consumes here: nothing can have been parked
+            return 0
         moved, self._parked[group.name] = parked[:limit], parked[limit:]
         _, queue, _ = self._groups[group.name]
         for message in moved:

@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import BatchHandler, Handler, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
@@ -22,7 +22,6 @@ log = logging.getLogger("handoff.broker")
 
 ATTEMPT = "x-handoff-attempt"
 ORDERING = "x-handoff-ordering-key"
-LAST_ERROR = "x-handoff-last-error"
 ROUTING = "x-handoff-routing-key"
 
 

@@ -48,7 +48,8 @@ async def create_user_token(
             insert(t.users).values(id=user_id, name=name, role=role, scope=scope, phone=phone, created_at=at)
         )
     else:
-        await conn.execute(update(t.users).where(t.users.c.id == user_id).values(name=name, role=role, scope=scope))
+        values = {"name": name, "role": role, "scope": scope, **({"phone": phone} if phone else {})}
+        await conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
     await conn.execute(insert(t.api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=at))
 
 
@@ -144,17 +145,33 @@ async def schedules_fingerprint(conn: AsyncConnection) -> tuple[object, ...]:
     return (int(row[0]), row[1])
 
 
-async def schedules(conn: AsyncConnection) -> list[Schedule]:
+@dataclass(frozen=True)
+class StoredSchedule:
+    schedule: Schedule
+    loaded_by: str
+    loaded_at: datetime
+
+
+async def schedule_records(conn: AsyncConnection) -> list[StoredSchedule]:
+    """The uploaded schedules with who loaded each and when, by year."""
     rows = (await conn.execute(select(t.calendar_schedules).order_by(t.calendar_schedules.c.year))).mappings()
     return [
-        Schedule(
-            year=r["year"],
-            source=r["source"],
-            holidays=frozenset(date.fromisoformat(d) for d in r["holidays"]),
-            workdays=frozenset(date.fromisoformat(d) for d in r["workdays"]),
+        StoredSchedule(
+            Schedule(
+                year=r["year"],
+                source=r["source"],
+                holidays=frozenset(date.fromisoformat(d) for d in r["holidays"]),
+                workdays=frozenset(date.fromisoformat(d) for d in r["workdays"]),
+            ),
+            r["loaded_by"],
+            r["loaded_at"],
         )
         for r in rows
     ]
+
+
+async def schedules(conn: AsyncConnection) -> list[Schedule]:
+    return [r.schedule for r in await schedule_records(conn)]
 
 
 async def idempotent_answer(conn: AsyncConnection, actor: str, key: str) -> tuple[str, int, str] | None:
@@ -189,7 +206,15 @@ def encode_cursor(collected_at: datetime, case_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     padded = cursor + "=" * (-len(cursor) % 4)
     at, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    return datetime.fromisoformat(at), str(case_id)
+    return _aware(datetime.fromisoformat(at)), str(case_id)
+
+
+def _aware(moment: datetime) -> datetime:
+    """Cursors carry aware times; a forged naive one must be refused here, not by the column type
+    in the middle of a query."""
+    if moment.tzinfo is None:
+        raise ValueError("cursor time without a timezone")
+    return moment
 
 
 async def ledger_page(
@@ -229,12 +254,7 @@ async def ledger_page(
     )
     conditions: list[Any] = []
     if office_ids is not None or region_prefixes is not None:
-        scope: list[Any] = []
-        if office_ids:
-            scope += [t.cases.c.window_office_id.in_(office_ids), t.cases.c.department_office_id.in_(office_ids)]
-        for prefix in region_prefixes or ():
-            scope += [window.c.region_code.startswith(prefix), dept.c.region_code.startswith(prefix)]
-        conditions.append(or_(*scope) if scope else t.cases.c.id.is_(None))
+        conditions.append(_case_scope(window, dept, office_ids, region_prefixes))
     if states:
         conditions.append(t.cases.c.state.in_(states))
     if matter_id:
@@ -250,6 +270,99 @@ async def ledger_page(
         query = query.where(and_(*conditions))
     query = query.order_by(t.cases.c.collected_at.desc(), t.cases.c.id.desc()).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _case_scope(window: Any, dept: Any, office_ids: Sequence[str] | None, region_prefixes: Sequence[str] | None) -> Any:
+    """Cases whose window or department is one of ``office_ids`` or lies in a region under one of
+    ``region_prefixes`` (``window`` and ``dept`` are the joined offices)."""
+    scope: list[Any] = []
+    if office_ids:
+        scope += [t.cases.c.window_office_id.in_(office_ids), t.cases.c.department_office_id.in_(office_ids)]
+    for prefix in region_prefixes or ():
+        scope += [window.c.region_code.startswith(prefix), dept.c.region_code.startswith(prefix)]
+    return or_(*scope) if scope else t.cases.c.id.is_(None)
+
+
+def encode_inbox_cursor(remarked: bool, copied_at: datetime, case_id: str, seq: int) -> str:
+    raw = json.dumps([int(remarked), copied_at.isoformat(), case_id, seq]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_inbox_cursor(cursor: str) -> tuple[bool, datetime, str, int]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    remarked, at, case_id, seq = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    if not isinstance(seq, int) or remarked not in (0, 1):
+        raise ValueError("bad cursor")
+    return bool(remarked), _aware(datetime.fromisoformat(at)), str(case_id), seq
+
+
+async def lead_inbox(
+    conn: AsyncConnection,
+    *,
+    lead: str,
+    office_ids: Sequence[str] | None,
+    region_prefixes: Sequence[str] | None,
+    after: tuple[bool, datetime, str, int] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """待阅: the copies of cases sent to ``lead``, within the scope (as :func:`ledger_page`);
+    unremarked first, then newest copy first; keyset pagination on (remarked, copied_at, case, seq)."""
+    copies = t.case_lead_copies
+    window = t.offices.alias("window")
+    dept = t.offices.alias("dept")
+    remarked = copies.c.remarked_at.is_not(None)
+    query = (
+        select(
+            copies.c.case_id,
+            copies.c.seq,
+            copies.c.note,
+            copies.c.copied_at,
+            copies.c.remark,
+            copies.c.remarked_at,
+            t.cases.c.case_no,
+            t.cases.c.state,
+            t.cases.c.matter_terms,
+        )
+        .join(t.cases, t.cases.c.id == copies.c.case_id)
+        .join(window, window.c.id == t.cases.c.window_office_id)
+        .join(dept, dept.c.id == t.cases.c.department_office_id)
+        .where(copies.c.lead == lead)
+    )
+    if office_ids is not None or region_prefixes is not None:
+        query = query.where(_case_scope(window, dept, office_ids, region_prefixes))
+    if after:
+        was_remarked, at, case_id, seq = after
+        later = or_(
+            copies.c.copied_at < at,
+            and_(
+                copies.c.copied_at == at,
+                or_(copies.c.case_id < case_id, and_(copies.c.case_id == case_id, copies.c.seq < seq)),
+            ),
+        )
+        query = query.where(and_(remarked, later) if was_remarked else or_(remarked, later))
+    query = query.order_by(
+        remarked.asc(), copies.c.copied_at.desc(), copies.c.case_id.desc(), copies.c.seq.desc()
+    ).limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def unremarked_count(
+    conn: AsyncConnection, *, lead: str, office_ids: Sequence[str] | None, region_prefixes: Sequence[str] | None
+) -> int:
+    copies = t.case_lead_copies
+    window = t.offices.alias("window")
+    dept = t.offices.alias("dept")
+    query = (
+        select(func.count())
+        .select_from(copies)
+        .join(t.cases, t.cases.c.id == copies.c.case_id)
+        .join(window, window.c.id == t.cases.c.window_office_id)
+        .join(dept, dept.c.id == t.cases.c.department_office_id)
+        .where(copies.c.lead == lead, copies.c.remarked_at.is_(None))
+    )
+    if office_ids is not None or region_prefixes is not None:
+        query = query.where(_case_scope(window, dept, office_ids, region_prefixes))
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def case_ids_in_scope(

@@ -110,12 +110,14 @@ def matter_from_json(data: dict[str, Any]) -> Matter:
 
 
 async def save_matter(conn: AsyncConnection, matter: Matter) -> None:
-    """Insert or replace a matter and its material list (admin, demo data)."""
+    """Insert a matter, or update it in place (cases and entrustments refer to its row), with
+    its material list replaced (admin, demo data)."""
     data = matter_to_json(matter)
     materials = data.pop("materials")
     await conn.execute(delete(t.matter_materials).where(t.matter_materials.c.matter_id == matter.id))
-    await conn.execute(delete(t.matters).where(t.matters.c.id == matter.id))
-    await conn.execute(insert(t.matters).values(**data))
+    updated = await conn.execute(update(t.matters).where(t.matters.c.id == matter.id).values(**data))
+    if not updated.rowcount:
+        await conn.execute(insert(t.matters).values(**data))
     if materials:
         await conn.execute(
             insert(t.matter_materials),

@@ -109,3 +109,16 @@ def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
     sms = [json.loads(line) for line in process.stdout.read().splitlines() if line.startswith('{"provider_message_id"')]
     assert [m["template"] for m in sms] == ["receipt"]
     assert sms[0]["phone"] == "13900001111" and token in sms[0]["text"] and sms[0]["text"].startswith("【")
+
+
+def test_the_demo_staff_have_demo_mobiles_and_the_admin_api_reaches_the_in_process_bus(served):
+    base, tokens, *_ = served
+    status, users = call(f"{base}/api/v1/admin/users", tokens["admin"])
+    assert status == 200
+    phones = {u["id"]: u["phone"] for u in users["items"]}
+    assert len(phones) == 6 and all(re.fullmatch(r"1380000\d{4}", p) for p in phones.values()), phones
+    assert all(u["active_tokens"] >= 1 for u in users["items"])
+    status, parked = call(f"{base}/api/v1/admin/parked?group=notifications", tokens["admin"])
+    assert status == 200 and parked == {"group": "notifications", "items": []}
+    status, lead = call(f"{base}/api/v1/lead/inbox", tokens["dept_lead"])
+    assert status == 200 and lead["unremarked"] == 0

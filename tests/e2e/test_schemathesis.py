@@ -15,7 +15,7 @@ from .test_embedded_start import served  # noqa: F401  (the fixture)
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 
 
-@pytest.mark.parametrize("role", ["window_clerk", "dept_clerk", "courier", "supervisor"])
+@pytest.mark.parametrize("role", ["window_clerk", "dept_clerk", "dept_lead", "courier", "supervisor", "admin"])
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(served, role):  # noqa: F811
     base, tokens, *_ = served
     st = Path(sys.executable).with_name("schemathesis")

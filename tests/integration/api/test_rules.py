@@ -42,6 +42,9 @@ async def test_every_role_on_every_route_is_allowed_exactly_where_the_table_says
         "matter_id": "m-flzz-ys",
         "stage_id": "s",
         "token": "0000000000000",
+        "region_code": "441581",
+        "office_id": "win-441581",
+        "user_id": "nobody",
     }
     checked = 0
     for route in API.routes:
@@ -52,8 +55,8 @@ async def test_every_role_on_every_route_is_allowed_exactly_where_the_table_says
             if route.method == "GET":
                 response = await api.client.get(path, headers=api.auth(user))
             else:
-                response = await api.client.post(
-                    path, data=b"{}", headers={**api.auth(user), "Content-Type": "application/json"}
+                response = await api.client.request(
+                    route.method, path, data=b"{}", headers={**api.auth(user), "Content-Type": "application/json"}
                 )
             allowed = role in {r.value for r in route.roles}
             if allowed:
@@ -63,7 +66,7 @@ async def test_every_role_on_every_route_is_allowed_exactly_where_the_table_says
             assert response.status < 500, (route.path, role)
             assert response.content_type in ("application/json", "application/problem+json", "application/pdf")
             checked += 1
-        anonymous = await (api.client.get if route.method == "GET" else api.client.post)(concrete(route.path, ids))
+        anonymous = await api.client.request(route.method, concrete(route.path, ids))
         assert anonymous.status == 401, route.path
     assert checked == len([r for r in API.routes if r.roles is not None]) * len(ROLES)
 
@@ -197,6 +200,28 @@ async def test_real_responses_match_the_served_spec(api):
         ("get", f"/api/v1/track/{case['tracking_url'].rsplit('/', 1)[1]}", "/api/v1/track/{token}", None, None),
         ("post", f"/api/v1/cases/{case['id']}/accept", "/api/v1/cases/{case_id}/accept", "dept-zj", {}),
         ("get", "/api/v1/cases/nope", "/api/v1/cases/{case_id}", "supervisor", None),
+        ("get", "/api/v1/admin/regions", "/api/v1/admin/regions", "admin", None),
+        ("patch", "/api/v1/admin/regions/441581", "/api/v1/admin/regions/{region_code}", "admin", {"name": "陆丰市"}),
+        ("get", "/api/v1/admin/offices?kind=window", "/api/v1/admin/offices", "admin", None),
+        ("get", "/api/v1/admin/users", "/api/v1/admin/users", "admin", None),
+        (
+            "post",
+            "/api/v1/admin/users/nobody/revoke-tokens",
+            "/api/v1/admin/users/{user_id}/revoke-tokens",
+            "admin",
+            None,
+        ),
+        ("get", "/api/v1/admin/entrustments", "/api/v1/admin/entrustments", "admin", None),
+        (
+            "put",
+            "/api/v1/admin/entrustments/441581/m-gtzz-bl",
+            "/api/v1/admin/entrustments/{region_code}/{matter_id}",
+            "admin",
+            {"office_id": "dept-441581-sj"},
+        ),
+        ("get", "/api/v1/admin/calendar", "/api/v1/admin/calendar", "admin", None),
+        ("get", "/api/v1/admin/parked?group=notifications", "/api/v1/admin/parked", "admin", None),
+        ("get", "/api/v1/lead/inbox", "/api/v1/lead/inbox", "lead-zj", None),
     ]
     for method, url, template, user, body in calls:
         headers = api.auth(user) if user else {}

@@ -1,0 +1,65 @@
+"""Administrative regions (行政区划): 6-digit division codes (GB/T 2260) in a tree, with the
+approximate coordinates of the seat of government that 少跑距离 is measured from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from handoff.errors import InvalidInput
+
+CODE_RE = re.compile(r"[1-9][0-9]{5}")
+
+# Mainland China's bounding box, with a margin: a point outside it is a typing error (most often
+# latitude and longitude swapped), not a government seat.
+LAT_RANGE = (3.0, 54.0)
+LON_RANGE = (73.0, 136.0)
+
+
+def check_region_code(code: str, what: str = "区划代码") -> str:
+    if not CODE_RE.fullmatch(code):
+        raise InvalidInput(f"{what} “{code}” 格式不正确，应为 6 位行政区划代码（如 441581）")
+    return code
+
+
+def check_coordinates(lat: float, lon: float) -> None:
+    if not LAT_RANGE[0] <= lat <= LAT_RANGE[1] or not LON_RANGE[0] <= lon <= LON_RANGE[1]:
+        raise InvalidInput(
+            f"坐标（纬度 {lat}，经度 {lon}）不在我国境内的范围（纬度 {LAT_RANGE[0]:g}–{LAT_RANGE[1]:g}，"
+            f"经度 {LON_RANGE[0]:g}–{LON_RANGE[1]:g}）：是否把纬度和经度填反了？"
+        )
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    parent_code: str | None
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        check_region_code(self.code)
+        if not self.name.strip():
+            raise InvalidInput("区划名称不能为空")
+        if self.parent_code is not None:
+            check_region_code(self.parent_code, "上级区划代码")
+            if self.parent_code == self.code:
+                raise InvalidInput(f"区划 {self.code} 不能是自己的上级")
+        check_coordinates(self.lat, self.lon)
+
+
+def parent_cycle(code: str, parent_code: str | None, parents: Mapping[str, str | None]) -> list[str] | None:
+    """Would giving ``code`` the parent ``parent_code`` close a loop in the tree described by
+    ``parents`` (code → parent code)? Returns the loop (``code`` first and last) or None."""
+    path = [code]
+    current = parent_code
+    while current is not None:
+        path.append(current)
+        if current == code:
+            return path
+        if len(path) > len(parents) + 2:  # a loop that does not pass through ``code`` (bad data)
+            return path
+        current = parents.get(current)
+    return None
