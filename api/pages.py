@@ -127,7 +127,8 @@ def clock_card(view: dict[str, Any]) -> str:
     parts = ['<section class="card clock"><h2>办理时限</h2>']
     if view.get("due_date"):
         parts.append(f'<div class="due"><span>承诺办结日期</span><strong>{e(day_zh(view["due_date"]))}</strong></div>')
-    parts.append(f'<progress max="{max(promised, 1)}" value="{min(max(used, 0), max(promised, 1))}"></progress>')
+    if state not in FINISHED_ZH:
+        parts.append(f'<progress max="{max(promised, 1)}" value="{min(max(used, 0), max(promised, 1))}"></progress>')
     if state in FINISHED_ZH:
         parts.append(f"<p>已办结，用时 <b>{used}</b> 个工作日（承诺 {promised} 个工作日）。</p>")
     elif remaining < 0:
@@ -213,24 +214,26 @@ def timeline_card(view: dict[str, Any]) -> str:
     return f'<section class="card"><h2>办理进度</h2><ol class="timeline">{items}</ol></section>'
 
 
-def rating_card(view: dict[str, Any], token: str) -> str:
+def rating_card(view: dict[str, Any], token: str, flash: str = "", flash_ok: bool = True) -> str:
+    """The rating, or the form; the form's redirect lands on #rating, so its message is shown here."""
+    note = f'<p class="flash {"ok" if flash_ok else "bad"}" role="status">{e(flash)}</p>' if flash else ""
     rating = view.get("rating")
     if rating:
         stars = "★" * rating["score"] + "☆" * (5 - rating["score"])
         comment = f"<p>{e(rating['comment'])}</p>" if rating.get("comment") else ""
         return (
-            '<section class="card" id="rating"><h2>您的评价</h2>'
+            f'<section class="card" id="rating"><h2>您的评价</h2>{note}'
             f'<p><span class="stars" aria-hidden="true">{stars}</span> '
             f"{rating['score']} 分 · {SCORES[rating['score']]}</p>{comment}</section>"
         )
     if not view.get("can_rate"):
-        return ""
+        return f'<section class="card" id="rating"><h2>服务评价（好差评）</h2>{note}</section>' if note else ""
     choices = "".join(
         f'<label><input type="radio" name="score" value="{score}" required> {score} 分 · {label}</label>'
         for score, label in SCORES.items()
     )
     return (
-        '<section class="card" id="rating"><h2>服务评价（好差评）</h2>'
+        f'<section class="card" id="rating"><h2>服务评价（好差评）</h2>{note}'
         f'<form method="post" action="/t/{e(token)}/rating">'
         f'<fieldset class="scores"><legend>您对本次办理服务满意吗？</legend>{choices}</fieldset>'
         f'<label for="comment">评价内容（选填；不满意时请写明原因）</label>'
@@ -245,7 +248,6 @@ def tracking_page(view: dict[str, Any], token: str, flash: str = "", flash_ok: b
         f"<header><p>政务服务 · 办件进度</p><h1>{e(view['matter_name'])}</h1>{case_no}"
         f'<span class="state">{e(view["state_zh"])}</span></header>'
     )
-    note = f'<p class="flash {"ok" if flash_ok else "bad"}" role="status">{e(flash)}</p>' if flash else ""
     applicant = (
         '<section class="card"><h2>申请人</h2><dl>'
         f"<dt>姓名</dt><dd>{e(view['applicant_name'])}</dd><dt>手机</dt><dd>{e(view['applicant_phone'])}</dd>"
@@ -258,13 +260,12 @@ def tracking_page(view: dict[str, Any], token: str, flash: str = "", flash_ok: b
     body = "".join(
         [
             header,
-            note,
             clock_card(view),
             package_card(view),
             stages_card(view),
             notices_card(view),
             timeline_card(view),
-            rating_card(view, token),
+            rating_card(view, token, flash, flash_ok),
             applicant,
             footer,
         ]
