@@ -91,6 +91,7 @@ def page(title: str, body: str) -> str:
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex,nofollow">'
+        '<link rel="icon" href="data:,">'
         f"<title>{e(title)}</title><style>{css}</style></head><body><main>{body}</main></body></html>"
     )
 
