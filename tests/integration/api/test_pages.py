@@ -81,6 +81,38 @@ async def test_the_tracking_page_shows_the_case_masked_and_never_the_id_number(a
     assert "<script" not in text and 'name="score"' not in text  # not finished: no rating form yet
 
 
+async def test_a_due_date_in_a_year_without_a_holiday_schedule_is_shown_as_provisional_with_the_reason(api):
+    from datetime import UTC, datetime
+
+    api.clock.at = datetime(2026, 12, 28, 1, 30, tzinfo=UTC)  # a 1-day limit ends in 2027
+    case = await post(
+        api,
+        "/api/v1/cases",
+        "clerk-lf",
+        registration(
+            matter_id="m-jsgc-xk",
+            tolerated=[],
+            materials=[{"name": "建设工程规划许可申请表"}, {"name": "建设工程设计方案"}, {"name": "土地权属证明"}],
+        ),
+        201,
+    )
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-zj"})
+    await post(api, f"/api/v1/cases/{case['id']}/accept", "dept-zj")
+    token = case["tracking_url"].rsplit("/", 1)[1]
+    tracking = await (await api.client.get(f"/api/v1/track/{token}")).json()
+    assert tracking["clock"]["provisional"] and "2027" in tracking["clock"]["provisional_reason"]
+    _, text, _ = await page(api, f"/t/{token}")
+    assert "以上日期为暂定" in text and tracking["clock"]["provisional_reason"] in text
+
+
 async def test_the_inline_style_is_allowed_by_its_hash_and_nothing_else(api):
     import base64
     import hashlib
