@@ -35,7 +35,12 @@ STATIC = Path(__file__).parent / "static"
 CONSOLE = STATIC / "console"
 WEEKDAYS = "一二三四五六日"
 SCORES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-FINISHED_ZH = ("decided", "result_shipped", "delivered", "archived")
+DECIDED_STATES = (  # a decision was made: the clock shows the time it took
+    "decided",
+    "result_shipped",
+    "delivered",
+    "archived",
+)
 BEFORE_ACCEPTANCE = ("collected", "forwarded", "received", "supplement_requested")
 
 # What the rating form's redirect may say: fixed codes, never text taken from the request.
@@ -128,9 +133,9 @@ def clock_card(view: dict[str, Any]) -> str:
     parts = ['<section class="card clock"><h2>办理时限</h2>']
     if view.get("due_date"):
         parts.append(f'<div class="due"><span>承诺办结日期</span><strong>{e(day_zh(view["due_date"]))}</strong></div>')
-    if state not in FINISHED_ZH:
+    if state not in DECIDED_STATES:
         parts.append(f'<progress max="{max(promised, 1)}" value="{min(max(used, 0), max(promised, 1))}"></progress>')
-    if state in FINISHED_ZH:
+    if state in DECIDED_STATES:
         parts.append(f"<p>已办结，用时 <b>{used}</b> 个工作日（承诺 {promised} 个工作日）。</p>")
     elif remaining < 0:
         parts.append(

@@ -13,7 +13,7 @@ export const session = {
   logout() {
     this.token = "";
     this.me = null;
-    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
