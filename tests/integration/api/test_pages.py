@@ -204,3 +204,28 @@ async def test_me_tells_the_console_who_is_logged_in_and_which_offices_are_in_sc
     courier = await (await api.client.get("/api/v1/me", headers=api.auth("courier-x"))).json()
     assert courier["offices"] == []  # region:4401 (广州) holds none of the 汕尾 demo offices
     assert (await api.client.get("/api/v1/me")).status == 401
+
+
+def test_written_notices_are_linked_when_the_view_lists_them_and_nothing_unsafe_is_rendered():
+    from api.pages import tracking_page
+
+    view = {
+        "matter_name": "建设工程规划许可证核发<script>",
+        "case_no": "441581-20260302-0001-7",
+        "state": "in_review",
+        "state_zh": "审查中",
+        "applicant_name": "张*三",
+        "applicant_phone": "138****5678",
+        "timeline": [],
+        "clock": None,
+        "notices": [
+            {"id": "n1", "title": "特别程序告知书（专家评审）", "url": "/t/0000000000000/notices/n1"},
+            {"id": "n2", "title": "延期告知书", "url": "javascript:alert(1)"},
+        ],
+    }
+    text = tracking_page(view, "0000000000000")
+    assert '<a href="/t/0000000000000/notices/n1">特别程序告知书（专家评审）</a>' in text
+    assert "<li>延期告知书</li>" in text and "javascript:" not in text
+    assert "<script>" not in text and "建设工程规划许可证核发&lt;script&gt;" in text
+    without = tracking_page({**view, "notices": None}, "0000000000000")
+    assert "书面告知" not in without
