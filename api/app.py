@@ -18,6 +18,7 @@ from adapters.db.repositories import ConcurrentUpdate
 from api.auth import Principal, Role, Scope
 from api.container import Container
 from api.openapi import build_spec
+from api.pages import add_page_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
 from api.routes import API
 from api.routing import Ctx, Route, printable, read_json, request_hash
@@ -222,4 +223,5 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    add_page_routes(app)
     return app

@@ -15,7 +15,7 @@ from adapters.db import queries, reports
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.common import event_key
 from adapters.sms.reports import report_key
-from api.auth import Role
+from api.auth import ROLE_ZH, Role
 from api.container import Container
 from api.problems import Problem
 from api.routing import (
@@ -161,6 +161,46 @@ async def load_case_view(c: Container, case_id: str, with_link: bool = False) ->
 
 def payload_for(c: Container, package: Package) -> str:
     return c.signer.sign_package(package.code)
+
+
+# =========================================================================== who am I
+
+
+OFFICE_VIEW = obj(["id", "name", "kind", "region_code"], extra=True, id=STR, name=STR, kind=STR, region_code=STR)
+
+
+@API.route(
+    "GET",
+    "/api/v1/me",
+    summary="当前登录人员：姓名、角色、权限范围及范围内的单位",
+    tag="查询",
+    roles=STAFF | COURIER,
+    response=obj(
+        ["user_id", "name", "role", "role_zh", "scope", "offices"],
+        user_id=STR,
+        name=STR,
+        role=STR,
+        role_zh=STR,
+        scope=STR,
+        offices=array(OFFICE_VIEW, max_items=10000),
+    ),
+)
+async def whoami(ctx: Ctx) -> dict[str, Any]:
+    who = ctx.who
+    async with container(ctx).engine.connect() as conn:
+        known = await queries.offices(conn)
+    return {
+        "user_id": who.user_id,
+        "name": who.name,
+        "role": who.role.value,
+        "role_zh": ROLE_ZH[who.role],
+        "scope": str(who.scope),
+        "offices": [
+            {"id": o.id, "name": o.name, "kind": o.kind, "region_code": o.region_code, "address": o.address}
+            for o in sorted(known.values(), key=lambda o: o.id)
+            if who.scope.covers_office(o.id, o.region_code)
+        ],
+    }
 
 
 # =========================================================================== matters
@@ -1045,11 +1085,15 @@ async def case_by_token(c: Container, token: str, uow: SqlUnitOfWork) -> Case:
     response=TRACKING_VIEW,
 )
 async def track(ctx: Ctx) -> dict[str, Any]:
-    c = container(ctx)
+    return await tracking_by_token(container(ctx), ctx.path["token"])
+
+
+async def tracking_by_token(c: Container, token: str) -> dict[str, Any]:
+    """The applicant's view (the JSON route and the tracking page /t/{token} alike)."""
     async with c.uow() as uow:
-        case = await case_by_token(c, ctx.path["token"], uow)
+        case = await case_by_token(c, token, uow)
         packages = list(await uow.packages.for_case(case.id))
-        return tracking_view(case, packages, c.deps.calendar, today(c), ctx.path["token"])
+        return tracking_view(case, packages, c.deps.calendar, today(c), token)
 
 
 @API.route(
@@ -1062,24 +1106,19 @@ async def track(ctx: Ctx) -> dict[str, Any]:
     response=TRACKING_VIEW,
 )
 async def rate(ctx: Ctx) -> dict[str, Any]:
-    c = container(ctx)
+    return await rate_by_token(container(ctx), ctx.path["token"], ctx.body["score"], ctx.body.get("comment", ""))
+
+
+async def rate_by_token(c: Container, token: str, score: int, comment: str) -> dict[str, Any]:
+    """好差评 by the applicant (the JSON route and the tracking page's form alike)."""
     async with c.uow() as uow:
-        case = await case_by_token(c, ctx.path["token"], uow)
+        case = await case_by_token(c, token, uow)
     await dispatch(
-        CaseCommand(
-            case_id=case.id,
-            name="rate",
-            actor="applicant",
-            args={"score": ctx.body["score"], "comment": ctx.body.get("comment", "")},
-        ),
+        CaseCommand(case_id=case.id, name="rate", actor="applicant", args={"score": score, "comment": comment}),
         c.uow(),
         c.deps,
     )
-    async with c.uow() as uow:
-        case = await case_by_token(c, ctx.path["token"], uow)
-        return tracking_view(
-            case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c), ctx.path["token"]
-        )
+    return await tracking_by_token(c, token)
 
 
 # =========================================================================== provider callbacks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from handoff.case import Case, CaseState
+from handoff.case import FINISHED, Case, CaseState
 from handoff.clock import ClockReading, forwarding_due
 from handoff.labels_zh import CASE_KIND_ZH, DELIVERY_ZH, MODE_ZH, STAGE_TYPE_ZH, STATE_ZH
 from handoff.package import CustodyEvent, Package, PackageState
@@ -296,6 +296,7 @@ def tracking_view(
             "promised": reading.promised,
             "paused": reading.paused,
             "provisional": reading.provisional,
+            "provisional_reason": reading.provisional_reason,
         }
         if reading
         else None,
@@ -321,4 +322,8 @@ def tracking_view(
         }
         if current
         else None,
+        "rating": {"score": case.rating.score, "comment": case.rating.comment, "at": iso(case.rating.at)}
+        if case.rating
+        else None,
+        "can_rate": case.rating is None and case.state in FINISHED,
     }

@@ -95,6 +95,7 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     await site.start()
     base = f"http://{settings.host}:{settings.port}"
     print(f"Handoff 已启动：{base}")
+    print(f"  工作台：{base}/console   申请人进度页：{base}/t/<短信链接中的查询码>")
     print(f"  接口说明（OpenAPI）：{base}/api/v1/openapi.json")
     print(f"  健康检查：{base}/healthz   就绪检查：{base}/readyz   指标：{base}/metrics")
     print(f"  数据库：{settings.database_url}   消息：{settings.broker_url}")

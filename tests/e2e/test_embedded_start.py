@@ -100,6 +100,11 @@ def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
     token = case["tracking_url"].rsplit("/", 1)[1]
     status, tracking = call(f"{base}/api/v1/track/{token}")
     assert status == 200 and tracking["applicant_name"] == "王*"
+    with urllib.request.urlopen(f"{base}/t/{token}", timeout=10) as response:
+        assert response.status == 200 and "王*" in response.read().decode()
+    assert f"工作台：{base}/console" in output
+    with urllib.request.urlopen(f"{base}/console", timeout=10) as response:
+        assert response.status == 200 and "/console/app.js" in response.read().decode()
     database = workdir / "var" / "handoff.db"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not sent(database):

@@ -183,6 +183,7 @@ async def test_real_responses_match_the_served_spec(api):
     spec = await (await api.client.get("/api/v1/openapi.json")).json()
     case, package = await a_case_with_package(api)
     calls = [
+        ("get", "/api/v1/me", "/api/v1/me", "clerk-lf", None),
         ("get", "/api/v1/matters", "/api/v1/matters", "supervisor", None),
         ("get", "/api/v1/matters/m-flzz-ys", "/api/v1/matters/{matter_id}", "clerk-lf", None),
         ("get", f"/api/v1/cases/{case['id']}", "/api/v1/cases/{case_id}", "supervisor", None),

@@ -1,0 +1,297 @@
+// DOM helpers, messages, Chinese labels and the small form builder every screen uses.
+
+import { ApiError, documentUrl, routeExists } from "./api.js";
+
+/** h("p", {class: "x", onclick: f}, "text", child): an element; text is always text, never HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
+    else if (name === "value") el.value = value;
+    else if (name === "checked") el.checked = Boolean(value);
+    else el.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+// ------------------------------------------------------------------ messages
+
+function messages() {
+  return document.getElementById("messages");
+}
+
+export function clearMessages() {
+  messages().replaceChildren();
+}
+
+export function showOk(text) {
+  messages().replaceChildren(h("div", { class: "alert ok", role: "status" }, text));
+}
+
+/** Any error as the user should read it: the problem's Chinese title, its missing list or field errors. */
+export function showError(error) {
+  const problem = error instanceof ApiError ? error.problem : null;
+  const box = h("div", { class: "alert error", role: "alert" }, h("strong", {}, error.message || String(error)));
+  if (problem && Array.isArray(problem.missing) && problem.missing.length) {
+    box.append(
+      h("p", {}, `一次性告知：还缺少以下 ${problem.missing.length} 项材料，请申请人一并补齐后再登记。`),
+      h("ol", { class: "missing-list" }, problem.missing.map((m) => h("li", {}, m))),
+    );
+  }
+  if (problem && Array.isArray(problem.errors) && problem.errors.length > 1) {
+    box.append(h("ul", {}, problem.errors.map((e) => h("li", {}, `${e.field}：${e.message}`))));
+  }
+  messages().replaceChildren(box);
+  box.scrollIntoView({ block: "nearest" });
+}
+
+/** Run an action, showing its error plainly; returns undefined when it failed. */
+export async function attempt(action) {
+  try {
+    return await action();
+  } catch (error) {
+    showError(error);
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ labels
+
+export const STATE_ZH = {
+  collected: "已收件",
+  forwarded: "已流转",
+  received: "已接收",
+  supplement_requested: "待补正",
+  accepted: "已受理",
+  in_review: "审查中",
+  decided: "已办结",
+  result_shipped: "结果已寄出",
+  delivered: "已送达",
+  archived: "已归档",
+  rejected: "不予受理",
+  closed_unsupplemented: "补正不来办结",
+  withdrawn: "已撤回",
+};
+export const MODE_ZH = { proxy_collect: "异地代收、属地受理", delegated: "异地委托审批", online: "全程网办" };
+export const DELIVERY_ZH = {
+  pickup_at_window: "代收窗口自取",
+  mail_to_applicant: "邮寄给申请人",
+  pickup_at_department: "审批部门自取",
+  electronic: "电子送达",
+};
+export const KIND_ZH = { promised: "承诺件", instant: "即办件" };
+export const STAGE_ZH = {
+  inspection: "勘验",
+  expert_review: "专家评审",
+  rectification: "整改",
+  entrusted_assessment: "委托评估",
+  consultation: "征求意见",
+  director_meeting: "主任办公会",
+  hearing: "听证",
+  public_notice: "公示",
+  testing: "检验检测",
+  supplement: "补正",
+};
+export const ACTION_ZH = {
+  seal_package: "封装材料包",
+  withdraw: "撤回",
+  accept: "受理",
+  request_supplement: "补正告知",
+  reject: "不予受理",
+  supplement_supplied: "补正受理",
+  open_stage: "启动特殊环节",
+  close_stage: "结束特殊环节",
+  extend: "延期",
+  decide: "办结",
+  ship_result: "寄出结果",
+  register_pickup: "发放登记",
+  deliver: "确认送达",
+  archive: "归档",
+  rate: "申请人评价",
+  picked_up: "揽收",
+  in_transit: "运输中",
+  delivered: "送达",
+  sign: "签收",
+  report_exception: "登记异常",
+};
+export const CUSTODY_ZH = {
+  created: "生成",
+  sealed: "封装",
+  picked_up: "揽收",
+  in_transit: "运输中",
+  delivered: "送达",
+  pushed: "电子推送",
+  signed: "签收",
+  exception: "异常",
+};
+export const DISCREPANCY_ZH = { missing: "缺失", damaged: "破损", pages_differ: "页数不符" };
+export const EXCEPTION_ZH = { damaged: "破损", lost: "丢失", refused: "拒收", other: "其他" };
+export const TERMINAL = ["archived", "rejected", "closed_unsupplemented", "withdrawn"];
+
+// ------------------------------------------------------------------ formatting
+
+const TIME = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: "Asia/Shanghai",
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+});
+
+/** An ISO time as 2026-03-02 09:30 in China time (as every document shows it). */
+export function time(iso) {
+  if (!iso) return "";
+  const parts = Object.fromEntries(TIME.formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+export function percent(value) {
+  return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
+}
+
+/** office:win-441581 → its name; courier:courier-07 → 快递员 courier-07. */
+export function party(text, officeName) {
+  if (!text) return "";
+  const [kind, id] = text.split(/:(.*)/s);
+  if (kind === "office") return officeName(id);
+  if (kind === "courier") return `快递员 ${id}`;
+  if (kind === "applicant") return "申请人";
+  return text;
+}
+
+export function table(headers, rows, attrs = {}) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      attrs,
+      h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+export function dl(pairs) {
+  return h(
+    "dl",
+    { class: "facts" },
+    pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+  );
+}
+
+// ------------------------------------------------------------------ forms
+
+/**
+ * A form from field specs: {name, label, type (text|textarea|date|number|select|checkbox|lines),
+ * options: [[value, label]], required, min, max, value, hint}. onSubmit(values) gets the values
+ * (numbers as numbers, lines as arrays, empty optional fields left out).
+ */
+export function form(fields, submitLabel, onSubmit, attrs = {}) {
+  const controls = {};
+  const rows = fields.map((f) => {
+    let control;
+    const common = { name: f.name, id: `f-${f.name}-${Math.random().toString(36).slice(2, 8)}`, required: f.required };
+    if (f.type === "textarea" || f.type === "lines") {
+      control = h("textarea", { ...common, rows: f.rows || 3, maxlength: f.max }, f.value || "");
+    } else if (f.type === "select") {
+      control = h(
+        "select",
+        common,
+        f.options.map(([value, label]) => h("option", { value, selected: value === f.value }, label)),
+      );
+    } else if (f.type === "checkbox") {
+      control = h("input", { ...common, type: "checkbox", checked: f.value });
+    } else {
+      control = h("input", {
+        ...common,
+        type: f.type || "text",
+        min: f.min,
+        max: f.max,
+        maxlength: f.type === "number" ? undefined : f.maxlength,
+        value: f.value ?? "",
+        placeholder: f.placeholder,
+        autocomplete: "off",
+      });
+    }
+    controls[f.name] = control;
+    const label = h("label", { for: common.id }, f.label, f.required ? h("span", { class: "req" }, " *") : null);
+    return h(
+      "div",
+      { class: `field ${f.type === "checkbox" ? "check" : ""}` },
+      f.type === "checkbox" ? [control, label] : [label, control],
+      f.hint ? h("small", {}, f.hint) : null,
+    );
+  });
+  const button = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const el = h("form", { class: "form", ...attrs }, rows, h("div", { class: "actions" }, button));
+  el.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const f of fields) {
+      const c = controls[f.name];
+      if (f.type === "checkbox") values[f.name] = c.checked;
+      else if (f.type === "number") {
+        if (c.value !== "") values[f.name] = Number(c.value);
+      } else if (f.type === "lines") {
+        const lines = c.value.split("\n").map((s) => s.trim()).filter(Boolean);
+        if (lines.length) values[f.name] = lines;
+      } else if (c.value.trim() !== "") values[f.name] = c.value.trim();
+    }
+    button.disabled = true;
+    try {
+      await onSubmit(values, el);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el;
+}
+
+// ------------------------------------------------------------------ documents
+
+const objectUrls = [];
+
+/** Forget the PDFs fetched by the previous screen. */
+export function releaseDocuments() {
+  while (objectUrls.length) URL.revokeObjectURL(objectUrls.pop());
+}
+
+/**
+ * A button that fetches a PDF with the Authorization header, then offers it to open (and print)
+ * or to download. `template` is the route as the OpenAPI document names it.
+ */
+export function documentButton(label, template, path, filename) {
+  const holder = h("span", { class: "doc" });
+  const button = h("button", { type: "button", class: "secondary" }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      if (!(await routeExists("GET", template))) {
+        showError(new Error(`“${label}”的下载接口尚未开放（${template}）`));
+        return;
+      }
+      const href = await documentUrl(path);
+      objectUrls.push(href);
+      holder.replaceChildren(
+        h("a", { href, target: "_blank", rel: "noopener", class: "button secondary" }, `打开打印：${label}`),
+        h("a", { href, download: filename, class: "button secondary" }, "下载"),
+      );
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  holder.append(button);
+  return holder;
+}

@@ -1,0 +1,187 @@
+"""The staff console /console in a real browser: the window clerk's registration with the
+one-time notice of everything missing, the department clerk's scan-and-sign, and the courier's
+offline queue that delivers a report exactly once."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from playwright.async_api import Page, Route, expect
+
+from tests.integration.api.test_journeys import post
+from tests.integration.api.test_pages import registered_case
+from tests.support.browser import DESKTOP, PHONE, base_url, screenshot
+
+
+async def open_console(browser, site, user: str, device: dict) -> tuple[Page, list[str]]:
+    """A fresh browser context logged in as USER; the list collects every script error (an HTTP
+    error answer that the page shows to the user is not one)."""
+    context = await browser.new_context(**device)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    await page.goto(f"{base_url(site)}/console")
+    await page.get_by_label("访问令牌").fill(site.tokens[user])
+    await page.get_by_role("button", name="登录").click()
+    await expect(page.locator("#who")).to_contain_text("退出")
+    return page, errors
+
+
+async def custody_kinds(site, package_id: str) -> list[dict]:
+    response = await site.client.get(f"/api/v1/packages/{package_id}/custody", headers=site.auth("supervisor"))
+    return (await response.json())["events"]
+
+
+async def test_a_window_clerk_registers_sees_the_whole_missing_list_then_registers_completely_and_seals(site, browser):
+    page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
+    await expect(page.locator("#nav a.active")).to_have_text("收件登记")
+    await page.get_by_role("button", name=re.compile("防雷装置竣工验收")).click()
+
+    await page.get_by_label("已收：《防雷装置竣工验收申请书》").check()
+    await page.get_by_label("申请人（单位或个人）").fill("张小三")
+    await page.get_by_label("联系电话").fill("13812345678")
+    await page.get_by_label("身份证号").fill("11010519491231002X")
+    await page.get_by_role("button", name="登记收件").click()
+
+    alert = page.locator("#messages .alert.error")
+    await expect(alert).to_contain_text("材料清单缺少")
+    assert await alert.locator(".missing-list li").all_inner_texts() == [
+        "防雷装置竣工图纸",
+        "施工单位的资质证",
+        "授权委托书",
+    ]
+    assert await page.locator("tr.is-missing").count() == 3
+    await screenshot(page, "console-desktop-missing")
+    ledger = await (await site.client.get("/api/v1/ledger", headers=site.auth("supervisor"))).json()
+    assert ledger["items"] == []  # nothing registered
+
+    await page.get_by_label("已收：防雷装置竣工图纸").check()
+    await page.get_by_label("已收：施工单位的资质证").check()
+    await page.get_by_label("容缺：授权委托书").check()
+    await page.get_by_role("button", name="登记收件").click()
+    success = page.locator(".card.success")
+    await expect(success).to_contain_text("已登记收件")
+    case_no = await success.locator(".case-no").inner_text()
+    assert re.fullmatch(r"441581-20260302-\d{4}-[0-9X]", case_no)
+    assert "授权委托书" in await success.inner_text()  # the IOU with its due date
+
+    await page.get_by_role("button", name="封装材料包").click()
+    code = await success.locator(".package-code").inner_text()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text(f"材料包 {code} 已封装")
+    await screenshot(page, "console-desktop-registered")
+
+    ledger = await (await site.client.get("/api/v1/ledger", headers=site.auth("supervisor"))).json()
+    assert [row["case_no"] for row in ledger["items"]] == [case_no]
+    full = await (
+        await site.client.get(f"/api/v1/cases/{ledger['items'][0]['case_id']}", headers=site.auth("clerk-lf"))
+    ).json()
+    assert [(p["code"], p["state"]) for p in full["packages"]] == [(code, "sealed")]
+    assert [m["name"] for m in full["materials"]] == [
+        "《防雷装置竣工验收申请书》",
+        "防雷装置竣工图纸",
+        "施工单位的资质证",
+    ]
+
+    # The receipt notice: a PDF through the Authorization header where the server offers it.
+    spec = await (await site.client.get("/api/v1/openapi.json")).json()
+    await page.get_by_role("button", name="接收通知书").click()
+    if any(path.endswith("/documents/receipt-notice") for path in spec["paths"]):
+        await expect(page.get_by_role("link", name="打开打印：接收通知书")).to_have_attribute(
+            "href", re.compile("^blob:")
+        )
+    else:
+        await expect(page.locator("#messages .alert.error")).to_contain_text("下载接口尚未开放")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_department_clerk_scans_a_package_signs_with_a_discrepancy_and_accepts_the_case(site, browser):
+    case, _ = await registered_case(site)
+    package = await post(site, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    await post(
+        site,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    page, errors = await open_console(browser, site, "dept-zj", DESKTOP)
+    await expect(page.locator("#nav a.active")).to_have_text("扫码签收")
+    await page.get_by_label("材料包").fill(package["scan_payload"])
+    await page.get_by_role("button", name="查找").click()
+    await expect(page.locator(".package .package-code")).to_have_text(package["code"])
+    await page.get_by_label("第 2 项核对结果").select_option("pages_differ")
+    await page.locator("input[name=pages-2]").fill("11")
+    await screenshot(page, "console-desktop-sign")
+    await page.get_by_role("button", name="签收", exact=True).click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("登记差异 1 项")
+    signed = (await custody_kinds(site, package["id"]))[-1]
+    assert signed["kind"] == "signed" and signed["discrepancies"][0]["actual_pages"] == 11
+
+    await page.get_by_role("link", name="打开办件").click()
+    await expect(page.locator(".case-head .state")).to_have_text("已接收")
+    await page.get_by_text("受理", exact=True).click()
+    await page.get_by_role("button", name="受理（开始计时）").click()
+    await expect(page.locator(".case-head .state")).to_have_text("已受理")
+    await expect(page.locator(".due-date")).to_have_text("2026-03-03")
+    await screenshot(page, "console-desktop-case")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_courier_reports_offline_and_the_queued_report_is_delivered_exactly_once(site, browser):
+    case, _ = await registered_case(site)
+    package = await post(site, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    page, errors = await open_console(browser, site, "courier-07", PHONE)
+    phone_time = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)  # ten minutes before the server's clock
+    await page.clock.set_fixed_time(phone_time)
+    await expect(page.locator("#nav a.active")).to_have_text("快递上报")
+
+    await page.context.set_offline(True)
+    await expect(page.locator(".network")).to_contain_text("离线")
+    await page.get_by_label("材料包编号").fill(package["code"])
+    await page.get_by_role("button", name="揽收").click()
+    await expect(page.locator("#pending-count")).to_have_text("1")
+    await screenshot(page, "console-phone-courier-offline")
+    assert [e["kind"] for e in await custody_kinds(site, package["id"])] == ["created", "sealed"]
+
+    # Back online, the first attempt reaches the server but its answer is lost on the way back.
+    keys: list[str] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 1:
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/v1/packages/*/picked-up", lose_the_first_answer)
+    await page.context.set_offline(False)
+    await expect(page.locator("#pending li small")).to_contain_text("已尝试 1 次")
+    assert [e["kind"] for e in await custody_kinds(site, package["id"])][-1] == "picked_up"
+    await expect(page.locator("#pending-count")).to_have_text("1")
+
+    async with page.expect_response("**/picked-up") as answer:
+        await page.get_by_role("button", name="立即发送").click()
+    assert (await answer.value).headers.get("idempotent-replayed") == "true"
+    await expect(page.locator("#pending-count")).to_have_text("0")
+    await expect(page.locator("#sent li").first).to_contain_text("快递员已揽收")
+    await screenshot(page, "console-phone-courier-sent")
+
+    assert len(keys) == 2 and keys[0] == keys[1]
+    events = await custody_kinds(site, package["id"])
+    picked = [e for e in events if e["kind"] == "picked_up"]
+    assert len(picked) == 1
+    assert datetime.fromisoformat(picked[0]["client_time"]) == phone_time
+    assert errors == []
+    await page.context.close()
