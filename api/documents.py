@@ -15,6 +15,7 @@ safety and the GIL would not run two renders at once anyway."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +82,8 @@ TAG = "文书"
 
 RENDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-render")
 T = TypeVar("T")
+
+log = logging.getLogger("handoff.api")
 
 
 async def render(draw: Callable[[T], bytes], data: T) -> bytes:
@@ -244,15 +247,27 @@ async def package_courier_label(ctx: Ctx) -> web.Response:
     async with c.uow() as uow:
         package = await visible_package(ctx, ctx.path["package_id"], uow)
         case = await _case_of(package, uow)
-    offices = await _offices(ctx)
-    data = courier_label_data(
-        package,
-        sender=party_address(package.from_party, case=case, offices=offices),
-        receiver=party_address(package.to_party, case=case, offices=offices),
-        scan_payload=c.signer.sign_package(package.code),
-        printed_at=c.deps.clock.now(),
-    )
-    content = await render(render_courier_label, data)
+    async with c.engine.connect() as conn:
+        stored = await queries.shipment_label(conn, package.id)
+    content: bytes | None = None
+    if stored is not None:
+        # the label the logistics worker printed when the carrier took the order: the same bytes
+        try:
+            content = await c.blobs.get(stored)
+        except KeyError:
+            log.warning("stored courier label missing", extra={"package_id": package.id, "sha256": stored})
+    if content is None:
+        offices = await _offices(ctx)
+        async with c.engine.connect() as conn:
+            region_names = await queries.region_names(conn)
+        data = courier_label_data(
+            package,
+            sender=party_address(package.from_party, case=case, offices=offices, region_names=region_names),
+            receiver=party_address(package.to_party, case=case, offices=offices, region_names=region_names),
+            scan_payload=c.signer.sign_package(package.code),
+            printed_at=c.deps.clock.now(),
+        )
+        content = await render(render_courier_label, data)
     return pdf(content, f"快递面单-{package.waybill}", f"courier-label-{package.waybill}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from handoff.codes import KeyRing, ScanSigner, TrackingTokens
 from handoff.services import Deps
 from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import Worker
-from worker.logistics import Logistics, LogisticsSettings
+from worker.logistics import Logistics, LogisticsSettings, courier_labels
 from worker.metrics import WorkerMetrics
 from worker.notifications import Notifier
 from worker.projections import Projector
@@ -168,6 +168,18 @@ def consumer_groups(settings: Settings) -> dict[str, Group]:
     return groups(settings.broker_prefix)
 
 
+def periodic_checks(runtime: Runtime, workers: Mapping[str, Worker]) -> Callable[[], Awaitable[None]]:
+    """What the metrics sampler also does every few seconds: the calendar, the stalled packages."""
+    logistics = workers.get("logistics")
+
+    async def check() -> None:
+        await refresh_calendar(runtime)
+        if isinstance(logistics, Logistics):
+            runtime.metrics.stalled.set(logistics.stalled_count)
+
+    return check
+
+
 async def refresh_calendar(runtime: Runtime) -> None:
     """Pick up a schedule another process stored; report a missing next year (log and metric)."""
     async with runtime.engine.connect() as conn:
@@ -213,7 +225,7 @@ async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp
                 build_bookers(settings.extra, session, SystemClock()),
                 build_trackers(settings.extra, session, SystemClock()),
                 container.blobs,
-                None,
+                courier_labels(container.signer, SystemClock()),
                 LogisticsSettings.from_env(settings.extra),
             )
         elif name == "projections":

@@ -20,7 +20,7 @@ from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
 from api.app import create_app
 from cli.base import CliError
-from cli.bootstrap import GROUP_NAMES, build, build_workers, consumer_groups, refresh_calendar
+from cli.bootstrap import GROUP_NAMES, build, build_workers, consumer_groups, periodic_checks
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
 from worker.group import start_groups, stop_tickers
@@ -86,7 +86,7 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     running = await build_workers(runtime, list(chosen), session)
     tickers = await start_groups(runtime.bus, chosen, running, runtime.metrics)
     relay_task = asyncio.create_task(runtime.relay.run())
-    sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=lambda: refresh_calendar(runtime))
+    sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=periodic_checks(runtime, running))
     sampler_task = asyncio.create_task(sampler.run())
     app = create_app(runtime.container, registry=runtime.metrics.registry)
     app_runner = web.AppRunner(app, access_log=None)

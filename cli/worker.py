@@ -19,7 +19,7 @@ from adapters.logs import configure_logging
 from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
 from cli.base import CliError
-from cli.bootstrap import GROUP_NAMES, Runtime, build, build_workers, consumer_groups, refresh_calendar
+from cli.bootstrap import GROUP_NAMES, Runtime, build, build_workers, consumer_groups, periodic_checks
 from handoff.errors import DomainError
 from worker.group import start_groups, stop_tickers
 from worker.metrics import Sampler
@@ -64,7 +64,7 @@ async def work(settings: Settings, names: list[str], host: str, port: int) -> in
     chosen = {name: all_groups[name] for name in names}
     workers = await build_workers(runtime, names, session)
     tickers = await start_groups(runtime.bus, chosen, workers, runtime.metrics)
-    sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=lambda: refresh_calendar(runtime))
+    sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=periodic_checks(runtime, workers))
     sampler_task = asyncio.create_task(sampler.run())
     metrics_site = await _metrics_server(runtime, host, port) if port else None
     print(f"消费组已启动：{'、'.join(names)}", flush=True)

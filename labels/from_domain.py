@@ -23,6 +23,7 @@ from handoff.matter import CaseKind, Delivery, StageType
 from handoff.package import APPLICANT, CustodyKind, Direction, Manifest, Medium, Package
 from handoff.ports import Office, PostalAddress
 from handoff.privacy import MOBILE_RE, mask_address, mask_id_number, mask_name, mask_phone
+from handoff.regions import divisions
 from handoff.services import NotFound
 from handoff.timeutil import date_zh, local_date, local_text
 from labels.models import (
@@ -560,9 +561,13 @@ def manifest_data(
     )
 
 
-def party_address(party: str, *, case: Case, offices: Offices) -> PostalAddress:
+def party_address(
+    party: str, *, case: Case, offices: Offices, region_names: Mapping[str, str] | None = None
+) -> PostalAddress:
     """The postal address of a package's sender or receiver — an office (its name, phone and
-    address) or the applicant (as registered) — for booking a carrier and for the label."""
+    address, with province / city / district from its region code and ``region_names``, the
+    regions table) or the applicant (as registered: their own words, no divisions guessed) — for
+    booking a carrier and for the label."""
     if party == APPLICANT:
         a = case.applicant
         return PostalAddress(a.name, a.phone, "", "", "", a.address, company=a.organisation)
@@ -570,8 +575,16 @@ def party_address(party: str, *, case: Case, offices: Offices) -> PostalAddress:
     office = offices.get(office_id) if kind == "office" else None
     if office is None:
         raise NotApplicable(f"“{party}”不是可以寄递的地址")
+    province, city, district = divisions(office.region_code, region_names or {})
     return PostalAddress(
-        office.name, office.phone, "", "", "", office.address, company=office.name, region_code=office.region_code
+        office.name,
+        office.phone,
+        province,
+        city,
+        district,
+        office.address or office.name,
+        company=office.name,
+        region_code=office.region_code,
     )
 
 
@@ -624,4 +637,6 @@ def _label_phone(address: PostalAddress) -> str:
 
 
 def _label_address(address: PostalAddress) -> str:
-    return "".join(part for part in (address.province, address.city, address.district, address.detail) if part)
+    """Province, city and district before the street address, unless it already names them."""
+    parts = [p for p in (address.province, address.city, address.district) if p and p not in address.detail]
+    return "".join([*parts, address.detail])

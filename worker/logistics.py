@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,13 +39,12 @@ from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
 from adapters.db import queries
 from adapters.db.repositories import ConnectionReader
-from adapters.logistics.addresses import office_address, person_address
 from adapters.logistics.common import event_key
 from handoff import events as ev
-from handoff.case import Case
 from handoff.clock import stall_boundary, working_days_between
+from handoff.codes import ScanSigner
 from handoff.errors import DomainError
-from handoff.package import APPLICANT, DEFAULT_STALL_DAYS, MOVING, Package, PackageState
+from handoff.package import DEFAULT_STALL_DAYS, MOVING, Package, PackageState
 from handoff.ports import (
     BlobStore,
     Booking,
@@ -53,12 +52,14 @@ from handoff.ports import (
     CarrierBooking,
     CarrierError,
     CarrierTracking,
-    Office,
+    Clock,
     PostalAddress,
     UnitOfWork,
 )
 from handoff.services import ApplyTracking, AssignWaybill, Deps, dispatch
 from handoff.timeutil import CHINA, local_date
+from labels.courier_label import render_courier_label
+from labels.from_domain import courier_label_data, party_address
 from worker.announce import announce
 
 log = logging.getLogger("handoff.logistics")
@@ -104,6 +105,23 @@ class LabelJob:
 
 
 LabelRenderer = Callable[[LabelJob], bytes]
+
+
+def courier_labels(signer: ScanSigner, clock: Clock) -> LabelRenderer:
+    """The 100×150 mm label (labels/courier_label.py) of a booked package, with its signed QR."""
+
+    def render(job: LabelJob) -> bytes:
+        package = replace(job.package, carrier=job.booking.carrier, waybill=job.booking.waybill)
+        data = courier_label_data(
+            package,
+            sender=job.sender,
+            receiver=job.receiver,
+            scan_payload=signer.sign_package(package.code),
+            printed_at=clock.now(),
+        )
+        return render_courier_label(data)
+
+    return render
 
 
 class Logistics:
@@ -181,8 +199,9 @@ class Logistics:
             if case is None:
                 raise Park(f"case {package.case_id} not found")
             offices = await queries.offices(conn)
-            region_names = dict((await conn.execute(select(t.regions.c.code, t.regions.c.name))).all())
-        sender, receiver = _addresses(package, case, offices, region_names)
+            region_names = await queries.region_names(conn)
+        sender = party_address(package.from_party, case=case, offices=offices, region_names=region_names)
+        receiver = party_address(package.to_party, case=case, offices=offices, region_names=region_names)
         request = BookingRequest(
             reference=package.code.compact,
             sender=sender,
@@ -392,22 +411,3 @@ class Logistics:
 
 def _attempt(carrier: str, code: str, reason: str, at: datetime, *, retryable: bool = False) -> dict[str, Any]:
     return {"carrier": carrier, "code": code, "reason": reason, "at": at.isoformat(), "retryable": retryable}
-
-
-def _office_of(party: str) -> str | None:
-    return party.split(":", 1)[1] if party.startswith("office:") else None
-
-
-def _addresses(
-    package: Package, case: Case, offices: Mapping[str, Office], region_names: Mapping[str, str]
-) -> tuple[PostalAddress, PostalAddress]:
-    sender_office = offices[_office_of(package.from_party) or case.window_office_id]
-    sender = office_address(sender_office, region_names)
-    if package.to_party == APPLICANT:
-        window = offices[case.window_office_id]
-        receiver = person_address(
-            case.applicant.name, case.applicant.phone, case.applicant.address, window, region_names
-        )
-    else:
-        receiver = office_address(offices[_office_of(package.to_party) or case.department_office_id], region_names)
-    return sender, receiver

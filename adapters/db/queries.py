@@ -424,3 +424,10 @@ async def case_notifications(conn: AsyncConnection, case_id: str) -> list[dict[s
         .order_by(n.c.created_at, n.c.id)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def shipment_label(conn: AsyncConnection, package_id: str) -> str | None:
+    """The sha256 of the courier label printed when the carrier took the package's order."""
+    return (
+        await conn.execute(select(t.shipments.c.label_sha256).where(t.shipments.c.package_id == package_id))
+    ).scalar_one_or_none()

@@ -23,8 +23,10 @@ class OutboxFeed:
         """Deliver every event committed since the last call; return their types."""
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(select(outbox).where(outbox.c.seq > self.seen).order_by(outbox.c.seq))
-            ).mappings().all()
+                (await conn.execute(select(outbox).where(outbox.c.seq > self.seen).order_by(outbox.c.seq)))
+                .mappings()
+                .all()
+            )
         for row in rows:
             message = Incoming(
                 message_id=row["id"],

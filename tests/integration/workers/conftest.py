@@ -36,6 +36,7 @@ STAFF = [
     ("lead-zj", "黄建国", "dept_lead", "office:dept-441500-zj", "13800000003"),
     ("dept-qx", "周敏", "dept_clerk", "office:dept-441500-qx", "13800000004"),
     ("supervisor", "郑丽娟", "supervisor", "region:4415", "13800000005"),
+    ("admin", "系统管理员", "admin", "*", "13800000006"),
 ]
 BUILDING_MATERIALS = ("建设工程规划许可申请表", "建设工程设计方案", "土地权属证明")
 

@@ -42,18 +42,24 @@ from worker.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
 
-EXPECTED = [
-    "receipt",
-    "forwarded",
-    "signed",
-    "accepted",
-    "stage_opened",
-    "stage_closed",
-    "decided",
-    "result_shipped",
-    "delivered",
-    "rating_request",
-]
+APPLICANT = "13812345678"
+DEPT_CLERK = "13800002001"  # the demo 林志强 of 市住建局 (adapters/demo.py)
+EXPECTED = {
+    APPLICANT: [
+        "receipt",
+        "forwarded",
+        "signed",
+        "accepted",
+        "stage_opened",
+        "stage_closed",
+        "decided",
+        "result_shipped",
+        "delivered",
+        "rating_request",
+    ],
+    DEPT_CLERK: ["incoming_package"],
+}
+SENT = sum(len(v) for v in EXPECTED.values())
 
 
 @pytest.fixture
@@ -155,12 +161,14 @@ async def test_one_case_from_collection_to_delivery_sends_the_expected_sms_once_
     await run(CaseCommand(case_id=cid, name="deliver", actor="courier-07"))
 
     async def all_sent():
-        return await sms_count(pg) == len(EXPECTED)
+        return await sms_count(pg) == SENT
 
     await wait_for(all_sent)
     lines = [json.loads(line) for line in sms_file.read_text(encoding="utf-8").splitlines()]
-    assert [m["template"] for m in lines] == EXPECTED
-    assert {m["phone"] for m in lines} == {"13812345678"}
+    assert {phone: [m["template"] for m in lines if m["phone"] == phone] for phone in EXPECTED} == EXPECTED
+    assert len(lines) == SENT
+    [incoming] = [m for m in lines if m["phone"] == DEPT_CLERK]
+    assert incoming["params"] == {"count": "1", "office": "汕尾市住房和城乡建设局"}
     accepted = next(m for m in lines if m["template"] == "accepted")
     assert accepted["params"]["due"] == "2026-03-30"
     assert lines[0]["params"]["link"].endswith(tracking.token_for(cid))
@@ -179,8 +187,8 @@ async def test_one_case_from_collection_to_delivery_sends_the_expected_sms_once_
 
     await wait_for(republished)
     await asyncio.sleep(1.0)
-    assert len(sms_file.read_text(encoding="utf-8").splitlines()) == len(EXPECTED)
-    assert await sms_count(pg) == len(EXPECTED)
+    assert len(sms_file.read_text(encoding="utf-8").splitlines()) == SENT
+    assert await sms_count(pg) == SENT
     relay.stop()
     await relay_task
     await b.close()

@@ -166,7 +166,8 @@ def test_the_courier_label_is_a_privacy_waybill_for_a_person_and_needs_a_waybill
     receiver = party_address(package.to_party, case=case, offices=OFFICES)
     with pytest.raises(NotApplicable, match="运单号"):
         courier_label_data(package, sender=sender, receiver=receiver, scan_payload="P", printed_at=cst(2026, 3, 18))
-    package.assign_waybill(carrier="ems", waybill="1187654321098")
+    package.seal(at=cst(2026, 3, 18), actor="u-2", carrier="ems")
+    package.assign_waybill(carrier="ems", waybill="1187654321098", at=cst(2026, 3, 18))
     label = courier_label_data(package, sender=sender, receiver=receiver, scan_payload="P", printed_at=cst(2026, 3, 18))
     assert (label.receiver_name, label.receiver_phone) == ("张*三", "138****5678")
     assert label.receiver_address == "汕尾市城区香洲街道 1 号"
