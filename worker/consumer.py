@@ -75,3 +75,16 @@ def idempotent(engine: AsyncEngine, consumer: str, effect: Effect) -> Handler:
             await effect(envelope, conn)
 
     return handle
+
+
+def affected_cases(messages: Sequence[Incoming]) -> tuple[bool, list[str]]:
+    """(a calendar was uploaded, the cases whose events these are — each once, in order)."""
+    calendar_changed, case_ids = False, dict[str, None]()
+    for message in messages:
+        envelope = _envelope(message)
+        kind = str(envelope["type"])
+        if kind == "calendar.updated":
+            calendar_changed = True
+        elif kind.startswith(("case.", "stage.")) and envelope.get("case_id"):
+            case_ids[str(envelope["case_id"])] = None
+    return calendar_changed, list(case_ids)

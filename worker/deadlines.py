@@ -20,7 +20,6 @@ announcement keys make each notice happen once.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import Incoming, Park
+from adapters.broker.bus import Incoming
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
@@ -46,7 +45,10 @@ from handoff.ports import UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
 from handoff.timeutil import local_date
 from worker.announce import announce
+from worker.consumer import affected_cases
 
+CHUNK = 50
+"""Cases recomputed per transaction when many are (a start, a new day, a calendar upload)."""
 log = logging.getLogger("handoff.deadlines")
 ACTOR = "system:deadlines"
 
@@ -124,8 +126,6 @@ def warning_due(remaining: int, thresholds: Sequence[int]) -> int | None:
 class DeadlineWatcher:
     """The ``deadlines`` consumer group (a :class:`worker.group.Worker`)."""
 
-    handle_batch = None
-
     def __init__(
         self,
         engine: AsyncEngine,
@@ -149,28 +149,30 @@ class DeadlineWatcher:
     # ------------------------------------------------------------------ events
 
     async def handle(self, message: Incoming) -> None:
-        try:
-            envelope = json.loads(message.body)
-        except ValueError as exc:
-            raise Park(f"not JSON: {exc}") from exc
-        if envelope.get("type") == ev.CalendarUpdated.type:
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
+        """Messages that arrived together: each case among them is recomputed once (a reading
+        is the case's state now, whatever event brought it)."""
+        calendar_changed, case_ids = affected_cases(messages)
+        if calendar_changed:
             async with self.engine.connect() as conn:
                 await self.calendar.refresh(conn)
             count = await self.recompute_all()
             log.info("calendar changed: clocks recomputed", extra={"cases": count})
-            return
-        case_id = envelope.get("case_id")
-        if case_id and str(envelope.get("type", "")).startswith(("case.", "stage.")):
-            await self.recompute(str(case_id))
+        if case_ids:
+            await self.recompute(*case_ids)
 
-    async def recompute(self, case_id: str) -> None:
+    async def recompute(self, *case_ids: str) -> None:
+        """Recompute the clocks of these cases, in one transaction (locks in id order)."""
         today, now = self.today(), self.deps.clock.now()
         async with self.engine.begin() as conn:
-            await lock_for_transaction(conn, f"clock:{case_id}")
-            case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
-            if case is None:
-                return
-            await _upsert(conn, clock_row(case, self.calendar, today, now))
+            reader = ConnectionReader(conn, self.cipher)
+            for case_id in sorted(set(case_ids)):
+                await lock_for_transaction(conn, f"clock:{case_id}")
+                case = await reader.cases.get(case_id)
+                if case is not None:
+                    await _upsert(conn, clock_row(case, self.calendar, today, now))
 
     async def recompute_all(self, only_before: date | None = None) -> int:
         """Recompute every watched case (or those last computed before ``only_before``)."""
@@ -179,8 +181,8 @@ class DeadlineWatcher:
             condition = and_(condition, case_clocks.c.as_of < only_before)
         async with self.engine.connect() as conn:
             ids = list((await conn.execute(select(case_clocks.c.case_id).where(condition))).scalars())
-        for case_id in ids:
-            await self.recompute(case_id)
+        for start in range(0, len(ids), CHUNK):
+            await self.recompute(*ids[start : start + CHUNK])
         return len(ids)
 
     # ------------------------------------------------------------------ start and scan
@@ -199,8 +201,8 @@ class DeadlineWatcher:
                     )
                 ).scalars()
             )
-        for case_id in missing:
-            await self.recompute(case_id)
+        for start in range(0, len(missing), CHUNK):
+            await self.recompute(*missing[start : start + CHUNK])
 
     async def tick(self) -> None:
         await self.scan()

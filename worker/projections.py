@@ -13,10 +13,9 @@ window, department or region, without reading a single case.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -25,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import Incoming, Park
+from adapters.broker.bus import Incoming
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
@@ -37,7 +36,10 @@ from handoff.ports import Clock
 from handoff.stats import Point
 from handoff.stats import case_facts as facts_of
 from handoff.timeutil import local_date
+from worker.consumer import affected_cases
 
+CHUNK = 50
+"""Cases recomputed per transaction when many are (a start, a new day, a calendar upload)."""
 log = logging.getLogger("handoff.projections")
 
 FINISHED = frozenset(
@@ -106,8 +108,6 @@ def contribution(row: Mapping[str, Any] | None) -> dict[str, float]:
 class Projector:
     """The ``projections`` consumer group (a :class:`worker.group.Worker`)."""
 
-    handle_batch = None
-
     def __init__(
         self,
         engine: AsyncEngine,
@@ -127,32 +127,38 @@ class Projector:
         self._points_at = -1.0
 
     async def handle(self, message: Incoming) -> None:
-        try:
-            envelope = json.loads(message.body)
-        except ValueError as exc:
-            raise Park(f"not JSON: {exc}") from exc
-        case_id = envelope.get("case_id")
-        if case_id and str(envelope.get("type", "")).startswith(("case.", "stage.")):
-            await self.project(str(case_id))
+        await self.handle_batch([message])
 
-    async def project(self, case_id: str) -> None:
+    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
+        """Messages that arrived together: each case among them is projected once."""
+        _, case_ids = affected_cases(messages)
+        if case_ids:
+            await self.project(*case_ids)
+
+    async def project(self, *case_ids: str) -> None:
+        """Recompute the facts of these cases, in one transaction (locks taken in id order, so two
+        processes projecting overlapping batches cannot deadlock)."""
         today = local_date(self.clock.now())
         points = await self._office_points()
         async with self.engine.begin() as conn:
-            await lock_for_transaction(conn, f"facts:{case_id}")
-            case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
-            if case is None:
-                return
-            new = fact_row(case, self.calendar, today, points)
-            old_row = (await conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))).mappings().first()
-            old = dict(old_row) if old_row is not None else None
-            await _add(conn, new, contribution(new), contribution(old))
-            await _add_stages(conn, new, old)
-            values = {**new, "updated_at": self.clock.now()}
-            if old is None:
-                await conn.execute(case_facts.insert().values(**values))
-            else:
-                await conn.execute(case_facts.update().where(case_facts.c.case_id == case_id).values(**values))
+            for case_id in sorted(set(case_ids)):
+                await self._project(conn, case_id, today, points)
+
+    async def _project(self, conn: AsyncConnection, case_id: str, today: date, points: Mapping[str, Point]) -> None:
+        await lock_for_transaction(conn, f"facts:{case_id}")
+        case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
+        if case is None:
+            return
+        new = fact_row(case, self.calendar, today, points)
+        old_row = (await conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))).mappings().first()
+        old = dict(old_row) if old_row is not None else None
+        await _add(conn, new, contribution(new), contribution(old))
+        await _add_stages(conn, new, old)
+        values = {**new, "updated_at": self.clock.now()}
+        if old is None:
+            await conn.execute(case_facts.insert().values(**values))
+        else:
+            await conn.execute(case_facts.update().where(case_facts.c.case_id == case_id).values(**values))
 
     async def recover(self) -> None:
         """Facts for cases that have none (registered before this projection existed)."""
@@ -167,8 +173,8 @@ class Projector:
                     )
                 ).scalars()
             )
-        for case_id in missing:
-            await self.project(case_id)
+        for start in range(0, len(missing), CHUNK):
+            await self.project(*missing[start : start + CHUNK])
         if missing:
             log.info("projected cases that had no facts", extra={"cases": len(missing)})
 
@@ -185,8 +191,8 @@ class Projector:
                     )
                 ).scalars()
             )
-        for case_id in stale:
-            await self.project(case_id)
+        for start in range(0, len(stale), CHUNK):
+            await self.project(*stale[start : start + CHUNK])
 
     async def _office_points(self) -> dict[str, Point]:
         now = time.monotonic()
