@@ -18,7 +18,8 @@ from adapters.db.tables import inbox
 Effect = Callable[[dict[str, Any], AsyncConnection], Awaitable[None]]
 
 
-def _envelope(message: Incoming) -> dict[str, Any]:
+def envelope_of(message: Incoming) -> dict[str, Any]:
+    """The event envelope a message carries; Park when it is not one (it never will be)."""
     try:
         envelope = json.loads(message.body)
     except ValueError as exc:
@@ -34,7 +35,7 @@ def idempotent_batch(engine: AsyncEngine, consumer: str, effect: Effect) -> Batc
     handles them one by one)."""
 
     async def handle(messages: Sequence[Incoming]) -> None:
-        envelopes = [_envelope(m) for m in messages]
+        envelopes = [envelope_of(m) for m in messages]
         now = datetime.now(UTC)
         async with engine.begin() as conn:
             dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -61,7 +62,7 @@ def idempotent_batch(engine: AsyncEngine, consumer: str, effect: Effect) -> Batc
 
 def idempotent(engine: AsyncEngine, consumer: str, effect: Effect) -> Handler:
     async def handle(message: Incoming) -> None:
-        envelope = _envelope(message)
+        envelope = envelope_of(message)
         async with engine.begin() as conn:
             dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             first = await conn.execute(
@@ -81,7 +82,7 @@ def affected_cases(messages: Sequence[Incoming]) -> tuple[bool, list[str]]:
     """(a calendar was uploaded, the cases whose events these are — each once, in order)."""
     calendar_changed, case_ids = False, dict[str, None]()
     for message in messages:
-        envelope = _envelope(message)
+        envelope = envelope_of(message)
         kind = str(envelope["type"])
         if kind == "calendar.updated":
             calendar_changed = True

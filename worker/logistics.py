@@ -21,7 +21,6 @@ than sending a second courier; that refusal ends as ``booking_failed`` for a per
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -61,6 +60,7 @@ from handoff.timeutil import CHINA, local_date
 from labels.courier_label import render_courier_label
 from labels.from_domain import courier_label_data, party_address
 from worker.announce import announce
+from worker.consumer import envelope_of
 
 log = logging.getLogger("handoff.logistics")
 ACTOR = "system:logistics"
@@ -163,10 +163,7 @@ class Logistics:
         await self.announce_stalled()
 
     async def handle(self, message: Incoming) -> None:
-        try:
-            envelope = json.loads(message.body)
-        except ValueError as exc:
-            raise Park(f"not JSON: {exc}") from exc
+        envelope = envelope_of(message)
         package_id = envelope.get("package_id")
         kind = envelope.get("type")
         if not package_id:

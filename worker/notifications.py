@@ -44,6 +44,7 @@ from handoff.labels_zh import STAGE_TYPE_ZH
 from handoff.package import APPLICANT, Direction
 from handoff.ports import Calendar, ProviderError, SmsStatus
 from handoff.timeutil import local_date
+from worker.consumer import envelope_of
 
 log = logging.getLogger("handoff.notifications")
 CONSUMER = "notifications"
@@ -343,12 +344,7 @@ class Notifier:
         await self.expire_stuck()
 
     async def handle(self, message: Incoming) -> None:
-        try:
-            envelope = json.loads(message.body)
-        except ValueError as exc:
-            raise Park(f"not JSON: {exc}") from exc
-        if not isinstance(envelope, dict):
-            raise Park("not an event envelope")
+        envelope: Mapping[str, Any] = envelope_of(message)
         planner = PLANS.get(str(envelope.get("type")))
         case_id = envelope.get("case_id")
         if planner is None or not case_id:
