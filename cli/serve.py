@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         explicit["demo_data"] = False
     try:
         settings = Settings.from_env(**explicit)
+        if explicit.keys() & {"host", "port"}:
+            settings = _links_follow_the_address(settings)
         return asyncio.run(serve(settings, workers=not args.no_workers))
     except DomainError as exc:
         raise CliError(exc.title) from exc
@@ -57,6 +59,19 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"无法启动：{exc.strerror or exc}") from exc
     except (RuntimeError, SettingsError) as exc:
         raise CliError(str(exc)) from exc
+
+
+def _links_follow_the_address(settings: Settings) -> Settings:
+    """With --host or --port and no configured bases, the links in SMS and QR codes point here."""
+    from dataclasses import replace
+
+    here = f"http://{settings.host}:{settings.port}"
+    defaults = Settings()
+    return replace(
+        settings,
+        public_base_url=here if settings.public_base_url == defaults.public_base_url else settings.public_base_url,
+        scan_base_url=here if settings.scan_base_url == defaults.scan_base_url else settings.scan_base_url,
+    )
 
 
 async def serve(settings: Settings, workers: bool = True) -> int:

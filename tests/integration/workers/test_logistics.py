@@ -5,6 +5,8 @@ once; a package with no movement for more than 3 working days is announced once.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,6 +18,7 @@ from sqlalchemy import select
 
 from adapters.blobs import FileBlobStore
 from adapters.broker.bus import RetryLater
+from adapters.broker.topology import groups
 from adapters.db import domain_tables as t
 from adapters.db.tables import outbox
 from adapters.logistics.internal import InternalCourier
@@ -25,7 +28,10 @@ from handoff.codes import KeyRing, ScanSigner
 from handoff.services import SealOutbound
 from tests.fakes.carrier_servers import FakeSf
 from tests.support.db import CIPHER
+from tests.support.rabbit import TEST_GROUPS, bus, rabbit_prefix
+from worker.group import start_groups, stop_tickers
 from worker.logistics import Logistics, LogisticsSettings, courier_labels
+from worker.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +197,39 @@ async def test_a_package_with_no_movement_for_more_than_three_working_days_is_an
     async with world.engine.connect() as conn:
         [payload] = (await conn.execute(select(outbox.c.payload).where(outbox.c.type == "package.stalled"))).scalars()
     assert payload["package_id"] == package_id and payload["data"]["working_days"] == 4
+
+
+async def test_on_rabbitmq_an_sf_outage_fails_over_to_our_own_courier(pg_world, sf, session, tmp_path):
+    """The same failover through the real backbone: outbox → relay → RabbitMQ → logistics group."""
+    world = pg_world
+    fake, endpoint = sf
+    fake.mode = "timeout"
+    prefix_gen = rabbit_prefix()
+    prefix = await prefix_gen.__anext__()
+    consumer_groups = groups(prefix)
+    TEST_GROUPS.extend(consumer_groups.values())
+    b = bus(prefix)
+    await b.start()
+    worker = logistics(world, session, endpoint, tmp_path, failover=["internal"])
+    tickers = await start_groups(b, {"logistics": consumer_groups["logistics"]}, {"logistics": worker})
+    relay = OutboxRelay(world.engine, b, poll_seconds=0.05)
+    relay_task = asyncio.create_task(relay.run())
+    try:
+        package_id = await sealed_by_sf(world)
+        deadline = time.monotonic() + 30
+        while True:
+            async with world.engine.connect() as conn:
+                row = (
+                    await conn.execute(select(t.shipments.c.carrier).where(t.shipments.c.package_id == package_id))
+                ).first()
+            if row is not None or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row[0] == "internal"
+        assert (await types(world)).count("package.booked") == 1
+    finally:
+        relay.stop()
+        await relay_task
+        await stop_tickers(tickers)
+        await b.close()
+        await prefix_gen.aclose()

@@ -1,5 +1,7 @@
-"""workers: the deadline watcher's case clocks and announcements, the indicator projection,
-booking attempts and courier labels of shipments
+"""workers (case clocks, announcements, indicator projection, shipments' labels and attempts)
+
+The deadline watcher's case clocks and announcements, the indicator projection, the booking
+attempts and courier labels of shipments, and the audience and parameters of notifications.
 
 Revision ID: 0004
 Revises: 0003
