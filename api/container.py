@@ -32,6 +32,8 @@ class Container:
     carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
     bus: Bus | None = None
     """The message bus, for the admin's parked messages; None where the API runs without one."""
+    stall_days: int = 3
+    """Working days without a custody event after which a package is listed as stalled."""
     broker_prefix: str = "handoff"
     """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
 

@@ -994,6 +994,58 @@ async def get_indicators(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+STALLED_ROW = obj(
+    ["package_id", "code", "case_id", "state", "last_movement_at", "working_days"],
+    extra=True,
+    package_id=STR,
+    code=STR,
+    case_id=STR,
+    state=STR,
+    last_movement_at=STR,
+    working_days=INT,
+)
+
+
+@API.route(
+    "GET",
+    "/api/v1/packages/stalled",
+    summary="滞留的材料包：超过规定工作日没有任何交接记录，需要有人追查",
+    tag="监管",
+    roles=STAFF,
+    query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}},
+    response=obj(["items", "stall_days"], items=array(STALLED_ROW, max_items=500), stall_days=INT),
+)
+async def stalled_packages(ctx: Ctx) -> dict[str, Any]:
+    from handoff.clock import stall_boundary, working_days_between
+    from handoff.labels_zh import STATE_ZH
+
+    c = container(ctx)
+    day = today(c)
+    since = datetime.combine(stall_boundary(c.deps.calendar, day, c.stall_days), datetime.min.time(), tzinfo=CHINA)
+    async with c.engine.connect() as conn:
+        rows = await reports.stalled_packages(conn, since, report_scope(ctx), int(ctx.query.get("limit", "100")))
+    return {
+        "stall_days": c.stall_days,
+        "items": [
+            {
+                "package_id": r["id"],
+                "code": str(PackageCode.parse(r["code"])),
+                "case_id": r["case_id"],
+                "state": r["state"],
+                "state_zh": STATE_ZH[r["state"]],
+                "holder": r["holder"],
+                "from_party": r["from_party"],
+                "to_party": r["to_party"],
+                "carrier": r["carrier"],
+                "waybill": r["waybill"],
+                "last_movement_at": r["last_movement_at"].isoformat(),
+                "working_days": working_days_between(c.deps.calendar, local_date(r["last_movement_at"]), day),
+            }
+            for r in rows
+        ],
+    }
+
+
 DEADLINE_ROW = obj(
     ["case_id", "case_no", "state", "matter_name", "department", "window"],
     extra=True,

@@ -129,6 +129,7 @@ async def build(settings: Settings) -> Runtime:
         carrier_receivers=build_push_receivers(settings.extra, SystemClock()),
         bus=bus,
         broker_prefix=settings.broker_prefix,
+        stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
     )
     runtime = Runtime(
         settings=settings,

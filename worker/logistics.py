@@ -36,14 +36,14 @@ from adapters.broker.bus import Incoming, Park, RetryLater
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
-from adapters.db import queries
+from adapters.db import queries, reports
 from adapters.db.repositories import ConnectionReader
 from adapters.logistics.common import event_key
 from handoff import events as ev
 from handoff.clock import stall_boundary, working_days_between
 from handoff.codes import ScanSigner
 from handoff.errors import DomainError
-from handoff.package import DEFAULT_STALL_DAYS, MOVING, Package, PackageState
+from handoff.package import DEFAULT_STALL_DAYS, Package, PackageState
 from handoff.ports import (
     BlobStore,
     Booking,
@@ -361,29 +361,16 @@ class Logistics:
                 await conn.execute(update(t.shipments).where(t.shipments.c.package_id == package_id).values(**values))
         return applied
 
-    async def stalled(self) -> list[dict[str, Any]]:
-        """Packages still on their way with no custody event for more than ``stall_days`` working days."""
+    def moved_before(self) -> datetime:
+        """A package whose last movement is older than this is stalled today."""
         today = local_date(self.deps.clock.now())
         boundary = stall_boundary(self.calendar, today, self.settings.stall_days)
-        since = datetime.combine(boundary, datetime.min.time(), tzinfo=CHINA)
+        return datetime.combine(boundary, datetime.min.time(), tzinfo=CHINA)
+
+    async def stalled(self) -> list[dict[str, Any]]:
+        """Packages still on their way with no custody event for more than ``stall_days`` working days."""
         async with self.engine.connect() as conn:
-            return [
-                dict(r)
-                for r in (
-                    await conn.execute(
-                        select(
-                            t.packages.c.id,
-                            t.packages.c.case_id,
-                            t.packages.c.holder,
-                            t.packages.c.from_party,
-                            t.packages.c.last_movement_at,
-                        ).where(
-                            t.packages.c.state.in_([s.value for s in MOVING]),
-                            t.packages.c.last_movement_at < since,
-                        )
-                    )
-                ).mappings()
-            ]
+            return await reports.stalled_packages(conn, self.moved_before())
 
     async def announce_stalled(self) -> int:
         today = local_date(self.deps.clock.now())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, literal, or_, select
@@ -186,3 +186,42 @@ async def deadline_board(
         ids = [r["case_id"] for r in rows]
         rows = rows[ids.index(after) + 1 :] if after in ids else []
     return rows[:limit]
+
+
+# --------------------------------------------------------------------------- stalled packages
+
+
+async def stalled_packages(
+    conn: AsyncConnection, moved_before: datetime, scope: Scope | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Packages still on their way (DESIGN §4) whose last custody event is older than
+    ``moved_before`` — the oldest first; within ``scope`` when given (the sending or receiving office)."""
+    moving = ["sealed", "with_courier", "in_transit", "arrived", "pushed"]
+    query = (
+        select(
+            t.packages.c.id,
+            t.packages.c.code,
+            t.packages.c.case_id,
+            t.packages.c.state,
+            t.packages.c.holder,
+            t.packages.c.from_party,
+            t.packages.c.to_party,
+            t.packages.c.carrier,
+            t.packages.c.waybill,
+            t.packages.c.last_movement_at,
+        )
+        .where(t.packages.c.state.in_(moving), t.packages.c.last_movement_at < moved_before)
+        .order_by(t.packages.c.last_movement_at, t.packages.c.id)
+    )
+    if scope is not None and not scope.everything:
+        window, dept = t.offices.alias("w"), t.offices.alias("d")
+        query = query.join(t.cases, t.cases.c.id == t.packages.c.case_id)
+        query = query.join(window, window.c.id == t.cases.c.window_office_id).join(
+            dept, dept.c.id == t.cases.c.department_office_id
+        )
+        scoped = _scoped(t.cases, window, dept, scope)
+        if scoped is not None:
+            query = query.where(scoped)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]

@@ -216,3 +216,28 @@ async def test_a_department_opens_and_closes_a_stage_and_extends_with_the_clock_
     case = await post(api, f"/api/v1/cases/{cid}/copies", "dept-zj", {"lead": "lead-zj", "note": "请阅"})
     case = await post(api, f"/api/v1/cases/{cid}/remarks", "lead-zj", {"remark": "加快办理"})
     assert case["lead_copies"][0]["remark"] == "加快办理"
+
+
+async def test_the_boards_list_stalled_packages_and_late_cases_within_the_callers_scope(api):
+    from worker.deadlines import DeadlineSettings, DeadlineWatcher
+
+    c = api.container
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    watcher = DeadlineWatcher(c.engine, c.cipher, c.deps.calendar, c.deps, c.uow, DeadlineSettings())
+    await OutboxFeed(c.engine, watcher.handle)()
+    api.tick(days=4)  # Friday 2026-03-06: nothing has moved since Monday's sealing
+    await watcher.scan()
+
+    async def get(path, user):
+        response = await api.client.get(path, headers=api.auth(user))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    stalled = await get("/api/v1/packages/stalled", "supervisor")
+    assert [(p["code"], p["working_days"]) for p in stalled["items"]] == [(package["code"], 4)]
+    assert stalled["stall_days"] == 3
+    assert (await get("/api/v1/packages/stalled", "clerk-hf"))["items"] == []  # another window's clerk
+    late = await get("/api/v1/deadlines?kind=forwarding", "clerk-lf")
+    assert [r["case_no"] for r in late["items"]] == [case["case_no"]]
+    assert (await get("/api/v1/deadlines?kind=forwarding", "clerk-hf"))["items"] == []
