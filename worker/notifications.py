@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -117,6 +117,8 @@ class Facts:
     package: PackageFacts | None = None
     result_carrier: str | None = None
     """The carrier of the case's result package, when there is one."""
+    batch_count: int = 1
+    """For a package handed over in a batch: how many of the batch go to the same party."""
 
 
 Planner = Callable[[Mapping[str, Any], Facts, Calendar], list[Planned]]
@@ -200,7 +202,7 @@ def _on_left(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
     if p.to_office is not None:
         manifest = _data(e).get("manifest_id")
         key = str(uuid.uuid5(BATCH_NAMESPACE, f"{manifest}:{p.to_office}")) if manifest else None
-        count = str(_data(e).get("_batch_count", 1))
+        count = str(f.batch_count)
         planned.append(
             Planned(
                 "incoming_package",
@@ -356,8 +358,11 @@ class Notifier:
             facts = await _facts(conn, str(case_id), envelope.get("package_id"), local_date(self.clock()))
             if facts is None:
                 raise Park(f"case {case_id} not found")
-            if envelope.get("type") == "package.picked_up":
-                envelope = await _with_batch_count(conn, envelope)
+            manifest_id = _data(envelope).get("manifest_id")
+            if manifest_id and envelope.get("package_id"):
+                facts = replace(
+                    facts, batch_count=await _batch_count(conn, str(manifest_id), str(envelope["package_id"]))
+                )
             try:
                 planned = planner(envelope, facts, self.calendar())
             except (KeyError, ValueError, InvalidInput) as exc:
@@ -547,24 +552,19 @@ async def _office_regions(conn: AsyncConnection) -> dict[str, str]:
     return {r[0]: r[1] for r in await conn.execute(select(t.offices.c.id, t.offices.c.region_code))}
 
 
-async def _with_batch_count(conn: AsyncConnection, envelope: Mapping[str, Any]) -> Mapping[str, Any]:
+async def _batch_count(conn: AsyncConnection, manifest_id: str, package_id: str) -> int:
     """For a batch hand-over: how many of the batch's packages go where this one goes."""
-    data = dict(_data(envelope))
-    manifest_id = data.get("manifest_id")
-    if not manifest_id:
-        return envelope
     this = t.packages.alias("this")
     count = (
         await conn.execute(
             select(func.count())
             .select_from(t.manifest_packages)
             .join(t.packages, t.packages.c.id == t.manifest_packages.c.package_id)
-            .join(this, this.c.id == envelope.get("package_id"))
+            .join(this, this.c.id == package_id)
             .where(t.manifest_packages.c.manifest_id == manifest_id, t.packages.c.to_party == this.c.to_party)
         )
     ).scalar_one()
-    data["_batch_count"] = max(int(count), 1)
-    return {**envelope, "data": data}
+    return max(int(count), 1)
 
 
 def _office_of(party: str) -> str | None:
