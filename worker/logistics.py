@@ -21,6 +21,7 @@ than sending a second courier; that refusal ends as ``booking_failed`` for a per
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -182,21 +183,27 @@ class Logistics:
 
     async def book(self, package_id: str) -> None:
         async with self.engine.connect() as conn:
-            if (
-                await conn.execute(select(t.shipments.c.package_id).where(t.shipments.c.package_id == package_id))
-            ).first():
-                return  # booked before: a redelivery
+            booked = (
+                await conn.execute(
+                    select(t.shipments.c.carrier, t.shipments.c.waybill).where(t.shipments.c.package_id == package_id)
+                )
+            ).first()
             reader = ConnectionReader(conn, self.cipher)
             package = await reader.packages.get(package_id)
             if package is None:
                 raise Park(f"package {package_id} not found")
-            if package.state is not PackageState.SEALED or (package.carrier or OWN_COURIER) == OWN_COURIER:
-                return  # our own courier scans the slip; an electronic push needs no carrier
             case = await reader.cases.get(package.case_id)
             if case is None:
                 raise Park(f"case {package.case_id} not found")
             offices = await queries.offices(conn)
             region_names = await queries.region_names(conn)
+        if booked is not None:
+            # booked before (a redelivery): finish what a crash may have cut short, book nothing
+            if package.state is PackageState.SEALED and package.waybill is None:
+                await self._put_waybill(package_id, booked[0], booked[1])
+            return
+        if package.state is not PackageState.SEALED or (package.carrier or OWN_COURIER) == OWN_COURIER:
+            return  # our own courier scans the slip; an electronic push needs no carrier
         sender = party_address(package.from_party, case=case, offices=offices, region_names=region_names)
         receiver = party_address(package.to_party, case=case, offices=offices, region_names=region_names)
         request = BookingRequest(
@@ -238,20 +245,6 @@ class Logistics:
         sender: PostalAddress,
         receiver: PostalAddress,
     ) -> None:
-        label_sha = None
-        if self.label is not None:
-            label_sha = await self.blobs.put(
-                self.label(LabelJob(package, booking, sender, receiver)), "application/pdf"
-            )
-        try:
-            await dispatch(
-                AssignWaybill(package_id=package.id, carrier=booking.carrier, waybill=booking.waybill),
-                self.uow(),
-                self.deps,
-            )
-        except DomainError as exc:
-            # Picked up or lost meanwhile: the waybill is still the carrier's record of it.
-            log.warning("waybill not put on the package", extra={"package_id": package.id, "reason": exc.title})
         now = self.deps.clock.now()
         async with self.engine.begin() as conn:
             dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
@@ -265,13 +258,36 @@ class Logistics:
                     status="booked",
                     last_event_at=None,
                     raw=dict(booking.raw),
-                    label_sha256=label_sha,
+                    label_sha256=None,
                     attempts=attempts,
                     polled_at=None,
                 )
                 .on_conflict_do_nothing()
             )
+        await self._put_waybill(package.id, booking.carrier, booking.waybill)
+        # The booking is recorded first: a label that fails to print must not cost a second order
+        # (the API renders the label on demand when none was stored).
+        if self.label is not None:
+            try:
+                label = await asyncio.to_thread(self.label, LabelJob(package, booking, sender, receiver))
+                sha = await self.blobs.put(label, "application/pdf")
+            except Exception:
+                log.exception("courier label not stored", extra={"package_id": package.id})
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        update(t.shipments).where(t.shipments.c.package_id == package.id).values(label_sha256=sha)
+                    )
         log.info("booked", extra={"package_id": package.id, "carrier": booking.carrier, "waybill": booking.waybill})
+
+    async def _put_waybill(self, package_id: str, carrier: str, waybill: str) -> None:
+        try:
+            await dispatch(
+                AssignWaybill(package_id=package_id, carrier=carrier, waybill=waybill), self.uow(), self.deps
+            )
+        except DomainError as exc:
+            # Picked up or lost meanwhile: the waybill is still the carrier's record of it.
+            log.warning("waybill not put on the package", extra={"package_id": package_id, "reason": exc.title})
 
     async def _booking_failed(self, package: Package, attempts: list[dict[str, Any]]) -> None:
         reason = "；".join(f"{a['carrier']}：{a['reason']}" for a in attempts)

@@ -233,3 +233,26 @@ async def test_on_rabbitmq_an_sf_outage_fails_over_to_our_own_courier(pg_world, 
         await stop_tickers(tickers)
         await b.close()
         await prefix_gen.aclose()
+
+
+async def test_a_booking_recorded_before_a_crash_is_finished_without_a_second_order(world, sf, session, tmp_path):
+    fake, endpoint = sf
+    worker = logistics(world, session, endpoint, tmp_path)
+    package_id = await sealed_by_sf(world)
+    async with world.engine.begin() as conn:  # the shipment was recorded, then the process died
+        await conn.execute(
+            t.shipments.insert().values(
+                package_id=package_id,
+                carrier="sf",
+                waybill="SF7444407670799",
+                booked_at=world.clock.now(),
+                status="booked",
+                raw={},
+                attempts=[],
+            )
+        )
+    await world.feed(worker.handle)()
+    assert fake.orders == {}
+    async with world.uow() as uow:
+        assert (await uow.packages.get(package_id)).waybill == "SF7444407670799"
+    assert (await types(world)).count("package.booked") == 1
