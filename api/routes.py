@@ -921,7 +921,7 @@ def figures_view(f: Indicators) -> dict[str, Any]:
         "overdue": f.overdue,
         "overdue_rate": f.overdue_rate,
         "trips_saved": f.trips_saved,
-        "distance_saved_km": f.distance_saved_km,
+        "distance_saved_km": round(f.distance_saved_km, 3),
         "rated": f.rated,
         "rating_coverage": f.rating_coverage,
         "average_rating": f.average_rating,
@@ -978,9 +978,9 @@ async def get_indicators(ctx: Ctx) -> dict[str, Any]:
     scope = report_scope(ctx)
     async with c.engine.connect() as conn:
         groups = await reports.indicator_groups(conn, scope, start, end, grouping)
-        total_rows = groups if grouping == "none" else await reports.indicator_groups(conn, scope, start, end, "none")
         stages = await reports.stage_sums(conn, scope, start, end)
-    total = total_rows[0].figures if total_rows else indicators([])
+    # every grouping splits the day rows without overlap: the total is the sum of the groups
+    total = sum((g.figures for g in groups), indicators([]))
     return {
         **figures_view(total),
         "from": start.isoformat() if start else None,
