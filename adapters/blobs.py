@@ -37,6 +37,13 @@ class FileBlobStore:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
 
+    async def has(self, sha256: str) -> bool:
+        return await asyncio.to_thread(self._path(sha256).exists)
+
+    async def discard(self, sha256: str) -> None:
+        """Remove a blob that a command stored and then did not commit (absent: nothing to do)."""
+        await asyncio.to_thread(self._path(sha256).unlink, True)
+
     async def get(self, sha256: str) -> bytes:
         path = self._path(sha256)
         try:

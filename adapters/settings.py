@@ -55,6 +55,10 @@ class Settings:
     demo_data: bool = True
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
+    offline_max_days: int = 7
+    """A courier's report made offline is accepted at most this many days later."""
+    evidence_daily_mb: int = 50
+    """Evidence (photos, signatures) one user may upload per day, in MB."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (key=value extras) or ``json`` (one object per line)."""

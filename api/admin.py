@@ -457,7 +457,7 @@ async def remove_entrustment(ctx: Ctx) -> JSON:
 # =========================================================================== users and tokens
 
 USER_VIEW = obj(
-    ["id", "name", "role", "role_zh", "scope", "phone", "created_at", "active_tokens"],
+    ["id", "name", "role", "role_zh", "scope", "phone", "created_at", "active_tokens", "active"],
     id=STR,
     name=STR,
     role=STR,
@@ -466,6 +466,7 @@ USER_VIEW = obj(
     phone=STR,
     created_at=STR,
     active_tokens=INT,
+    active=BOOL,
 )
 ROLES = enum([r.value for r in Role])
 
@@ -480,6 +481,7 @@ def user_view(user: db.User) -> JSON:
         "phone": user.phone,
         "created_at": iso(user.created_at),
         "active_tokens": user.active_tokens,
+        "active": user.active,
     }
 
 
@@ -565,16 +567,18 @@ async def create_user(ctx: Ctx) -> JSON:
 @API.route(
     "PATCH",
     "/api/v1/admin/users/{user_id}",
-    summary="修改用户（姓名、角色、范围、手机号）；令牌随之生效",
+    summary="修改用户（姓名、角色、范围、手机号、停用/启用）；令牌随之生效，停用的用户令牌立即失效",
     tag=TAG,
     roles=ADMIN,
-    body=obj([], name=text(100), role=ROLES, scope=text(200), phone=text(20, 0)),
+    body=obj([], name=text(100), role=ROLES, scope=text(200), phone=text(20, 0), active=BOOL),
     response=USER_VIEW,
 )
 async def update_user(ctx: Ctx) -> JSON:
     c, b, user_id = container(ctx), ctx.body, ctx.path["user_id"]
     await _visible_user(ctx, user_id)
-    values: dict[str, str] = {}
+    values: dict[str, str | bool] = {}
+    if "active" in b:
+        values["active"] = bool(b["active"])
     if "name" in b:
         if not b["name"].strip():
             raise Problem(422, "姓名不能为空")

@@ -15,7 +15,16 @@ import api.admin  # noqa: F401  (registers the admin and lead routes on API)
 from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
+from adapters.logistics.internal import NAME as INTERNAL_CARRIER
 from api.auth import Principal, Role, Scope
+from api.authority import (
+    Authority,
+    can_read_case,
+    can_read_package,
+    check_case,
+    check_package,
+    check_result_courier,
+)
 from api.container import Container
 from api.openapi import build_spec
 from api.pages import add_page_routes
@@ -66,7 +75,7 @@ async def problems(
         return await handler(request)
     except Problem as exc:
         extra = {k: v for k, v in exc.problem.items() if k not in ("title", "status")}
-        return problem_response(exc.status_code, exc.problem["title"], **extra)
+        return problem_response(exc.status_code, exc.problem["title"], headers=exc.problem_headers, **extra)
     except DomainError as exc:
         return domain_problem(exc)
     except web.HTTPRequestEntityTooLarge:
@@ -124,23 +133,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             query[name] = value
         idem_key = request.headers.get("Idempotency-Key") if route.idempotent else None
         raw = await request.read() if route.body is not None else b""
-        if idem_key is not None:
-            if not 1 <= len(idem_key) <= 200:
-                raise Problem(400, "Idempotency-Key 长度应为 1–200 个字符")
-            assert principal is not None
-            fingerprint = request_hash(request.method.encode() + request.path.encode() + b"\n" + raw)
-            async with container.engine.connect() as conn:
-                earlier = await queries.idempotent_answer(conn, principal.user_id, idem_key)
-            if earlier is not None:
-                if earlier[0] != fingerprint:
-                    raise Problem(409, "同一个 Idempotency-Key 已用于内容不同的请求")
-                return web.Response(
-                    status=earlier[1],
-                    body=earlier[2].encode(),
-                    content_type="application/json",
-                    charset="utf-8",
-                    headers={"Idempotent-Replayed": "true"},
-                )
+        if idem_key is not None and not 1 <= len(idem_key) <= 200:
+            raise Problem(400, "Idempotency-Key 长度应为 1–200 个字符")
         body = await read_json(request, route)
         regions: dict[str, str] = {}
         if principal is not None and not principal.scope.everything:
@@ -153,19 +147,99 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             path=dict(request.match_info),
             office_regions=regions,
         )
-        result = await route.handler(ctx)
-        if isinstance(result, web.StreamResponse):
-            return result
-        text = json.dumps(result, ensure_ascii=False)
-        if idem_key is not None and principal is not None:
-            async with container.engine.begin() as conn:
-                if await queries.idempotent_answer(conn, principal.user_id, idem_key) is None:
-                    await queries.remember_answer(
-                        conn, principal.user_id, idem_key, fingerprint, route.status, text, container.deps.clock.now()
-                    )
-        return web.Response(status=route.status, body=text.encode(), content_type="application/json", charset="utf-8")
+        if not route.unit:
+            return _json_answer(await route.handler(ctx), route.status)
+        fingerprint = request_hash(request.method.encode() + request.path.encode() + b"\n" + raw)
+        return await _in_one_unit(ctx, route, container, idem_key, fingerprint)
 
     return handle
+
+
+def _json_answer(result: Any, status: int, replayed: bool = False) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+    return web.Response(
+        status=status,
+        body=text.encode(),
+        content_type="application/json",
+        charset="utf-8",
+        headers={"Idempotent-Replayed": "true"} if replayed else None,
+    )
+
+
+async def _in_one_unit(
+    ctx: Ctx, route: Route, container: Container, idem_key: str | None, fingerprint: str
+) -> web.StreamResponse:
+    """The request as one unit of work (DESIGN §10): the idempotency key reserved, the case or
+    package of the path loaded once and checked for visibility (404) and authority (403), the
+    command, the stored answer and the response built from what is committed — one transaction.
+    A concurrent duplicate waits on the reserved key (PostgreSQL: the primary key's row lock;
+    SQLite: its single connection) and then replays the answer; a refused command rolls back the
+    reservation with everything else, so its retry runs again. Evidence the handler stored for a
+    command that then did not commit is removed (``Ctx.new_blobs``)."""
+    committing = False
+    try:
+        async with container.uow() as uow:
+            ctx.unit = uow
+            if idem_key is not None:
+                who = ctx.who
+                earlier = await queries.reserve_idempotency_key(
+                    uow.conn, who.user_id, idem_key, fingerprint, container.deps.clock.now()
+                )
+                if earlier is not None:
+                    return _replay(earlier, fingerprint)
+            await _load_target(ctx, route, container)
+            result = await route.handler(ctx)
+            if isinstance(result, web.StreamResponse):
+                committing = True
+                await uow.commit()
+                return result
+            text = json.dumps(result, ensure_ascii=False)
+            if idem_key is not None:
+                await queries.store_idempotent_answer(uow.conn, ctx.who.user_id, idem_key, route.status, text)
+            committing = True
+            await uow.commit()
+    except BaseException:
+        if not committing:
+            for ref in ctx.new_blobs:
+                await container.blobs.discard(ref)
+        raise
+    return _json_answer(text, route.status)
+
+
+def _replay(earlier: tuple[str, int, str], fingerprint: str) -> web.StreamResponse:
+    request_hash_, status, text = earlier
+    if request_hash_ != fingerprint:
+        raise Problem(422, "同一个 Idempotency-Key 已用于内容不同的请求", kind="idempotency_key_reused")
+    if status == 0:  # reserved by a request still in flight (not reachable while reservations commit with answers)
+        raise Problem(409, "相同的请求正在处理中，请稍后重试", headers={"Retry-After": "1"})
+    return _json_answer(text, status, replayed=True)
+
+
+async def _load_target(ctx: Ctx, route: Route, container: Container) -> None:
+    """The case or package the path names: loaded once into ``ctx``, 404 outside the caller's
+    scope, 403 outside the route's authority."""
+    uow, who = ctx.uow, ctx.principal
+    if who is None:
+        return
+    if "case_id" in ctx.path:
+        case = await uow.cases.get(ctx.path["case_id"])
+        if case is None or not can_read_case(who, case, ctx.office_regions):
+            raise NotFound(f"办件 {ctx.path['case_id']} 不存在")
+        ctx.case = case
+        if route.authority is not None:
+            check_case(route.authority, who, case, ctx.office_regions)
+            if route.authority is Authority.RESULT_DELIVERY and who.role is Role.COURIER:
+                packages = await uow.packages.for_case(case.id)
+                check_result_courier(who, next((p for p in packages if p.id == case.result_package_id), None))
+    elif "package_id" in ctx.path:
+        package = await uow.packages.get(ctx.path["package_id"])
+        if package is None or not can_read_package(who, package, ctx.office_regions):
+            raise NotFound(f"材料包 {ctx.path['package_id']} 不存在")
+        ctx.package = package
+        if route.authority is not None:
+            check_package(route.authority, who, package, ctx.office_regions, internal_carrier=INTERNAL_CARRIER)
 
 
 def create_app(container: Container, registry: CollectorRegistry | None = None) -> web.Application:

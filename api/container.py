@@ -28,6 +28,8 @@ class Container:
     public_base_url: str
     readiness: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     max_evidence_bytes: int = 2 * 1024 * 1024
+    evidence_daily_bytes: int = 50 * 1024 * 1024
+    """Evidence one user may upload per local day (HANDOFF_EVIDENCE_DAILY_MB)."""
     sms_receivers: dict[str, SmsReportReceiver] = field(default_factory=dict)
     carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
     bus: Bus | None = None

@@ -13,19 +13,29 @@ PROBLEM = "application/problem+json"
 class Problem(web.HTTPException):
     """Raise anywhere in a handler; the middleware renders it."""
 
-    def __init__(self, status: int, title: str, *, kind: str = "about:blank", **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        *,
+        kind: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         self.status_code = status
         super().__init__(reason=None)
         self.problem: dict[str, Any] = {"type": kind, "title": title, "status": status, **extra}
+        self.problem_headers = headers or {}
 
 
-def problem_response(status: int, title: str, **extra: Any) -> web.Response:
+def problem_response(status: int, title: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
     body = {"type": extra.pop("type", "about:blank"), "title": title, "status": status, **extra}
     return web.Response(
         status=status,
         body=json.dumps(body, ensure_ascii=False).encode(),
         content_type=PROBLEM,
         charset="utf-8",
+        headers=headers,
     )
 
 

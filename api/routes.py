@@ -3,9 +3,12 @@ command for handoff.services, or reads through the unit of work, and answers JSO
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -13,9 +16,12 @@ from aiohttp import web
 
 from adapters.db import queries, reports
 from adapters.db.repositories import SqlUnitOfWork
+from adapters.images import reencode
 from adapters.logistics.common import event_key
+from adapters.logistics.internal import NAME as INTERNAL_CARRIER
 from adapters.sms.reports import report_key
-from api.auth import ROLE_ZH, Role
+from api.auth import ROLE_ZH, Role, Scope
+from api.authority import Authority, can_read_case, can_read_package
 from api.container import Container
 from api.problems import Problem
 from api.routing import (
@@ -35,7 +41,7 @@ from api.routing import (
 from api.views import case_view, clock_view, custody_view, package_view, tracking_view
 from handoff.case import Case, MaterialSubmission
 from handoff.codes import PackageCode, PayloadKind, hash_token, tracking_token_shape_ok
-from handoff.errors import CodeRejected
+from handoff.errors import CodeRejected, DomainError
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Method, Package
 from handoff.ports import CallbackAnswer, CarrierError, InboundHttp, ProviderError
@@ -113,7 +119,7 @@ def today(c: Container) -> Any:
 
 async def visible_case(ctx: Ctx, case_id: str, uow: SqlUnitOfWork) -> Case:
     case = await uow.cases.get(case_id)
-    if case is None or not await in_scope(ctx, case.window_office_id, case.department_office_id):
+    if case is None or not can_read_case(ctx.who, case, ctx.office_regions):
         raise NotFound(f"办件 {case_id} 不存在")
     return case
 
@@ -126,37 +132,27 @@ async def in_scope(ctx: Ctx, *office_ids: str) -> bool:
     return who.scope.covers_any((o, known[o]) for o in office_ids if o in known)
 
 
-def _office_of(party: str) -> str | None:
-    return party.split(":", 1)[1] if party.startswith("office:") else None
-
-
 async def visible_package(ctx: Ctx, package_id: str, uow: SqlUnitOfWork) -> Package:
     package = await uow.packages.get(package_id)
-    if package is None:
-        raise NotFound(f"材料包 {package_id} 不存在")
-    offices = [o for o in (_office_of(package.from_party), _office_of(package.to_party)) if o]
-    if ctx.who.role is Role.COURIER and package.holder == f"courier:{ctx.who.user_id}":
-        return package
-    if not await in_scope(ctx, *offices):
+    if package is None or not can_read_package(ctx.who, package, ctx.office_regions):
         raise NotFound(f"材料包 {package_id} 不存在")
     return package
 
 
 async def run_case(ctx: Ctx, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    c = container(ctx)
-    case_id = ctx.path["case_id"]
-    async with c.uow() as uow:
-        await visible_case(ctx, case_id, uow)
-    await dispatch(CaseCommand(case_id=case_id, name=name, actor=ctx.who.user_id, args=args or {}), c.uow(), c.deps)
-    return await load_case_view(c, case_id)
+    """A command on the path's case, in the request's unit of work; the answer is the case as it
+    is being committed."""
+    c, case = container(ctx), ctx.case
+    assert case is not None
+    await dispatch(CaseCommand(case_id=case.id, name=name, actor=ctx.who.user_id, args=args or {}), ctx.uow, c.deps)
+    return case_view(case, c.deps.calendar, today(c))
 
 
-async def load_case_view(c: Container, case_id: str, with_link: bool = False) -> dict[str, Any]:
-    async with c.uow() as uow:
-        case = await uow.cases.get(case_id)
-        if case is None:
-            raise NotFound(f"办件 {case_id} 不存在")
-        return case_view(case, c.deps.calendar, today(c), c.tracking_url(case_id) if with_link else None)
+def package_answer(ctx: Ctx, package_id: str) -> dict[str, Any]:
+    """The package as the request's command left it (already held by the unit of work)."""
+    package = ctx.uow.known("package", package_id)
+    assert isinstance(package, Package)
+    return package_view(package, payload_for(container(ctx), package))
 
 
 def payload_for(c: Container, package: Package) -> str:
@@ -293,6 +289,7 @@ REGISTER_BODY = obj(
     body=REGISTER_BODY,
     response=CASE_VIEW,
     status=201,
+    unit=True,
 )
 async def register_case(ctx: Ctx) -> dict[str, Any]:
     c, b = container(ctx), ctx.body
@@ -314,12 +311,14 @@ async def register_case(ctx: Ctx) -> dict[str, Any]:
             tolerated=b.get("tolerated", []),
             actor=ctx.who.user_id,
         ),
-        c.uow(),
+        ctx.uow,
         c.deps,
     )
     case_id = events[0].case_id
     assert case_id is not None
-    return await load_case_view(c, case_id, with_link=True)
+    case = ctx.uow.known("case", case_id)
+    assert isinstance(case, Case)
+    return case_view(case, c.deps.calendar, today(c), c.tracking_url(case_id))
 
 
 @API.route(
@@ -332,11 +331,11 @@ async def register_case(ctx: Ctx) -> dict[str, Any]:
     response=PACKAGE_VIEW,
     status=201,
     idempotent=True,
+    unit=True,
+    authority=Authority.WINDOW,
 )
 async def seal_outbound(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    async with c.uow() as uow:
-        await visible_case(ctx, ctx.path["case_id"], uow)
     events = await dispatch(
         SealOutbound(
             case_id=ctx.path["case_id"],
@@ -344,15 +343,12 @@ async def seal_outbound(ctx: Ctx) -> dict[str, Any]:
             carrier=ctx.body.get("carrier"),
             electronic=bool(ctx.body.get("electronic")),
         ),
-        c.uow(),
+        ctx.uow,
         c.deps,
     )
     package_id = next(e.package_id for e in events if e.type == "package.created")
     assert package_id is not None
-    async with c.uow() as uow:
-        package = await uow.packages.get(package_id)
-        assert package is not None
-        return package_view(package, payload_for(c, package))
+    return package_answer(ctx, package_id)
 
 
 MANIFEST_VIEW = obj(
@@ -360,6 +356,7 @@ MANIFEST_VIEW = obj(
     extra=True,
     id=STR,
     courier=STR,
+    courier_name=STR,
     packages=array(STR),
     scan_payload=STR,
 )
@@ -368,7 +365,7 @@ MANIFEST_VIEW = obj(
 @API.route(
     "POST",
     "/api/v1/manifests",
-    summary="批量交接给快递员（一张交接单）",
+    summary="批量交接给快递员（一张交接单）：快递员须为在岗且负责该线路的人员，或材料包的承运商",
     tag="代收窗口",
     roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
     body=obj(
@@ -380,28 +377,102 @@ MANIFEST_VIEW = obj(
     response=MANIFEST_VIEW,
     status=201,
     idempotent=True,
+    unit=True,
 )
 async def hand_over(ctx: Ctx) -> dict[str, Any]:
-    c, b = container(ctx), ctx.body
+    """The office holding the packages hands them over (its scope is the authority: the domain
+    refuses a package it does not hold); the courier must exist and cover the route."""
+    c, b, uow = container(ctx), ctx.body, ctx.uow
     if not await in_scope(ctx, b["office_id"]):
         raise NotFound(f"单位 {b['office_id']} 不存在")
-    async with c.uow() as uow:
-        for pid in b["package_ids"]:
-            await visible_package(ctx, pid, uow)
+    packages = [await visible_package(ctx, pid, uow) for pid in b["package_ids"]]
+    courier_name = await named_courier(ctx, b["courier"], packages)
     events = await dispatch(
         HandOverBatch(
             office_id=b["office_id"], courier=b["courier"], package_ids=b["package_ids"], actor=ctx.who.user_id
         ),
-        c.uow(),
+        uow,
         c.deps,
     )
     manifest_id = next(e.manifest_id for e in events if e.type == "package.picked_up")  # type: ignore[attr-defined]
     return {
         "id": manifest_id,
         "courier": b["courier"],
+        "courier_name": courier_name,
         "packages": list(b["package_ids"]),
         "scan_payload": c.signer.sign_manifest(manifest_id),
     }
+
+
+def _party_error(field_: str, message: str) -> Problem:
+    return Problem(422, message, kind="unknown_party", errors=[{"field": field_, "message": message}])
+
+
+async def named_courier(ctx: Ctx, courier: str, packages: list[Package]) -> str:
+    """The courier of a hand-over: an active courier user whose scope covers both ends of every
+    package, or the carrier the packages were sealed for. Its name, for the answer."""
+    from adapters.logistics.factory import CARRIERS
+    from handoff.labels_zh import CARRIER_ZH
+
+    if courier in CARRIERS and courier != INTERNAL_CARRIER:
+        wrong = [str(p.code) for p in packages if (p.carrier or INTERNAL_CARRIER) != courier]
+        if wrong:
+            carrier = CARRIER_ZH.get(courier, courier)
+            raise _party_error("courier", f"材料包 {'、'.join(wrong)} 不是交由 {carrier} 承运的")
+        return CARRIER_ZH.get(courier, courier)
+    member = await queries.staff_member(ctx.uow.conn, courier)
+    if member is None or member.role != Role.COURIER.value or not member.active:
+        raise _party_error("courier", f"快递员 “{courier}” 不存在或已停用，请从快递员名单中选择")
+    scope = Scope.parse(member.scope)
+    regions = await container(ctx).office_regions()
+    for package in packages:
+        ends = [o for o in (_office_of(package.from_party), _office_of(package.to_party)) if o]
+        if not all(scope.covers_office(o, regions.get(o, "")) for o in ends):
+            raise _party_error("courier", f"快递员 {member.name} 不负责材料包 {package.code} 的线路")
+        if (package.carrier or INTERNAL_CARRIER) != INTERNAL_CARRIER:
+            raise _party_error("courier", f"材料包 {package.code} 已交由承运商寄递，不能交给本单位快递员")
+    return member.name
+
+
+def _office_of(party: str) -> str | None:
+    return party.split(":", 1)[1] if party.startswith("office:") else None
+
+
+STAFF_ROW = obj(["id", "name", "role", "role_zh"], id=STR, name=STR, role=STR, role_zh=STR)
+
+
+@API.route(
+    "GET",
+    "/api/v1/staff",
+    summary="可选的快递员或分管领导名单（在岗、负责您范围内的单位；可按单位筛选）",
+    tag="查询",
+    roles=STAFF,
+    query={"role": {"type": "string", "enum": [Role.COURIER.value, Role.DEPT_LEAD.value]}, "office_id": STR},
+    required_query={"role"},
+    response=obj(["items"], items=array(STAFF_ROW, max_items=2000)),
+)
+async def list_staff(ctx: Ctx) -> dict[str, Any]:
+    """Pickers for the screens: who may be named as the courier of a hand-over or the lead of a
+    copy. Only names and ids; no phones."""
+    who, regions = ctx.who, await container(ctx).office_regions()
+    office_id = ctx.query.get("office_id")
+    if office_id is not None:
+        if office_id not in regions or not await in_scope(ctx, office_id):
+            raise NotFound(f"单位 {office_id} 不存在")
+        offices = [office_id]
+    else:
+        offices = [o for o, r in regions.items() if who.scope.covers_office(o, r)]
+    async with container(ctx).engine.connect() as conn:
+        members = await queries.staff_by_role(conn, ctx.query["role"])
+    items = []
+    for m in members:
+        try:
+            scope = Scope.parse(m.scope)
+        except DomainError:
+            continue
+        if any(scope.covers_office(o, regions[o]) for o in offices):
+            items.append({"id": m.id, "name": m.name, "role": m.role, "role_zh": ROLE_ZH[Role(m.role)]})
+    return {"items": items}
 
 
 @API.route(
@@ -418,12 +489,11 @@ async def hand_over(ctx: Ctx) -> dict[str, Any]:
         by_proxy=BOOL,
     ),
     response=CASE_VIEW,
+    unit=True,
+    authority=Authority.PICKUP_OFFICE,
 )
 async def register_pickup(ctx: Ctx) -> dict[str, Any]:
-    b = ctx.body
-    if not await in_scope(ctx, b["office_id"]):
-        raise NotFound(f"单位 {b['office_id']} 不存在")
-    return await run_case(ctx, "register_pickup", dict(b))
+    return await run_case(ctx, "register_pickup", dict(ctx.body))
 
 
 # =========================================================================== scanning and signing
@@ -482,14 +552,12 @@ SIGN_BODY = obj(
     body=SIGN_BODY,
     response=PACKAGE_VIEW,
     idempotent=True,
+    unit=True,
+    authority=Authority.RECEIVER,
 )
 async def sign_package(ctx: Ctx) -> dict[str, Any]:
     c, b = container(ctx), ctx.body
-    if not await in_scope(ctx, b["office_id"]):
-        raise NotFound(f"单位 {b['office_id']} 不存在")
-    async with c.uow() as uow:
-        await visible_package(ctx, ctx.path["package_id"], uow)
-    evidence = await store_evidence(c, b.get("evidence", []))
+    evidence = await store_evidence(ctx, b.get("evidence", []))
     await dispatch(
         SignPackage(
             package_id=ctx.path["package_id"],
@@ -501,25 +569,18 @@ async def sign_package(ctx: Ctx) -> dict[str, Any]:
             ],
             evidence=evidence,
         ),
-        c.uow(),
+        ctx.uow,
         c.deps,
     )
-    return await load_package_view(c, ctx.path["package_id"])
+    return package_answer(ctx, ctx.path["package_id"])
 
 
-async def load_package_view(c: Container, package_id: str) -> dict[str, Any]:
-    async with c.uow() as uow:
-        package = await uow.packages.get(package_id)
-        if package is None:
-            raise NotFound(f"材料包 {package_id} 不存在")
-        return package_view(package, payload_for(c, package))
-
-
-PNG, JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
-
-
-async def store_evidence(c: Container, items: list[dict[str, str]]) -> list[str]:
-    refs = []
+async def store_evidence(ctx: Ctx, items: list[dict[str, str]]) -> list[str]:
+    """Signature images and photos of a custody event: decoded and re-encoded (adapters/images),
+    counted against the user's daily quota in the request's transaction, then stored — and
+    removed again by the endpoint if the command does not commit (``Ctx.new_blobs``)."""
+    c = container(ctx)
+    cleaned = []
     for item in items:
         try:
             data = base64.b64decode(item["data_base64"], validate=True)
@@ -527,17 +588,35 @@ async def store_evidence(c: Container, items: list[dict[str, str]]) -> list[str]
             raise Problem(422, "凭证图片不是有效的 base64 编码") from exc
         if len(data) > c.max_evidence_bytes:
             raise Problem(413, f"凭证图片过大（最多 {c.max_evidence_bytes // 1024} KB）")
-        magic = PNG if item["content_type"] == "image/png" else JPEG
-        if not data.startswith(magic):
-            raise Problem(415, "凭证图片的内容与声明的类型不符（只接受 PNG 或 JPEG）")
-        refs.append(await c.blobs.put(data, item["content_type"]))
+        cleaned.append(await asyncio.to_thread(reencode, data))
+    if not cleaned:
+        return []
+    now = c.deps.clock.now()
+    used = await queries.add_evidence_usage(
+        ctx.uow.conn, ctx.who.user_id, local_date(now), sum(len(i.data) for i in cleaned)
+    )
+    if used > c.evidence_daily_bytes:
+        midnight = datetime.combine(local_date(now) + timedelta(days=1), datetime.min.time(), tzinfo=CHINA)
+        raise Problem(
+            429,
+            f"今天上传的凭证已超过限额（每人每天 {c.evidence_daily_bytes // (1024 * 1024)} MB），"
+            "请明天再传或联系管理员",
+            kind="evidence_quota",
+            headers={"Retry-After": str(max(1, int((midnight - now).total_seconds())))},
+        )
+    refs = []
+    for image in cleaned:
+        digest = hashlib.sha256(image.data).hexdigest()
+        if not await c.blobs.has(digest):
+            ctx.new_blobs.append(digest)
+        refs.append(await c.blobs.put(image.data, image.content_type))
     return refs
 
 
 # =========================================================================== couriers
 
 
-def courier_route(step: str, summary: str) -> None:
+def courier_route(step: str, summary: str, authority: Authority) -> None:
     async def handler(ctx: Ctx) -> dict[str, Any]:
         c, b = container(ctx), ctx.body
         client_time = None
@@ -545,11 +624,7 @@ def courier_route(step: str, summary: str) -> None:
             client_time = datetime.fromisoformat(b["client_time"].replace("Z", "+00:00"))
             if client_time.tzinfo is None:
                 raise Problem(422, "client_time 必须带时区")
-            if client_time > c.deps.clock.now() + timedelta(minutes=5):
-                raise Problem(422, "client_time 晚于服务器时间，请校准手机时间")
-        async with c.uow() as uow:
-            await visible_package(ctx, ctx.path["package_id"], uow)
-        evidence = await store_evidence(c, b.get("evidence", []))
+        evidence = await store_evidence(ctx, b.get("evidence", []))
         await dispatch(
             CourierReport(
                 package_id=ctx.path["package_id"],
@@ -561,10 +636,10 @@ def courier_route(step: str, summary: str) -> None:
                 place=b.get("place", ""),
                 evidence=evidence,
             ),
-            c.uow(),
+            ctx.uow,
             c.deps,
         )
-        return await load_package_view(c, ctx.path["package_id"])
+        return package_answer(ctx, ctx.path["package_id"])
 
     handler.__name__ = f"courier_{step}"
     API.route(
@@ -576,12 +651,16 @@ def courier_route(step: str, summary: str) -> None:
         body=COURIER_BODY,
         response=PACKAGE_VIEW,
         idempotent=True,
+        unit=True,
+        authority=authority,
     )(handler)
 
 
-courier_route("picked_up", "快递员揽收（可附签名或照片）")
-courier_route("in_transit", "运输途中扫描")
-courier_route("delivered", "快递员送达（收件方签收前不算交接完成）")
+courier_route(
+    "picked_up", "快递员揽收（交接给本人的或封装待本单位快递员揽收的材料包；可附签名或照片）", Authority.PICKUP
+)
+courier_route("in_transit", "运输途中扫描（仅限本人持有的材料包）", Authority.HOLDER)
+courier_route("delivered", "快递员送达（收件方签收前不算交接完成；离线补报每次交接一次）", Authority.HOLDER)
 
 
 @API.route(
@@ -593,11 +672,11 @@ courier_route("delivered", "快递员送达（收件方签收前不算交接完�
     body=obj(["kind", "note"], kind=enum([k.value for k in ExceptionKind]), note=text(500)),
     response=PACKAGE_VIEW,
     idempotent=True,
+    unit=True,
+    authority=Authority.PACKAGE_PARTY,
 )
 async def package_exception(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    async with c.uow() as uow:
-        await visible_package(ctx, ctx.path["package_id"], uow)
     await dispatch(
         ReportPackageException(
             package_id=ctx.path["package_id"],
@@ -605,22 +684,34 @@ async def package_exception(ctx: Ctx) -> dict[str, Any]:
             note=ctx.body["note"],
             actor=ctx.who.user_id,
         ),
-        c.uow(),
+        ctx.uow,
         c.deps,
     )
-    return await load_package_view(c, ctx.path["package_id"])
+    return package_answer(ctx, ctx.path["package_id"])
 
 
 # =========================================================================== department (属地审批部门)
 
 
 def case_route(
-    path: str, name: str, summary: str, body: dict[str, Any] | None, roles: set[Role] = DEPT, convert: Any = None
+    path: str,
+    name: str,
+    summary: str,
+    body: dict[str, Any] | None,
+    roles: set[Role] = DEPT,
+    convert: Any = None,
+    authority: Authority = Authority.DEPARTMENT,
+    check: Callable[[Ctx, dict[str, Any]], Awaitable[None]] | None = None,
 ) -> None:
+    """A command on one case: ``authority`` says whose office it needs (department commands by
+    default); ``check`` validates the parties the body names before the command runs."""
+
     async def handler(ctx: Ctx) -> dict[str, Any]:
         args = dict(ctx.body or {})
         if convert:
             args = convert(ctx, args)
+        if check:
+            await check(ctx, args)
         return await run_case(ctx, name, args)
 
     handler.__name__ = f"case_{name}"
@@ -628,11 +719,27 @@ def case_route(
         "POST",
         f"/api/v1/cases/{{case_id}}/{path}",
         summary=summary,
-        tag="审批部门",
+        tag="代收窗口" if authority in (Authority.WINDOW, Authority.PICKUP_OFFICE) else "审批部门",
         roles=roles,
         body=body or obj([]),
         response=CASE_VIEW,
+        unit=True,
+        authority=authority,
     )(handler)
+
+
+async def named_lead(ctx: Ctx, args: dict[str, Any]) -> None:
+    """抄送: the lead must be an active department lead whose scope covers the deciding department."""
+    case = ctx.case
+    assert case is not None
+    lead = str(args["lead"]).strip()
+    member = await queries.staff_member(ctx.uow.conn, lead)
+    if member is None or member.role != Role.DEPT_LEAD.value or not member.active:
+        raise _party_error("lead", f"分管领导 “{lead}” 不存在或已停用，请从领导名单中选择")
+    department = case.department_office_id
+    region = (await container(ctx).office_regions()).get(department, "")
+    if not Scope.parse(member.scope).covers_office(department, region):
+        raise _party_error("lead", f"{member.name} 不分管该办件的审批部门")
 
 
 def _dates(*names: str) -> Any:
@@ -693,6 +800,7 @@ case_route(
     "容缺材料补齐",
     obj(["material"], material=text(200)),
     roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
+    authority=Authority.OWN_OFFICE,
 )
 case_route(
     "decision",
@@ -700,13 +808,31 @@ case_route(
     "办结（准予或不予许可）",
     obj(["outcome", "opinion"], outcome=enum(["approved", "denied"]), opinion=text(2000)),
 )
-case_route("delivered", "deliver", "结果已送达（邮寄或电子）", None, roles={Role.DEPT_CLERK, Role.COURIER})
+case_route(
+    "delivered",
+    "deliver",
+    "结果已送达（邮寄或电子）",
+    None,
+    roles={Role.DEPT_CLERK, Role.COURIER},
+    authority=Authority.RESULT_DELIVERY,
+)
 case_route("archive", "archive", "归档", None)
 case_route(
-    "withdraw", "withdraw", "撤回申请", obj(["reason"], reason=text(2000)), roles={Role.WINDOW_CLERK, Role.DEPT_CLERK}
+    "withdraw",
+    "withdraw",
+    "撤回申请",
+    obj(["reason"], reason=text(2000)),
+    roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
+    authority=Authority.OWN_OFFICE,
 )
 case_route("rating/rectify", "rectify_rating", "差评整改", obj(["note"], note=text(2000)))
-case_route("copies", "copy_to_lead", "抄送分管领导待阅", obj(["lead"], lead=text(64), note=text(500, 0)))
+case_route(
+    "copies",
+    "copy_to_lead",
+    "抄送分管领导待阅（领导须在岗并分管该审批部门）",
+    obj(["lead"], lead=text(64), note=text(500, 0)),
+    check=named_lead,
+)
 case_route("remarks", "remark", "领导批阅", obj(["remark"], remark=text(2000)), roles={Role.DEPT_LEAD})
 
 
@@ -719,15 +845,14 @@ case_route("remarks", "remark", "领导批阅", obj(["remark"], remark=text(2000
     body=obj([], carrier=text(32)),
     response=CASE_VIEW,
     idempotent=True,
+    unit=True,
+    authority=Authority.DEPARTMENT,
 )
 async def ship_result(ctx: Ctx) -> dict[str, Any]:
-    c = container(ctx)
-    async with c.uow() as uow:
-        await visible_case(ctx, ctx.path["case_id"], uow)
-    await dispatch(
-        ShipResult(case_id=ctx.path["case_id"], actor=ctx.who.user_id, carrier=ctx.body.get("carrier")), c.uow(), c.deps
-    )
-    return await load_case_view(c, ctx.path["case_id"])
+    c, case = container(ctx), ctx.case
+    assert case is not None
+    await dispatch(ShipResult(case_id=case.id, actor=ctx.who.user_id, carrier=ctx.body.get("carrier")), ctx.uow, c.deps)
+    return case_view(case, c.deps.calendar, today(c))
 
 
 # =========================================================================== reading: cases, clock, custody, ledger
@@ -1165,12 +1290,14 @@ async def rate_by_token(c: Container, token: str, score: int, comment: str) -> d
     """好差评 by the applicant (the JSON route and the tracking page's form alike)."""
     async with c.uow() as uow:
         case = await case_by_token(c, token, uow)
-    await dispatch(
-        CaseCommand(case_id=case.id, name="rate", actor="applicant", args={"score": score, "comment": comment}),
-        c.uow(),
-        c.deps,
-    )
-    return await tracking_by_token(c, token)
+        await dispatch(
+            CaseCommand(case_id=case.id, name="rate", actor="applicant", args={"score": score, "comment": comment}),
+            uow,
+            c.deps,
+        )
+        view = tracking_view(case, list(await uow.packages.for_case(case.id)), c.deps.calendar, today(c), token)
+        await uow.commit()
+    return view
 
 
 # =========================================================================== provider callbacks

@@ -14,8 +14,12 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
 
+from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Principal, Role
+from api.authority import Authority
 from api.problems import Problem
+from handoff.case import Case
+from handoff.package import Package
 
 JSON = dict[str, Any]
 
@@ -29,6 +33,21 @@ class Ctx:
     path: dict[str, str]
     office_regions: dict[str, str] = field(default_factory=dict)
     """office id → region code, read before the handler runs (scope checks need it)."""
+    unit: SqlUnitOfWork | None = None
+    """The request's unit of work (routes declared with ``unit=True``): one transaction for the
+    idempotency key, the visibility and authority checks, the command and the answer."""
+    case: Case | None = None
+    """The case named by the path's ``{case_id}``, loaded once, visible and within authority."""
+    new_blobs: list[str] = field(default_factory=list)
+    """Blobs this request stored that did not exist before: removed if its unit does not commit."""
+    package: Package | None = None
+    """The package named by the path's ``{package_id}``, loaded once, visible and within authority."""
+
+    @property
+    def uow(self) -> SqlUnitOfWork:
+        if self.unit is None:
+            raise RuntimeError("route declared without unit=True")
+        return self.unit
 
     @property
     def who(self) -> Principal:
@@ -67,8 +86,17 @@ class Route:
     errors: frozenset[int] = frozenset()
     """Problem statuses it answers beyond the ones every route of its kind has (e.g. 409 on a GET,
     503 when a service is missing), for the spec."""
+    unit: bool = False
+    """The request runs as one unit of work (``Ctx.uow``); idempotent routes must."""
+    authority: Authority | None = None
+    """Whose office the action needs (api/authority.py), checked on the case or package of the
+    path before the handler runs; None for routes that check it themselves or only read."""
 
     def __post_init__(self) -> None:
+        if self.idempotent and not self.unit:
+            raise ValueError(f"{self.method} {self.path}: an idempotent route must run as one unit of work")
+        if self.authority is not None and not self.unit:
+            raise ValueError(f"{self.method} {self.path}: authority is checked inside the unit of work")
         self.validator = Draft202012Validator(self.body, format_checker=FormatChecker()) if self.body else None
 
     @property
@@ -98,6 +126,8 @@ class Api:
         raw_body: bool = False,
         files: tuple[str, ...] = (),
         errors: set[int] | None = None,
+        unit: bool = False,
+        authority: Authority | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -118,6 +148,8 @@ class Api:
                     raw_body=raw_body,
                     files=files,
                     errors=frozenset(errors or ()),
+                    unit=unit,
+                    authority=authority,
                 )
             )
             return handler

@@ -119,7 +119,12 @@ async def build(settings: Settings) -> Runtime:
     container = Container(
         engine=engine,
         uow=lambda: SqlUnitOfWork(engine, cipher, write_outbox, after_commit=poke),
-        deps=Deps(clock=SystemClock(), calendar=calendar, tracking=TrackingTokens(settings.tracking_key_bytes())),
+        deps=Deps(
+            clock=SystemClock(),
+            calendar=calendar,
+            tracking=TrackingTokens(settings.tracking_key_bytes()),
+            offline_max_days=settings.offline_max_days,
+        ),
         signer=ScanSigner(KeyRing(settings.scan_key_ring()), settings.scan_base_url),
         cipher=cipher,
         blobs=FileBlobStore(Path(settings.blob_dir)),
@@ -130,6 +135,7 @@ async def build(settings: Settings) -> Runtime:
         bus=bus,
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
+        evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
     )
     runtime = Runtime(
         settings=settings,

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
@@ -32,6 +32,10 @@ from handoff.timeutil import local_date, require_aware
 GENESIS_HASH = "0" * 64
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_STALL_DAYS = 3
+DEFAULT_OFFLINE_MAX_DAYS = 7
+"""A report made offline is accepted at most this many days after the time it was made."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a phone's clock may run ahead of the server's (or behind the pick-up) and still count."""
 
 
 class Direction(StrEnum):
@@ -291,11 +295,23 @@ class Package:
         place: str = "",
         evidence: Sequence[str] = (),
         manifest_id: str | None = None,
+        offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS,
     ) -> None:
-        """揽收: the courier acknowledges taking the sealed package from its holder."""
-        self._require("pick_up", PackageState.SEALED)
+        """揽收: the courier acknowledges taking the sealed package from its holder. A package
+        a clerk already handed to this courier (a manifest) is acknowledged by the courier once:
+        the chain then holds both sides of the handoff, and nothing else changes."""
         at = require_aware(at)
         to = party_courier(courier)
+        if self.state is PackageState.WITH_COURIER and self.holder == to and manifest_id is None:
+            if any(e.kind is CustodyKind.PICKED_UP and e.from_party == to for e in self.custody):
+                self._fail("pick_up", "已确认揽收")
+            self._check_client_time(client_time, at, offline_max_days, method)
+            self._custody(
+                CustodyKind.PICKED_UP, to, to, actor, at, method, client_time, place, evidence, note="快递员确认揽收"
+            )
+            return
+        self._require("pick_up", PackageState.SEALED)
+        self._check_client_time(client_time, at, offline_max_days, method)
         self._custody(
             CustodyKind.PICKED_UP,
             self.holder,
@@ -321,10 +337,12 @@ class Package:
         method: Method = Method.COURIER_API,
         client_time: datetime | None = None,
         note: str = "",
+        offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS,
     ) -> None:
         """A movement on the way (a scan at a depot, a carrier's route push)."""
         self._require("report_in_transit", PackageState.WITH_COURIER, PackageState.IN_TRANSIT)
         at = require_aware(at)
+        self._check_client_time(client_time, at, offline_max_days, method)
         self._custody(
             CustodyKind.IN_TRANSIT, self.holder, self.holder, actor, at, method, client_time, place, note=note
         )
@@ -340,31 +358,58 @@ class Package:
         client_time: datetime | None = None,
         place: str = "",
         evidence: Sequence[str] = (),
+        offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS,
     ) -> None:
         """The courier says it handed the package over. Until the receiver signs, the handoff is
         not complete. A courier's report that comes in after the receiver already signed (its
-        phone was offline) is kept in the chain as a late report and changes nothing else."""
+        phone was offline) is kept in the chain as a late report and changes nothing else — one
+        per handoff, from the courier who handed it over, made (``client_time``) after its
+        pick-up and before the signature."""
         at = require_aware(at)
-        if self.state is PackageState.SIGNED and client_time is not None:
-            self._custody(
-                CustodyKind.DELIVERED,
-                self.holder,
-                self.holder,
-                actor,
-                at,
-                method,
-                client_time,
-                place,
-                evidence,
-                note="离线补报：签收之后收到的送达报告",
-            )
+        if self.state is PackageState.SIGNED:
+            self._late_delivery(at, actor, method, client_time, place, evidence, offline_max_days)
             return
         self._require("deliver_package", PackageState.WITH_COURIER, PackageState.IN_TRANSIT)
+        self._check_client_time(client_time, at, offline_max_days, method)
         self._custody(
             CustodyKind.DELIVERED, self.holder, self.to_party, actor, at, method, client_time, place, evidence
         )
         self.state = PackageState.ARRIVED
         self._record(ev.PackageArrived(occurred_at=at, actor=actor, delivered_by=self.holder, to_party=self.to_party))
+
+    def _late_delivery(
+        self,
+        at: datetime,
+        actor: str,
+        method: Method,
+        client_time: datetime | None,
+        place: str,
+        evidence: Sequence[str],
+        offline_max_days: int,
+    ) -> None:
+        signed = self.custody[-1]
+        if signed.kind is not CustodyKind.SIGNED:
+            self._fail("deliver_package", "该次交接的送达报告已登记")
+        if client_time is None:
+            self._fail("deliver_package", "材料包已签收；离线补报送达需要提供报告时的手机时间")
+        courier = signed.from_party
+        if not courier.startswith("courier:"):
+            self._fail("deliver_package", "该材料包不是由快递员交付的")
+        self._check_client_time(client_time, at, offline_max_days, method)
+        if client_time > signed.server_time + CLOCK_SKEW:
+            self._fail("deliver_package", "离线补报的送达时间晚于签收时间")
+        self._custody(
+            CustodyKind.DELIVERED,
+            courier,
+            self.holder,
+            actor,
+            at,
+            method,
+            client_time,
+            place,
+            evidence,
+            note="离线补报：签收之后收到的送达报告",
+        )
 
     def push(self, *, at: datetime, actor: str) -> None:
         """电子推送: an electronic package goes to the receiver's queue."""
@@ -452,6 +497,25 @@ class Package:
         return out
 
     # ------------------------------------------------------------------ internals
+
+    def _check_client_time(
+        self, client_time: datetime | None, at: datetime, offline_max_days: int, method: Method
+    ) -> None:
+        """A time reported by a phone (made offline, sent later) must be believable: not ahead of
+        the server beyond a small clock skew, not older than the offline window, and not before the
+        package came into the reporter's hands (its last pick-up). A carrier's own event time is
+        its record, kept as it comes."""
+        if client_time is None or method is Method.CARRIER_PUSH:
+            return
+        client_time = require_aware(client_time, "客户端时间")
+        if client_time > at + CLOCK_SKEW:
+            raise InvalidInput("客户端时间晚于服务器时间，请校准手机时间")
+        if at - client_time > timedelta(days=offline_max_days):
+            raise InvalidInput(f"离线记录超过 {offline_max_days} 天，不能补报，请联系收件单位人工登记")
+        picked = [e for e in self.custody if e.kind is CustodyKind.PICKED_UP]
+        since = (picked[-1].client_time or picked[-1].server_time) if picked else self.custody[-1].server_time
+        if client_time < since - CLOCK_SKEW:
+            raise InvalidInput("客户端时间早于揽收时间，请校准手机时间")
 
     def _check_discrepancies(self, discrepancies: Sequence[Discrepancy]) -> tuple[Discrepancy, ...]:
         seqs = {i.seq: i for i in self.items}

@@ -238,6 +238,14 @@ class BlobStore(Protocol):
         """The bytes; KeyError when absent."""
         ...
 
+    async def has(self, sha256: str) -> bool:
+        """Whether the blob is stored."""
+        ...
+
+    async def discard(self, sha256: str) -> None:
+        """Remove the blob (stored for a command that did not commit); absent: nothing happens."""
+        ...
+
 
 # --------------------------------------------------------------------------- persistence
 # The unit of work and its repositories. Implementations: adapters/db (SQLAlchemy Core on

@@ -22,6 +22,7 @@ from handoff.errors import DomainError, InvalidInput
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import (
     APPLICANT,
+    DEFAULT_OFFLINE_MAX_DAYS,
     Direction,
     Discrepancy,
     ExceptionKind,
@@ -51,6 +52,8 @@ class Deps:
     calendar: Calendar
     tracking: TrackingTokens
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS
+    """How old a courier's offline report may be when it finally arrives (HANDOFF_OFFLINE_MAX_DAYS)."""
 
 
 # =========================================================================== commands
@@ -245,7 +248,13 @@ async def handle_courier_report(cmd: CourierReport, uow: UnitOfWork, deps: Deps)
     at = deps.clock.now()
     async with uow:
         package = await _package(uow, cmd.package_id)
-        common: dict[str, Any] = {"at": at, "actor": cmd.actor, "method": cmd.method, "client_time": cmd.client_time}
+        common: dict[str, Any] = {
+            "at": at,
+            "actor": cmd.actor,
+            "method": cmd.method,
+            "client_time": cmd.client_time,
+            "offline_max_days": deps.offline_max_days,
+        }
         if cmd.step == "picked_up":
             package.pick_up(courier=cmd.courier, place=cmd.place, evidence=cmd.evidence, **common)
         elif cmd.step == "in_transit":

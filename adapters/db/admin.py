@@ -263,6 +263,7 @@ class User:
     phone: str
     created_at: datetime
     active_tokens: int
+    active: bool = True
 
 
 def _users_query() -> Any:
@@ -281,6 +282,7 @@ def _users_query() -> Any:
             t.users.c.phone,
             t.users.c.created_at,
             func.coalesce(active.c.n, 0),
+            t.users.c.active,
         )
         .outerjoin(active, active.c.user_id == t.users.c.id)
         .order_by(t.users.c.role, t.users.c.id)
@@ -311,7 +313,7 @@ async def add_user(
     )
 
 
-async def update_user(conn: AsyncConnection, user_id: str, **values: str) -> None:
+async def update_user(conn: AsyncConnection, user_id: str, **values: str | bool) -> None:
     await conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 from adapters.db.types import UtcDateTime
@@ -371,6 +373,16 @@ users = Table(
     Column("scope", String(200), nullable=False),
     Column("phone", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=true()),
+)
+
+evidence_usage = Table(
+    "evidence_usage",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "day"),
 )
 
 api_tokens = Table(

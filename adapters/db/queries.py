@@ -11,6 +11,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
@@ -33,7 +35,11 @@ async def token_owner(conn: AsyncConnection, token_hash: str) -> TokenOwner | No
         await conn.execute(
             select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope)
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
-            .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
+            .where(
+                t.api_tokens.c.token_hash == token_hash,
+                t.api_tokens.c.revoked_at.is_(None),
+                t.users.c.active.is_(True),
+            )
         )
     ).first()
     return TokenOwner(*row) if row else None
@@ -174,25 +180,37 @@ async def schedules(conn: AsyncConnection) -> list[Schedule]:
     return [r.schedule for r in await schedule_records(conn)]
 
 
-async def idempotent_answer(conn: AsyncConnection, actor: str, key: str) -> tuple[str, int, str] | None:
+async def reserve_idempotency_key(
+    conn: AsyncConnection, actor: str, key: str, request_hash: str, at: datetime
+) -> tuple[str, int, str] | None:
+    """Reserve (actor, key) in the request's transaction, before its command runs. None: reserved
+    for this request. Otherwise the row already there: (request hash, status, answer).
+
+    A second transaction reserving the same key waits on the first one's uncommitted row
+    (PostgreSQL's unique index; SQLite has one writer) and then finds its answer — stored in the
+    same transaction as the command's effects by :func:`store_idempotent_answer` — or, if the
+    first rolled back, reserves the key itself."""
+    keys = t.idempotency_keys
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    reserved = await conn.execute(
+        dialect_insert(keys)
+        .values(actor=actor, key=key, request_hash=request_hash, status=0, body="", created_at=at)
+        .on_conflict_do_nothing(index_elements=[keys.c.actor, keys.c.key])
+    )
+    if reserved.rowcount == 1:
+        return None
     row = (
         await conn.execute(
-            select(t.idempotency_keys.c.request_hash, t.idempotency_keys.c.status, t.idempotency_keys.c.body).where(
-                t.idempotency_keys.c.actor == actor, t.idempotency_keys.c.key == key
-            )
+            select(keys.c.request_hash, keys.c.status, keys.c.body).where(keys.c.actor == actor, keys.c.key == key)
         )
-    ).first()
-    return (row[0], row[1], row[2]) if row else None
+    ).one()
+    return (row[0], row[1], row[2])
 
 
-async def remember_answer(
-    conn: AsyncConnection, actor: str, key: str, request_hash: str, status: int, body: str, at: datetime
-) -> None:
-    await conn.execute(
-        insert(t.idempotency_keys).values(
-            actor=actor, key=key, request_hash=request_hash, status=status, body=body, created_at=at
-        )
-    )
+async def store_idempotent_answer(conn: AsyncConnection, actor: str, key: str, status: int, body: str) -> None:
+    """The answer of the request that reserved the key, in the transaction of its effects."""
+    keys = t.idempotency_keys
+    await conn.execute(update(keys).where(keys.c.actor == actor, keys.c.key == key).values(status=status, body=body))
 
 
 # --------------------------------------------------------------------------- the ledger (Appendix C)
@@ -431,3 +449,47 @@ async def shipment_label(conn: AsyncConnection, package_id: str) -> str | None:
     return (
         await conn.execute(select(t.shipments.c.label_sha256).where(t.shipments.c.package_id == package_id))
     ).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- staff named in commands
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: str
+    name: str
+    role: str
+    scope: str
+    active: bool
+
+
+async def staff_member(conn: AsyncConnection, user_id: str) -> StaffMember | None:
+    u = t.users
+    row = (
+        await conn.execute(select(u.c.id, u.c.name, u.c.role, u.c.scope, u.c.active).where(u.c.id == user_id))
+    ).first()
+    return StaffMember(*row) if row else None
+
+
+async def staff_by_role(conn: AsyncConnection, role: str) -> list[StaffMember]:
+    """The active users of ``role``, by name (the callers filter by scope)."""
+    u = t.users
+    rows = await conn.execute(
+        select(u.c.id, u.c.name, u.c.role, u.c.scope, u.c.active)
+        .where(u.c.role == role, u.c.active.is_(True))
+        .order_by(u.c.name, u.c.id)
+    )
+    return [StaffMember(*r) for r in rows]
+
+
+async def add_evidence_usage(conn: AsyncConnection, user_id: str, day: date, size: int) -> int:
+    """Count ``size`` bytes of evidence against the user's day; the day's total after it."""
+    usage = t.evidence_usage
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    upsert = (
+        dialect_insert(usage)
+        .values(user_id=user_id, day=day, bytes=size)
+        .on_conflict_do_update(index_elements=[usage.c.user_id, usage.c.day], set_={"bytes": usage.c.bytes + size})
+        .returning(usage.c.bytes)
+    )
+    return int((await conn.execute(upsert)).scalar_one())

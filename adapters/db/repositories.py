@@ -176,6 +176,9 @@ class SqlCases:
         self._uow = uow
 
     async def get(self, case_id: str) -> Case | None:
+        known = self._uow.known("case", case_id)
+        if isinstance(known, Case):
+            return known
         conn = self._uow.conn
         row = (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).mappings().first()
         return None if row is None else self._uow.track(await self._load(conn, row))
@@ -185,7 +188,10 @@ class SqlCases:
         row = (
             (await conn.execute(select(t.cases).where(t.cases.c.tracking_token_hash == token_hash))).mappings().first()
         )
-        return None if row is None else self._uow.track(await self._load(conn, row))
+        if row is None:
+            return None
+        known = self._uow.known("case", row["id"])
+        return known if isinstance(known, Case) else self._uow.track(await self._load(conn, row))
 
     async def add(self, case: Case) -> None:
         self._uow.track(case)
@@ -518,8 +524,16 @@ class SqlPackages:
         self._uow = uow
 
     async def get(self, package_id: str) -> Package | None:
+        known = self._uow.known("package", package_id)
+        if isinstance(known, Package):
+            return known
         row = (await self._uow.conn.execute(select(t.packages).where(t.packages.c.id == package_id))).mappings().first()
-        return None if row is None else self._uow.track(await self._load(row))
+        return None if row is None else await self._loaded(row)
+
+    async def _loaded(self, row: Any) -> Package:
+        """The package of ``row``: the one this unit of work already holds, or loaded and tracked."""
+        known = self._uow.known("package", row["id"])
+        return known if isinstance(known, Package) else self._uow.track(await self._load(row))
 
     async def by_code(self, compact_code: str) -> Package | None:
         row = (
@@ -527,7 +541,7 @@ class SqlPackages:
             .mappings()
             .first()
         )
-        return None if row is None else self._uow.track(await self._load(row))
+        return None if row is None else await self._loaded(row)
 
     async def by_waybill(self, carrier: str, waybill: str) -> Package | None:
         row = (
@@ -539,13 +553,13 @@ class SqlPackages:
             .mappings()
             .first()
         )
-        return None if row is None else self._uow.track(await self._load(row))
+        return None if row is None else await self._loaded(row)
 
     async def for_case(self, case_id: str) -> Sequence[Package]:
         rows = await self._uow.conn.execute(
             select(t.packages).where(t.packages.c.case_id == case_id).order_by(t.packages.c.created_at)
         )
-        return [self._uow.track(await self._load(r)) for r in rows.mappings().all()]
+        return [await self._loaded(r) for r in rows.mappings().all()]
 
     async def add(self, package: Package) -> None:
         self._uow.track(package)
@@ -710,7 +724,14 @@ def custody_from_row(r: Any) -> CustodyEvent:
 
 class SqlUnitOfWork:
     """One transaction. ``async with uow:`` … ``await uow.commit()``; leaving without a commit
-    rolls everything back."""
+    rolls everything back.
+
+    A request is one unit of work (DESIGN §10): the API enters the unit first, reserves the
+    idempotency key, loads the aggregate, and the service handler then enters the same unit again.
+    Entered more than once, the unit is one transaction: an inner ``commit`` writes the rows and
+    the outbox (a flush) and only the outermost ``commit`` commits, so the answer stored with the
+    key and the effects land together or not at all. Within the unit an aggregate is loaded once:
+    asking again for the same case or package returns the object already held."""
 
     def __init__(
         self,
@@ -724,6 +745,7 @@ class SqlUnitOfWork:
         self._outbox = outbox
         self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
+        self._depth = 0
 
     @property
     def conn(self) -> AsyncConnection:
@@ -733,15 +755,33 @@ class SqlUnitOfWork:
 
     def track(self, aggregate: Any) -> Any:
         self.seen[id(aggregate)] = aggregate
+        kind = "case" if isinstance(aggregate, Case) else "package"
+        self.identity[(kind, aggregate.id)] = aggregate
         return aggregate
 
+    def known(self, kind: str, aggregate_id: str) -> Case | Package | None:
+        """The aggregate this unit of work already loaded (or was given), if any."""
+        return self.identity.get((kind, aggregate_id))
+
     async def __aenter__(self) -> SqlUnitOfWork:
+        self._depth += 1
+        if self._depth > 1:
+            return self
         self.seen: dict[int, Case | Package] = {}
+        self.identity: dict[tuple[str, str], Case | Package] = {}
         self.loaded_versions: dict[tuple[str, str], int] = {}
         self.loaded_chain: dict[str, int] = {}
         self.manifests: list[Manifest] = []
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
+        self._wrote_events = False
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.begin()
+        except BaseException:
+            self._depth = 0
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+            raise
         self.cases = SqlCases(self)
         self.packages = SqlPackages(self)
         self.matters = SqlMatters(self._conn)
@@ -749,12 +789,19 @@ class SqlUnitOfWork:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         if self._conn is not None:
-            await self._conn.rollback()
-            await self._conn.close()
-            self._conn = None
+            try:
+                await self._conn.rollback()
+            finally:
+                await self._conn.close()
+                self._conn = None
 
-    async def commit(self) -> None:
+    async def flush(self) -> None:
+        """Write every tracked aggregate's changes, the manifests and the outbox rows of their
+        events into the open transaction (nothing is committed yet)."""
         conn = self.conn
         events: list[ev.Event] = []
         # Cases before packages (packages reference their case).
@@ -780,19 +827,28 @@ class SqlUnitOfWork:
                     for n, p in enumerate(manifest.package_ids, 1)
                 ],
             )
+        self.manifests = []
         for aggregate in ordered:
             events.extend(aggregate.collect_events())
         if events:
             await self._outbox(conn, events)
-        await conn.commit()
-        if events and self._after_commit is not None:
-            self._after_commit()  # wake the outbox relay
+            self._wrote_events = True
         for aggregate in ordered:
             key = ("case" if isinstance(aggregate, Case) else "package", aggregate.id)
             self.loaded_versions[key] = aggregate.version
             if isinstance(aggregate, Package):
                 self.loaded_chain[aggregate.id] = len(aggregate.custody)
-        self.manifests = []
+
+    async def commit(self) -> None:
+        """Flush, and — in the outermost unit only — commit the transaction."""
+        await self.flush()
+        if self._depth > 1:
+            return
+        conn = self.conn
+        await conn.commit()
+        if self._wrote_events and self._after_commit is not None:
+            self._after_commit()  # wake the outbox relay
+        self._wrote_events = False
         await conn.begin()
 
     async def rollback(self) -> None:
@@ -808,7 +864,9 @@ class ConnectionReader(SqlUnitOfWork):
         self.cipher = cipher
         self._conn = conn
         self._after_commit = None
+        self._depth = 1
         self.seen = {}
+        self.identity = {}
         self.loaded_versions = {}
         self.loaded_chain = {}
         self.manifests = []

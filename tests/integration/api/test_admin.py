@@ -383,8 +383,19 @@ async def test_the_lead_sees_only_the_cases_copied_to_them_unremarked_first_then
     for n, case_id in enumerate(ids):
         await post(api, f"/api/v1/cases/{case_id}/copies", "dept-zj", {"lead": "lead-zj", "note": f"请阅 {n}"})
         api.tick(minutes=1)
+    await post(
+        api,
+        "/api/v1/admin/users",
+        "admin",
+        {"id": "lead-zj2", "name": "另一位领导", "role": "dept_lead", "scope": "office:dept-441500-zj"},
+        201,
+    )
     await post(api, f"/api/v1/cases/{other_lead}/copies", "dept-zj", {"lead": "lead-zj2", "note": "请阅"})
-    await post(api, f"/api/v1/cases/{outside}/copies", "dept-zj", {"lead": "lead-zj", "note": "不在范围"})
+    # a lead who does not lead the case's department cannot be named
+    refused = await post(
+        api, f"/api/v1/cases/{outside}/copies", "dept-zj", {"lead": "lead-zj", "note": "不在范围"}, 422
+    )
+    assert refused["errors"][0]["field"] == "lead"
     api.tick(minutes=1)
     await post(api, f"/api/v1/cases/{ids[1]}/remarks", "lead-zj", {"remark": "同意，加快办理"})
 
