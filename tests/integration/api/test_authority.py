@@ -1,0 +1,368 @@
+"""Authority by action and custody by holder (issue: no ordinary user can bend the record).
+
+Each test drives the API over HTTP on SQLite and on PostgreSQL. A refused action must change
+nothing: no row, no custody event, no outbox message, no stored idempotency answer, no file."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from adapters.db import domain_tables as t
+from adapters.db import queries
+from adapters.db.tables import outbox
+from api.authority import Authority
+from api.routes import API
+from handoff.codes import hash_token
+from tests.support.images import b64, jpeg_with_gps, png
+
+from .test_journeys import post, registration
+
+pytestmark = pytest.mark.integration
+
+
+async def actor(api, user_id: str, role: str, scope: str, *, active: bool = True) -> str:
+    """A user of ``role`` with ``scope`` and a token for it; returns the user id for ``api.auth``."""
+    async with api.container.engine.begin() as conn:
+        await queries.create_user_token(
+            conn,
+            user_id=user_id,
+            name=f"测试{user_id}",
+            role=role,
+            scope=scope,
+            phone="",
+            token_hash=hash_token(f"tok-{user_id}"),
+            at=api.clock.now(),
+        )
+        if not active:
+            await conn.execute(t.users.update().where(t.users.c.id == user_id).values(active=False))
+    api.tokens[user_id] = f"tok-{user_id}"
+    return user_id
+
+
+async def snapshot(api) -> dict[str, Any]:
+    """Everything a command could have changed."""
+    async with api.container.engine.connect() as conn:
+
+        async def count(table: Any) -> int:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+        cases = sorted((await conn.execute(select(t.cases.c.id, t.cases.c.state, t.cases.c.version))).all())
+        packages = sorted(
+            await conn.execute(select(t.packages.c.id, t.packages.c.state, t.packages.c.version, t.packages.c.holder))
+        )
+        return {
+            "cases": cases,
+            "packages": packages,
+            "custody": await count(t.custody_events),
+            "outbox": await count(outbox),
+            "manifests": await count(t.manifests),
+            "keys": await count(t.idempotency_keys),
+            "files": sorted(p.name for p in Path(api.container.blobs.root).rglob("*") if p.is_file()),
+        }
+
+
+def example(schema: dict[str, Any]) -> Any:
+    """A value that satisfies ``schema`` (the route's own request schema), so that a refusal can
+    only come from authority, not from validation."""
+    if "anyOf" in schema:
+        return example(schema["anyOf"][0])
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        return {
+            name: example(sub)
+            for name, sub in schema.get("properties", {}).items()
+            if name in schema.get("required", [])
+        }
+    if kind == "array":
+        return [example(schema["items"])] * schema.get("minItems", 0)
+    if kind == "integer":
+        return max(schema.get("minimum", 1), 1)
+    if kind == "boolean":
+        return False
+    if schema.get("format") == "date":
+        return "2026-03-03"
+    if schema.get("format") == "date-time":
+        return "2026-03-02T10:00:00+08:00"
+    return "测试"
+
+
+async def world(api) -> dict[str, Any]:
+    """A case of the city weather bureau (dept-441500-qx) collected at the 陆丰 window, sealed and
+    handed to courier-07, and the actors of the *other* office for every kind of authority."""
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    return {
+        "case": case,
+        "package": package,
+        # reads the case through the window's county, but is not the deciding department
+        "county_clerk": await actor(api, "county-clerk", "dept_clerk", "region:441581"),
+        "county_lead": await actor(api, "county-lead", "dept_lead", "region:441581"),
+        # reads the case through the department, but is not its window
+        "city_window": await actor(api, "city-window", "window_clerk", "office:dept-441500-qx"),
+        # a courier of the same city who was never handed the package
+        "other_courier": await actor(api, "courier-08", "courier", "region:4415"),
+    }
+
+
+def stranger(route, w: dict[str, Any]) -> str:
+    """An actor whose role the route admits and who can read the case or package, but whose
+    office (or hands) the action does not belong to."""
+    roles = {r.value for r in route.roles}
+    if route.authority in (Authority.PICKUP, Authority.HOLDER):
+        return w["other_courier"]
+    if route.authority is Authority.PACKAGE_PARTY:
+        return w["other_courier"]
+    if route.authority is Authority.RECEIVER:
+        return w["county_clerk"]
+    if route.authority in (Authority.WINDOW, Authority.PICKUP_OFFICE):
+        return w["city_window"]
+    if route.authority is Authority.OWN_OFFICE:
+        return w["city_window"] if "window_clerk" in roles else w["county_clerk"]
+    if route.authority is Authority.RESULT_DELIVERY:
+        return w["county_clerk"]
+    if "dept_lead" in roles and "dept_clerk" not in roles:
+        return w["county_lead"]
+    return w["county_clerk"]
+
+
+UNIT_ROUTES_WITHOUT_AUTHORITY = {
+    ("POST", "/api/v1/cases"),  # the window office named in the body must be in scope (404 otherwise)
+    ("POST", "/api/v1/manifests"),  # the office named in the body; the domain refuses packages it does not hold
+}
+
+
+async def test_every_mutating_route_refuses_the_other_office_and_changes_nothing(api):
+    w = await world(api)
+    ids = {"case_id": w["case"]["id"], "package_id": w["package"]["id"], "stage_id": "s-1"}
+    routes = [r for r in API.routes if r.unit and r.roles is not None]
+    assert {(r.method, r.path) for r in routes if r.authority is None} == UNIT_ROUTES_WITHOUT_AUTHORITY
+    checked = []
+    for route in routes:
+        if route.authority is None:
+            continue
+        user = stranger(route, w)
+        before = await snapshot(api)
+        response = await api.client.post(
+            re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], route.path),
+            json=example(route.body or {"type": "object"}),
+            headers={**api.auth(user), "Idempotency-Key": f"k-{len(checked)}"},
+        )
+        problem = await response.json(content_type=None)
+        assert response.status == 403, (route.path, user, problem)
+        assert problem["type"] == "forbidden_action" and problem["title"].startswith("无权操作："), problem
+        assert await snapshot(api) == before, route.path
+        checked.append(route.path)
+    # every kind of authority was tried
+    assert {r.authority for r in routes if r.authority} == set(Authority)
+    assert len(checked) == len([r for r in routes if r.authority])
+
+
+async def test_a_county_clerk_cannot_accept_or_decide_a_city_departments_case(api):
+    w = await world(api)
+    case_id = w["case"]["id"]
+    for path, body in [("accept", {}), ("decision", {"outcome": "denied", "opinion": "不予许可"})]:
+        problem = await post(api, f"/api/v1/cases/{case_id}/{path}", w["county_clerk"], body, 403)
+        assert problem["title"] == "无权操作：该操作只能由办件的审批部门办理"
+    # but the clerk may still read it (the window's county is in their scope)
+    seen = await api.client.get(f"/api/v1/cases/{case_id}", headers=api.auth(w["county_clerk"]))
+    assert seen.status == 200 and (await seen.json())["state"] == "forwarded"
+
+
+async def test_a_courier_moves_only_what_it_holds(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    other = w["other_courier"]
+    for step in ("picked-up", "in-transit", "delivered"):
+        await post(api, f"/api/v1/packages/{pid}/{step}", other, {}, 403)
+    await post(api, f"/api/v1/packages/{pid}/exception", other, {"kind": "lost", "note": "找不到"}, 403)
+    # the courier it was handed to acknowledges the hand-over once (both sides are in the chain)
+    confirmed = await post(api, f"/api/v1/packages/{pid}/picked-up", "courier-07", {"place": "陆丰窗口"})
+    assert confirmed["state"] == "with_courier"
+    await post(api, f"/api/v1/packages/{pid}/picked-up", "courier-07", {}, 409)
+    custody = await api.client.get(f"/api/v1/packages/{pid}/custody", headers=api.auth("courier-07"))
+    kinds = [(e["kind"], e["note"]) for e in (await custody.json())["events"]]
+    assert kinds[-2:] == [("picked_up", f"交接单 {kinds[-2][1].split()[-1]}"), ("picked_up", "快递员确认揽收")]
+
+
+async def test_a_courier_may_collect_a_package_sealed_for_our_couriers_at_an_office_it_serves(api):
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    outsider = await actor(api, "courier-gz", "courier", "region:4401")
+    await post(api, f"/api/v1/packages/{package['id']}/picked-up", outsider, {}, 404)
+    taken = await post(api, f"/api/v1/packages/{package['id']}/picked-up", "courier-07", {})
+    assert taken["state"] == "with_courier" and taken["holder"] == "courier:courier-07"
+
+
+async def test_hand_over_and_copies_name_only_active_staff_who_cover_the_route(api):
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    await actor(api, "courier-off", "courier", "region:4415", active=False)
+    for courier in ("吴海波", "courier-off", "courier-x", "clerk-lf"):
+        before = await snapshot(api)
+        problem = await post(
+            api,
+            "/api/v1/manifests",
+            "clerk-lf",
+            {"office_id": "win-441581", "courier": courier, "package_ids": [package["id"]]},
+            422,
+        )
+        assert problem["errors"][0]["field"] == "courier", problem
+        assert await snapshot(api) == before
+    manifest = await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    assert manifest["courier_name"] == "吴海波（政务专递）"
+    for lead in ("黄建国", "lead-zj"):  # no such user; a lead of another department
+        problem = await post(api, f"/api/v1/cases/{case['id']}/copies", "dept-zj", {"lead": lead}, 422)
+        assert problem["errors"][0]["field"] == "lead"
+
+
+async def test_the_pickers_list_active_couriers_and_leads_by_name_within_scope(api):
+    await actor(api, "courier-off", "courier", "region:4415", active=False)
+    response = await api.client.get("/api/v1/staff?role=courier", headers=api.auth("clerk-lf"))
+    couriers = (await response.json())["items"]
+    assert [c["id"] for c in couriers] == ["courier-07"] and couriers[0]["name"] == "吴海波（政务专递）"
+    assert set(couriers[0]) == {"id", "name", "role", "role_zh"}  # no phone numbers
+    response = await api.client.get(
+        "/api/v1/staff?role=dept_lead&office_id=dept-441500-zj", headers=api.auth("dept-zj")
+    )
+    assert [lead["id"] for lead in (await response.json())["items"]] == ["lead-zj"]
+    response = await api.client.get("/api/v1/staff?role=dept_lead&office_id=win-441521", headers=api.auth("clerk-lf"))
+    assert response.status == 404
+    response = await api.client.get("/api/v1/staff?role=admin", headers=api.auth("clerk-lf"))
+    assert response.status == 422
+
+
+async def test_twenty_concurrent_requests_with_one_key_make_one_custody_event_and_twenty_equal_answers(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    before = await snapshot(api)
+
+    async def report() -> tuple[int, Any, str | None]:
+        response = await api.client.post(
+            f"/api/v1/packages/{pid}/in-transit",
+            json={"place": "海丰中转站"},
+            headers={**api.auth("courier-07"), "Idempotency-Key": "same-key"},
+        )
+        return response.status, await response.json(), response.headers.get("Idempotent-Replayed")
+
+    answers = await asyncio.gather(*(report() for _ in range(20)))
+    assert {status for status, _, _ in answers} == {200}
+    assert all(body == answers[0][1] for _, body, _ in answers)
+    assert sorted(replayed or "" for _, _, replayed in answers) == [""] + ["true"] * 19
+    after = await snapshot(api)
+    assert after["custody"] == before["custody"] + 1
+    assert after["keys"] == before["keys"] + 1
+
+
+async def test_a_refused_command_leaves_no_evidence_file_and_images_are_re_encoded(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    photo = jpeg_with_gps()
+    await post(
+        api,
+        f"/api/v1/packages/{pid}/picked-up",
+        "courier-07",
+        {"evidence": [{"content_type": "image/jpeg", "data_base64": b64(photo)}]},
+    )
+    files = sorted(Path(api.container.blobs.root).rglob("*"))
+    stored = [p for p in files if p.is_file()]
+    assert len(stored) == 1
+    kept = Image.open(io.BytesIO(stored[0].read_bytes()))
+    assert kept.format == "JPEG" and not kept.getexif()  # no EXIF, no GPS position
+    before = await snapshot(api)
+    for _ in range(4):  # the pick-up is already confirmed: 409, and the photo is not kept
+        await post(
+            api,
+            f"/api/v1/packages/{pid}/picked-up",
+            "courier-07",
+            {"evidence": [{"content_type": "image/png", "data_base64": b64(png(300, 90))}]},
+            409,
+        )
+    assert await snapshot(api) == before
+    problem = await post(
+        api,
+        f"/api/v1/packages/{pid}/in-transit",
+        "courier-07",
+        {"evidence": [{"content_type": "image/png", "data_base64": b64(b"%PDF-1.4 not an image")}]},
+        422,
+    )
+    assert "PNG 或 JPEG" in problem["title"]
+
+
+async def test_evidence_beyond_the_daily_quota_is_refused_until_tomorrow(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    api.container.evidence_daily_bytes = len(png()) + 10
+    body = {"evidence": [{"content_type": "image/png", "data_base64": b64(png())}]}
+    await post(api, f"/api/v1/packages/{pid}/picked-up", "courier-07", body)
+    before = await snapshot(api)
+    response = await api.client.post(
+        f"/api/v1/packages/{pid}/in-transit",
+        json={"evidence": [{"content_type": "image/png", "data_base64": b64(png(200, 60))}]},
+        headers=api.auth("courier-07"),
+    )
+    assert response.status == 429 and int(response.headers["Retry-After"]) > 0
+    assert await snapshot(api) == before
+    api.tick(days=1)
+    await post(api, f"/api/v1/packages/{pid}/in-transit", "courier-07", {"evidence": body["evidence"]})
+
+
+async def test_a_signed_package_takes_one_late_delivered_report_made_between_pickup_and_signature(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    picked_at = api.clock.now()
+    api.tick(hours=3)
+    await post(api, f"/api/v1/packages/{pid}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    api.tick(hours=2)
+    late = (picked_at + timedelta(hours=2)).isoformat()
+    for client_time in ("1971-01-01T00:00:00+08:00", (api.clock.now() + timedelta(hours=1)).isoformat()):
+        await post(api, f"/api/v1/packages/{pid}/delivered", "courier-07", {"client_time": client_time}, 422)
+    after_signature = (api.clock.now() - timedelta(hours=1)).isoformat()
+    await post(api, f"/api/v1/packages/{pid}/delivered", "courier-07", {"client_time": after_signature}, 409)
+    before = await snapshot(api)
+    await post(api, f"/api/v1/packages/{pid}/delivered", "courier-07", {"client_time": late})
+    assert (await snapshot(api))["custody"] == before["custody"] + 1
+    for _ in range(3):
+        await post(api, f"/api/v1/packages/{pid}/delivered", "courier-07", {"client_time": late}, 409)
+    await post(api, f"/api/v1/packages/{pid}/delivered", w["other_courier"], {"client_time": late}, 403)
+
+
+async def test_an_offline_report_older_than_the_offline_window_is_refused(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    api.tick(days=9)
+    old = (api.clock.now() - timedelta(days=8)).isoformat()
+    problem = await post(api, f"/api/v1/packages/{pid}/in-transit", "courier-07", {"client_time": old}, 422)
+    assert "7 天" in problem["title"]
+
+
+async def test_a_disabled_users_token_stops_working_at_once(api):
+    response = await api.client.patch(
+        "/api/v1/admin/users/courier-07", json={"active": False}, headers=api.auth("admin")
+    )
+    assert response.status == 200 and (await response.json())["active"] is False
+    me = await api.client.get("/api/v1/me", headers=api.auth("courier-07"))
+    assert me.status == 401
