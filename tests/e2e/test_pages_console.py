@@ -142,7 +142,7 @@ async def test_a_courier_reports_offline_and_the_queued_report_is_delivered_exac
     case, _ = await registered_case(site)
     package = await post(site, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
     page, errors = await open_console(browser, site, "courier-07", PHONE)
-    phone_time = datetime(2026, 3, 2, 1, 20, tzinfo=UTC)  # ten minutes before the server's clock
+    phone_time = datetime(2026, 3, 2, 1, 27, tzinfo=UTC)  # three minutes before the server's clock (and the sealing)
     await page.clock.set_fixed_time(phone_time)
     await expect(page.locator("#nav a.active")).to_have_text("快递上报")
 
