@@ -38,6 +38,7 @@ SCORES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: 
 DECIDED_STATES = (  # a decision was made: the clock shows the time it took
     "decided",
     "result_shipped",
+    "ready_for_pickup",
     "delivered",
     "archived",
 )

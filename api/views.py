@@ -61,8 +61,9 @@ NEXT_ACTIONS: dict[CaseState, list[str]] = {
     CaseState.SUPPLEMENT_REQUESTED: ["supplement_supplied", "reject", "withdraw"],
     CaseState.ACCEPTED: ["open_stage", "request_supplement", "extend", "decide", "withdraw"],
     CaseState.IN_REVIEW: ["open_stage", "close_stage", "request_supplement", "extend", "decide", "withdraw"],
-    CaseState.DECIDED: ["ship_result", "register_pickup", "rate"],
-    CaseState.RESULT_SHIPPED: ["deliver", "register_pickup", "rate"],
+    CaseState.DECIDED: ["ship_result", "rate"],
+    CaseState.RESULT_SHIPPED: ["deliver", "rate"],
+    CaseState.READY_FOR_PICKUP: ["register_pickup", "rate"],
     CaseState.DELIVERED: ["archive", "rate"],
 }
 
@@ -249,6 +250,7 @@ TIMELINE_ZH = {
     "accepted_at": "已受理",
     "decided_at": "已办结",
     "result_shipped_at": "办理结果已寄出",
+    "ready_at": "办理结果已到领取地点，可以领取",
     "delivered_at": "已送达",
     "archived_at": "已归档",
     "closed_at": "办件已终止",

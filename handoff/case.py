@@ -34,6 +34,7 @@ class CaseState(StrEnum):
     IN_REVIEW = "in_review"
     DECIDED = "decided"
     RESULT_SHIPPED = "result_shipped"
+    READY_FOR_PICKUP = "ready_for_pickup"
     DELIVERED = "delivered"
     ARCHIVED = "archived"
     REJECTED = "rejected"
@@ -54,6 +55,7 @@ BEFORE_DECISION = (
 FINISHED = (  # states in which the applicant may rate the service
     CaseState.DECIDED,
     CaseState.RESULT_SHIPPED,
+    CaseState.READY_FOR_PICKUP,
     CaseState.DELIVERED,
     CaseState.ARCHIVED,
     CaseState.REJECTED,
@@ -223,6 +225,7 @@ class Case:
     opinion: str = ""
     result_shipped_at: datetime | None = None
     result_package_id: str | None = None
+    ready_at: datetime | None = None
     delivered_at: datetime | None = None
     pickup: PickupRecord | None = None
     archived_at: datetime | None = None
@@ -324,7 +327,8 @@ class Case:
     # ------------------------------------------------------------------ forwarding and review
 
     def forward(self, *, at: datetime, actor: str) -> None:
-        """流转: the materials left the window (package sealed and handed over, or pushed)."""
+        """流转: the materials left the window — their package was taken by a courier or carrier,
+        or pushed electronically. Sealing alone does not forward a case."""
         self._require("forward", CaseState.COLLECTED)
         self.forwarded_at = at = require_aware(at)
         self.state = CaseState.FORWARDED
@@ -548,7 +552,9 @@ class Case:
         )
 
     def ship_result(self, *, at: datetime, actor: str, result_package_id: str | None = None) -> None:
-        """The result leaves the department: by mail, to the window, or electronically."""
+        """The result leaves the department: its package taken by a courier or carrier (to the
+        applicant or the window), or sent electronically. Sealing the result package alone does not
+        ship it."""
         self._require("ship_result", CaseState.DECIDED)
         if self.delivery is Delivery.PICKUP_AT_DEPARTMENT:
             self._fail("ship_result", "申请人选择在审批部门自取，结果无需寄出，请直接发放登记")
@@ -572,6 +578,23 @@ class Case:
         self.state = CaseState.DELIVERED
         self._record(ev.CaseDelivered(occurred_at=at, actor=actor, delivery=self.delivery.value))
 
+    def ready_for_pickup(self, *, office_id: str, at: datetime, actor: str) -> None:
+        """待领取: the result waits for the applicant — the window signed for the result package,
+        or (pickup at the department) the department has it ready after its decision."""
+        if self.delivery is Delivery.PICKUP_AT_WINDOW:
+            self._require("ready_for_pickup", CaseState.RESULT_SHIPPED)
+            expected = self.window_office_id
+        elif self.delivery is Delivery.PICKUP_AT_DEPARTMENT:
+            self._require("ready_for_pickup", CaseState.DECIDED)
+            expected = self.department_office_id
+        else:
+            self._fail("ready_for_pickup", "申请人选择的是邮寄或电子送达，不需要领取")
+        if office_id != expected:
+            self._fail("ready_for_pickup", "结果不在该单位领取")
+        self.ready_at = at = require_aware(at)
+        self.state = CaseState.READY_FOR_PICKUP
+        self._record(ev.ResultReadyForPickup(occurred_at=at, actor=actor, office_id=office_id))
+
     def register_pickup(
         self,
         *,
@@ -585,10 +608,10 @@ class Case:
         """发放登记: who took the result. The applicant in person must match the applicant's
         identity number when one is on file; a proxy gives name and identity number."""
         if self.delivery is Delivery.PICKUP_AT_WINDOW:
-            self._require("register_pickup", CaseState.RESULT_SHIPPED)
+            self._require("register_pickup", CaseState.READY_FOR_PICKUP)
             expected_office = self.window_office_id
         elif self.delivery is Delivery.PICKUP_AT_DEPARTMENT:
-            self._require("register_pickup", CaseState.DECIDED)
+            self._require("register_pickup", CaseState.READY_FOR_PICKUP)
             expected_office = self.department_office_id
         else:
             self._fail("register_pickup", "申请人选择的是邮寄或电子送达，不能发放登记")

@@ -249,6 +249,15 @@ class ResultShipped(Event):
 
 @event
 @dataclass(frozen=True, kw_only=True)
+class ResultReadyForPickup(Event):
+    """The result waits for the applicant: signed for at the window, or kept at the department."""
+
+    type: ClassVar[str] = "case.ready_for_pickup"
+    office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
 class CaseDelivered(Event):
     type: ClassVar[str] = "case.delivered"
     delivery: str

@@ -15,10 +15,10 @@ from datetime import date
 from typing import Any
 
 from handoff import events as ev
-from handoff.case import Applicant, Case, MaterialSubmission, Outcome
+from handoff.case import Applicant, Case, CaseState, MaterialSubmission, Outcome
 from handoff.clock import add_working_days
 from handoff.codes import PackageCode, TrackingTokens
-from handoff.errors import DomainError, InvalidInput
+from handoff.errors import DomainError, IllegalTransition, InvalidInput
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import (
     APPLICANT,
@@ -223,9 +223,11 @@ async def handle_seal_outbound(cmd: SealOutbound, uow: UnitOfWork, deps: Deps) -
         )
         if cmd.electronic:
             package.push(at=at, actor=cmd.actor)
+            case.forward(at=at, actor=cmd.actor)  # pushed: the materials have left the window
         else:
+            if case.state is not CaseState.COLLECTED:
+                raise IllegalTransition("case", case.state.value, "seal_package", "材料已封装或已流转")
             package.seal(at=at, actor=cmd.actor, carrier=cmd.carrier or window.carrier)
-        case.forward(at=at, actor=cmd.actor)
         await uow.packages.add(package)
         await uow.cases.add(case)
         return await _commit(uow, case, package)
@@ -238,10 +240,11 @@ async def handle_hand_over_batch(cmd: HandOverBatch, uow: UnitOfWork, deps: Deps
         manifest = hand_over_batch(
             packages, manifest_id=deps.new_id(), office_id=cmd.office_id, courier=cmd.courier, at=at, actor=cmd.actor
         )
+        cases = [await _left_sender(uow, package, at, cmd.actor) for package in packages]
         for package in packages:
             await uow.packages.add(package)
         await uow.packages.add_manifest(manifest)
-        return await _commit(uow, *packages)
+        return await _commit(uow, *{c.id: c for c in cases if c is not None}.values(), *packages)
 
 
 async def handle_courier_report(cmd: CourierReport, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
@@ -255,8 +258,12 @@ async def handle_courier_report(cmd: CourierReport, uow: UnitOfWork, deps: Deps)
             "client_time": cmd.client_time,
             "offline_max_days": deps.offline_max_days,
         }
+        case: Case | None = None
         if cmd.step == "picked_up":
+            taken = package.state is PackageState.SEALED
             package.pick_up(courier=cmd.courier, place=cmd.place, evidence=cmd.evidence, **common)
+            if taken:
+                case = await _left_sender(uow, package, at, cmd.actor)
         elif cmd.step == "in_transit":
             package.report_in_transit(place=cmd.place, **common)
         elif cmd.step == "delivered":
@@ -264,7 +271,7 @@ async def handle_courier_report(cmd: CourierReport, uow: UnitOfWork, deps: Deps)
         else:
             raise InvalidInput(f"未知的快递环节 “{cmd.step}”")
         await uow.packages.add(package)
-        return await _commit(uow, package)
+        return await _commit(uow, *([case] if case else []), package)
 
 
 async def handle_sign_package(cmd: SignPackage, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
@@ -283,6 +290,8 @@ async def handle_sign_package(cmd: SignPackage, uow: UnitOfWork, deps: Deps) -> 
         case = await _case(uow, package.case_id)
         if package.direction is Direction.OUTBOUND:
             case.receive(at=at, actor=cmd.actor)
+        elif package.to_party == party_office(case.window_office_id) and case.state is CaseState.RESULT_SHIPPED:
+            case.ready_for_pickup(office_id=case.window_office_id, at=at, actor=cmd.actor)
         await uow.packages.add(package)
         await uow.cases.add(case)
         return await _commit(uow, case, package)
@@ -297,37 +306,66 @@ async def handle_package_exception(cmd: ReportPackageException, uow: UnitOfWork,
 
 
 async def handle_ship_result(cmd: ShipResult, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
-    """The decision goes back: a result package to the applicant or the window, or electronically."""
+    """The decision goes back. A paper result is sealed into a result package (to the applicant or
+    the window); the case is ``result_shipped`` only when that package leaves the department. A
+    result collected at the department is ready for pickup at once; an electronic one is sent and
+    delivered."""
     at = deps.clock.now()
     async with uow:
         case = await _case(uow, cmd.case_id)
-        package: Package | None = None
-        if case.delivery in (Delivery.MAIL_TO_APPLICANT, Delivery.PICKUP_AT_WINDOW):
-            department = await _office(uow, case.department_office_id, "department")
-            day = local_date(at)
-            code = PackageCode(
-                department.region_code, day, await uow.packages.next_sequence(department.region_code, day)
-            )
-            to = APPLICANT if case.delivery is Delivery.MAIL_TO_APPLICANT else party_office(case.window_office_id)
-            package = Package.create(
-                package_id=deps.new_id(),
-                code=code,
-                case_id=case.id,
-                direction=Direction.RESULT,
-                medium=Medium.PAPER,
-                from_party=party_office(department.id),
-                to_party=to,
-                items=[Item(seq=1, name=f"{case.matter.name}办理结果", copies=1)],
-                at=at,
-                actor=cmd.actor,
-            )
-            package.seal(at=at, actor=cmd.actor, carrier=cmd.carrier or department.carrier)
-            await uow.packages.add(package)
-        case.ship_result(at=at, actor=cmd.actor, result_package_id=package.id if package else None)
+        if case.delivery is Delivery.PICKUP_AT_DEPARTMENT:
+            case.ready_for_pickup(office_id=case.department_office_id, at=at, actor=cmd.actor)
+            await uow.cases.add(case)
+            return await _commit(uow, case)
         if case.delivery is Delivery.ELECTRONIC:
+            case.ship_result(at=at, actor=cmd.actor)
             case.deliver(at=at, actor=cmd.actor)
-        await uow.cases.add(case)
-        return await _commit(uow, case, *([package] if package else []))
+            await uow.cases.add(case)
+            return await _commit(uow, case)
+        if case.state is not CaseState.DECIDED:
+            raise IllegalTransition("case", case.state.value, "ship_result")
+        waiting = [
+            p
+            for p in await uow.packages.for_case(case.id)
+            if p.direction is Direction.RESULT and p.state is not PackageState.EXCEPTION
+        ]
+        if waiting:
+            raise IllegalTransition(
+                "case", case.state.value, "ship_result", f"结果材料包 {waiting[0].code} 已封装，待交快递"
+            )
+        department = await _office(uow, case.department_office_id, "department")
+        day = local_date(at)
+        code = PackageCode(department.region_code, day, await uow.packages.next_sequence(department.region_code, day))
+        to = APPLICANT if case.delivery is Delivery.MAIL_TO_APPLICANT else party_office(case.window_office_id)
+        package = Package.create(
+            package_id=deps.new_id(),
+            code=code,
+            case_id=case.id,
+            direction=Direction.RESULT,
+            medium=Medium.PAPER,
+            from_party=party_office(department.id),
+            to_party=to,
+            items=[Item(seq=1, name=f"{case.matter.name}办理结果", copies=1)],
+            at=at,
+            actor=cmd.actor,
+        )
+        package.seal(at=at, actor=cmd.actor, carrier=cmd.carrier or department.carrier)
+        await uow.packages.add(package)
+        return await _commit(uow, package)
+
+
+async def _left_sender(uow: UnitOfWork, package: Package, at: Any, actor: str) -> Case | None:
+    """A package was just taken from its sender: its case says so — forwarded (the materials left
+    the window) or result shipped (the result left the department). The case, if it changed."""
+    case = await _case(uow, package.case_id)
+    if package.direction is Direction.OUTBOUND and case.state is CaseState.COLLECTED:
+        case.forward(at=at, actor=actor)
+    elif package.direction is Direction.RESULT and case.state is CaseState.DECIDED:
+        case.ship_result(at=at, actor=actor, result_package_id=package.id)
+    else:
+        return None
+    await uow.cases.add(case)
+    return case
 
 
 async def handle_assign_waybill(cmd: AssignWaybill, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
@@ -359,8 +397,10 @@ async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps)
             return []
         at, actor = deps.clock.now(), f"carrier:{e.carrier}"
         common: dict[str, Any] = {"at": at, "actor": actor, "method": Method.CARRIER_PUSH, "client_time": e.occurred_at}
+        case: Case | None = None
         if e.status is TrackingStatus.PICKED_UP:
             package.pick_up(courier=e.carrier, place=e.place, **common)
+            case = await _left_sender(uow, package, at, actor)
         elif e.status in (TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY):
             package.report_in_transit(place=e.place, note=e.description, **common)
         elif e.status is TrackingStatus.DELIVERED:
@@ -369,7 +409,7 @@ async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps)
             kind = ExceptionKind.REFUSED if e.status is TrackingStatus.RETURNED else ExceptionKind.OTHER
             package.report_exception(kind=kind, note=e.reason or e.description or e.raw_code, at=at, actor=actor)
         await uow.packages.add(package)
-        return await _commit(uow, package)
+        return await _commit(uow, *([case] if case else []), package)
 
 
 CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {

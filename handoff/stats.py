@@ -60,6 +60,7 @@ def case_facts(case: Case, calendar: Calendar, today: date, offices: Mapping[str
     reading = case.clock(calendar, today)
     mailed = case.delivery is Delivery.MAIL_TO_APPLICANT and case.state in (
         CaseState.RESULT_SHIPPED,
+        CaseState.READY_FOR_PICKUP,
         CaseState.DELIVERED,
         CaseState.ARCHIVED,
     )

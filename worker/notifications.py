@@ -179,8 +179,6 @@ def _on_result_shipped(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Plan
             # our own courier carries it: the package code is the number to quote
             return _applicant("result_shipped", waybill=f.package.code if f.package else "")
         return []  # a carrier's waybill comes with package.booked
-    if f.delivery == "pickup_at_department":
-        return _applicant("ready_for_pickup", place=f.offices.get(f.department_office_id, "审批部门"))
     return []
 
 
@@ -219,8 +217,6 @@ def _on_signed(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
     if p is None:
         return []
     planned: list[Planned] = []
-    if p.direction == Direction.RESULT.value and p.to_office == f.window_office_id:
-        planned += _applicant("ready_for_pickup", place=f.offices.get(f.window_office_id, "代收窗口"))
     if int(_data(e).get("discrepancies", 0) or 0) > 0:
         planned += _staff_action(p.from_office, f, "核对材料差异")
     return planned
@@ -252,6 +248,9 @@ PLANS: dict[str, Planner] = {
     "case.extended": lambda e, f, c: _applicant("extended", due=_due(e, f, c)),
     "case.decided": lambda e, f, c: _applicant("decided"),
     "case.result_shipped": _on_result_shipped,
+    "case.ready_for_pickup": lambda e, f, c: _applicant(
+        "ready_for_pickup", place=f.offices.get(str(_data(e)["office_id"]), "领取地点")
+    ),
     "package.booked": _on_booked,
     "case.delivered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],
     "case.pickup_registered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],

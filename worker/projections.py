@@ -46,6 +46,7 @@ FINISHED = frozenset(
     {
         CaseState.DECIDED,
         CaseState.RESULT_SHIPPED,
+        CaseState.READY_FOR_PICKUP,
         CaseState.DELIVERED,
         CaseState.ARCHIVED,
         CaseState.REJECTED,

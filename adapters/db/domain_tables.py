@@ -127,6 +127,7 @@ cases = Table(
     Column("outcome", String(16)),
     Column("opinion", Text, nullable=False),
     Column("result_shipped_at", UtcDateTime),
+    Column("ready_at", UtcDateTime),
     Column("result_package_id", String(ID)),
     Column("delivered_at", UtcDateTime),
     Column("archived_at", UtcDateTime),

@@ -278,6 +278,7 @@ class SqlCases:
             outcome=Outcome(row["outcome"]) if row["outcome"] else None,
             opinion=row["opinion"],
             result_shipped_at=row["result_shipped_at"],
+            ready_at=row["ready_at"],
             result_package_id=row["result_package_id"],
             delivered_at=row["delivered_at"],
             pickup=PickupRecord(
@@ -344,6 +345,7 @@ class SqlCases:
             "outcome": case.outcome.value if case.outcome else None,
             "opinion": case.opinion,
             "result_shipped_at": case.result_shipped_at,
+            "ready_at": case.ready_at,
             "result_package_id": case.result_package_id,
             "delivered_at": case.delivered_at,
             "archived_at": case.archived_at,

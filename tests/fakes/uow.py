@@ -40,6 +40,9 @@ class _Cases:
         self.uow = uow
 
     async def get(self, case_id: str) -> Case | None:
+        held = self.uow.held.get(("case", case_id))
+        if isinstance(held, Case):
+            return held
         found = self.uow.store.cases.get(case_id)
         return self.uow.track(copy.deepcopy(found)) if found else None
 
@@ -58,6 +61,9 @@ class _Packages:
         self.uow = uow
 
     async def get(self, package_id: str) -> Package | None:
+        held = self.uow.held.get(("package", package_id))
+        if isinstance(held, Package):
+            return held
         found = self.uow.store.packages.get(package_id)
         return self.uow.track(copy.deepcopy(found)) if found else None
 
@@ -74,7 +80,8 @@ class _Packages:
         return None
 
     async def for_case(self, case_id: str) -> Sequence[Package]:
-        return [self.uow.track(copy.deepcopy(p)) for p in self.uow.store.packages.values() if p.case_id == case_id]
+        ids = [p.id for p in self.uow.store.packages.values() if p.case_id == case_id]
+        return [p for p in [await self.get(i) for i in ids] if p is not None]
 
     async def add(self, package: Package) -> None:
         self.uow.track(package)
@@ -120,11 +127,14 @@ class MemoryUnitOfWork:
 
     def _reset(self) -> None:
         self.seen: dict[int, Case | Package] = {}
+        self.held: dict[tuple[str, str], Case | Package] = {}
+        """Within one unit of work an aggregate is loaded once (as in adapters/db)."""
         self.pending_sequences: dict[tuple[str, date], int] = {}
         self.pending_manifests: list[Manifest] = []
 
     def track(self, aggregate):  # type: ignore[no-untyped-def]
         self.seen[id(aggregate)] = aggregate
+        self.held[("case" if isinstance(aggregate, Case) else "package", aggregate.id)] = aggregate
         return aggregate
 
     async def __aenter__(self) -> MemoryUnitOfWork:

@@ -231,11 +231,20 @@ function actions(c, rerender) {
       },
       { name: "opinion", label: "审批意见", type: "textarea", required: true, max: 2000 },
     ]);
-  if (dept && next.has("ship_result")) {
+  if (dept && next.has("ship_result") && c.delivery === "pickup_at_department") {
+    const key = newKey();
+    add(
+      "通知领取",
+      form([], "结果已备好，通知申请人来本单位领取", async () => {
+        const view = await attempt(() => post("result", {}, key));
+        if (view) await done("通知领取")();
+      }),
+    );
+  } else if (dept && next.has("ship_result")) {
     const key = newKey();
     add(
       "寄出结果",
-      form([{ name: "carrier", label: "承运方（选填，默认按单位设置）", maxlength: 32 }], "生成结果材料包并寄出", async (values) => {
+      form([{ name: "carrier", label: "承运方（选填，默认按单位设置）", maxlength: 32 }], "生成并封装结果材料包（交快递后即为已寄出）", async (values) => {
         const view = await attempt(() => post("result", values, key));
         if (view) await done("寄出结果")();
       }),

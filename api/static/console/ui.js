@@ -73,6 +73,7 @@ export const STATE_ZH = {
   in_review: "审查中",
   decided: "已办结",
   result_shipped: "结果已寄出",
+  ready_for_pickup: "待领取",
   delivered: "已送达",
   archived: "已归档",
   rejected: "不予受理",

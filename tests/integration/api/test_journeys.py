@@ -130,8 +130,8 @@ async def test_the_whole_journey_window_courier_department_applicant(api):
         api, f"/api/v1/cases/{cid}/decision", "dept-zj", {"outcome": "approved", "opinion": "验收合格"}
     )
     assert decided["state"] == "decided" and decided["clock"]["early"] is True
-    shipped = await post(api, f"/api/v1/cases/{cid}/result", "dept-zj", {})
-    assert shipped["state"] == "result_shipped"
+    sealed = await post(api, f"/api/v1/cases/{cid}/result", "dept-zj", {})
+    assert sealed["state"] == "decided", "a sealed result has not left the department yet"
 
     token = case["tracking_url"].rsplit("/", 1)[1]
     tracking = await (await api.client.get(f"/api/v1/track/{token}")).json()
@@ -148,8 +148,14 @@ async def test_the_whole_journey_window_courier_department_applicant(api):
         {"office_id": "dept-441500-qx", "courier": "courier-07", "package_ids": [result_package["id"]]},
         201,
     )
+    shipped = await (await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))).json()
+    assert shipped["state"] == "result_shipped"
     await post(api, f"/api/v1/packages/{result_package['id']}/delivered", "courier-07", {})
+    early_pickup = {"office_id": "win-441581", "receiver_name": "张小三", "by_proxy": False}
+    await post(api, f"/api/v1/cases/{cid}/pickup", "clerk-lf", early_pickup, 409)  # not signed at the window yet
     await post(api, f"/api/v1/packages/{result_package['id']}/sign", "clerk-lf", {"office_id": "win-441581"})
+    ready = await (await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))).json()
+    assert ready["state"] == "ready_for_pickup" and ready["next_actions"] == ["register_pickup", "rate"]
     picked = await post(
         api,
         f"/api/v1/cases/{cid}/pickup",

@@ -23,6 +23,7 @@ from handoff.services import (
     HandOverBatch,
     RegisterCase,
     SealOutbound,
+    ShipResult,
     SignPackage,
     dispatch,
 )
@@ -85,6 +86,14 @@ class World:
         await self.run(HandOverBatch(office_id="win-441581", courier="courier-07", package_ids=[package_id], actor="c"))
         await self.run(CourierReport(package_id=package_id, step="delivered", courier="courier-07", actor="c"))
         await self.run(SignPackage(package_id=package_id, office_id=office, actor="dept-zj"))
+        return package_id
+
+    async def ship_result(self, case_id: str) -> str:
+        """Seal the result package and hand it to the courier: the result has left the department."""
+        events = await self.run(ShipResult(case_id=case_id, actor="dept-zj"))
+        package_id = next(e.package_id for e in events if e.type == "package.created")
+        assert package_id is not None
+        await self.run(CourierReport(package_id=package_id, step="picked_up", courier="courier-07", actor="c"))
         return package_id
 
     def at(self, year: int, month: int, day: int, hour: int = 10) -> None:

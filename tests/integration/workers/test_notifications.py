@@ -157,7 +157,9 @@ async def test_one_case_from_collection_to_delivery_sends_the_expected_sms_once_
         stage_id = (await u.cases.get(cid)).stages[0].id
     await run(CaseCommand(case_id=cid, name="close_stage", actor="dept-zj", args={"stage_id": stage_id}))
     await run(CaseCommand(case_id=cid, name="decide", actor="dept-zj", args={"outcome": "approved", "opinion": "同意"}))
-    await run(ShipResult(case_id=cid, actor="dept-zj"))
+    events = await run(ShipResult(case_id=cid, actor="dept-zj"))
+    result_id = next(e.package_id for e in events if e.type == "package.created")
+    await run(CourierReport(package_id=result_id, step="picked_up", courier="courier-07", actor="courier-07"))
     await run(CaseCommand(case_id=cid, name="deliver", actor="courier-07"))
 
     async def all_sent():

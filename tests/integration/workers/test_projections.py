@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from adapters.db import queries, reports
 from adapters.db.worker_tables import indicator_days
-from handoff.services import CaseCommand, ShipResult
+from handoff.services import CaseCommand
 from handoff.stats import Point, case_facts, indicators
 from handoff.timeutil import local_date
 from worker.projections import Projector
@@ -46,7 +46,7 @@ async def test_the_projection_equals_the_figures_computed_from_the_cases(world):
     world.at(2026, 3, 10)
     await world.case("decide", early, outcome="approved", opinion="同意")
     await world.case("decide", rated, outcome="approved", opinion="同意")
-    await world.run(ShipResult(case_id=rated, actor="dept-zj"))
+    await world.ship_result(rated)
     await world.run(CaseCommand(case_id=rated, name="deliver", actor="courier-07"))
     await world.run(CaseCommand(case_id=rated, name="rate", actor="applicant", args={"score": 2, "comment": "慢"}))
     await feed()

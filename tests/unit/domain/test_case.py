@@ -300,9 +300,28 @@ def _decided(delivery: Delivery) -> Case:
     return case
 
 
+def test_pickup_at_the_window_waits_until_the_window_signed_for_the_result():
+    case = _decided(Delivery.PICKUP_AT_WINDOW)
+    case.ship_result(at=cst(2026, 3, 6, 15), actor="d", result_package_id="r")
+    with pytest.raises(IllegalTransition, match="结果已寄出"):  # still on its way to the window
+        case.register_pickup(
+            office_id="win-441581",
+            receiver_name="张小三",
+            receiver_id_number="11010519491231002X",
+            by_proxy=False,
+            at=cst(2026, 3, 7),
+            actor="w",
+        )
+    with pytest.raises(IllegalTransition):
+        case.ready_for_pickup(office_id=BUILDING.department_office_id, at=cst(2026, 3, 9), actor="w")
+    case.ready_for_pickup(office_id="win-441581", at=cst(2026, 3, 9), actor="w")
+    assert case.state is CaseState.READY_FOR_PICKUP and case.collect_events()[-1].type == "case.ready_for_pickup"
+
+
 def test_pickup_at_the_window_checks_the_receiver():
     case = _decided(Delivery.PICKUP_AT_WINDOW)
     case.ship_result(at=cst(2026, 3, 6, 15), actor="d", result_package_id="r")
+    case.ready_for_pickup(office_id="win-441581", at=cst(2026, 3, 9), actor="w")
     with pytest.raises(InvalidInput, match="代领"):
         case.register_pickup(
             office_id="win-441581",
@@ -356,6 +375,16 @@ def test_pickup_at_the_department_needs_no_shipping_and_mail_needs_no_pickup():
     case = _decided(Delivery.PICKUP_AT_DEPARTMENT)
     with pytest.raises(IllegalTransition):
         case.ship_result(at=cst(2026, 3, 6, 15), actor="d")
+    with pytest.raises(IllegalTransition):  # the department says first that the result is ready
+        case.register_pickup(
+            office_id=BUILDING.department_office_id,
+            receiver_name="张小三",
+            receiver_id_number="11010519491231002X",
+            by_proxy=False,
+            at=cst(2026, 3, 9),
+            actor="d",
+        )
+    case.ready_for_pickup(office_id=BUILDING.department_office_id, at=cst(2026, 3, 6, 16), actor="d")
     case.register_pickup(
         office_id=BUILDING.department_office_id,
         receiver_name="张小三",

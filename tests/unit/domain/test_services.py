@@ -71,18 +71,27 @@ async def test_one_case_travels_from_the_window_to_the_applicant(world):
     await run(SealOutbound(case_id=case_id, actor="clerk"))
     [package] = store.packages.values()
     assert str(package.code).startswith("441581-20260302-0002-"), "case numbers and package codes share a sequence"
-    await run(HandOverBatch(office_id=WINDOW.id, courier="c-07", package_ids=[package.id], actor="c-07"))
+    assert store.cases[case_id].state is CaseState.COLLECTED, "sealed is not yet forwarded"
+    events = await run(HandOverBatch(office_id=WINDOW.id, courier="c-07", package_ids=[package.id], actor="clerk"))
+    assert [e.type for e in events] == ["case.forwarded", "package.picked_up"]
     await run(CourierReport(package_id=package.id, step="delivered", courier="c-07", actor="c-07"))
     events = await run(SignPackage(package_id=package.id, office_id=DEPT.id, actor="dept-clerk"))
     assert [e.type for e in events] == ["case.received", "package.signed"]
     for name, args in [("accept", {}), ("decide", {"outcome": "approved", "opinion": "同意"})]:
         await run(CaseCommand(case_id=case_id, name=name, actor="dept-clerk", args=args))
     events = await run(ShipResult(case_id=case_id, actor="dept-clerk"))
-    assert [e.type for e in events] == ["case.result_shipped", "package.created", "package.sealed"]
+    assert [e.type for e in events] == ["package.created", "package.sealed"]
+    assert store.cases[case_id].state is CaseState.DECIDED, "sealed is not yet shipped"
+    with pytest.raises(IllegalTransition, match="已封装"):
+        await run(ShipResult(case_id=case_id, actor="dept-clerk"))
+    result = next(p for p in store.packages.values() if p.id != package.id)
+    events = await run(CourierReport(package_id=result.id, step="picked_up", courier="c-07", actor="c-07"))
+    assert [e.type for e in events] == ["case.result_shipped", "package.picked_up"]
+    assert store.cases[case_id].result_package_id == result.id
     await run(CaseCommand(case_id=case_id, name="deliver", actor="c-07"))
     assert store.cases[case_id].state is CaseState.DELIVERED
     assert len(store.packages) == 2 and store.packages[package.id].state is PackageState.SIGNED
-    assert len({e.event_id for e in store.outbox}) == len(store.outbox) == 14
+    assert len({e.event_id for e in store.outbox}) == len(store.outbox) == 15
     assert all(e.case_id == case_id for e in store.outbox)
 
 

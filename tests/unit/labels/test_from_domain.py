@@ -140,6 +140,7 @@ def test_the_pickup_receipt_needs_a_pickup_and_prints_the_id_masked():
     with pytest.raises(NotApplicable, match="尚未发放登记"):
         pickup_receipt_data(case, offices=OFFICES, names={}, result_package=None, scan_payload="")
     case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 17), actor="u-2")
+    case.ready_for_pickup(office_id="dept-441500-zj", at=cst(2026, 3, 17, 16), actor="u-2")
     case.register_pickup(
         office_id="dept-441500-zj",
         receiver_name="李四",

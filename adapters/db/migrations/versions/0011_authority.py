@@ -1,7 +1,8 @@
-"""authority (active users, evidence quota per user and day)
+"""authority and truthful states (active users, evidence quota, ready for pickup)
 
 A user can be disabled (``active``): a disabled courier or lead cannot be named in a command and
-their tokens stop working. Evidence uploads are counted per user and local day for the quota.
+their tokens stop working. Evidence uploads are counted per user and local day for the quota. A
+case records when its result became ready for pickup (``ready_at``).
 
 Revision ID: 0011
 Revises: 0004
@@ -13,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import adapters.db.types
+
 revision = "0011"
 down_revision = "0004"
 branch_labels = None
@@ -20,6 +23,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("ready_at", adapters.db.types.UtcDateTime(timezone=True), nullable=True))
+    # Results that already wait for the applicant: signed for at the window, or kept at the
+    # department after the decision. Pickup is registered from ready_for_pickup only.
+    op.execute(
+        """UPDATE cases SET state = 'ready_for_pickup',
+               ready_at = (SELECT max(e.server_time) FROM custody_events e
+                           WHERE e.package_id = cases.result_package_id AND e.kind = 'signed')
+           WHERE delivery = 'pickup_at_window' AND state = 'result_shipped'
+             AND EXISTS (SELECT 1 FROM packages p WHERE p.id = cases.result_package_id AND p.state = 'signed')"""
+    )
+    op.execute(
+        """UPDATE cases SET state = 'ready_for_pickup', ready_at = decided_at
+           WHERE delivery = 'pickup_at_department' AND state = 'decided'"""
+    )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.create_table(
@@ -35,3 +53,5 @@ def downgrade() -> None:
     op.drop_table("evidence_usage")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("active")
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("ready_at")
