@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import sys
-from typing import NoReturn
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
+
+
+def run_service(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived service (serve, worker) on uvloop where it is installed: its event loop
+    costs less CPU per request and per message than asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 class CliError(Exception):

@@ -19,7 +19,7 @@ from adapters.logs import configure_logging
 from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
 from api.app import create_app
-from cli.base import CliError
+from cli.base import CliError, run_service
 from cli.bootstrap import GROUP_NAMES, build, build_workers, consumer_groups, periodic_checks
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env(**explicit)
         if explicit.keys() & {"host", "port"}:
             settings = _links_follow_the_address(settings)
-        return asyncio.run(serve(settings, workers=not args.no_workers))
+        return run_service(serve(settings, workers=not args.no_workers))
     except DomainError as exc:
         raise CliError(exc.title) from exc
     except OSError as exc:

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from adapters.logs import configure_logging
 from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
-from cli.base import CliError
+from cli.base import CliError, run_service
 from cli.bootstrap import GROUP_NAMES, Runtime, build, build_workers, consumer_groups, periodic_checks
 from handoff.errors import DomainError
 from worker.group import start_groups, stop_tickers
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("指标端口必须在 0–65535 之间")
     names = list(dict.fromkeys(args.group or GROUP_NAMES))
     try:
-        return asyncio.run(work(Settings.from_env(), names, args.metrics_host, args.metrics_port))
+        return run_service(work(Settings.from_env(), names, args.metrics_host, args.metrics_port))
     except DomainError as exc:
         raise CliError(exc.title) from exc
     except (RuntimeError, SettingsError) as exc:
