@@ -78,7 +78,9 @@ async def main(dsn, port, pool_size):
     async def post(request):
         body = await request.read()
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO raw_bench(k, body) VALUES ($1, $2)", request.headers["Idempotency-Key"], body.decode())
+            await conn.execute(
+                "INSERT INTO raw_bench(k, body) VALUES ($1, $2)", request.headers["Idempotency-Key"], body.decode()
+            )
         return web.json_response({"ok": True})
     async def get(request):
         async with pool.acquire() as conn:
