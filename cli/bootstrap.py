@@ -130,6 +130,7 @@ async def build(settings: Settings) -> Runtime:
         bus=bus,
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
+        token_lifetimes=settings.token_lifetimes(),
     )
     runtime = Runtime(
         settings=settings,
@@ -141,10 +142,7 @@ async def build(settings: Settings) -> Runtime:
         metrics=WorkerMetrics(CollectorRegistry()),
     )
     if settings.uses_dev_secrets():
-        runtime.notes.append(
-            "警告：正在使用开发用默认密钥。生产环境请设置 HANDOFF_SCAN_KEYS、HANDOFF_TRACKING_KEY、"
-            "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY。"
-        )
+        runtime.notes.append(f"警告：正在使用开发用默认密钥。生产环境请设置 {'、'.join(settings.dev_keys_in_use())}。")
     note = calendar_note(calendar, datetime.now(UTC).date())
     if note:
         runtime.notes.append(note)
