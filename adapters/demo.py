@@ -9,13 +9,17 @@ working day, so it is entered here as a promised case with limit 1 (an instant c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
+from adapters.db import queries
 from adapters.db.repositories import save_matter
+from adapters.settings import TokenLifetimes
+from handoff.codes import hash_token, new_api_token
 from handoff.matter import CaseKind, MaterialRequirement, Matter, Mode, StageType
 
 REGIONS = [
@@ -131,6 +135,14 @@ DEMO_PHONES = {
 }
 
 
+@dataclass(frozen=True)
+class DemoToken:
+    role: str
+    name: str
+    token: str
+    expires_at: datetime
+
+
 async def load_demo_world(conn: AsyncConnection, at: datetime | None = None) -> bool:
     """Insert regions, offices and matters unless they are there already, and the demo users
     (with their phones) unless each is there already. True if the world was loaded now."""
@@ -168,8 +180,9 @@ async def load_demo_world(conn: AsyncConnection, at: datetime | None = None) -> 
 
 
 async def _load_demo_users(conn: AsyncConnection, at: datetime) -> None:
-    """Tokens are issued at start (cli/serve.py); a user who is there keeps what an admin set,
-    except that a phone left empty (a database from before demo phones) gets the demo one."""
+    """Create the demo users that are missing. A user who is there keeps what an admin set (role,
+    scope, name), except that a phone left empty (a database from before demo phones) gets the
+    demo one."""
     for user_id, name, role, scope in DEMO_USERS:
         phone = DEMO_PHONES[user_id]
         found = (await conn.execute(select(t.users.c.phone).where(t.users.c.id == user_id))).first()
@@ -179,3 +192,28 @@ async def _load_demo_users(conn: AsyncConnection, at: datetime) -> None:
             )
         elif not found[0]:
             await conn.execute(update(t.users).where(t.users.c.id == user_id).values(phone=phone))
+
+
+async def start_demo(conn: AsyncConnection, at: datetime, lifetimes: TokenLifetimes) -> list[DemoToken]:
+    """What ``handoff serve`` does with demo data at each start: load what is missing, then a
+    fresh token per demo user. Nothing an admin changed is changed back."""
+    await load_demo_world(conn, at)
+    return await issue_demo_tokens(conn, at, lifetimes)
+
+
+async def issue_demo_tokens(conn: AsyncConnection, at: datetime, lifetimes: TokenLifetimes) -> list[DemoToken]:
+    """One fresh token per demo user, for the user as it is now (an admin may have changed its
+    role or scope since the demo world was loaded), expiring as any token of that role does."""
+    ids = [user_id for user_id, *_ in DEMO_USERS]
+    rows = await conn.execute(select(t.users.c.id, t.users.c.name, t.users.c.role).where(t.users.c.id.in_(ids)))
+    found = {row.id: row for row in rows}
+    issued = []
+    for user_id in ids:
+        if user_id not in found:
+            continue
+        user = found[user_id]
+        token = new_api_token()
+        expires_at = lifetimes.expiry(user.role, at)
+        await queries.add_token(conn, user_id=user_id, token_hash=hash_token(token), at=at, expires_at=expires_at)
+        issued.append(DemoToken(user.role, user.name, token, expires_at))
+    return issued

@@ -11,12 +11,22 @@ import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from handoff.errors import InvalidInput
 
 DEV_SECRET_NOTE = "开发用默认密钥：生产环境必须通过 HANDOFF_* 环境变量设置自己的密钥"
+DEV_KEYS = (
+    "scan_keys",
+    "tracking_key",
+    "id_keys",
+    "id_hash_key",
+)
+"""The settings whose default is a development key, known to anyone who reads this file: with any
+of them left as it is, production refuses to start (:meth:`Settings.production_refusal`)."""
+ENVIRONMENTS = ("production", "development")
 
 
 def _keys(text: str, what: str) -> dict[str, bytes]:
@@ -33,6 +43,61 @@ def _keys(text: str, what: str) -> dict[str, bytes]:
     if not keys:
         raise InvalidInput(f"{what} 不能为空")
     return keys
+
+
+CHINA = timezone(timedelta(hours=8))
+MAX_TOKEN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class TokenLifetimes:
+    """How long a bearer token lasts (DESIGN §12: tokens expire): staff 90 days and couriers 30
+    unless the settings or the person issuing it say otherwise, never more than a year."""
+
+    staff_days: int = 90
+    courier_days: int = 30
+
+    def __post_init__(self) -> None:
+        for name, days in (
+            ("HANDOFF_TOKEN_DAYS_STAFF", self.staff_days),
+            ("HANDOFF_TOKEN_DAYS_COURIER", self.courier_days),
+        ):
+            if not 1 <= days <= MAX_TOKEN_DAYS:
+                raise InvalidInput(f"{name} 应为 1–{MAX_TOKEN_DAYS} 天")
+
+    def expiry(self, role: str, now: datetime, *, days: int | None = None, until: str | None = None) -> datetime:
+        """When a token issued ``now`` expires: after ``days``, or at the end of the date (China
+        time) or at the moment ``until`` names, or after the role's default."""
+        if days is not None and until is not None:
+            raise InvalidInput("有效天数与到期时间只能给出一个")
+        if until is not None:
+            expires = _moment(until)
+            if expires <= now:
+                raise InvalidInput(f"到期时间 {until} 已经过去")
+            if expires - now > timedelta(days=MAX_TOKEN_DAYS):
+                raise InvalidInput(f"访问令牌的有效期最长 {MAX_TOKEN_DAYS} 天")
+            return expires
+        if days is None:
+            days = self.courier_days if role == "courier" else self.staff_days
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise InvalidInput(f"有效天数应为 1–{MAX_TOKEN_DAYS} 天")
+        return now + timedelta(days=days)
+
+
+def _moment(text: str) -> datetime:
+    """``2027-03-01`` (valid through that day, China time) or an ISO time with its offset."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(), CHINA).astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput(f"到期时间 {text} 无效，应为日期（2027-03-01）或带时区的时间") from exc
+    if moment.tzinfo is None:
+        raise InvalidInput(f"到期时间 {text} 缺少时区（例如 +08:00）")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -53,6 +118,11 @@ class Settings:
     id_keys: str = "D1:" + base64.b64encode(b"dev-id-key-change-me-32-bytes!!!").decode()
     id_hash_key: str = base64.b64encode(b"dev-id-hash-key-change-me-32by!!").decode()
     demo_data: bool = True
+    env: str = "production"
+    """``development`` lets serve and worker start with development keys or demo data."""
+    token_days_staff: int = 90
+    token_days_courier: int = 30
+    """How long a token lasts when its creator does not say (couriers' phones get lost)."""
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
     offline_max_days: int = 7
@@ -126,12 +196,44 @@ class Settings:
     def id_hash_key_bytes(self) -> bytes:
         return base64.b64decode(self.id_hash_key)
 
-    def uses_dev_secrets(self) -> bool:
+    def token_lifetimes(self) -> TokenLifetimes:
+        return TokenLifetimes(self.token_days_staff, self.token_days_courier)
+
+    def dev_keys_in_use(self) -> list[str]:
+        """The ``HANDOFF_*`` names of the secrets still at their development default."""
         defaults = Settings()
-        return any(
-            getattr(self, name) == getattr(defaults, name)
-            for name in ("scan_keys", "tracking_key", "id_keys", "id_hash_key")
+        return [f"HANDOFF_{name.upper()}" for name in DEV_KEYS if getattr(self, name) == getattr(defaults, name)]
+
+    def uses_dev_secrets(self) -> bool:
+        return bool(self.dev_keys_in_use())
+
+    def production_refusal(self) -> str | None:
+        """Why this configuration must not serve real people (one Chinese line), or None.
+
+        Development keys let anyone compute tracking links and QR signatures offline, and demo
+        data brings users with well-known ids and the admin scope ``*``; ``HANDOFF_ENV=development``
+        (what ``./dev serve`` sets) is the escape hatch for the embedded start."""
+        env = self.env.strip().lower()
+        if env not in ENVIRONMENTS:
+            return f"HANDOFF_ENV 的值 {self.env} 无效，应为 production 或 development"
+        if env == "development":
+            return None
+        reasons = []
+        dev_keys = self.dev_keys_in_use()
+        if dev_keys:
+            reasons.append(f"仍在使用开发用默认密钥（{'、'.join(dev_keys)}）")
+        if self.demo_data:
+            reasons.append("载入了演示数据（请设置 HANDOFF_DEMO_DATA=false 或使用 --no-demo）")
+        if not reasons:
+            return None
+        return (
+            f"生产环境拒绝启动：{'，'.join(reasons)}；请通过 HANDOFF_* 环境变量设置自己的密钥，"
+            "本机试用请设置 HANDOFF_ENV=development（./dev serve 已设置）"
         )
+
+    @property
+    def development(self) -> bool:
+        return self.env.strip().lower() == "development"
 
     def sqlite_path(self) -> Path | None:
         if self.database_backend != "sqlite":

@@ -23,6 +23,7 @@ from adapters.db import queries
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import matter_to_json
 from adapters.logistics.factory import CARRIERS
+from adapters.settings import MAX_TOKEN_DAYS
 from api.auth import ROLE_ZH, Role, Scope
 from api.problems import Problem
 from api.routes import API, MATTER_VIEW, container, in_scope, today
@@ -513,7 +514,7 @@ def staff_phone(value: str | None) -> str:
 
 async def _visible_user(ctx: Ctx, user_id: str) -> db.User:
     async with container(ctx).engine.connect() as conn:
-        found = await db.user(conn, user_id)
+        found = await db.user(conn, user_id, now=container(ctx).deps.clock.now())
     if found is None or not user_visible(ctx, found):
         raise NotFound(f"用户 {user_id} 不存在")
     return found
@@ -522,7 +523,7 @@ async def _visible_user(ctx: Ctx, user_id: str) -> db.User:
 @API.route(
     "GET",
     "/api/v1/admin/users",
-    summary="用户列表（角色、范围、手机号、有效令牌数；不含令牌）",
+    summary="用户列表（角色、范围、手机号、有效令牌数：未吊销且未过期；不含令牌）",
     tag=TAG,
     roles=ADMIN,
     query={"role": ROLES},
@@ -530,7 +531,7 @@ async def _visible_user(ctx: Ctx, user_id: str) -> db.User:
 )
 async def list_users(ctx: Ctx) -> JSON:
     async with container(ctx).engine.connect() as conn:
-        found = await db.users(conn, role=ctx.query.get("role"))
+        found = await db.users(conn, role=ctx.query.get("role"), now=container(ctx).deps.clock.now())
     return {"items": [user_view(u) for u in found if user_visible(ctx, u)]}
 
 
@@ -616,7 +617,11 @@ async def revoke_user_tokens(ctx: Ctx) -> JSON:
 @API.route(
     "POST",
     "/api/v1/admin/tokens",
-    summary="签发访问令牌（只显示一次）；用户不存在时一并创建",
+    summary=(
+        "签发访问令牌（只显示一次）；用户不存在时一并创建，已存在的用户不会被修改（角色或范围不同：409，"
+        "请用 PATCH /api/v1/admin/users/{user_id}）。有效期：expires_days 或 expires_at（日期当日有效，"
+        "或带时区的时间），默认工作人员 90 天、快递员 30 天，最长 366 天"
+    ),
     tag=TAG,
     roles=ADMIN,
     body=obj(
@@ -626,21 +631,32 @@ async def revoke_user_tokens(ctx: Ctx) -> JSON:
         role=ROLES,
         scope=text(200),
         phone=text(20, 0),
+        expires_days={"type": "integer", "minimum": 1, "maximum": MAX_TOKEN_DAYS},
+        expires_at=text(40),
     ),
-    response=obj(["user_id", "role", "scope", "token"], user_id=STR, role=STR, scope=STR, token=STR),
+    response=obj(
+        ["user_id", "role", "scope", "token", "expires_at"],
+        user_id=STR,
+        role=STR,
+        scope=STR,
+        token=STR,
+        expires_at=STR,
+    ),
     status=201,
 )
 async def create_token(ctx: Ctx) -> JSON:
     c, b = container(ctx), ctx.body
     scope = await grantable_scope(ctx, b["scope"])
     phone = staff_phone(b.get("phone"))
+    now = c.deps.clock.now()
+    expires_at = c.token_lifetimes.expiry(b["role"], now, days=b.get("expires_days"), until=b.get("expires_at"))
     async with c.engine.connect() as conn:
-        existing = await db.user(conn, b["user_id"])
+        existing = await db.user(conn, b["user_id"], now=now)
     if existing is not None and not user_visible(ctx, existing):
         raise NotFound(f"用户 {b['user_id']} 不存在")
     token = new_api_token()
     async with c.engine.begin() as conn:
-        await queries.create_user_token(
+        created = await queries.create_user_token(
             conn,
             user_id=b["user_id"],
             name=b["name"],
@@ -648,10 +664,19 @@ async def create_token(ctx: Ctx) -> JSON:
             scope=str(scope),
             phone=phone,
             token_hash=hash_token(token),
-            at=c.deps.clock.now(),
+            at=now,
+            expires_at=expires_at,
         )
+    if created:
+        audit(ctx, "user.created", b["user_id"])
     audit(ctx, "token.created", b["user_id"])
-    return {"user_id": b["user_id"], "role": b["role"], "scope": str(scope), "token": token}
+    return {
+        "user_id": b["user_id"],
+        "role": b["role"],
+        "scope": str(scope),
+        "token": token,
+        "expires_at": iso(expires_at),
+    }
 
 
 # =========================================================================== calendar

@@ -100,6 +100,8 @@ async def authenticate(request: web.Request, container: Container) -> Principal 
         owner = await queries.token_owner(conn, hash_token(token))
     if owner is None:
         raise Problem(401, "访问令牌无效或已吊销")
+    if owner.expires_at <= container.deps.clock.now():
+        raise Problem(401, "访问令牌已过期")
     return Principal(user_id=owner.user_id, name=owner.name, role=Role(owner.role), scope=Scope.parse(owner.scope))
 
 

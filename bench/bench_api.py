@@ -149,7 +149,15 @@ async def prepare(dsn: str, packages: int) -> tuple[list[str], list[str]]:
             ("clerk-lf", "window_clerk", "office:win-441581", CLERK_TOKEN),
         ]:
             await queries.create_user_token(
-                conn, user_id=user, name=user, role=role, scope=scope, phone="", token_hash=hash_token(token), at=now
+                conn,
+                user_id=user,
+                name=user,
+                role=role,
+                scope=scope,
+                phone="",
+                token_hash=hash_token(token),
+                at=now,
+                expires_at=datetime(2100, 1, 1, tzinfo=UTC),
             )
     deps = Deps(clock=Clock(), calendar=LiveCalendar(), tracking=TrackingTokens(TRACKING_KEY))
 

@@ -33,6 +33,11 @@ def register(sub: Any) -> None:
     create.add_argument("--scope", required=True, help="office:编号[,office:编号] 或 region:区划代码前缀 或 *")
     create.add_argument("--name", default="", help="姓名")
     create.add_argument("--user-id", default="", help="用户编号（默认由姓名或角色生成）")
+    create.add_argument(
+        "--expires",
+        default="",
+        help="有效天数（如 30）或到期日期（如 2027-03-01，当日有效）；默认工作人员 90 天、快递员 30 天",
+    )
     create.set_defaults(run=lambda a: _run(run_token(a)))
 
     relay = sub.add_parser("relay", help="运行发件箱中继（把已提交的事件发布到消息队列）")
@@ -74,6 +79,14 @@ async def run_token(args: argparse.Namespace) -> int:
     name = args.name.strip() or args.role
     user_id = args.user_id.strip() or re.sub(r"[^0-9A-Za-z_-]", "", name) or args.role
     settings = Settings.from_env()
+    now = datetime.now(UTC)
+    expires = args.expires.strip()
+    expires_at = settings.token_lifetimes().expiry(
+        args.role,
+        now,
+        days=int(expires) if expires.isascii() and expires.isdigit() else None,
+        until=expires if expires and not (expires.isascii() and expires.isdigit()) else None,
+    )
     engine = make_engine(settings.database_url)
     token = new_api_token()
     try:
@@ -87,11 +100,13 @@ async def run_token(args: argparse.Namespace) -> int:
                 scope=str(scope),
                 phone="",
                 token_hash=hash_token(token),
-                at=datetime.now(UTC),
+                at=now,
+                expires_at=expires_at,
             )
     finally:
         await engine.dispose()
-    print(json.dumps({"user_id": user_id, "role": args.role, "scope": str(scope), "token": token}, ensure_ascii=False))
+    issued = {"user_id": user_id, "role": args.role, "scope": str(scope), "expires_at": expires_at.isoformat()}
+    print(json.dumps({**issued, "token": token}, ensure_ascii=False))
     return 0
 
 

@@ -136,6 +136,7 @@ async def build(settings: Settings) -> Runtime:
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
+        token_lifetimes=settings.token_lifetimes(),
     )
     runtime = Runtime(
         settings=settings,
@@ -147,10 +148,7 @@ async def build(settings: Settings) -> Runtime:
         metrics=WorkerMetrics(CollectorRegistry()),
     )
     if settings.uses_dev_secrets():
-        runtime.notes.append(
-            "警告：正在使用开发用默认密钥。生产环境请设置 HANDOFF_SCAN_KEYS、HANDOFF_TRACKING_KEY、"
-            "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY。"
-        )
+        runtime.notes.append(f"警告：正在使用开发用默认密钥。生产环境请设置 {'、'.join(settings.dev_keys_in_use())}。")
     note = calendar_note(calendar, datetime.now(UTC).date())
     if note:
         runtime.notes.append(note)

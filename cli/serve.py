@@ -13,15 +13,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.db import queries
-from adapters.demo import DEMO_USERS, load_demo_world
+from adapters.demo import DemoToken, start_demo
 from adapters.logs import configure_logging
-from adapters.settings import Settings
+from adapters.settings import CHINA, Settings
 from adapters.sms.settings import SettingsError
 from api.app import create_app
 from cli.base import CliError, run_service
 from cli.bootstrap import GROUP_NAMES, build, build_workers, consumer_groups, periodic_checks
-from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
 from worker.group import start_groups, stop_tickers
 from worker.metrics import Sampler
@@ -50,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         explicit["demo_data"] = False
     try:
         settings = Settings.from_env(**explicit)
+        refusal = settings.production_refusal()
+        if refusal:
+            raise CliError(refusal)
+        settings.token_lifetimes()  # a bad HANDOFF_TOKEN_DAYS_* is refused before anything starts
         if explicit.keys() & {"host", "port"}:
             settings = _links_follow_the_address(settings)
         return run_service(serve(settings, workers=not args.no_workers))
@@ -77,23 +79,10 @@ def _links_follow_the_address(settings: Settings) -> Settings:
 async def serve(settings: Settings, workers: bool = True) -> int:
     configure_logging(settings.log_level, settings.log_format)
     runtime = await build(settings)
-    tokens: list[tuple[str, str, str]] = []
+    tokens: list[DemoToken] = []
     if settings.demo_data:
         async with runtime.engine.begin() as conn:
-            await load_demo_world(conn)
-            for user_id, name, role, scope in DEMO_USERS:
-                token = new_api_token()
-                await queries.create_user_token(
-                    conn,
-                    user_id=user_id,
-                    name=name,
-                    role=role,
-                    scope=scope,
-                    phone="",
-                    token_hash=hash_token(token),
-                    at=datetime.now(UTC),
-                )
-                tokens.append((role, name, token))
+            tokens = await start_demo(conn, datetime.now(UTC), settings.token_lifetimes())
     await runtime.bus.start()
     session = aiohttp.ClientSession()
     all_groups = consumer_groups(settings)
@@ -108,6 +97,12 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     await app_runner.setup()
     site = web.TCPSite(app_runner, settings.host, settings.port)
     await site.start()
+    # Listen for SIGTERM before saying we are ready: a stop asked right after is a clean stop.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     base = f"http://{settings.host}:{settings.port}"
     print(f"Handoff 已启动：{base}")
     print(f"  工作台：{base}/console   申请人进度页：{base}/t/<短信链接中的查询码>")
@@ -119,18 +114,15 @@ async def serve(settings: Settings, workers: bool = True) -> int:
         print(f"  {note}")
     if tokens:
         print("  演示账号的访问令牌（Authorization: Bearer <令牌>）：")
-        for role, name, token in tokens:
-            print(f"    {role:<13} {name}  {token}")
+        for demo in tokens:
+            print(f"    {demo.role:<13} {demo.name}  {demo.token}")
+        first = min(demo.expires_at for demo in tokens).astimezone(CHINA)
+        print(f"  （这些令牌最早于 {first:%Y-%m-%d %H:%M} 到期；重启服务会签发新的令牌）")
     print(
         f"  短信：{'、'.join(p.strip() for p in settings.extra.get('HANDOFF_SMS_PROVIDERS', 'console').split(','))}"
         "（console 把每条短信作为一行 JSON 写到标准输出或 HANDOFF_SMS_CONSOLE_FILE）"
     )
     print("按 Ctrl+C 停止。", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("正在停止……", flush=True)
     await app_runner.cleanup()

@@ -43,7 +43,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("指标端口必须在 0–65535 之间")
     names = list(dict.fromkeys(args.group or GROUP_NAMES))
     try:
-        return run_service(work(Settings.from_env(), names, args.metrics_host, args.metrics_port))
+        settings = Settings.from_env()
+        refusal = settings.production_refusal()
+        if refusal:
+            raise CliError(refusal)
+        settings.token_lifetimes()  # a bad HANDOFF_TOKEN_DAYS_* is refused before anything starts
+        return run_service(work(settings, names, args.metrics_host, args.metrics_port))
     except DomainError as exc:
         raise CliError(exc.title) from exc
     except (RuntimeError, SettingsError) as exc:
@@ -67,18 +72,21 @@ async def work(settings: Settings, names: list[str], host: str, port: int) -> in
     sampler = Sampler(runtime.metrics, runtime.engine, runtime.bus, chosen, extra=periodic_checks(runtime, workers))
     sampler_task = asyncio.create_task(sampler.run())
     metrics_site = await _metrics_server(runtime, host, port) if port else None
-    print(f"消费组已启动：{'、'.join(names)}", flush=True)
+    # Listen for SIGTERM before saying we are ready: a stop asked right after is a clean stop.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    print(f"消费组已启动：{'、'.join(names)}", flush=True)
     await stop.wait()
     print("正在停止：处理完手上的消息……", flush=True)
-    await runtime.bus.close()  # stops consuming; in-flight messages finish first
-    await stop_tickers(tickers)
+    # The sampler first: a queue-depth query cut off by the closing connection would end the
+    # process with a CancelledError instead of a clean stop.
     sampler.stop()
     await sampler_task
+    await runtime.bus.close()  # stops consuming; in-flight messages finish first
+    await stop_tickers(tickers)
     if metrics_site is not None:
         await metrics_site.cleanup()
     await runtime.close()

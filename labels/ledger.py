@@ -1,5 +1,10 @@
 """Appendix C 事项办理台账: the window's ledger as a landscape PDF (its header row on every page)
-and as XLSX and CSV (UTF-8 with a BOM, so Excel opens it as Chinese), the same columns in each."""
+and as XLSX and CSV (UTF-8 with a BOM, so Excel opens it as Chinese), the same columns in each.
+
+The cells hold what applicants typed, so neither export may carry a formula (DESIGN §12): every
+XLSX text cell is written as a string cell, never a formula, and a CSV cell that a spreadsheet
+would read as one (starting with ``= + - @``, tab or CR) is prefixed with a single quote, as
+OWASP recommends against CSV injection."""
 
 from __future__ import annotations
 
@@ -28,6 +33,27 @@ WIDTHS_MM = (10, 26, 24, 38, 12, 20, 20, 26, 30, 18, 18, 31)
 FIXED_TIME = datetime(2000, 1, 1)
 """The XLSX's document times and zip entry times: fixed, so the same ledger gives the same bytes."""
 MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may take for the start of a formula (OWASP, CSV injection)."""
+
+
+def csv_safe(value: str | int) -> str | int:
+    """A CSV cell that no spreadsheet reads as a formula: a text starting with ``= + - @``, tab or
+    CR gets a leading single quote; numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def xlsx_row(sheet: Any, values: list[str | int]) -> None:
+    """Append a row whose text cells are string cells: openpyxl turns a text starting with ``=``
+    into a formula (and ``#N/A`` into an error), so the type is set after the value."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value.startswith(FORMULA_STARTS):
+                cell.quotePrefix = True  # Excel keeps it text even when the cell is edited
 
 
 def _cells(n: int, row: LedgerRow) -> list[str | int]:
@@ -75,7 +101,7 @@ def ledger_csv(data: LedgerData) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for n, row in enumerate(data.rows, start=1):
-        writer.writerow(_cells(n, row))
+        writer.writerow([csv_safe(v) for v in _cells(n, row)])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -88,12 +114,12 @@ def ledger_xlsx(data: LedgerData) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "事项办理台账"
-    sheet.append([f"事项办理台账　{data.unit}　{data.period_text}"])
+    xlsx_row(sheet, [f"事项办理台账　{data.unit}　{data.period_text}"])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(list(COLUMNS))
+    xlsx_row(sheet, list(COLUMNS))
     for n, row in enumerate(data.rows, start=1):
-        sheet.append(_cells(n, row))
+        xlsx_row(sheet, _cells(n, row))
     thin = Side(style="thin")
     for line in sheet.iter_rows(min_row=2):
         for c in line:

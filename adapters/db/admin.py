@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, literal, select, update
@@ -263,13 +263,15 @@ class User:
     phone: str
     created_at: datetime
     active_tokens: int
+    """Tokens neither revoked nor expired."""
     active: bool = True
 
 
-def _users_query() -> Any:
+def _users_query(now: datetime | None) -> Any:
+    """Users with their count of active tokens: not revoked and not expired at ``now``."""
     active = (
         select(t.api_tokens.c.user_id, func.count().label("n"))
-        .where(t.api_tokens.c.revoked_at.is_(None))
+        .where(t.api_tokens.c.revoked_at.is_(None), t.api_tokens.c.expires_at > (now or datetime.now(UTC)))
         .group_by(t.api_tokens.c.user_id)
         .subquery()
     )
@@ -289,15 +291,15 @@ def _users_query() -> Any:
     )
 
 
-async def users(conn: AsyncConnection, *, role: str | None = None) -> list[User]:
-    query = _users_query()
+async def users(conn: AsyncConnection, *, role: str | None = None, now: datetime | None = None) -> list[User]:
+    query = _users_query(now)
     if role:
         query = query.where(t.users.c.role == role)
     return [User(*row) for row in await conn.execute(query)]
 
 
-async def user(conn: AsyncConnection, user_id: str) -> User | None:
-    row = (await conn.execute(_users_query().where(t.users.c.id == user_id))).first()
+async def user(conn: AsyncConnection, user_id: str, *, now: datetime | None = None) -> User | None:
+    row = (await conn.execute(_users_query(now).where(t.users.c.id == user_id))).first()
     return User(*row) if row else None
 
 

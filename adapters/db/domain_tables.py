@@ -393,6 +393,7 @@ api_tokens = Table(
     Column("user_id", String(ID), ForeignKey("users.id"), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 idempotency_keys = Table(

@@ -13,11 +13,15 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
+from adapters.db.admin import Conflict
 from adapters.db.tables import outbox
+from handoff.access import Scope
 from handoff.calendar import Schedule
+from handoff.errors import DomainError
 from handoff.package import Manifest
 from handoff.ports import Office
 
@@ -28,12 +32,27 @@ class TokenOwner:
     name: str
     role: str
     scope: str
+    expires_at: datetime
+
+
+class UserDiffers(Conflict):
+    """A token was asked for an existing user with another role or scope: issuing a token never
+    changes a user (that is the audited user update's job)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(
+            f"用户 {user_id} 已存在，其角色或范围与申请的不同；签发令牌不会修改用户，"
+            f"请先通过 PATCH /api/v1/admin/users/{user_id} 修改该用户"
+        )
+        self.user_id = user_id
 
 
 async def token_owner(conn: AsyncConnection, token_hash: str) -> TokenOwner | None:
+    """The user of an unrevoked token, and when the token expires (the caller compares it with
+    its own clock)."""
     row = (
         await conn.execute(
-            select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope)
+            select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope, t.api_tokens.c.expires_at)
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
             .where(
                 t.api_tokens.c.token_hash == token_hash,
@@ -45,18 +64,50 @@ async def token_owner(conn: AsyncConnection, token_hash: str) -> TokenOwner | No
     return TokenOwner(*row) if row else None
 
 
-async def create_user_token(
-    conn: AsyncConnection, *, user_id: str, name: str, role: str, scope: str, phone: str, token_hash: str, at: datetime
+async def add_token(
+    conn: AsyncConnection, *, user_id: str, token_hash: str, at: datetime, expires_at: datetime
 ) -> None:
-    exists = (await conn.execute(select(t.users.c.id).where(t.users.c.id == user_id))).first()
-    if exists is None:
-        await conn.execute(
-            insert(t.users).values(id=user_id, name=name, role=role, scope=scope, phone=phone, created_at=at)
-        )
-    else:
-        values = {"name": name, "role": role, "scope": scope, **({"phone": phone} if phone else {})}
-        await conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
-    await conn.execute(insert(t.api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=at))
+    """A token for a user who exists, as the user is."""
+    await conn.execute(
+        insert(t.api_tokens).values(token_hash=token_hash, user_id=user_id, created_at=at, expires_at=expires_at)
+    )
+
+
+def _same_scope(stored: str, asked: str) -> bool:
+    try:
+        return str(Scope.parse(stored)) == str(Scope.parse(asked))
+    except DomainError:
+        return False
+
+
+async def create_user_token(
+    conn: AsyncConnection,
+    *,
+    user_id: str,
+    name: str,
+    role: str,
+    scope: str,
+    phone: str,
+    token_hash: str,
+    at: datetime,
+    expires_at: datetime,
+) -> bool:
+    """A token for the user, creating the user if there is none; True if the user was created.
+
+    An existing user is never changed: asked with another role or scope it is :class:`UserDiffers`
+    (the name and phone given are used only for a new user)."""
+    found = (await conn.execute(select(t.users.c.role, t.users.c.scope).where(t.users.c.id == user_id))).first()
+    if found is not None and (found.role != role or not _same_scope(found.scope, scope)):
+        raise UserDiffers(user_id)
+    if found is None:
+        try:
+            await conn.execute(
+                insert(t.users).values(id=user_id, name=name, role=role, scope=scope, phone=phone, created_at=at)
+            )
+        except IntegrityError as exc:  # created by a concurrent request between the check and here
+            raise Conflict(f"用户 {user_id} 正在被同时创建，请重试") from exc
+    await add_token(conn, user_id=user_id, token_hash=token_hash, at=at, expires_at=expires_at)
+    return found is None
 
 
 async def offices(conn: AsyncConnection) -> dict[str, Office]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +56,23 @@ def test_bad_token_arguments_are_one_chinese_line(tmp_path):
         done = handoff(tmp_path, *args)
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1 and "错误" in done.stderr
+
+
+def test_token_create_never_changes_an_existing_user_and_its_token_expires(tmp_path):
+    clerk = ["token", "create", "--scope", "office:win-441581", "--name", "陈晓红", "--user-id", "clerk-chen"]
+    last_day = (datetime.now(UTC) + timedelta(days=10)).date()
+    first = handoff(tmp_path, *clerk, "--role", "window_clerk", "--expires", last_day.isoformat())
+    assert first.returncode == 0, first.stderr
+    expires_at = datetime.fromisoformat(json.loads(first.stdout)["expires_at"])
+    assert expires_at == datetime.combine(last_day, time(16), UTC)  # valid through that day, China time
+    refused = handoff(tmp_path, *clerk, "--role", "admin")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "PATCH /api/v1/admin/users/clerk-chen" in refused.stderr
+    again = handoff(tmp_path, *clerk, "--role", "window_clerk", "--expires", "7")
+    assert again.returncode == 0, again.stderr
+    courier = handoff(tmp_path, "token", "create", "--role", "courier", "--scope", "region:4415", "--user-id", "c1")
+    issued = datetime.fromisoformat(json.loads(courier.stdout)["expires_at"]) - datetime.now(UTC)
+    assert timedelta(days=29) < issued <= timedelta(days=30)
+    for bad in ("0", "400", "昨天", "2020-01-01"):
+        done = handoff(tmp_path, *clerk, "--role", "window_clerk", "--expires", bad)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -1,5 +1,6 @@
-"""The README's run command, for real: `handoff serve` with no configuration starts, prints its
-URL and one token per role, serves a whole registration, and stops cleanly on SIGTERM."""
+"""The README's run command, for real: `handoff serve` with no configuration but the embedded
+start's HANDOFF_ENV=development (what `./dev serve` sets) starts, prints its URL and one token per
+role, serves a whole registration, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def served(tmp_path: Path):
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "HANDOFF_ENV": "development"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -5,6 +5,7 @@ finish what it holds and stop cleanly."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -28,6 +29,14 @@ from worker.relay import OutboxRelay
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 240
+PRODUCTION_KEYS = {
+    # Keys of its own, as in production (development keys are refused there): the ones the test's
+    # world writes with (tests/support/db.CIPHER, make_world's tracking key).
+    "HANDOFF_SCAN_KEYS": "P1:" + base64.b64encode(b"scan-key-of-the-worker-test-32b!").decode(),
+    "HANDOFF_TRACKING_KEY": base64.b64encode(b"track-key-for-tests-only-32byte").decode(),
+    "HANDOFF_ID_KEYS": "k1:" + base64.b64encode(b"0" * 32).decode(),
+    "HANDOFF_ID_HASH_KEY": base64.b64encode(b"h" * 32).decode(),
+}
 
 
 @pytest.fixture
@@ -57,6 +66,7 @@ def start_worker(pg, prefix: str, sms_file: Path, log: Path) -> subprocess.Popen
         HANDOFF_SMS_PROVIDERS="console",
         HANDOFF_SMS_CONSOLE_FILE=str(sms_file),
         HANDOFF_DEMO_DATA="false",
+        **PRODUCTION_KEYS,
     )
     with open(log, "a", encoding="utf-8") as out:
         process = subprocess.Popen(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,9 @@ PROVIDER_ENV = {
     "HANDOFF_SF_CALLBACK_TOKEN": "sf-callback-secret",
 }
 
+TOKENS_LAST = timedelta(days=3650)
+"""The harness's tokens outlive any test's ticking of the clock; the expiry tests issue their own."""
+
 SIGNER = ScanSigner(KeyRing({"T1": b"scan-key-for-tests-only-32-bytes"}), "https://hf.test.cn")
 
 
@@ -46,8 +49,6 @@ class Harness:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def tick(self, **delta: float) -> None:
-        from datetime import timedelta
-
         self.clock.at += timedelta(**delta)
 
 
@@ -71,6 +72,7 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
                 phone="",
                 token_hash=hash_token(token),
                 at=clock.now(),
+                expires_at=clock.now() + TOKENS_LAST,
             )
             tokens[user_id] = token
     container = Container(

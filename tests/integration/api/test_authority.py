@@ -41,6 +41,7 @@ async def actor(api, user_id: str, role: str, scope: str, *, active: bool = True
             phone="",
             token_hash=hash_token(f"tok-{user_id}"),
             at=api.clock.now(),
+            expires_at=api.clock.now() + timedelta(days=30),
         )
         if not active:
             await conn.execute(t.users.update().where(t.users.c.id == user_id).values(active=False))

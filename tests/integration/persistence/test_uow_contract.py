@@ -155,7 +155,9 @@ async def test_a_whole_journey_is_saved_and_read_back_with_its_outbox(world):
         stage_id = case.stages[0].id
     await run(CaseCommand(case_id=case_id, name="close_stage", actor="d", args={"stage_id": stage_id}))
     await run(CaseCommand(case_id=case_id, name="decide", actor="d", args={"outcome": "approved", "opinion": "同意"}))
-    await run(ShipResult(case_id=case_id, actor="d"))
+    shipped = await run(ShipResult(case_id=case_id, actor="d"))
+    result_id = next(e.package_id for e in shipped if e.type == "package.created")
+    await run(CourierReport(package_id=result_id, step="picked_up", courier="c", actor="c"))
     await run(CaseCommand(case_id=case_id, name="deliver", actor="c"))
     await run(CaseCommand(case_id=case_id, name="rate", actor="a", args={"score": 2, "comment": "慢"}))
 
@@ -172,9 +174,9 @@ async def test_a_whole_journey_is_saved_and_read_back_with_its_outbox(world):
         stored = (await conn.execute(select(t.cases.c.applicant_id_enc, t.cases.c.applicant_id_hash))).one()
         assert "11010519491231002X" not in stored[0] and len(stored[1]) == 64
         chain = (await conn.execute(select(func.count()).select_from(t.custody_events))).scalar_one()
-        assert chain == len(outbound.custody) + 2  # plus the result package's created + sealed
+        assert chain == len(outbound.custody) + 3  # plus the result package's created, sealed, picked up
     outbox = await read_outbox(engine)
-    assert outbox[0] == "case.collected" and outbox[-1] == "case.rated" and len(outbox) == 18
+    assert outbox[0] == "case.collected" and outbox[-1] == "case.rated" and len(outbox) == 19
 
 
 async def test_nothing_is_written_unless_committed(world):

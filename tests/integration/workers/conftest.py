@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.calendar import LiveCalendar
 from adapters.db import queries
+from adapters.db.admin import update_user
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.demo import load_demo_world
 from handoff.case import MaterialSubmission
@@ -109,6 +110,9 @@ async def make_world(engine: AsyncEngine) -> World:
     async with engine.begin() as conn:
         await load_demo_world(conn)
         for user_id, name, role, scope, phone in STAFF:
+            # These staff differ from the demo users of the same ids (scope, phone): set them as
+            # an admin's user update would; issuing a token never changes a user.
+            await update_user(conn, user_id, name=name, role=role, scope=scope, phone=phone)
             await queries.create_user_token(
                 conn,
                 user_id=user_id,
@@ -118,6 +122,7 @@ async def make_world(engine: AsyncEngine) -> World:
                 phone=phone,
                 token_hash=hash_token(f"tok-{user_id}"),
                 at=clock.now(),
+                expires_at=clock.now() + timedelta(days=3650),
             )
     calendar = LiveCalendar()
     tracking = TrackingTokens(b"track-key-for-tests-only-32byte")

@@ -5,7 +5,7 @@ their tokens stop working. Evidence uploads are counted per user and local day f
 case records when its result became ready for pickup (``ready_at``).
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-29 17:30:00
 """
 
@@ -17,14 +17,15 @@ from alembic import op
 import adapters.db.types
 
 revision = "0011"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("ready_at", adapters.db.types.UtcDateTime(timezone=True), nullable=True))
+    # Plain ADD/DROP COLUMN (SQLite has both): a batch copy of a table other tables refer to
+    # fails on SQLite with foreign keys on.
+    op.add_column("cases", sa.Column("ready_at", adapters.db.types.UtcDateTime(timezone=True), nullable=True))
     # Results that already wait for the applicant: signed for at the window, or kept at the
     # department after the decision. Pickup is registered from ready_for_pickup only.
     op.execute(
@@ -38,8 +39,7 @@ def upgrade() -> None:
         """UPDATE cases SET state = 'ready_for_pickup', ready_at = decided_at
            WHERE delivery = 'pickup_at_department' AND state = 'decided'"""
     )
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column("users", sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.create_table(
         "evidence_usage",
         sa.Column("user_id", sa.String(length=64), nullable=False),
@@ -51,7 +51,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("evidence_usage")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("active")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("ready_at")
+    op.drop_column("users", "active")
+    op.drop_column("cases", "ready_at")
