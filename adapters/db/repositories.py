@@ -244,6 +244,7 @@ class SqlCases:
                     after_acceptance=s["after_acceptance"],
                     supplied_at=s["supplied_at"],
                     stage_id=s["stage_id"],
+                    reason=s["reason"],
                 )
                 for s in await self._children(conn, t.case_supplements, cid)
             ],
@@ -261,6 +262,7 @@ class SqlCases:
                     end_on=s["end_on"],
                     closed_by=s["closed_by"],
                     closed_at=s["closed_at"],
+                    approved_by=s["approved_by"],
                 )
                 for s in await self._children(conn, t.case_stages, cid)
             ],
@@ -412,6 +414,7 @@ class SqlCases:
                         "after_acceptance": s.after_acceptance,
                         "supplied_at": s.supplied_at,
                         "stage_id": s.stage_id,
+                        "reason": s.reason,
                     }
                     for n, s in enumerate(case.supplements, start=1)
                 ],
@@ -434,6 +437,7 @@ class SqlCases:
                         "limit_days": s.limit,
                         "closed_by": s.closed_by,
                         "closed_at": s.closed_at,
+                        "approved_by": s.approved_by,
                     }
                     for n, s in enumerate(case.stages, start=1)
                 ],
