@@ -395,6 +395,8 @@ class Case:
         today = local_date(at)
         if due_on <= today:
             raise InvalidInput("补正期限必须晚于今天")
+        if any(s.is_open and s.type is StageType.SUPPLEMENT for s in self.stages):
+            self._fail("request_supplement", "已有未结束的补正环节")
         why = (reason or "").strip()
         if self.supplements and not why:
             raise InvalidInput(f"一次性告知：本件已补正告知 {len(self.supplements)} 次，再次要求补正必须说明理由")
@@ -403,8 +405,6 @@ class Case:
         after = self.state in UNDER_REVIEW
         stage_id = None
         if after:
-            if any(s.is_open and s.type is StageType.SUPPLEMENT for s in self.stages):
-                raise IllegalTransition("case", self.state, "request_supplement", "已有未结束的补正环节")
             self._require_in_time("request_supplement", calendar, start=today, today=today)
             stage_id = self._open_stage(
                 StageType.SUPPLEMENT,
