@@ -757,11 +757,17 @@ case_route("reject", "reject", "不予受理（说明理由）", obj(["reason"],
 case_route(
     "supplement",
     "request_supplement",
-    "补正告知（列出材料与补正期限）",
-    obj(["items", "due_on"], items=array(text(200), min_items=1, max_items=50), due_on=DATE),
+    "补正告知（列出材料与补正期限；再次补正须说明理由）",
+    obj(["items", "due_on"], items=array(text(200), min_items=1, max_items=50), due_on=DATE, reason=text(2000, 0)),
     convert=_dates("due_on"),
 )
 case_route("supplement/supplied", "supplement_supplied", "补正受理", None)
+case_route(
+    "supplement/close",
+    "close_unsupplemented",
+    "补正不来办结（补正期限届满后，填写意见）",
+    obj(["opinion"], opinion=text(2000)),
+)
 case_route(
     "stages",
     "open_stage",
@@ -773,6 +779,7 @@ case_route(
         legal_basis=text(500),
         expected_days={"type": "integer", "minimum": 1, "maximum": 3650},
         start_on=DATE,
+        approved_by=text(64),
     ),
     convert=_dates("start_on"),
 )

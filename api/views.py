@@ -36,6 +36,13 @@ def clock_view(reading: ClockReading | None) -> JSON | None:
         "paused": reading.paused,
         "early": reading.early,
         "overdue": reading.overdue,
+        "ever_overdue": reading.ever_overdue,
+        "stopped_on": iso(reading.stopped_on),
+        "legal_limit": reading.legal_limit,
+        "legal_due_date": iso(reading.legal_due_date),
+        "legal_used": reading.legal_used,
+        "legal_remaining": reading.legal_remaining,
+        "legal_overdue": reading.legal_overdue,
         "provisional": reading.provisional,
         "provisional_reason": reading.provisional_reason,
         "stages": [
@@ -118,9 +125,17 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
                 "requested_at": iso(s.requested_at),
                 "after_acceptance": s.after_acceptance,
                 "supplied_at": iso(s.supplied_at),
+                "reason": s.reason,
             }
             for s in case.supplements
         ],
+        "supplement_count": case.supplement_count,
+        "prereview": {
+            "due_on": iso(case.prereview_due_on(calendar)),
+            "overdue": case.prereview_overdue(calendar, today),
+        }
+        if case.received_at is not None
+        else None,
         "stages": [
             {
                 "id": s.id,
@@ -132,6 +147,7 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
                 "legal_basis": s.legal_basis,
                 "expected_days": s.expected_days,
                 "opened_by": s.opened_by,
+                "approved_by": s.approved_by,
             }
             for s in case.stages
         ],

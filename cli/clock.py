@@ -29,6 +29,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--accepted", required=True, type=_date, metavar="DATE", help="受理日期 YYYY-MM-DD")
     parser.add_argument("--limit", required=True, type=_limit, metavar="N", help="承诺期限（工作日），即办件为 0")
+    parser.add_argument(
+        "--legal-limit",
+        type=_limit,
+        metavar="N",
+        help="法定期限（工作日），与承诺期限并行计算 legal_due_date、legal_overdue",
+    )
     parser.add_argument("--stage", action="append", default=[], type=_stage, metavar="SPEC", help=STAGE_HELP)
     parser.add_argument("--extend", action="append", default=[], type=_days, metavar="N", help="延期工作日数，可多次")
     parser.add_argument("--decided", type=_date, metavar="DATE", help="办结日期")
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         except DomainError as exc:
             raise CliError(f"{path}：{exc.title}") from exc
     calendar = load_calendar(schedules)
+    if args.legal_limit is not None and args.legal_limit < args.limit:
+        raise CliError(f"承诺期限（{args.limit}）不得超过法定期限（{args.legal_limit}）")
     at = args.at or local_date(datetime.now(UTC))
     try:
         reading = read_clock(
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             stages=args.stage,
             extensions=args.extend,
             decided_on=args.decided,
+            legal_limit=args.legal_limit,
         )
     except DomainError as exc:
         raise CliError(exc.title) from exc
@@ -81,6 +90,11 @@ def reading_json(reading: ClockReading) -> dict[str, Any]:
         "decided": reading.decided_on.isoformat() if reading.decided_on else None,
         "early": reading.early,
         "overdue": reading.overdue,
+        "legal_limit": reading.legal_limit,
+        "legal_due_date": reading.legal_due_date.isoformat() if reading.legal_due_date else None,
+        "legal_used": reading.legal_used,
+        "legal_remaining": reading.legal_remaining,
+        "legal_overdue": reading.legal_overdue,
         "provisional": reading.provisional,
         "provisional_reason": reading.provisional_reason,
         "stages": [

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from handoff import events as ev
-from handoff.clock import ClockReading, StagePeriod, read_clock
+from handoff.clock import ClockReading, StagePeriod, add_working_days, previous_workday, read_clock
 from handoff.errors import IllegalTransition, InvalidInput, MissingMaterials
 from handoff.labels_zh import MODE_ZH, STAGE_TYPE_ZH
 from handoff.matter import CaseKind, Delivery, Matter, Mode, StageType
@@ -63,6 +63,11 @@ FINISHED = (  # states in which the applicant may rate the service
 )
 
 MAX_EXTENSION_DAYS = 10  # 行政许可法 §42
+PREREVIEW_DAYS = 3
+"""预审 (seed 000): working days from signing for the materials to accept / reject / supplement;
+the default of the ``HANDOFF_PREREVIEW_DAYS`` setting (the domain takes the number as a parameter)."""
+STOPPED = (CaseState.WITHDRAWN, CaseState.CLOSED_UNSUPPLEMENTED)
+"""Terminal states reached without a decision: the clock freezes on their date."""
 BAD_RATING_MAX = 2  # 1 非常不满意, 2 不满意
 
 
@@ -137,6 +142,9 @@ class Stage:
     end_on: date | None = None
     closed_by: str | None = None
     closed_at: datetime | None = None
+    approved_by: str | None = None
+    """The department lead who approved a start date earlier than the working day before the
+    stage was recorded (补登); None when no approval was needed."""
 
     @property
     def is_open(self) -> bool:
@@ -163,6 +171,8 @@ class SupplementRequest:
     after_acceptance: bool
     supplied_at: datetime | None = None
     stage_id: str | None = None
+    reason: str = ""
+    """Why the applicant is asked again: required for every request after the first (一次性告知)."""
 
 
 @dataclass(frozen=True)
@@ -367,9 +377,20 @@ class Case:
 
     # ------------------------------------------------------------------ supplements (补正)
 
-    def request_supplement(self, *, items: Sequence[str], due_on: date, at: datetime, actor: str) -> None:
+    def request_supplement(
+        self,
+        *,
+        items: Sequence[str],
+        due_on: date,
+        at: datetime,
+        actor: str,
+        calendar: Calendar,
+        reason: str = "",
+    ) -> None:
         """补正告知. Before acceptance the case waits in SUPPLEMENT_REQUESTED; after acceptance the
-        request is a special stage of type ``supplement`` and the clock pauses."""
+        request is a special stage of type ``supplement`` (the clock pauses), which, like every
+        stage, may not start once the case is overdue. Everything missing is asked at once
+        (一次性告知): a further request needs its reason, and the case counts them."""
         self._require("request_supplement", CaseState.RECEIVED, *UNDER_REVIEW)
         clean = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
         if not clean:
@@ -378,11 +399,17 @@ class Case:
         today = local_date(at)
         if due_on <= today:
             raise InvalidInput("补正期限必须晚于今天")
+        if any(s.is_open and s.type is StageType.SUPPLEMENT for s in self.stages):
+            self._fail("request_supplement", "已有未结束的补正环节")
+        why = (reason or "").strip()
+        if self.supplements and not why:
+            raise InvalidInput(f"一次性告知：本件已补正告知 {len(self.supplements)} 次，再次要求补正必须说明理由")
+        if len(why) > 2000:
+            raise InvalidInput("补正理由过长（最多 2000 字）")
         after = self.state in UNDER_REVIEW
         stage_id = None
         if after:
-            if any(s.is_open and s.type is StageType.SUPPLEMENT for s in self.stages):
-                raise IllegalTransition("case", self.state, "request_supplement", "已有未结束的补正环节")
+            self._require_in_time("request_supplement", calendar, start=today, today=today)
             stage_id = self._open_stage(
                 StageType.SUPPLEMENT,
                 start_on=today,
@@ -395,10 +422,20 @@ class Case:
         else:
             self.state = CaseState.SUPPLEMENT_REQUESTED
         self.supplements.append(
-            SupplementRequest(items=clean, due_on=due_on, requested_at=at, after_acceptance=after, stage_id=stage_id)
+            SupplementRequest(
+                items=clean, due_on=due_on, requested_at=at, after_acceptance=after, stage_id=stage_id, reason=why
+            )
         )
         self._record(
-            ev.SupplementRequested(occurred_at=at, actor=actor, items=clean, due_on=due_on, after_acceptance=after)
+            ev.SupplementRequested(
+                occurred_at=at,
+                actor=actor,
+                items=clean,
+                due_on=due_on,
+                after_acceptance=after,
+                reason=why,
+                count=len(self.supplements),
+            )
         )
 
     def supplement_supplied(self, *, at: datetime, actor: str) -> None:
@@ -414,17 +451,35 @@ class Case:
             self.state = CaseState.RECEIVED
         self._record(ev.SupplementSupplied(occurred_at=at, actor=actor, after_acceptance=request.after_acceptance))
 
-    def close_unsupplemented(self, *, at: datetime, actor: str) -> None:
-        """补正不来办结: the supplement's due date passed and nothing came."""
-        self._require("close_unsupplemented", CaseState.SUPPLEMENT_REQUESTED)
+    def close_unsupplemented(self, *, at: datetime, actor: str, opinion: str | None = None) -> None:
+        """补正不来办结: the supplement's due date passed and nothing came. Before acceptance (the
+        case waits in SUPPLEMENT_REQUESTED) or after it (an open ``supplement`` stage, which ends on
+        its due date: the days the department took after that are its own). The watcher closes
+        without ``opinion``; a department closing by hand gives its 意见."""
+        self._require("close_unsupplemented", CaseState.SUPPLEMENT_REQUESTED, *UNDER_REVIEW)
+        request = self.open_supplement()
+        if request is None:
+            self._fail("close_unsupplemented", "没有待补正的材料")
+        text = None if opinion is None else _text(opinion, "补正不来办结意见")
         at = require_aware(at)
-        request = self.supplements[-1]
-        if local_date(at) <= request.due_on:
-            self._fail("close_unsupplemented", f"补正期限 {request.due_on} 尚未届满")
+        today = local_date(at)
+        if today <= request.due_on:
+            self._fail("close_unsupplemented", f"补正期限 {request.due_on} 尚未届满，申请人仍可补正")
+        if request.after_acceptance and request.stage_id is not None:
+            stage = self._stage(request.stage_id)
+            self._close_stage(stage.id, end_on=max(stage.start_on, request.due_on), at=at, actor=actor)
         self.closed_at = at
-        self.closed_reason = f"申请人未在 {request.due_on} 前补正材料"
+        self.closed_reason = text or f"申请人未在 {request.due_on} 前补正材料"
         self.state = CaseState.CLOSED_UNSUPPLEMENTED
-        self._record(ev.CaseClosedUnsupplemented(occurred_at=at, actor=actor, due_on=request.due_on))
+        self._record(
+            ev.CaseClosedUnsupplemented(
+                occurred_at=at,
+                actor=actor,
+                due_on=request.due_on,
+                opinion=text or "",
+                after_acceptance=request.after_acceptance,
+            )
+        )
 
     def open_supplement(self) -> SupplementRequest | None:
         if (
@@ -449,10 +504,16 @@ class Case:
         legal_basis: str,
         at: datetime,
         actor: str,
+        calendar: Calendar,
         start_on: date | None = None,
         expected_days: int | None = None,
+        approved_by: str | None = None,
     ) -> str:
-        """启动特殊环节 (勘验, 专家评审, …): the clock pauses until it closes. Returns the stage id."""
+        """启动特殊环节 (勘验, 专家评审, …): the clock pauses until it closes. Returns the stage id.
+
+        Nobody bends the clock (DESIGN §5): the stage starts no earlier than the working day
+        before the day it is recorded, unless the department lead ``approved_by`` a later record
+        (kept in the event), and never on or after a date on which the case was overdue."""
         self._require("open_stage", *UNDER_REVIEW)
         if stage_type is StageType.SUPPLEMENT:
             raise InvalidInput("受理后的补正请使用“补正告知”，它会自动作为特殊环节计时")
@@ -461,8 +522,17 @@ class Case:
         if expected_days is not None and not 1 <= expected_days <= 3650:
             raise InvalidInput("预计时长必须是 1 到 3650 个工作日")
         at = require_aware(at)
-        start = start_on or local_date(at)
+        today = local_date(at)
+        start = start_on or today
         self._check_stage_date(start, at, "open_stage")
+        lead = (approved_by or "").strip() or None
+        earliest = previous_workday(calendar, today)
+        if start < earliest and lead is None:
+            raise InvalidInput(
+                f"特殊环节的开始日期最早为登记日的前一个工作日（{earliest}）；"
+                f"补登更早的开始日期（{start}）须经分管领导批准"
+            )
+        self._require_in_time("open_stage", calendar, start=start, today=today)
         stage_id = self._open_stage(
             stage_type,
             start_on=start,
@@ -471,6 +541,8 @@ class Case:
             expected_days=expected_days,
             at=at,
             actor=actor,
+            approved_by=lead,
+            backdated=start < earliest,
         )
         return stage_id
 
@@ -489,16 +561,31 @@ class Case:
         self._check_stage_date(end, at, "close_stage")
         self._close_stage(stage_id, end_on=end, at=at, actor=actor)
 
-    def extend(self, *, days: int, approver: str, reason: str, at: datetime, actor: str) -> None:
-        """延期 (行政许可法 §42): up to 10 working days in all, approved by the head."""
+    def extend(self, *, days: int, approver: str, reason: str, at: datetime, actor: str, calendar: Calendar) -> None:
+        """延期 (行政许可法 §42): only within the period (``used ≤ promised``), up to 10 working
+        days in all, approved by the head, and never beyond the matter's legal limit."""
         self._require("extend", *UNDER_REVIEW)
-        if days < 1:
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise InvalidInput("延期天数必须是正整数")
+        at = require_aware(at)
+        reading = self.clock(calendar, local_date(at))
+        if reading is not None and reading.ever_overdue:
+            self._fail(
+                "extend",
+                f"行政许可法第四十二条：延期只能在承诺期限内申请（已用 {reading.used} 个工作日，"
+                f"承诺期限 {reading.promised} 个工作日，已于 {reading.due_date} 到期）",
+            )
         if self.extension_days + days > MAX_EXTENSION_DAYS:
             raise InvalidInput(
-                f"延期累计不得超过 {MAX_EXTENSION_DAYS} 个工作日（已延期 {self.extension_days} 个工作日）"
+                f"行政许可法第四十二条：延期累计不得超过 {MAX_EXTENSION_DAYS} 个工作日"
+                f"（已延期 {self.extension_days} 个工作日）"
             )
-        at = require_aware(at)
+        after = self.matter.clock_limit + self.extension_days + days
+        if after > self.matter.legal_limit:
+            raise InvalidInput(
+                f"承诺期限加延期不得超过法定期限：延期后为 {after} 个工作日，"
+                f"法定期限为 {self.matter.legal_limit} 个工作日"
+            )
         extension = Extension(
             days=days,
             approver=_text(approver, "批准人"),
@@ -725,19 +812,95 @@ class Case:
     def open_stages(self) -> list[Stage]:
         return [s for s in self.stages if s.is_open]
 
+    @property
+    def supplement_count(self) -> int:
+        """How many times the applicant was asked to supplement (补正次数)."""
+        return len(self.supplements)
+
     def clock(self, calendar: Calendar, today: date) -> ClockReading | None:
-        """The clock on ``today``; None before acceptance (the clock has not started)."""
-        if self.accepted_on is None:
+        """The clock on ``today``; None before acceptance (the clock has not started). The legal
+        limit runs beside the promised one; a withdrawn or unsupplemented case's clock froze on
+        the date it ended."""
+        accepted_on = self.accepted_on
+        if accepted_on is None:
             return None
+        stopped_on = None
+        if self.state in STOPPED and self.closed_at is not None and self.decided_at is None:
+            stopped_on = max(local_date(self.closed_at), accepted_on)
         return read_clock(
             calendar,
-            accepted_on=self.accepted_on,
+            accepted_on=accepted_on,
             limit=self.matter.clock_limit,
-            at=max(today, self.accepted_on),
+            at=max(today, accepted_on),
             stages=[s.period() for s in self.stages],
             extensions=[e.days for e in self.extensions],
             decided_on=self.decided_on,
+            legal_limit=self.matter.legal_limit,
+            stopped_on=stopped_on,
+            overdue_before=self._overdue_before_changes(calendar, accepted_on),
         )
+
+    def prereview_due_on(self, calendar: Calendar, days: int = PREREVIEW_DAYS) -> date | None:
+        """预审 (seed 000): the date by which the department should accept, reject or ask for a
+        supplement — ``days`` working days after it signed for the materials (or after a
+        supplement asked before acceptance was supplied, which starts a new pre-review). None
+        before the materials arrived."""
+        current = self._prereview_round()
+        if current is None:
+            return None
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+            raise InvalidInput(f"预审时限 {days} 个工作日不合理（1–60）")
+        return add_working_days(calendar, local_date(current[0]), days).due
+
+    def prereview_overdue(self, calendar: Calendar, on: date, days: int = PREREVIEW_DAYS) -> bool:
+        """Whether the pre-review is late on ``on``: still pending after its due date, or ended
+        (accepted, rejected, supplement asked) after it."""
+        current = self._prereview_round()
+        due = self.prereview_due_on(calendar, days)
+        if current is None or due is None:
+            return False
+        ended = local_date(current[1]) if current[1] is not None else None
+        if ended is not None and ended <= on:
+            return ended > due
+        return on > due
+
+    def _prereview_round(self) -> tuple[datetime, datetime | None] | None:
+        """The current pre-review: (start, end or None while it runs)."""
+        if self.received_at is None:
+            return None
+        start, end = self.received_at, None
+        for request in self.supplements:
+            if request.after_acceptance:
+                continue
+            end = request.requested_at
+            if request.supplied_at is not None:
+                start, end = request.supplied_at, None
+        if end is None:
+            end = self.accepted_at or (self.closed_at if self.state in TERMINAL else None)
+        return start, end
+
+    def _overdue_before_changes(self, calendar: Calendar, accepted_on: date) -> bool:
+        """Was the case overdue on the day a stage was opened or an extension granted, as its
+        record stood just before? The guards refuse both on an overdue case; this keeps a record
+        made before the guards (or bent around them) from ever counting as 提前办结."""
+        moments = sorted({s.opened_at for s in self.stages} | {e.at for e in self.extensions})
+        for moment in moments:
+            day = max(local_date(moment), accepted_on)
+            earlier = read_clock(
+                calendar,
+                accepted_on=accepted_on,
+                limit=self.matter.clock_limit,
+                at=day,
+                stages=[
+                    replace(s.period(), end=s.end_on if s.closed_at is not None and s.closed_at < moment else None)
+                    for s in self.stages
+                    if s.opened_at < moment and s.start_on <= day
+                ],
+                extensions=[e.days for e in self.extensions if e.at < moment],
+            )
+            if earlier.overdue:
+                return True
+        return False
 
     def collect_events(self) -> list[ev.Event]:
         """Hand the recorded events to the unit of work (and forget them)."""
@@ -763,6 +926,17 @@ class Case:
                 return stage
         raise InvalidInput(f"没有编号为 {stage_id} 的特殊环节")
 
+    def _require_in_time(self, command: str, calendar: Calendar, *, start: date, today: date) -> None:
+        """A special stage never starts on or after a date on which the case was overdue."""
+        for day, when in ((start, f"开始日期 {start}"), (today, "今天")):
+            reading = self.clock(calendar, day)
+            if reading is not None and (reading.overdue or reading.ever_overdue):
+                self._fail(
+                    command,
+                    f"特殊环节只能在承诺期限内启动，办件超期后不得暂停计时（{when}已用 {reading.used} 个工作日，"
+                    f"承诺期限 {reading.promised} 个工作日，已于 {reading.due_date} 到期）",
+                )
+
     def _check_stage_date(self, day: date, at: datetime, command: str) -> None:
         accepted_on = self.accepted_on
         if accepted_on is not None and day < accepted_on:
@@ -780,6 +954,8 @@ class Case:
         expected_days: int | None,
         at: datetime,
         actor: str,
+        approved_by: str | None = None,
+        backdated: bool = False,
     ) -> str:
         stage = Stage(
             id=str(uuid.uuid4()),
@@ -791,6 +967,7 @@ class Case:
             opened_at=at,
             expected_days=expected_days,
             limit=self.matter.stage_limits.get(stage_type),
+            approved_by=approved_by,
         )
         self.stages.append(stage)
         self.state = CaseState.IN_REVIEW
@@ -804,6 +981,8 @@ class Case:
                 reason=reason,
                 legal_basis=legal_basis,
                 expected_days=expected_days,
+                approved_by=approved_by,
+                backdated=backdated,
             )
         )
         return stage.id

@@ -9,8 +9,13 @@ Rules (民法典 §201, the start day is not counted):
   open). Overlapping stages are merged: a day is excluded once.
 * due date: the date on which ``used`` reaches the promised limit (plus extensions) if nothing
   else is excluded; ``remaining = promised − used``.
-* finished early ⇔ ``promised − used(decided) ≥ 1``; overdue ⇔ ``used > promised``. An instant
-  case (limit 0) is due on its acceptance date.
+* overdue ⇔ ``used > promised`` (promised = limit + extensions): a full working day or more beyond.
+* finished early (提前办结, seed 002) ⇔ ``limit − used(decided) ≥ 1`` against the promised limit
+  WITHOUT extensions, and never for a case that was ever overdue. An instant case (limit 0) is due
+  on its acceptance date.
+* the legal limit (法定期限) runs beside it by the same rules: its own due date, ``legal_used``,
+  ``legal_remaining`` and ``legal_overdue`` (extensions do not move it).
+* a clock stopped without a decision (撤回, 补正不来办结) freezes on its stop date.
 
 A date the calendar does not cover is still answered (weekends only) but the reading is marked
 provisional with the reason; nothing raises for an uncovered year.
@@ -81,6 +86,16 @@ class ClockReading:
     stages: tuple[StageTally, ...]
     paused: bool
     """True while a stage is open: the clock is not running."""
+    legal_limit: int | None = None
+    legal_due_date: date | None = None
+    legal_used: int | None = None
+    legal_remaining: int | None = None
+    legal_overdue: bool | None = None
+    stopped_on: date | None = None
+    """The date the clock stopped without a decision (撤回, 补正不来办结): the figures freeze there."""
+    ever_overdue: bool = False
+    """Overdue now, or found overdue before a stage or an extension changed the record: such a
+    case is never "finished early"."""
 
 
 class WorkdayCounter:
@@ -142,10 +157,18 @@ def read_clock(
     stages: Sequence[StagePeriod] = (),
     extensions: Sequence[int] = (),
     decided_on: date | None = None,
+    legal_limit: int | None = None,
+    stopped_on: date | None = None,
+    overdue_before: bool = False,
 ) -> ClockReading:
-    """Read the clock of one case on date ``at`` (the evaluation date; "today")."""
+    """Read the clock of one case on date ``at`` (the evaluation date; "today").
+
+    ``stopped_on`` is the date the clock stopped without a decision (withdrawal); ``overdue_before``
+    says the case was found overdue under an earlier state of its record (see ``Case.clock``)."""
     if not 0 <= limit <= MAX_LIMIT_DAYS:
         raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
+    if legal_limit is not None and not 0 <= legal_limit <= MAX_LIMIT_DAYS:
+        raise InvalidInput(f"法定期限 {legal_limit} 个工作日不合理")
     if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
         raise InvalidInput("延期天数必须是正整数")
     if decided_on is not None and decided_on < accepted_on:
@@ -154,9 +177,18 @@ def read_clock(
         if stage.start < accepted_on:
             raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
 
+    if stopped_on is not None and stopped_on < accepted_on:
+        raise InvalidInput(f"停止计时日期 {stopped_on} 早于受理日期 {accepted_on}")
+
     counter = WorkdayCounter(calendar)
     finished = decided_on is not None and decided_on <= at
-    as_of = decided_on if finished and decided_on is not None else at
+    stopped = not finished and stopped_on is not None and stopped_on <= at
+    if finished and decided_on is not None:
+        as_of = decided_on
+    elif stopped and stopped_on is not None:
+        as_of = stopped_on
+    else:
+        as_of = at
     extension_days = sum(extensions)
     promised = limit + extension_days
 
@@ -165,6 +197,9 @@ def read_clock(
     excluded_in_range = [d for d in elapsed if d in excluded]
     used = len(elapsed) - len(excluded_in_range)
     due_date = counter.add_workdays(accepted_on, promised, skip=excluded)
+    legal_due = None if legal_limit is None else counter.add_workdays(accepted_on, legal_limit, skip=excluded)
+    overdue = used > promised
+    ever_overdue = overdue or overdue_before
 
     tallies = tuple(_tally(counter, stage, as_of) for stage in stages)
     reason = counter.provisional_reason()
@@ -179,12 +214,19 @@ def read_clock(
         excluded_days=len(excluded_in_range),
         due_date=due_date,
         decided_on=decided_on if finished else None,
-        early=(promised - used >= 1) if finished else None,
-        overdue=used > promised,
+        early=(limit - used >= 1 and not ever_overdue) if finished else None,
+        overdue=overdue,
         provisional=reason is not None,
         provisional_reason=reason,
         stages=tallies,
-        paused=not finished and any(s.end is None or s.end > as_of for s in stages),
+        paused=not finished and not stopped and any(s.end is None or s.end > as_of for s in stages),
+        legal_limit=legal_limit,
+        legal_due_date=legal_due,
+        legal_used=None if legal_limit is None else used,
+        legal_remaining=None if legal_limit is None else legal_limit - used,
+        legal_overdue=None if legal_limit is None else used > legal_limit,
+        stopped_on=stopped_on if stopped else None,
+        ever_overdue=ever_overdue,
     )
 
 
@@ -224,6 +266,18 @@ FORWARDING_LIMIT_DAYS = 2
 def forwarding_due(calendar: Calendar, collected_on: date) -> DueDate:
     """The window's promise to forward the materials within 2 working days of collection."""
     return add_working_days(calendar, collected_on, FORWARDING_LIMIT_DAYS)
+
+
+def previous_workday(calendar: Calendar, day: date) -> date:
+    """The last working day strictly before ``day`` (the earliest start a special stage may be
+    given without the lead's approval when it is recorded on ``day``)."""
+    counter = WorkdayCounter(calendar)
+    found = day - ONE_DAY
+    for _ in range(MAX_LIMIT_DAYS):
+        if counter.is_workday(found):
+            return found
+        found -= ONE_DAY
+    raise InvalidInput(f"{day} 之前找不到工作日")
 
 
 def working_days_between(calendar: Calendar, start: date, end: date) -> int:

@@ -159,6 +159,10 @@ class SupplementRequested(Event):
     items: tuple[str, ...]
     due_on: date
     after_acceptance: bool
+    reason: str = ""
+    """Why the applicant is asked again (required from the second request on)."""
+    count: int = 1
+    """This request's number among the case's 补正 requests."""
 
 
 @event
@@ -173,6 +177,9 @@ class SupplementSupplied(Event):
 class CaseClosedUnsupplemented(Event):
     type: ClassVar[str] = "case.closed_unsupplemented"
     due_on: date
+    opinion: str = ""
+    """The department's 意见 when it closed by hand; empty for the watcher's automatic close."""
+    after_acceptance: bool = False
 
 
 @event
@@ -201,6 +208,10 @@ class StageOpened(Event):
     reason: str
     legal_basis: str
     expected_days: int | None
+    approved_by: str | None = None
+    """The department lead who approved a start earlier than the working day before the record."""
+    backdated: bool = False
+    """Recorded more than a working day after the stage started (补登, with the lead's approval)."""
 
 
 @event

@@ -9,6 +9,10 @@ from enum import StrEnum
 from handoff.errors import InvalidInput
 from handoff.labels_zh import STAGE_TYPE_ZH
 
+MAX_MATTER_LIMIT = 365
+"""The longest legal or promised limit a matter may state, in working days (as the admin API)."""
+MAX_INSTANT_LIMIT = 1
+
 
 class CaseKind(StrEnum):
     INSTANT = "instant"  # 即办件: decided on the acceptance date
@@ -84,10 +88,18 @@ class Matter:
             raise InvalidInput("事项名称不能为空")
         if not self.department_office_id.strip():
             raise InvalidInput("必须指定负责审批的部门")
-        if not 0 <= self.promised_limit <= self.legal_limit:
-            raise InvalidInput(f"承诺期限（{self.promised_limit}）必须在 0 到法定期限（{self.legal_limit}）之间")
-        if self.kind is CaseKind.INSTANT and self.promised_limit != 0:
-            raise InvalidInput("即办件的承诺期限必须为 0 个工作日")
+        for what, days in (("法定期限", self.legal_limit), ("承诺期限", self.promised_limit)):
+            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_MATTER_LIMIT:
+                raise InvalidInput(f"{what}（{days}）必须是 0 到 {MAX_MATTER_LIMIT} 之间的工作日数")
+        if self.promised_limit > self.legal_limit:
+            raise InvalidInput(f"承诺期限（{self.promised_limit}）不得超过法定期限（{self.legal_limit}）")
+        if self.kind is CaseKind.INSTANT and self.promised_limit > MAX_INSTANT_LIMIT:
+            # Seed 002's own sample (防雷装置竣工验收) is a 即办件 with 承诺期限 1: done on the spot or
+            # by the next working day; anything longer is a 承诺件.
+            raise InvalidInput(
+                f"即办件的承诺期限为 0 或 {MAX_INSTANT_LIMIT} 个工作日（当场或次一工作日办结），"
+                f"{self.promised_limit} 个工作日应登记为承诺件"
+            )
         if self.kind is CaseKind.PROMISED and self.promised_limit == 0:
             raise InvalidInput("承诺件的承诺期限至少为 1 个工作日")
         if not self.modes:
@@ -102,8 +114,8 @@ class Matter:
         if self.iou_days == 0 and any(m.tolerable for m in self.materials):
             raise InvalidInput("有可容缺的材料时，容缺补交期限至少为 1 个工作日")
         for stage, days in self.stage_limits.items():
-            if days < 1:
-                raise InvalidInput(f"特殊环节“{STAGE_TYPE_ZH[stage.value]}”的时限至少为 1 个工作日")
+            if not 1 <= days <= MAX_MATTER_LIMIT:
+                raise InvalidInput(f"特殊环节“{STAGE_TYPE_ZH[stage.value]}”的时限应为 1 到 {MAX_MATTER_LIMIT} 个工作日")
 
     @property
     def clock_limit(self) -> int:

@@ -415,27 +415,12 @@ async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps)
 CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     "accept": lambda c, a, at, actor: c.accept(at=at, actor=actor),
     "reject": lambda c, a, at, actor: c.reject(reason=a["reason"], at=at, actor=actor),
-    "request_supplement": lambda c, a, at, actor: c.request_supplement(
-        items=a["items"], due_on=a["due_on"], at=at, actor=actor
-    ),
     "supplement_supplied": lambda c, a, at, actor: c.supplement_supplied(at=at, actor=actor),
-    "close_unsupplemented": lambda c, a, at, actor: c.close_unsupplemented(at=at, actor=actor),
-    "open_stage": lambda c, a, at, actor: _ignore(
-        c.open_stage(
-            stage_type=StageType(a["stage_type"]),
-            reason=a["reason"],
-            legal_basis=a["legal_basis"],
-            expected_days=a.get("expected_days"),
-            start_on=a.get("start_on"),
-            at=at,
-            actor=actor,
-        )
+    "close_unsupplemented": lambda c, a, at, actor: c.close_unsupplemented(
+        opinion=a.get("opinion"), at=at, actor=actor
     ),
     "close_stage": lambda c, a, at, actor: c.close_stage(
         stage_id=a["stage_id"], end_on=a.get("end_on"), at=at, actor=actor
-    ),
-    "extend": lambda c, a, at, actor: c.extend(
-        days=a["days"], approver=a["approver"], reason=a["reason"], at=at, actor=actor
     ),
     "fulfil_iou": lambda c, a, at, actor: c.fulfil_iou(material=a["material"], at=at, actor=actor),
     "decide": lambda c, a, at, actor: c.decide(outcome=Outcome(a["outcome"]), opinion=a["opinion"], at=at, actor=actor),
@@ -457,14 +442,41 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
 }
 
 
+CLOCK_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str, Calendar], None]] = {
+    # The commands that may pause or lengthen the clock: their guards read it on the calendar.
+    "request_supplement": lambda c, a, at, actor, cal: c.request_supplement(
+        items=a["items"], due_on=a["due_on"], reason=a.get("reason", ""), at=at, actor=actor, calendar=cal
+    ),
+    "open_stage": lambda c, a, at, actor, cal: _ignore(
+        c.open_stage(
+            stage_type=StageType(a["stage_type"]),
+            reason=a["reason"],
+            legal_basis=a["legal_basis"],
+            expected_days=a.get("expected_days"),
+            start_on=a.get("start_on"),
+            approved_by=a.get("approved_by"),
+            at=at,
+            actor=actor,
+            calendar=cal,
+        )
+    ),
+    "extend": lambda c, a, at, actor, cal: c.extend(
+        days=a["days"], approver=a["approver"], reason=a["reason"], at=at, actor=actor, calendar=cal
+    ),
+}
+
+
 async def handle_case_command(cmd: CaseCommand, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
-    operation = CASE_COMMANDS.get(cmd.name)
-    if operation is None:
+    plain, timed = CASE_COMMANDS.get(cmd.name), CLOCK_COMMANDS.get(cmd.name)
+    if plain is None and timed is None:
         raise InvalidInput(f"未知的办件操作 “{cmd.name}”")
     async with uow:
         case = await _case(uow, cmd.case_id)
         try:
-            operation(case, cmd.args, deps.clock.now(), cmd.actor)
+            if timed is not None:
+                timed(case, cmd.args, deps.clock.now(), cmd.actor, deps.calendar)
+            elif plain is not None:
+                plain(case, cmd.args, deps.clock.now(), cmd.actor)
         except KeyError as exc:
             raise InvalidInput(f"缺少参数 {exc.args[0]}") from exc
         except ValueError as exc:

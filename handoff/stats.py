@@ -3,11 +3,18 @@
 Each ratio is None when its denominator is zero: "no cases" is not "0 %".
 
 * 受理率 = accepted cases / all cases
-* 办结率 = decided cases / cases that should be decided (decided, or accepted and past due)
-* 提前办结率 = cases finished early (promised − used ≥ 1) / all cases
+* 办结率 = 办结数 / 应办结数, where 应办结数 = 办结数 (on time or late) + 超时未办结数: cases still
+  running and overdue — beyond the promised limit by one full working day or more (seed 002's
+  definition of 逾期). A case due on Friday is not 应办结 on the weekend after: it is not yet late.
+* 提前办结率 = cases finished early / all cases; early ⇔ 承诺时限 − (办结时间 − 受理时间 − 不计时时间)
+  ≥ 1, against the promised limit WITHOUT extensions, and never for a case that was ever overdue
 * 逾期数 = cases more than one full working day past the promised limit, decided or not
 * 少跑次数 = cases whose result was mailed to the applicant or registered at the window's pickup
-* 少跑距离 = Σ distance between the deciding jurisdiction and the collecting window
+* 少跑距离 = Σ distance between the collecting window and the matter's home department, where the
+  applicant would otherwise have gone (for 委托审批 the entrusted unit is local: the trip saved is
+  still the one to the home jurisdiction)
+
+A withdrawn case's clock froze on its withdrawal date (``Case.clock``): its figures do not move.
 * 好差评: coverage = rated / all; average score; 差评率 = bad / rated; 整改率 = rectified bad / bad
 """
 
@@ -18,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from handoff.case import Case, CaseState
+from handoff.case import UNDER_REVIEW, Case, CaseState
 from handoff.matter import Delivery
 from handoff.ports import Calendar
 
@@ -47,6 +54,8 @@ class CaseFacts:
     accepted: bool
     decided: bool
     due_passed: bool
+    """超时未办结: still running, undecided and overdue on the evaluation date (应办结 though not
+    办结). The name is the projection's column."""
     early: bool
     overdue: bool
     trip_saved: bool
@@ -65,17 +74,18 @@ def case_facts(case: Case, calendar: Calendar, today: date, offices: Mapping[str
         CaseState.ARCHIVED,
     )
     picked_at_window = case.pickup is not None and case.pickup.office_id == case.window_office_id
-    window, dept = offices.get(case.window_office_id), offices.get(case.department_office_id)
+    window, home = offices.get(case.window_office_id), offices.get(case.matter.department_office_id)
     rating = case.rating
+    running = case.state in UNDER_REVIEW
     return CaseFacts(
         case_id=case.id,
         accepted=case.accepted_at is not None,
         decided=case.decided_at is not None,
-        due_passed=reading is not None and reading.due_date < today,
+        due_passed=running and reading is not None and reading.overdue,
         early=bool(reading and reading.early),
         overdue=bool(reading and reading.overdue),
         trip_saved=mailed or picked_at_window,
-        distance_km=distance_km(window, dept) if window and dept else 0.0,
+        distance_km=distance_km(window, home) if window and home else 0.0,
         rating=rating.score if rating else None,
         bad_rating=bool(rating and rating.bad),
         rectified=bool(rating and rating.bad and rating.rectified_at is not None),

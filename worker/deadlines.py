@@ -11,8 +11,9 @@ rows to today and announces, once per occasion (``watch_announcements``), throug
 * ``case.overdue`` when ``used > promised`` and the case is not decided;
 * ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise passed and the
   materials have not left the window;
-* a supplement (before acceptance) whose due date passed closes the case as
-  ``closed_unsupplemented`` (补正不来办结), through the case's own command, so its rules hold.
+* a supplement whose due date passed — asked before acceptance, or the open ``supplement`` stage
+  after it — closes the case as ``closed_unsupplemented`` (补正不来办结), through the case's own
+  command, so its rules hold.
 
 Every reading is a recomputation, so a redelivered or reordered event changes nothing; the
 announcement keys make each notice happen once.
@@ -62,6 +63,8 @@ WATCHED = frozenset(
         CaseState.IN_REVIEW,
     }
 )
+SUPPLEMENT_WAITS = (CaseState.SUPPLEMENT_REQUESTED.value, CaseState.ACCEPTED.value, CaseState.IN_REVIEW.value)
+"""States in which an open supplement (before or after acceptance) may run out."""
 NOT_LEFT = (PackageState.CREATED.value, PackageState.SEALED.value)
 """An outbound package in these states is still at the window."""
 
@@ -110,7 +113,7 @@ def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) ->
         "paused": bool(reading and reading.paused),
         "provisional": bool(reading and reading.provisional),
         "overdue": bool(reading and reading.overdue and case.decided_at is None),
-        "supplement_due_on": supplement.due_on if supplement and not supplement.after_acceptance else None,
+        "supplement_due_on": supplement.due_on if supplement else None,
         "watching": case.state in WATCHED,
         "as_of": today,
         "updated_at": now,
@@ -266,7 +269,7 @@ class DeadlineWatcher:
                     ),
                 )
             due = row["supplement_due_on"]
-            if row["state"] == CaseState.SUPPLEMENT_REQUESTED.value and due is not None and due < today:
+            if row["state"] in SUPPLEMENT_WAITS and due is not None and due < today:
                 done["closed"] += await self._close_unsupplemented(row["case_id"])
         return done
 

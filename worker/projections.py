@@ -5,7 +5,11 @@ trip saved, distance, rating, the special stages by type) are recomputed from th
 the difference from the facts stored before is added to the sums of the case's collection day and
 (window, department) pair — ``indicator_days`` and ``indicator_stage_days``. A recomputation is
 idempotent and order-free: a redelivered or late event adds zero. Facts that change with time
-alone (a due date passing) are brought up to date by the periodic ``tick``.
+alone (a due date passing) are brought up to date by the periodic ``tick``. A withdrawn case
+(or one closed for a supplement not brought) is finished: its clock froze on the date it ended
+(``Case.clock``), so a later recomputation gives the same facts as the stats computed from the
+case. The ``due_passed`` column holds ``CaseFacts.due_passed``: 超时未办结 (running, undecided and
+overdue), the part of 应办结 that is not yet 办结.
 
 The dashboard (GET /api/v1/indicators) adds up the rows of a period, grouped by day, month,
 window, department or region, without reading a single case.

@@ -176,6 +176,7 @@ case_supplements = _case_child(
     Column("after_acceptance", Boolean, nullable=False),
     Column("supplied_at", UtcDateTime),
     Column("stage_id", String(ID)),
+    Column("reason", Text, nullable=False, server_default=""),
 )
 
 case_stages = _case_child(
@@ -192,6 +193,7 @@ case_stages = _case_child(
     Column("limit_days", Integer),
     Column("closed_by", String(ID)),
     Column("closed_at", UtcDateTime),
+    Column("approved_by", String(ID)),
 )
 
 case_extensions = _case_child(

@@ -250,6 +250,7 @@ class SqlCases:
                     after_acceptance=s["after_acceptance"],
                     supplied_at=s["supplied_at"],
                     stage_id=s["stage_id"],
+                    reason=s["reason"],
                 )
                 for s in await self._children(conn, t.case_supplements, cid)
             ],
@@ -267,6 +268,7 @@ class SqlCases:
                     end_on=s["end_on"],
                     closed_by=s["closed_by"],
                     closed_at=s["closed_at"],
+                    approved_by=s["approved_by"],
                 )
                 for s in await self._children(conn, t.case_stages, cid)
             ],
@@ -420,6 +422,7 @@ class SqlCases:
                         "after_acceptance": s.after_acceptance,
                         "supplied_at": s.supplied_at,
                         "stage_id": s.stage_id,
+                        "reason": s.reason,
                     }
                     for n, s in enumerate(case.supplements, start=1)
                 ],
@@ -442,6 +445,7 @@ class SqlCases:
                         "limit_days": s.limit,
                         "closed_by": s.closed_by,
                         "closed_at": s.closed_at,
+                        "approved_by": s.approved_by,
                     }
                     for n, s in enumerate(case.stages, start=1)
                 ],

@@ -78,6 +78,14 @@ def test_an_open_stage_and_an_extension(capsys):
     )
 
 
+def test_the_legal_limit_runs_beside_the_promised_one(capsys):
+    out = clock(capsys, "--accepted", "2026-03-02", "--limit", "5", "--legal-limit", "15", "--at", "2026-03-24")
+    assert (out["due_date"], out["overdue"], out["used"]) == ("2026-03-09", True, 16)
+    assert (out["legal_due_date"], out["legal_overdue"], out["legal_remaining"]) == ("2026-03-23", True, -1)
+    out = clock(capsys, "--accepted", "2026-03-02", "--limit", "5", "--at", "2026-03-24")
+    assert out["legal_due_date"] is None and out["legal_overdue"] is None
+
+
 def test_a_calendar_file_removes_the_provisional_mark(capsys, tmp_path):
     out = clock(capsys, "--accepted", "2026-12-30", "--limit", "2", "--at", "2026-12-30")
     assert out["provisional"] and out["due_date"] == "2027-01-01"
@@ -98,6 +106,8 @@ def test_a_calendar_file_removes_the_provisional_mark(capsys, tmp_path):
         ["--accepted", "2026-03-02", "--limit", "3", "--stage", "inspection:2026-03-01:2026-03-04"],
         ["--accepted", "2026-03-02", "--limit", "3", "--decided", "2026-03-01"],
         ["--accepted", "2026-03-02", "--limit", "3", "--calendar", "/nonexistent.toml"],
+        ["--accepted", "2026-03-02", "--limit", "5", "--legal-limit", "3"],
+        ["--accepted", "2026-03-02", "--limit", "5", "--legal-limit", "x"],
     ],
 )
 def test_bad_arguments_give_one_chinese_line_and_exit_2(args):

@@ -223,6 +223,65 @@ async def test_a_department_opens_and_closes_a_stage_and_extends_with_the_clock_
     assert case["lead_copies"][0]["remark"] == "加快办理"
 
 
+async def test_the_clock_cannot_be_bent_over_http_and_shows_both_limits(api):
+    from datetime import date
+
+    from handoff.clock import add_working_days
+
+    body = registration(
+        matter_id="m-jsgc-xk",
+        delivery="mail_to_applicant",
+        applicant={"name": "张小三", "phone": "13812345678", "address": "陆丰市东海街道人民路 8 号"},
+        tolerated=[],
+        materials=[{"name": "建设工程规划许可申请表"}, {"name": "建设工程设计方案"}, {"name": "土地权属证明"}],
+    )
+    cid = (await post(api, "/api/v1/cases", "clerk-lf", body, 201))["id"]
+    package = await post(api, f"/api/v1/cases/{cid}/packages", "clerk-lf", {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    signed = await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-zj"})
+    assert signed["state"] == "signed"
+    case = await post(api, f"/api/v1/cases/{cid}/accept", "dept-zj")  # Monday 2026-03-02
+    assert case["prereview"] == {"due_on": "2026-03-05", "overdue": False}
+    calendar = api.container.deps.calendar
+    legal_due = add_working_days(calendar, date(2026, 3, 2), 30).due.isoformat()
+    assert (case["clock"]["due_date"], case["clock"]["legal_due_date"], case["clock"]["legal_overdue"]) == (
+        "2026-03-30",
+        legal_due,
+        False,
+    )
+    api.tick(days=2)  # Wednesday: the working day before is 03-03
+    stage = {"stage_type": "inspection", "reason": "现场勘验", "legal_basis": "行政许可法第四十五条"}
+    problem = await post(api, f"/api/v1/cases/{cid}/stages", "dept-zj", {**stage, "start_on": "2026-03-02"}, 422)
+    assert "须经分管领导批准" in problem["title"]
+    case = await post(
+        api, f"/api/v1/cases/{cid}/stages", "dept-zj", {**stage, "start_on": "2026-03-02", "approved_by": "lead-zj"}
+    )
+    assert case["stages"][0]["approved_by"] == "lead-zj" and case["clock"]["paused"]
+    case = await post(api, f"/api/v1/cases/{cid}/stages/{case['stages'][0]['id']}/close", "dept-zj", {})
+    case = await post(
+        api, f"/api/v1/cases/{cid}/supplement", "dept-zj", {"items": ["补充图纸"], "due_on": "2026-03-06"}
+    )
+    assert case["supplement_count"] == 1
+    problem = await post(
+        api, f"/api/v1/cases/{cid}/supplement", "dept-zj", {"items": ["盖章页"], "due_on": "2026-03-09"}, 409
+    )
+    assert "已有未结束的补正环节" in problem["title"]
+    problem = await post(api, f"/api/v1/cases/{cid}/supplement/close", "dept-zj", {"opinion": "逾期未补正"}, 409)
+    assert "尚未届满" in problem["title"]
+    api.tick(days=5)  # Monday 2026-03-09
+    case = await post(
+        api, f"/api/v1/cases/{cid}/supplement/close", "dept-zj", {"opinion": "申请人逾期未补正图纸，补正不来办结"}
+    )
+    assert case["state"] == "closed_unsupplemented" and case["closed_reason"].startswith("申请人逾期未补正")
+    assert case["clock"]["stopped_on"] == "2026-03-09" and not case["clock"]["paused"]
+
+
 async def test_the_boards_list_stalled_packages_and_late_cases_within_the_callers_scope(api):
     from worker.deadlines import DeadlineSettings, DeadlineWatcher
 

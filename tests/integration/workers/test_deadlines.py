@@ -146,6 +146,28 @@ async def test_a_supplement_not_brought_by_its_due_date_closes_the_case_with_the
     assert (await w.scan())["closed"] == 0
 
 
+async def test_a_supplement_stage_after_acceptance_not_supplied_by_its_due_date_closes_the_case(world):
+    w = watcher(world)
+    feed = world.feed(w.handle)
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    await world.to_department(case_id)
+    await world.case("accept", case_id)
+    world.at(2026, 3, 3)
+    await world.case("request_supplement", case_id, items=["补充图纸"], due_on=date(2026, 3, 6))
+    await feed()
+    assert (await clock_of(world, case_id))["supplement_due_on"] == date(2026, 3, 6)
+    world.at(2026, 3, 6)
+    assert (await w.scan())["closed"] == 0
+    world.at(2026, 3, 9)
+    assert (await w.scan())["closed"] == 1
+    async with world.uow() as uow:
+        case = await uow.cases.get(case_id)
+    assert case.state.value == "closed_unsupplemented" and case.stages[0].end_on == date(2026, 3, 6)
+    [closed] = await announced(world, "case.closed_unsupplemented")
+    assert closed["data"]["after_acceptance"] is True and closed["data"]["opinion"] == ""
+
+
 async def test_a_calendar_upload_moves_the_due_dates_of_open_cases_keeping_the_paused_days(world):
     w = watcher(world)
     feed = world.feed(w.handle)

@@ -115,3 +115,24 @@ async def test_figures_are_grouped_by_day_window_region_and_filtered_by_scope(wo
     assert [(g.key, g.figures.cases) for g in haifeng] == [("win-441521", 1)]
     assert stages == [("expert_review", 1, 3, 3)]  # 03-04, 03-05, 03-06: strictly after the start
     assert rows == 3  # a row per day and (window, department) pair, not per case
+
+
+async def test_a_withdrawn_cases_figures_stay_as_they_were_on_the_withdrawal_date(world):
+    p = projector(world)
+    feed = world.feed(p.handle)
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    await world.to_department(case_id)
+    await world.case("accept", case_id)
+    world.at(2026, 3, 5)
+    await world.case("withdraw", case_id, reason="申请人主动撤回")
+    await feed()
+    async with world.engine.connect() as conn:
+        [then] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    world.at(2026, 6, 1)  # long past the 20-day promise: a running clock would be overdue
+    await p.project(case_id)
+    await p.tick()
+    async with world.engine.connect() as conn:
+        [later] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert later == then and later.figures.overdue == 0 and later.figures.should_be_decided == 0
+    assert later.figures == await direct_indicators(world, [case_id])

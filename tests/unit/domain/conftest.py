@@ -18,9 +18,13 @@ def cst(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=CST)
 
 
+CALENDAR = load_calendar()
+"""The State Council's calendar as the service loads it (for commands whose guards read the clock)."""
+
+
 @pytest.fixture(scope="session")
 def calendar() -> ScheduleCalendar:
-    return load_calendar()
+    return CALENDAR
 
 
 LIGHTNING = Matter(
@@ -43,7 +47,7 @@ BUILDING = Matter(
     id="m-jz",
     name="建设工程规划许可证核发",
     department_office_id="dept-441500-zj",
-    legal_limit=20,
+    legal_limit=30,  # 20 working days and the 10 行政许可法 §42 allows to extend them by
     promised_limit=20,
     kind=CaseKind.PROMISED,
     modes=frozenset({Mode.PROXY_COLLECT, Mode.DELEGATED}),

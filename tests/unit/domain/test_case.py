@@ -12,7 +12,7 @@ from handoff.codes import hash_token
 from handoff.errors import IllegalTransition, InvalidInput, MissingMaterials
 from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, Mode, StageType
 
-from .conftest import APPLICANT, BUILDING, INSTANT, LIGHTNING, accepted_case, all_materials, cst, new_case
+from .conftest import APPLICANT, BUILDING, CALENDAR, INSTANT, LIGHTNING, accepted_case, all_materials, cst, new_case
 
 
 def register(matter: Matter, submitted, tolerated=(), iou_due_on=None, mode=Mode.PROXY_COLLECT):
@@ -114,6 +114,7 @@ def test_bad_applicant_data_is_refused_in_chinese():
 def test_the_whole_happy_path_to_the_archive():
     case = accepted_case(BUILDING)
     case.open_stage(
+        calendar=CALENDAR,
         stage_type=StageType.EXPERT_REVIEW,
         reason="需专家评审设计方案",
         legal_basis="行政许可法第四十五条",
@@ -123,7 +124,7 @@ def test_the_whole_happy_path_to_the_archive():
     assert case.state is CaseState.IN_REVIEW
     stage_id = case.stages[0].id
     case.close_stage(stage_id=stage_id, at=cst(2026, 3, 20), actor="dept")
-    case.extend(days=5, approver="王局长", reason="材料复杂", at=cst(2026, 3, 23), actor="dept")
+    case.extend(calendar=CALENDAR, days=5, approver="王局长", reason="材料复杂", at=cst(2026, 3, 23), actor="dept")
     case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 30), actor="dept")
     case.ship_result(at=cst(2026, 3, 30, 15), actor="dept", result_package_id="pkg-r")
     case.deliver(at=cst(2026, 4, 1), actor="courier")
@@ -146,13 +147,18 @@ def test_the_whole_happy_path_to_the_archive():
 def test_the_case_clock_counts_its_stages_and_extension(calendar):
     case = accepted_case(BUILDING)
     case.open_stage(
-        stage_type=StageType.EXPERT_REVIEW, reason="评审", legal_basis="依据", at=cst(2026, 3, 10), actor="dept"
+        calendar=CALENDAR,
+        stage_type=StageType.EXPERT_REVIEW,
+        reason="评审",
+        legal_basis="依据",
+        at=cst(2026, 3, 10),
+        actor="dept",
     )
     reading = case.clock(calendar, date(2026, 3, 13))
     assert reading is not None and reading.paused and reading.excluded_days == 3
     assert reading.stages[0].limit == 10  # the matter's own limit for expert review
     case.close_stage(stage_id=case.stages[0].id, at=cst(2026, 3, 20), actor="dept")
-    case.extend(days=10, approver="王局长", reason="复杂", at=cst(2026, 3, 23), actor="dept")
+    case.extend(calendar=CALENDAR, days=10, approver="王局长", reason="复杂", at=cst(2026, 3, 23), actor="dept")
     reading = case.clock(calendar, date(2026, 3, 23))
     assert reading is not None and reading.promised == 30 and not reading.paused
     assert reading.due_date == date(2026, 4, 24)
@@ -166,7 +172,9 @@ def test_supplement_before_acceptance_waits_and_returns_to_review():
     case = new_case()
     case.forward(at=cst(2026, 3, 2, 11), actor="w")
     case.receive(at=cst(2026, 3, 3), actor="d")
-    case.request_supplement(items=["土地权属证明原件"], due_on=date(2026, 3, 10), at=cst(2026, 3, 3, 11), actor="d")
+    case.request_supplement(
+        calendar=CALENDAR, items=["土地权属证明原件"], due_on=date(2026, 3, 10), at=cst(2026, 3, 3, 11), actor="d"
+    )
     assert case.state is CaseState.SUPPLEMENT_REQUESTED
     case.supplement_supplied(at=cst(2026, 3, 5), actor="d")
     assert case.state is CaseState.RECEIVED
@@ -178,7 +186,9 @@ def test_an_unsupplied_request_closes_only_after_its_due_date():
     case = new_case()
     case.forward(at=cst(2026, 3, 2, 11), actor="w")
     case.receive(at=cst(2026, 3, 3), actor="d")
-    case.request_supplement(items=["设计方案盖章页"], due_on=date(2026, 3, 10), at=cst(2026, 3, 3, 11), actor="d")
+    case.request_supplement(
+        calendar=CALENDAR, items=["设计方案盖章页"], due_on=date(2026, 3, 10), at=cst(2026, 3, 3, 11), actor="d"
+    )
     with pytest.raises(IllegalTransition, match="尚未届满"):
         case.close_unsupplemented(at=cst(2026, 3, 10, 17), actor="watcher")
     case.close_unsupplemented(at=cst(2026, 3, 11, 0, 5), actor="watcher")
@@ -187,7 +197,9 @@ def test_an_unsupplied_request_closes_only_after_its_due_date():
 
 def test_a_supplement_after_acceptance_is_a_special_stage_that_pauses_the_clock(calendar):
     case = accepted_case(BUILDING)
-    case.request_supplement(items=["补充图纸"], due_on=date(2026, 3, 20), at=cst(2026, 3, 5), actor="d")
+    case.request_supplement(
+        calendar=CALENDAR, items=["补充图纸"], due_on=date(2026, 3, 20), at=cst(2026, 3, 5), actor="d"
+    )
     assert case.state is CaseState.IN_REVIEW and case.stages[0].type is StageType.SUPPLEMENT
     with pytest.raises(IllegalTransition, match="特殊环节"):
         case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 6), actor="d")
@@ -219,8 +231,8 @@ def test_reject_needs_a_reason_and_ends_the_case():
         ("ship_result", {"result_package_id": "p"}),
         ("deliver", {}),
         ("archive", {}),
-        ("extend", {"days": 3, "approver": "局长", "reason": "r"}),
-        ("open_stage", {"stage_type": StageType.INSPECTION, "reason": "r", "legal_basis": "b"}),
+        ("extend", {"days": 3, "approver": "局长", "reason": "r", "calendar": CALENDAR}),
+        ("open_stage", {"stage_type": StageType.INSPECTION, "reason": "r", "legal_basis": "b", "calendar": CALENDAR}),
         ("rate", {"score": 5, "comment": ""}),
     ],
 )
@@ -264,15 +276,16 @@ def test_approval_waits_for_every_tolerated_material():
 
 def test_extensions_are_capped_at_ten_working_days():
     case = accepted_case(BUILDING)
-    case.extend(days=6, approver="局长", reason="r", at=cst(2026, 3, 5), actor="d")
+    case.extend(calendar=CALENDAR, days=6, approver="局长", reason="r", at=cst(2026, 3, 5), actor="d")
     with pytest.raises(InvalidInput, match="10"):
-        case.extend(days=5, approver="局长", reason="r", at=cst(2026, 3, 6), actor="d")
+        case.extend(calendar=CALENDAR, days=5, approver="局长", reason="r", at=cst(2026, 3, 6), actor="d")
 
 
 def test_stage_dates_cannot_precede_acceptance_or_lie_in_the_future():
     case = accepted_case(BUILDING)
     with pytest.raises(InvalidInput):
         case.open_stage(
+            calendar=CALENDAR,
             stage_type=StageType.INSPECTION,
             reason="r",
             legal_basis="b",
@@ -282,6 +295,7 @@ def test_stage_dates_cannot_precede_acceptance_or_lie_in_the_future():
         )
     with pytest.raises(InvalidInput):
         case.open_stage(
+            calendar=CALENDAR,
             stage_type=StageType.INSPECTION,
             reason="r",
             legal_basis="b",
@@ -289,9 +303,18 @@ def test_stage_dates_cannot_precede_acceptance_or_lie_in_the_future():
             actor="d",
             start_on=date(2026, 3, 6),
         )
-    case.open_stage(stage_type=StageType.INSPECTION, reason="r", legal_basis="b", at=cst(2026, 3, 5), actor="d")
+    case.open_stage(
+        calendar=CALENDAR, stage_type=StageType.INSPECTION, reason="r", legal_basis="b", at=cst(2026, 3, 5), actor="d"
+    )
     with pytest.raises(IllegalTransition, match="勘验"):
-        case.open_stage(stage_type=StageType.INSPECTION, reason="r", legal_basis="b", at=cst(2026, 3, 6), actor="d")
+        case.open_stage(
+            calendar=CALENDAR,
+            stage_type=StageType.INSPECTION,
+            reason="r",
+            legal_basis="b",
+            at=cst(2026, 3, 6),
+            actor="d",
+        )
 
 
 def _decided(delivery: Delivery) -> Case:
@@ -407,7 +430,9 @@ def test_pickup_at_the_department_needs_no_shipping_and_mail_needs_no_pickup():
 
 def test_withdrawal_before_the_decision_closes_open_stages():
     case = accepted_case(BUILDING)
-    case.open_stage(stage_type=StageType.HEARING, reason="听证", legal_basis="b", at=cst(2026, 3, 5), actor="d")
+    case.open_stage(
+        calendar=CALENDAR, stage_type=StageType.HEARING, reason="听证", legal_basis="b", at=cst(2026, 3, 5), actor="d"
+    )
     case.withdraw(reason="申请人主动撤回", at=cst(2026, 3, 9), actor="w")
     assert case.state is CaseState.WITHDRAWN and case.stages[0].end_on == date(2026, 3, 9)
     with pytest.raises(IllegalTransition):
@@ -462,10 +487,10 @@ def test_matter_limits_are_checked():
             name="x",
             department_office_id="d",
             legal_limit=5,
-            promised_limit=1,
+            promised_limit=2,  # an instant case is done the same or the next working day (seed 002)
             kind=CaseKind.INSTANT,
             modes=frozenset({Mode.ONLINE}),
-            materials=(),
+            materials=(MaterialRequirement("a"),),
         )
     with pytest.raises(InvalidInput):
         Matter(
@@ -491,9 +516,14 @@ def test_times_without_a_timezone_are_refused():
 def test_every_event_round_trips_through_its_envelope():
     case = accepted_case(BUILDING)
     case.open_stage(
-        stage_type=StageType.EXPERT_REVIEW, reason="评审", legal_basis="依据", at=cst(2026, 3, 5), actor="d"
+        calendar=CALENDAR,
+        stage_type=StageType.EXPERT_REVIEW,
+        reason="评审",
+        legal_basis="依据",
+        at=cst(2026, 3, 5),
+        actor="d",
     )
-    case.extend(days=2, approver="局长", reason="r", at=cst(2026, 3, 5), actor="d")
+    case.extend(calendar=CALENDAR, days=2, approver="局长", reason="r", at=cst(2026, 3, 5), actor="d")
     for event in case.collect_events():
         envelope = ev.to_envelope(event)
         assert ev.from_envelope(envelope) == event

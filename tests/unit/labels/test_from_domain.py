@@ -84,7 +84,12 @@ def test_a_card_before_acceptance_says_the_clock_has_not_started():
 def test_a_card_names_the_people_and_counts_each_special_stage_in_working_days():
     case = accepted_case(BUILDING)
     stage = case.open_stage(
-        stage_type=StageType.EXPERT_REVIEW, reason="专家评审", legal_basis="第四十五条", at=cst(2026, 3, 9), actor="u-1"
+        calendar=CALENDAR,
+        stage_type=StageType.EXPERT_REVIEW,
+        reason="专家评审",
+        legal_basis="第四十五条",
+        at=cst(2026, 3, 9),
+        actor="u-1",
     )
     case.close_stage(stage_id=stage, at=cst(2026, 3, 16), actor="u-1")
     case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 17), actor="u-2")
@@ -115,9 +120,14 @@ def test_a_withdrawn_case_reads_its_clock_on_the_day_it_ended():
 def test_notices_list_every_stage_and_extension_and_an_unknown_id_is_not_found():
     case = accepted_case(BUILDING)
     stage = case.open_stage(
-        stage_type=StageType.INSPECTION, reason="现场勘验", legal_basis="第四十五条", at=cst(2026, 3, 4), actor="u-1"
+        calendar=CALENDAR,
+        stage_type=StageType.INSPECTION,
+        reason="现场勘验",
+        legal_basis="第四十五条",
+        at=cst(2026, 3, 4),
+        actor="u-1",
     )
-    case.extend(days=3, approver="王局长", reason="复杂", at=cst(2026, 3, 6), actor="u-1")
+    case.extend(calendar=CALENDAR, days=3, approver="王局长", reason="复杂", at=cst(2026, 3, 6), actor="u-1")
     assert [(n.id, n.title) for n in notices(case)] == [
         (stage, "特别程序告知书（勘验）"),
         ("ext-1", "特别程序告知书（延长办理期限 3 个工作日）"),
