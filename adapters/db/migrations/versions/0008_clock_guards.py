@@ -1,7 +1,7 @@
 """clock guards: the lead's approval of a late-recorded stage, the reason of a repeated 补正
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0011
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
