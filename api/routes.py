@@ -43,7 +43,7 @@ from handoff.case import Case, MaterialSubmission
 from handoff.codes import PackageCode, PayloadKind, hash_token, tracking_token_shape_ok
 from handoff.errors import CodeRejected, DomainError
 from handoff.matter import Delivery, Mode, StageType
-from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Method, Package
+from handoff.package import Discrepancy, DiscrepancyKind, ExceptionKind, Item, Method, Package
 from handoff.ports import CallbackAnswer, CarrierError, InboundHttp, ProviderError
 from handoff.services import (
     ApplyTracking,
@@ -56,6 +56,7 @@ from handoff.services import (
     SealOutbound,
     ShipResult,
     SignPackage,
+    TakeInAtWindow,
     dispatch,
 )
 from handoff.stats import Indicators, indicators
@@ -343,6 +344,57 @@ async def seal_outbound(ctx: Ctx) -> dict[str, Any]:
             carrier=ctx.body.get("carrier"),
             electronic=bool(ctx.body.get("electronic")),
         ),
+        ctx.uow,
+        c.deps,
+    )
+    package_id = next(e.package_id for e in events if e.type == "package.created")
+    assert package_id is not None
+    return package_answer(ctx, package_id)
+
+
+@API.route(
+    "POST",
+    "/api/v1/cases/{case_id}/supplement-packages",
+    summary="窗口收取补正或容缺材料，封装为补正材料包（打印转办单）；审批部门签收即为补齐",
+    tag="代收窗口",
+    roles=WINDOW,
+    body=obj(
+        ["items"],
+        items=array(
+            obj(
+                ["name"],
+                name=text(200),
+                copies={"type": "integer", "minimum": 1, "maximum": 999},
+                pages={"type": "integer", "minimum": 0, "maximum": 99999},
+                original=BOOL,
+                remarks=text(500, 0),
+            ),
+            min_items=1,
+            max_items=50,
+        ),
+        carrier=text(32),
+    ),
+    response=PACKAGE_VIEW,
+    status=201,
+    idempotent=True,
+    unit=True,
+    authority=Authority.WINDOW,
+)
+async def take_in_supplement(ctx: Ctx) -> dict[str, Any]:
+    c = container(ctx)
+    items = [
+        Item(
+            seq=n,
+            name=i["name"].strip(),
+            copies=i.get("copies", 1),
+            pages=i.get("pages", 0),
+            original=i.get("original", True),
+            remarks=i.get("remarks", ""),
+        )
+        for n, i in enumerate(ctx.body["items"], start=1)
+    ]
+    events = await dispatch(
+        TakeInAtWindow(case_id=ctx.path["case_id"], items=items, actor=ctx.who.user_id, carrier=ctx.body.get("carrier")),
         ctx.uow,
         c.deps,
     )
@@ -730,16 +782,26 @@ def case_route(
 
 async def named_lead(ctx: Ctx, args: dict[str, Any]) -> None:
     """抄送: the lead must be an active department lead whose scope covers the deciding department."""
+    await _department_lead(ctx, str(args["lead"]), "lead")
+
+
+async def approving_lead(ctx: Ctx, args: dict[str, Any]) -> None:
+    """A stage recorded late names the lead who approved it: an active lead of the department."""
+    if args.get("approved_by"):
+        await _department_lead(ctx, str(args["approved_by"]), "approved_by")
+
+
+async def _department_lead(ctx: Ctx, lead: str, field_: str) -> None:
     case = ctx.case
     assert case is not None
-    lead = str(args["lead"]).strip()
+    lead = lead.strip()
     member = await queries.staff_member(ctx.uow.conn, lead)
     if member is None or member.role != Role.DEPT_LEAD.value or not member.active:
-        raise _party_error("lead", f"分管领导 “{lead}” 不存在或已停用，请从领导名单中选择")
+        raise _party_error(field_, f"分管领导 “{lead}” 不存在或已停用，请从领导名单中选择")
     department = case.department_office_id
     region = (await container(ctx).office_regions()).get(department, "")
     if not Scope.parse(member.scope).covers_office(department, region):
-        raise _party_error("lead", f"{member.name} 不分管该办件的审批部门")
+        raise _party_error(field_, f"{member.name} 不分管该办件的审批部门")
 
 
 def _dates(*names: str) -> Any:
@@ -782,6 +844,7 @@ case_route(
         approved_by=text(64),
     ),
     convert=_dates("start_on"),
+    check=approving_lead,
 )
 case_route(
     "stages/{stage_id}/close",

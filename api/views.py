@@ -233,6 +233,7 @@ def package_view(package: Package, scan_payload: str) -> JSON:
         "code": str(package.code),
         "case_id": package.case_id,
         "direction": package.direction.value,
+        "purpose": package.purpose.value,
         "medium": package.medium.value,
         "state": package.state.value,
         "state_zh": STATE_ZH[package.state.value],

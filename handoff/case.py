@@ -605,6 +605,48 @@ class Case:
             )
         )
 
+    def outstanding_items(self) -> list[str]:
+        """What the applicant still owes: the open 补正 request's items, then unfulfilled 容缺."""
+        request = self.open_supplement()
+        owed = list(request.items) if request else []
+        return owed + [i.material for i in self.ious if i.fulfilled_at is None and i.material not in owed]
+
+    def take_in_at_window(self, *, items: Sequence[str], package_id: str, at: datetime, actor: str) -> None:
+        """补正 / 容缺 materials brought to the remote window: they travel to the department in a
+        supplement package and count as supplied when it signs (:meth:`supplied_by_package`). Only
+        what is owed may be taken in, and a 补正 request comes complete (一次性补正)."""
+        if self.state in TERMINAL or self.state is CaseState.COLLECTED:
+            self._fail("take_in_at_window", "办件尚未流转或已终止，材料请随办件一并提交")
+        names = [_text(n, "材料名称") for n in items]
+        if not names or len(set(names)) != len(names):
+            raise InvalidInput("补交材料不能为空，也不能重复")
+        owed = self.outstanding_items()
+        unknown = [n for n in names if n not in owed]
+        if unknown:
+            raise InvalidInput(f"以下材料不在待补正或待补交（容缺）清单中：{'、'.join(unknown)}")
+        request = self.open_supplement()
+        if request is not None and any(n in request.items for n in names):
+            missing = [n for n in request.items if n not in names]
+            if missing:
+                raise MissingMaterials(missing)
+        at = require_aware(at)
+        self._record(
+            ev.SupplementTakenIn(occurred_at=at, actor=actor, items=tuple(names), supplement_package_id=package_id)
+        )
+
+    def supplied_by_package(self, *, items: Sequence[str], at: datetime, actor: str) -> None:
+        """The department signed for a supplement package from the window: its 容缺 items are
+        fulfilled and, when it carries the open 补正 request's items, the supplement is supplied.
+        Items that are no longer owed (brought meanwhile at the department) change nothing."""
+        if self.state in TERMINAL:
+            return  # the case ended while the package travelled; the chain keeps the package's record
+        request = self.open_supplement()
+        if request is not None and all(n in items for n in request.items):
+            self.supplement_supplied(at=at, actor=actor)
+        for name in items:
+            if any(i.material == name and i.fulfilled_at is None for i in self.ious):
+                self.fulfil_iou(material=name, at=at, actor=actor)
+
     def fulfil_iou(self, *, material: str, at: datetime, actor: str) -> None:
         """A 容缺 material arrived."""
         if self.state in TERMINAL:

@@ -260,6 +260,17 @@ class ResultShipped(Event):
 
 @event
 @dataclass(frozen=True, kw_only=True)
+class SupplementTakenIn(Event):
+    """补正 or 容缺 materials the applicant brought to the remote window, sealed into a supplement
+    package for the department; they count as supplied when the department signs for it."""
+
+    type: ClassVar[str] = "case.supplement_taken_in"
+    items: tuple[str, ...]
+    supplement_package_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
 class ResultReadyForPickup(Event):
     """The result waits for the applicant: signed for at the window, or kept at the department."""
 
@@ -341,6 +352,8 @@ class PackageCreated(Event):
     from_party: str
     to_party: str
     items: int
+    purpose: str = "materials"
+    """``supplement``: 补正 / 容缺 materials taken in at the window after the case was registered."""
 
 
 @event

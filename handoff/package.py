@@ -48,6 +48,14 @@ class Medium(StrEnum):
     ELECTRONIC = "electronic"
 
 
+class Purpose(StrEnum):
+    """What an outbound package carries: the application's materials, or what the applicant
+    brought to the window later (补正 and 容缺 materials)."""
+
+    MATERIALS = "materials"
+    SUPPLEMENT = "supplement"
+
+
 class PackageState(StrEnum):
     CREATED = "created"
     SEALED = "sealed"
@@ -207,6 +215,7 @@ class Package:
     custody: list[CustodyEvent] = field(default_factory=list)
     exception_kind: ExceptionKind | None = None
     version: int = 0
+    purpose: Purpose = Purpose.MATERIALS
     events: list[ev.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -223,6 +232,7 @@ class Package:
         items: Sequence[Item],
         at: datetime,
         actor: str,
+        purpose: Purpose = Purpose.MATERIALS,
     ) -> Package:
         if not items:
             raise InvalidInput("材料包至少要有一项材料")
@@ -241,6 +251,7 @@ class Package:
             items=tuple(sorted(items, key=lambda i: i.seq)),
             created_at=at,
             holder=from_party,
+            purpose=purpose,
         )
         package._custody(CustodyKind.CREATED, "", from_party, actor, at, Method.MANUAL)
         package._record(
@@ -253,6 +264,7 @@ class Package:
                 from_party=from_party,
                 to_party=to_party,
                 items=len(items),
+                purpose=purpose.value,
             )
         )
         return package

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -31,6 +31,7 @@ from handoff.package import (
     Method,
     Package,
     PackageState,
+    Purpose,
     hand_over_batch,
     party_office,
 )
@@ -84,6 +85,16 @@ class SealOutbound:
     actor: str
     carrier: str | None = None
     electronic: bool = False
+
+
+@dataclass(frozen=True)
+class TakeInAtWindow:
+    """补正 / 容缺 materials brought to the remote window, sealed into a supplement package."""
+
+    case_id: str
+    items: Sequence[Item]
+    actor: str
+    carrier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,33 @@ async def handle_seal_outbound(cmd: SealOutbound, uow: UnitOfWork, deps: Deps) -
         return await _commit(uow, case, package)
 
 
+async def handle_take_in_at_window(cmd: TakeInAtWindow, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
+    at = deps.clock.now()
+    async with uow:
+        case = await _case(uow, cmd.case_id)
+        window = await _office(uow, case.window_office_id, "window")
+        day = local_date(at)
+        code = PackageCode(window.region_code, day, await uow.packages.next_sequence(window.region_code, day))
+        package = Package.create(
+            package_id=deps.new_id(),
+            code=code,
+            case_id=case.id,
+            direction=Direction.OUTBOUND,
+            medium=Medium.PAPER,
+            from_party=party_office(window.id),
+            to_party=party_office(case.department_office_id),
+            items=[replace(item, seq=n) for n, item in enumerate(cmd.items, start=1)],
+            at=at,
+            actor=cmd.actor,
+            purpose=Purpose.SUPPLEMENT,
+        )
+        case.take_in_at_window(items=[i.name for i in cmd.items], package_id=package.id, at=at, actor=cmd.actor)
+        package.seal(at=at, actor=cmd.actor, carrier=cmd.carrier or window.carrier)
+        await uow.packages.add(package)
+        await uow.cases.add(case)
+        return await _commit(uow, case, package)
+
+
 async def handle_hand_over_batch(cmd: HandOverBatch, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
     at = deps.clock.now()
     async with uow:
@@ -288,7 +326,9 @@ async def handle_sign_package(cmd: SignPackage, uow: UnitOfWork, deps: Deps) -> 
             evidence=cmd.evidence,
         )
         case = await _case(uow, package.case_id)
-        if package.direction is Direction.OUTBOUND:
+        if package.purpose is Purpose.SUPPLEMENT:
+            case.supplied_by_package(items=[i.name for i in package.items], at=at, actor=cmd.actor)
+        elif package.direction is Direction.OUTBOUND:
             case.receive(at=at, actor=cmd.actor)
         elif package.to_party == party_office(case.window_office_id) and case.state is CaseState.RESULT_SHIPPED:
             case.ready_for_pickup(office_id=case.window_office_id, at=at, actor=cmd.actor)
@@ -489,6 +529,7 @@ Handler = Callable[[Any, UnitOfWork, Deps], Awaitable[list[ev.Event]]]
 
 HANDLERS: dict[type, Handler] = {
     RegisterCase: handle_register_case,
+    TakeInAtWindow: handle_take_in_at_window,
     SealOutbound: handle_seal_outbound,
     HandOverBatch: handle_hand_over_batch,
     CourierReport: handle_courier_report,

@@ -256,6 +256,7 @@ packages = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_movement_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("purpose", String(16), nullable=False, server_default="materials"),
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
 )

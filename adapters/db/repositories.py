@@ -52,6 +52,7 @@ from handoff.package import (
     Method,
     Package,
     PackageState,
+    Purpose,
 )
 from handoff.ports import Office
 
@@ -622,6 +623,7 @@ class SqlPackages:
             custody=[custody_from_row(c) for c in chain.mappings()],
             exception_kind=ExceptionKind(row["exception_kind"]) if row["exception_kind"] else None,
             version=row["version"],
+            purpose=Purpose(row["purpose"]),
         )
         self._uow.loaded_versions[("package", pid)] = package.version
         self._uow.loaded_chain[pid] = len(package.custody)
@@ -643,6 +645,7 @@ class SqlPackages:
             "created_at": package.created_at,
             "last_movement_at": package.last_movement_at,
             "version": package.version,
+            "purpose": package.purpose.value,
         }
         key = ("package", package.id)
         if key not in self._uow.loaded_versions:

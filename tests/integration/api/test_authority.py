@@ -238,6 +238,9 @@ async def test_hand_over_and_copies_name_only_active_staff_who_cover_the_route(a
     for lead in ("黄建国", "lead-zj"):  # no such user; a lead of another department
         problem = await post(api, f"/api/v1/cases/{case['id']}/copies", "dept-zj", {"lead": lead}, 422)
         assert problem["errors"][0]["field"] == "lead"
+        stage = {"stage_type": "inspection", "reason": "现场勘验", "legal_basis": "第四十五条", "approved_by": lead}
+        problem = await post(api, f"/api/v1/cases/{case['id']}/stages", "dept-zj", stage, 422)
+        assert problem["errors"][0]["field"] == "approved_by"
 
 
 async def test_the_pickers_list_active_couriers_and_leads_by_name_within_scope(api):
@@ -367,3 +370,53 @@ async def test_a_disabled_users_token_stops_working_at_once(api):
     assert response.status == 200 and (await response.json())["active"] is False
     me = await api.client.get("/api/v1/me", headers=api.auth("courier-07"))
     assert me.status == 401
+
+
+async def test_the_window_takes_in_owed_materials_in_a_supplement_package_supplied_when_the_department_signs(api):
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)  # two 容缺 items owed
+    cid = case["id"]
+    early = {"items": [{"name": "授权委托书", "pages": 1}]}
+    await post(api, f"/api/v1/cases/{cid}/supplement-packages", "clerk-lf", early, 409)  # not forwarded yet
+    package = await post(api, f"/api/v1/cases/{cid}/packages", "clerk-lf", {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(
+        api,
+        f"/api/v1/cases/{cid}/supplement",
+        "dept-zj",
+        {"items": ["防雷装置竣工图纸（加盖公章）"], "due_on": "2026-03-10"},
+    )
+    # only what is owed, and a 补正 request comes complete
+    problem = await post(
+        api, f"/api/v1/cases/{cid}/supplement-packages", "clerk-lf", {"items": [{"name": "营业执照"}]}, 422
+    )
+    assert "营业执照" in problem["title"]
+    supplement = await post(
+        api,
+        f"/api/v1/cases/{cid}/supplement-packages",
+        "clerk-lf",
+        {"items": [{"name": "防雷装置竣工图纸（加盖公章）", "pages": 12}, {"name": "授权委托书", "pages": 1}]},
+        201,
+    )
+    assert supplement["purpose"] == "supplement" and supplement["state"] == "sealed"
+    assert [i["name"] for i in supplement["items"]] == ["防雷装置竣工图纸（加盖公章）", "授权委托书"]
+    waiting = await (await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))).json()
+    assert waiting["state"] == "supplement_requested"
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [supplement["id"]]},
+        201,
+    )
+    await post(api, f"/api/v1/packages/{supplement['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    supplied = await (await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))).json()
+    assert supplied["state"] == "received", "the supplement is supplied: pre-review resumes"
+    owed = {i["material"]: i["fulfilled_at"] is not None for i in supplied["ious"]}
+    assert owed == {"施工单位的资质证": False, "授权委托书": True}

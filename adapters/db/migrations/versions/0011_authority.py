@@ -2,7 +2,9 @@
 
 A user can be disabled (``active``): a disabled courier or lead cannot be named in a command and
 their tokens stop working. Evidence uploads are counted per user and local day for the quota. A
-case records when its result became ready for pickup (``ready_at``).
+case records when its result became ready for pickup (``ready_at``); an outbound package says
+whether it carries the application's materials or a supplement taken in at the window
+(``purpose``).
 
 Revision ID: 0011
 Revises: 0006
@@ -40,6 +42,7 @@ def upgrade() -> None:
            WHERE delivery = 'pickup_at_department' AND state = 'decided'"""
     )
     op.add_column("users", sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column("packages", sa.Column("purpose", sa.String(length=16), nullable=False, server_default="materials"))
     op.create_table(
         "evidence_usage",
         sa.Column("user_id", sa.String(length=64), nullable=False),
@@ -51,5 +54,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("evidence_usage")
+    op.drop_column("packages", "purpose")
     op.drop_column("users", "active")
     op.drop_column("cases", "ready_at")
