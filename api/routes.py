@@ -394,7 +394,9 @@ async def take_in_supplement(ctx: Ctx) -> dict[str, Any]:
         for n, i in enumerate(ctx.body["items"], start=1)
     ]
     events = await dispatch(
-        TakeInAtWindow(case_id=ctx.path["case_id"], items=items, actor=ctx.who.user_id, carrier=ctx.body.get("carrier")),
+        TakeInAtWindow(
+            case_id=ctx.path["case_id"], items=items, actor=ctx.who.user_id, carrier=ctx.body.get("carrier")
+        ),
         ctx.uow,
         c.deps,
     )
