@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from api.container import Container
+from api.problems import Problem
+from api.routing import clean_text
 from handoff.case import BAD_RATING_MAX
 from handoff.errors import DomainError, IllegalTransition
 from handoff.services import NotFound
@@ -327,9 +329,13 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
     raw_score, raw_comment = form.get("score"), form.get("comment", "")
     if not isinstance(raw_score, str) or raw_score.strip() not in ("1", "2", "3", "4", "5"):
         return _back(token, "error=score")
-    if not isinstance(raw_comment, str) or len(raw_comment.strip()) > MAX_COMMENT or "\x00" in raw_comment:
+    if not isinstance(raw_comment, str) or len(raw_comment.strip()) > MAX_COMMENT:
         return _back(token, "error=comment")
-    score, comment = int(raw_score), raw_comment.strip()
+    try:
+        comment = clean_text(raw_comment.strip(), "comment", multiline=True)
+    except Problem:  # a control or format character
+        return _back(token, "error=comment")
+    score = int(raw_score)
     if score <= BAD_RATING_MAX and not comment:
         return _back(token, "error=reason")
     try:

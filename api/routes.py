@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -440,7 +441,7 @@ async def register_pickup(ctx: Ctx) -> dict[str, Any]:
 )
 async def scan(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    raw = ctx.body["code"].strip()
+    raw = unicodedata.normalize("NFKC", ctx.body["code"]).strip()  # full-width input from a Chinese IME
     if "/" in raw:
         scanned = c.signer.verify(raw)
         if scanned.kind is not PayloadKind.PACKAGE:

@@ -51,7 +51,8 @@ class Harness:
         self.clock.at += timedelta(**delta)
 
 
-async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
+async def _harness(engine, aiohttp_client, tmp_path: Path, **container_options) -> Harness:
+    """``container_options``: Container fields a test sets (low rate limits, its own render pools, …)."""
     clock = FixedClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))  # 09:30 in China, a Monday
     async with engine.begin() as conn:
         await load_demo_world(conn)
@@ -83,6 +84,7 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
         public_base_url="https://hf.test.cn",
         sms_receivers=build_report_receivers(PROVIDER_ENV),
         carrier_receivers=build_push_receivers(PROVIDER_ENV, clock),
+        **container_options,
     )
     client = await aiohttp_client(create_app(container))
     return Harness(client=client, container=container, clock=clock, tokens=tokens)
