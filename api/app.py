@@ -21,6 +21,7 @@ from api.container import Container
 from api.openapi import build_spec
 from api.pages import add_page_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
+from api.ratelimit import LIMITER, RateLimiter, rate_limit
 from api.routes import API
 from api.routing import Ctx, Route, parse_query, printable, read_json, request_hash
 from handoff.codes import hash_token
@@ -193,8 +194,9 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
 
 def create_app(container: Container, registry: CollectorRegistry | None = None) -> web.Application:
     """``registry``: where the HTTP metrics go, shared with the workers of the same process."""
-    app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[rate_limit, problems], client_max_size=MAX_BODY)
     app[CONTAINER] = container
+    app[LIMITER] = RateLimiter(container.rate_limits)
     app.on_response_prepare.append(security_headers)
     registry = registry or CollectorRegistry()
     app[METRICS] = registry

@@ -29,8 +29,10 @@ from adapters.settings import Settings
 from adapters.sms.factory import build_report_receivers, build_sender
 from adapters.sms.settings import SettingsError
 from api.container import Container
+from api.ratelimit import RateLimits
 from handoff.calendar import next_year_missing
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
+from handoff.errors import InvalidInput
 from handoff.services import Deps
 from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import Worker
@@ -130,6 +132,7 @@ async def build(settings: Settings) -> Runtime:
         bus=bus,
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
+        rate_limits=rate_limits(settings),
     )
     runtime = Runtime(
         settings=settings,
@@ -149,6 +152,23 @@ async def build(settings: Settings) -> Runtime:
     if note:
         runtime.notes.append(note)
     return runtime
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    try:
+        proxies = RateLimits.parse_proxies(settings.trusted_proxies)
+    except ValueError as exc:
+        raise InvalidInput(f"HANDOFF_TRUSTED_PROXIES 中有无效的地址：{exc}") from exc
+    return RateLimits(
+        api_per_minute=settings.rate_api_per_minute,
+        api_burst=settings.rate_api_burst,
+        track_per_minute=settings.rate_track_per_minute,
+        track_burst=settings.rate_track_burst,
+        auth_failures_per_minute=settings.rate_auth_failures_per_minute,
+        auth_failures_burst=settings.rate_auth_failures_per_minute,
+        max_addresses=settings.rate_max_addresses,
+        trusted_proxies=proxies,
+    )
 
 
 def calendar_note(calendar: LiveCalendar, today: date) -> str | None:
