@@ -13,6 +13,7 @@ from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from api.ratelimit import RateLimits
+from api.rendering import Renderers
 from handoff.codes import ScanSigner
 from handoff.ports import BlobStore, SmsReportReceiver, TrackingPushReceiver
 from handoff.services import Deps
@@ -39,6 +40,8 @@ class Container:
     """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
     rate_limits: RateLimits = field(default_factory=RateLimits)
     """Per client address: the tracking page, the API, failed token uses (api/ratelimit.py)."""
+    renderers: Renderers = field(default_factory=Renderers)
+    """Where documents are drawn: counter documents and exports on separate pools (api/rendering.py)."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

@@ -30,6 +30,7 @@ from adapters.sms.factory import build_report_receivers, build_sender
 from adapters.sms.settings import SettingsError
 from api.container import Container
 from api.ratelimit import RateLimits
+from api.rendering import Renderers, export_pool
 from handoff.calendar import next_year_missing
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
 from handoff.errors import InvalidInput
@@ -133,6 +134,7 @@ async def build(settings: Settings) -> Runtime:
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         rate_limits=rate_limits(settings),
+        renderers=Renderers(exports=export_pool(settings.export_workers)),
     )
     runtime = Runtime(
         settings=settings,
