@@ -19,6 +19,8 @@ from adapters.db.repositories import ConcurrentUpdate
 from api.auth import Principal, Role, Scope
 from api.container import Container
 from api.openapi import build_spec
+from api.outages import DEPENDENCY_ZH, RETRY_AFTER_SECONDS, unavailable
+from api.outages import TITLE as UNAVAILABLE
 from api.pages import add_page_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
 from api.ratelimit import LIMITER, RateLimiter, rate_limit
@@ -102,12 +104,24 @@ def client_gone(request: web.Request) -> bool:
 
 
 def unexpected(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """What no handler answered: a client that hung up (INFO, nobody to answer), or our bug (500,
-    logged with its traceback)."""
+    """What no handler answered: a client that hung up (INFO, nobody to answer), a database or
+    broker out of reach (503 with Retry-After), or our bug (500, logged with its traceback)."""
     where = {"path": request.path, "method": request.method}
     if isinstance(exc, ConnectionResetError) and client_gone(request):
         log.info("client disconnected: %s", exc, extra=where)
         return web.Response(status=499)  # never read: the connection is gone
+    dependency = unavailable(exc)
+    if dependency is not None:
+        log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc, extra=where)
+        response = problem_response(
+            503,
+            UNAVAILABLE,
+            type="dependency_unavailable",
+            dependency=dependency,
+            detail=f"{DEPENDENCY_ZH[dependency]}暂时无法连接",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     log.exception("unhandled error", extra=where)
     return problem_response(500, HTTP_TITLES[500])
 
@@ -227,11 +241,12 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
+        container = request.app[CONTAINER]
         checks: dict[str, Any] = {}
         ok = True
-        for name, check in request.app[CONTAINER].readiness.items():
+        for name, check in container.readiness.items():
             try:
-                await check()
+                await asyncio.wait_for(check(), container.readiness_timeout_seconds)
                 checks[name] = "ok"
             except Exception as exc:  # a readiness probe reports, it does not crash
                 ok = False
@@ -239,6 +254,7 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
         return web.json_response(
             {"status": "ok" if ok else "unavailable", "checks": checks},
             status=200 if ok else 503,
+            headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)},
             dumps=lambda d: json.dumps(d, ensure_ascii=False),
         )
 

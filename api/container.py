@@ -42,6 +42,8 @@ class Container:
     """Per client address: the tracking page, the API, failed token uses (api/ratelimit.py)."""
     renderers: Renderers = field(default_factory=Renderers)
     """Where documents are drawn: counter documents and exports on separate pools (api/rendering.py)."""
+    readiness_timeout_seconds: float = 2.0
+    """How long /readyz waits for one dependency before calling it down."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.blobs import FileBlobStore
@@ -20,7 +19,7 @@ from adapters.broker.rabbit import RabbitBus
 from adapters.broker.topology import GROUPS, Group, groups
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
-from adapters.db.engine import make_engine
+from adapters.db.engine import make_engine, ping
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
@@ -112,8 +111,7 @@ async def build(settings: Settings) -> Runtime:
     cipher = IdCipher(settings.id_key_ring(), settings.id_hash_key_bytes())
 
     async def database_ready() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(engine)
 
     async def broker_ready() -> None:
         if isinstance(bus, RabbitBus) and (bus._connection is None or bus.connection.is_closed):
