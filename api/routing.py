@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
@@ -133,7 +134,7 @@ def request_hash(body: bytes) -> str:
 
 async def read_json(request: web.Request, route: Route) -> Any:
     """Read, decode and validate the body; every failure is a 4xx problem. Strings come back
-    NFC-normalised; control and format characters are refused (see ``clean_strings``)."""
+    NFC-normalised; control and format characters are refused (see ``clean_body``)."""
     if route.body is None:
         return None
     raw = await request.read()
@@ -144,14 +145,16 @@ async def read_json(request: web.Request, route: Route) -> Any:
     except UnicodeDecodeError as exc:
         raise Problem(400, "请求体不是有效的 UTF-8 文本") from exc
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise Problem(400, f"请求体不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列") from exc
     except RecursionError as exc:  # the C decoder gives up around a thousand levels
         raise Problem(400, TOO_DEEP) from exc
+    except ValueError as exc:  # NaN or Infinity; an integer of more than 4,300 digits
+        raise Problem(400, "请求体不是有效的 JSON：含有无效的数值") from exc
     if depth(data) > MAX_DEPTH:
         raise Problem(400, TOO_DEEP)
-    data = clean_strings(data)
+    data = clean_body(data)
     assert route.validator is not None
     errors = sorted(route.validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
@@ -176,11 +179,15 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 """Every date or date-time a client sends lies between these: nothing this service records is
 older, and a year 1 or 9999 only breaks the arithmetic (time zones, "the day after")."""
 DAY_RANGE = f"{FIRST_DAY.isoformat()} 至 {LAST_DAY.isoformat()}"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 MULTILINE_FIELDS = frozenset({"reason", "opinion", "note", "notes", "remark", "remarks", "comment", "toml"})
 """Free-text fields whose value may span lines (a line feed or a tab is allowed there)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_day(value: str) -> date:
@@ -261,11 +268,26 @@ def clean_text(value: str, field: str, *, multiline: bool = False) -> str:
     return value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
 
 
-def clean_strings(data: Any) -> Any:
-    """Every string of a decoded body (keys too) through ``clean_text``, in place, without
-    recursion; a field is multi-line by its name (``MULTILINE_FIELDS``)."""
-    if isinstance(data, str):
-        return clean_text(data, "请求体")
+MAX_INT = 2**31 - 1
+"""Integers a body may hold (counts, pages, days, sequence numbers): what a database column holds.
+Numbers too large to be finite floats are refused as well."""
+
+
+def _clean_scalar(value: Any, path: str, multiline: bool) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, path, multiline=multiline)
+    too_big = isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT
+    if too_big or (isinstance(value, float) and not math.isfinite(value)):  # 1e400 reads as infinity
+        raise Problem(422, f"{path or '请求体'} 超出允许范围", errors=[{"field": path, "message": "数值超出允许范围"}])
+    return value
+
+
+def clean_body(data: Any) -> Any:
+    """Every string of a decoded body (keys too) through ``clean_text`` and every integer within
+    ±``MAX_INT``, in place, without recursion; a field is multi-line by its name
+    (``MULTILINE_FIELDS``), a list's items by the list's name."""
+    if not isinstance(data, (dict, list)):
+        return _clean_scalar(data, "", False)
     stack: list[tuple[Any, str]] = [(data, "")]
     while stack:
         node, where = stack.pop()
@@ -273,20 +295,17 @@ def clean_strings(data: Any) -> Any:
             for key in list(node):
                 name = clean_text(key, f"{where or '请求体'} 的字段名")
                 value = node.pop(key)
-                node[name] = value
                 path = f"{where}/{name}".lstrip("/")
-                if isinstance(value, str):
-                    node[name] = clean_text(value, path, multiline=name in MULTILINE_FIELDS)
-                elif isinstance(value, (dict, list)):
+                if isinstance(value, (dict, list)):
                     stack.append((value, path))
-        elif isinstance(node, list):
-            last = where.rsplit("/", 1)[-1]
+                node[name] = _clean_scalar(value, path, name in MULTILINE_FIELDS)
+        else:
+            multiline = where.rsplit("/", 1)[-1] in MULTILINE_FIELDS
             for i, value in enumerate(node):
                 path = f"{where}/{i}".lstrip("/")
-                if isinstance(value, str):
-                    node[i] = clean_text(value, path, multiline=last in MULTILINE_FIELDS)
-                elif isinstance(value, (dict, list)):
+                if isinstance(value, (dict, list)):
                     stack.append((value, path))
+                node[i] = _clean_scalar(value, path, multiline)
     return data
 
 

@@ -177,3 +177,17 @@ async def test_405_names_the_allowed_methods_and_api_answers_are_never_cached_or
     assert spec.headers["X-Content-Type-Options"] == "nosniff" and "no-store" not in spec.headers.get(
         "Cache-Control", ""
     )
+
+
+@pytest.mark.parametrize(
+    ("number", "status"),
+    [(b"NaN", 400), (b"-Infinity", 400), (b"9" * 5000, 400), (str(2**63).encode(), 422), (b"1e400", 422)],
+)
+async def test_numbers_json_cannot_carry_or_a_column_cannot_hold_are_refused(api, number, status):
+    body = b'{"matter_id": "m-flzz-ys", "materials": [{"name": "x", "pages": ' + number + b"}]}"
+    response = await api.client.post(
+        "/api/v1/cases", data=io.BytesIO(body), headers={**api.auth("clerk-lf"), "Content-Type": "application/json"}
+    )
+    problem = await problem_of(response, status)
+    if status == 422:
+        assert "materials/0/pages" in problem["title"]
