@@ -49,6 +49,7 @@ BEFORE_ACCEPTANCE = ("collected", "forwarded", "received", "supplement_requested
 RATING_ERRORS = {
     "score": "请选择 1 到 5 分中的一个评分。",
     "comment": "评价内容最多 500 个字，请删减后再提交。",
+    "characters": "评价内容含有无法显示的控制字符，请删除后再提交。",
     "reason": f"评分为 {BAD_RATING_MAX} 分及以下（不满意）时，请写明不满意的原因，以便整改。",
     "rated": "该办件已经评价过，每个办件只能评价一次。",
     "early": "办件办结后才能评价。",
@@ -334,7 +335,7 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
     try:
         comment = clean_text(raw_comment.strip(), "comment", multiline=True)
     except Problem:  # a control or format character
-        return _back(token, "error=comment")
+        return _back(token, "error=characters")
     score = int(raw_score)
     if score <= BAD_RATING_MAX and not comment:
         return _back(token, "error=reason")
