@@ -132,6 +132,20 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (key=value extras) or ``json`` (one object per line)."""
+    # Rate limits per client address (429 with Retry-After); a per-minute figure of 0 turns one off.
+    rate_api_per_minute: int = 1200
+    rate_api_burst: int = 1200
+    rate_track_per_minute: int = 60
+    """The applicant's tracking page /t/{token} and /api/v1/track/*."""
+    rate_track_burst: int = 30
+    rate_auth_failures_per_minute: int = 10
+    """Refused bearer tokens (401) an address may present; past them, 429 until the bucket refills."""
+    rate_max_addresses: int = 10_000
+    """Addresses each limit remembers (the least recently seen are forgotten first)."""
+    trusted_proxies: str = ""
+    """``10.0.0.1,10.1.0.0/16``: peers whose X-Forwarded-For names the client; no one else's is read."""
+    export_workers: int = 1
+    """Threads that render exports (ledger PDF/XLSX/CSV), beside the counter documents' own thread."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """Every other HANDOFF_* variable (provider settings read by their own adapters)."""
 

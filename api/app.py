@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -27,10 +28,13 @@ from api.authority import (
 )
 from api.container import Container
 from api.openapi import build_spec
+from api.outages import DEPENDENCY_ZH, RETRY_AFTER_SECONDS, unavailable
+from api.outages import TITLE as UNAVAILABLE
 from api.pages import add_page_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
+from api.ratelimit import LIMITER, RateLimiter, rate_limit
 from api.routes import API
-from api.routing import Ctx, Route, printable, read_json, request_hash
+from api.routing import Ctx, Route, parse_query, printable, read_json, request_hash
 from handoff.codes import hash_token
 from handoff.errors import CodeRejected, DomainError, IllegalTransition, InvalidInput, MissingMaterials
 from handoff.services import NotFound
@@ -67,6 +71,10 @@ def domain_problem(exc: DomainError) -> web.Response:
     return problem_response(422, exc.title, type=exc.code)
 
 
+KEPT_HEADERS = ("Allow", "Retry-After")
+"""Headers of a raised HTTP exception that its problem+json keeps (405's Allow, 429's Retry-After)."""
+
+
 @web.middleware
 async def problems(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -75,7 +83,7 @@ async def problems(
         return await handler(request)
     except Problem as exc:
         extra = {k: v for k, v in exc.problem.items() if k not in ("title", "status")}
-        return problem_response(exc.status_code, exc.problem["title"], headers=exc.problem_headers, **extra)
+        return keep_headers(exc, problem_response(exc.status_code, exc.problem["title"], **extra))
     except DomainError as exc:
         return domain_problem(exc)
     except web.HTTPRequestEntityTooLarge:
@@ -83,10 +91,56 @@ async def problems(
     except web.HTTPException as exc:
         if exc.status_code < 400:
             raise
-        return problem_response(exc.status_code, HTTP_TITLES.get(exc.status_code, "请求失败"))
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return problem_response(500, HTTP_TITLES[500])
+        return keep_headers(exc, problem_response(exc.status_code, HTTP_TITLES.get(exc.status_code, "请求失败")))
+    except asyncio.CancelledError:
+        if client_gone(request):
+            log.info("client disconnected", extra={"path": request.path, "method": request.method})
+        raise
+    except Exception as exc:
+        return unexpected(request, exc)
+
+
+def keep_headers(exc: web.HTTPException, response: web.Response) -> web.Response:
+    for name in KEPT_HEADERS:
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def unexpected(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """What no handler answered: a client that hung up (INFO, nobody to answer), a database or
+    broker out of reach (503 with Retry-After), or our bug (500, logged with its traceback)."""
+    where = {"path": request.path, "method": request.method}
+    if isinstance(exc, ConnectionResetError) and client_gone(request):
+        log.info("client disconnected: %s", exc, extra=where)
+        return web.Response(status=499)  # never read: the connection is gone
+    dependency = unavailable(exc)
+    if dependency is not None:
+        log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc, extra=where)
+        response = problem_response(
+            503,
+            UNAVAILABLE,
+            type="dependency_unavailable",
+            dependency=dependency,
+            detail=f"{DEPENDENCY_ZH[dependency]}暂时无法连接",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    log.exception("unhandled error", extra=where)
+    return problem_response(500, HTTP_TITLES[500])
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Answers of the API carry personal data: no cache may keep them, no browser may sniff them
+    into something else. The published spec may be cached."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/v1/") and request.path != "/api/v1/openapi.json":
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 async def authenticate(request: web.Request, container: Container) -> Principal | None:
@@ -116,23 +170,7 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 raise Problem(403, f"{HTTP_TITLES[403]}（需要角色：{'、'.join(sorted(r.value for r in route.roles))}）")
         if not all(printable(v) for v in request.match_info.values()):
             raise Problem(404, "未找到")
-        query = {}
-        for name, schema in route.query.items():
-            value = request.query.get(name)
-            if value is None:
-                if name in route.required_query:
-                    raise Problem(422, f"缺少查询参数 {name}")
-                continue
-            if schema.get("type") == "integer":
-                if not value.lstrip("-").isdigit():
-                    raise Problem(422, f"查询参数 {name} 必须是整数")
-                if not schema.get("minimum", -(10**9)) <= int(value) <= schema.get("maximum", 10**9):
-                    raise Problem(422, f"查询参数 {name} 超出允许范围")
-            if "enum" in schema and value not in schema["enum"]:
-                raise Problem(422, f"查询参数 {name} 的取值无效")
-            if not printable(value, 2000):
-                raise Problem(422, f"查询参数 {name} 含有不允许的字符")
-            query[name] = value
+        query = parse_query(route, request.query)
         idem_key = request.headers.get("Idempotency-Key") if route.idempotent else None
         raw = await request.read() if route.body is not None else b""
         if idem_key is not None and not 1 <= len(idem_key) <= 200:
@@ -246,8 +284,10 @@ async def _load_target(ctx: Ctx, route: Route, container: Container) -> None:
 
 def create_app(container: Container, registry: CollectorRegistry | None = None) -> web.Application:
     """``registry``: where the HTTP metrics go, shared with the workers of the same process."""
-    app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[rate_limit, problems], client_max_size=MAX_BODY)
     app[CONTAINER] = container
+    app[LIMITER] = RateLimiter(container.rate_limits)
+    app.on_response_prepare.append(security_headers)
     registry = registry or CollectorRegistry()
     app[METRICS] = registry
     requests = Counter("handoff_http_requests_total", "HTTP requests", ["route", "status"], registry=registry)
@@ -277,11 +317,12 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
+        container = request.app[CONTAINER]
         checks: dict[str, Any] = {}
         ok = True
-        for name, check in request.app[CONTAINER].readiness.items():
+        for name, check in container.readiness.items():
             try:
-                await check()
+                await asyncio.wait_for(check(), container.readiness_timeout_seconds)
                 checks[name] = "ok"
             except Exception as exc:  # a readiness probe reports, it does not crash
                 ok = False
@@ -289,6 +330,7 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
         return web.json_response(
             {"status": "ok" if ok else "unavailable", "checks": checks},
             status=200 if ok else 503,
+            headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)},
             dumps=lambda d: json.dumps(d, ensure_ascii=False),
         )
 

@@ -13,6 +13,8 @@ from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.settings import TokenLifetimes
+from api.ratelimit import RateLimits
+from api.rendering import Renderers
 from handoff.codes import ScanSigner
 from handoff.ports import BlobStore, SmsReportReceiver, TrackingPushReceiver
 from handoff.services import Deps
@@ -41,6 +43,12 @@ class Container:
     """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
     token_lifetimes: TokenLifetimes = field(default_factory=TokenLifetimes)
     """How long the tokens issued through the admin API last by default."""
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    """Per client address: the tracking page, the API, failed token uses (api/ratelimit.py)."""
+    renderers: Renderers = field(default_factory=Renderers)
+    """Where documents are drawn: counter documents and exports on separate pools (api/rendering.py)."""
+    readiness_timeout_seconds: float = 2.0
+    """How long /readyz waits for one dependency before calling it down."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

@@ -8,17 +8,15 @@ absent. A document that does not apply (yet) answers 409 with the reason. Files 
 attachments with a Chinese file name (RFC 5987 ``filename*``) and an ASCII fallback, and are never
 cached: they carry personal data.
 
-Rendering is CPU work (about 10 ms a page, a long ledger seconds). It runs on one render thread,
-so the event loop keeps serving meanwhile; one thread, because reportlab does not promise thread
-safety and the GIL would not run two renders at once anyway."""
+Rendering is CPU work (about 10 ms a page, a long ledger seconds), off the event loop: counter
+documents on their own thread, ledger exports on their own pool, one export per user at a time
+(api/rendering.py), so a receipt notice never waits behind an export."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -80,14 +78,14 @@ LEDGER_EXPORT_MAX_ROWS = 2000
 of rendering); a larger selection is refused with a request to narrow the dates or states."""
 TAG = "文书"
 
-RENDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-render")
 T = TypeVar("T")
 
 log = logging.getLogger("handoff.api")
 
 
-async def render(draw: Callable[[T], bytes], data: T) -> bytes:
-    return await asyncio.get_running_loop().run_in_executor(RENDER, draw, data)
+async def render(ctx: Ctx, draw: Callable[[T], bytes], data: T) -> bytes:
+    """A counter document: on the counter thread, never behind an export."""
+    return await container(ctx).renderers.document(draw, data)
 
 
 def attachment(content: bytes, media_type: str, name: str, ascii_name: str) -> web.Response:
@@ -134,7 +132,7 @@ async def case_receipt_notice(ctx: Ctx) -> web.Response:
         case = await visible_case(ctx, ctx.path["case_id"], uow)
     data = receipt_notice_data(case, offices=await _offices(ctx), tracking_url=c.tracking_url(case.id))
     return pdf(
-        await render(render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
+        await render(ctx, render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
     )
 
 
@@ -159,7 +157,7 @@ async def case_registration_card(ctx: Ctx) -> web.Response:
         actors=actors,
         names=names,
     )
-    content = await render(render_registration_card, data)
+    content = await render(ctx, render_registration_card, data)
     return pdf(content, f"审批流程登记卡-{case_no(case)}", _ascii("registration-card", case))
 
 
@@ -183,7 +181,7 @@ async def case_pickup_receipt(ctx: Ctx) -> web.Response:
         result_package=result,
         scan_payload=c.signer.sign_package(result.code) if result else "",
     )
-    content = await render(render_pickup_receipt, data)
+    content = await render(ctx, render_pickup_receipt, data)
     return pdf(content, f"办理结果发放登记-{case_no(case)}", _ascii("pickup-receipt", case))
 
 
@@ -207,7 +205,7 @@ async def _stage_notice(ctx: Ctx, case: Case, *, public: bool) -> web.Response:
         tracking_url=c.tracking_url(case.id),
         public=public,
     )
-    content = await render(render_stage_notice, data)
+    content = await render(ctx, render_stage_notice, data)
     return pdf(content, f"特别程序告知书-{data.notice_no}", f"stage-notice-{case_no(case)}-{ctx.path['notice_id']}")
 
 
@@ -232,7 +230,7 @@ async def package_transfer_slip(ctx: Ctx) -> web.Response:
     data = transfer_slip_data(
         package, case=case, offices=await _offices(ctx), scan_payload=c.signer.sign_package(package.code)
     )
-    content = await render(render_transfer_slip, data)
+    content = await render(ctx, render_transfer_slip, data)
     return pdf(content, f"申请材料转办单-{package.code}", f"transfer-slip-{package.code}")
 
 
@@ -267,7 +265,7 @@ async def package_courier_label(ctx: Ctx) -> web.Response:
             scan_payload=c.signer.sign_package(package.code),
             printed_at=c.deps.clock.now(),
         )
-        content = await render(render_courier_label, data)
+        content = await render(ctx, render_courier_label, data)
     return pdf(content, f"快递面单-{package.waybill}", f"courier-label-{package.waybill}")
 
 
@@ -317,7 +315,7 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         names=names,
         scan_payload=c.signer.sign_manifest(manifest.id),
     )
-    content = await render(render_manifest, data)
+    content = await render(ctx, render_manifest, data)
     return pdf(content, f"材料交接单-{local_text(manifest.created_at)[:10]}", f"manifest-{manifest.id}")
 
 
@@ -337,6 +335,11 @@ async def manifest_document(ctx: Ctx) -> web.Response:
     files=(PDF, XLSX, CSV),
 )
 async def ledger_export(ctx: Ctx) -> web.Response:
+    async with container(ctx).renderers.export_slot(ctx.who.user_id):
+        return await _ledger_export(ctx)
+
+
+async def _ledger_export(ctx: Ctx) -> web.Response:
     c, q = container(ctx), ctx.query
     items = await ledger_items(ctx, limit=LEDGER_EXPORT_MAX_ROWS + 1)
     if len(items) > LEDGER_EXPORT_MAX_ROWS:
@@ -357,7 +360,9 @@ async def ledger_export(ctx: Ctx) -> web.Response:
     kind = q.get("format", "pdf")
     media_type, draw = LEDGER_FORMATS[kind]
     stamp = local_text(now)[:10].replace("-", "")
-    return attachment(await render(draw, data), media_type, f"事项办理台账-{stamp}.{kind}", f"ledger-{stamp}.{kind}")
+    return attachment(
+        await c.renderers.export(draw, data), media_type, f"事项办理台账-{stamp}.{kind}", f"ledger-{stamp}.{kind}"
+    )
 
 
 def _ledger_row(item: dict[str, Any]) -> LedgerRow:
@@ -400,7 +405,7 @@ async def track_receipt_notice(ctx: Ctx) -> web.Response:
         case = await case_by_token(c, ctx.path["token"], uow)
     data = receipt_notice_data(case, offices=await _offices(ctx), tracking_url=c.tracking_url(case.id), public=True)
     return pdf(
-        await render(render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
+        await render(ctx, render_receipt_notice, data), f"申请材料接收通知书-{case_no(case)}", _ascii("receipt", case)
     )
 
 

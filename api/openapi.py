@@ -28,7 +28,8 @@ ERROR_TITLES = {
     409: "与当前状态冲突",
     413: "请求体过大",
     422: "内容无法处理",
-    503: "服务暂不可用",
+    429: "请求过于频繁（Retry-After 秒后再试）",
+    503: "服务暂不可用（数据库或消息队列无法连接；Retry-After 秒后再试）",
 }
 
 
@@ -88,7 +89,7 @@ def build_spec(routes: list[Route]) -> dict[str, Any]:
         op["responses"][str(route.status)] = {"description": route.summary, "content": content}
         if route.files:
             op["responses"][str(route.status)]["headers"] = FILE_HEADERS
-        codes = {404, 422} | route.errors
+        codes = {404, 422, 429, 503} | route.errors
         if route.body is not None:
             codes |= {400, 413}
         if route.roles is not None:

@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from api.container import Container
+from api.problems import Problem
+from api.routing import clean_text
 from handoff.case import BAD_RATING_MAX
 from handoff.errors import DomainError, IllegalTransition
 from handoff.services import NotFound
@@ -48,6 +50,7 @@ BEFORE_ACCEPTANCE = ("collected", "forwarded", "received", "supplement_requested
 RATING_ERRORS = {
     "score": "请选择 1 到 5 分中的一个评分。",
     "comment": "评价内容最多 500 个字，请删减后再提交。",
+    "characters": "评价内容含有无法显示的控制字符，请删除后再提交。",
     "reason": f"评分为 {BAD_RATING_MAX} 分及以下（不满意）时，请写明不满意的原因，以便整改。",
     "rated": "该办件已经评价过，每个办件只能评价一次。",
     "early": "办件办结后才能评价。",
@@ -328,9 +331,13 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
     raw_score, raw_comment = form.get("score"), form.get("comment", "")
     if not isinstance(raw_score, str) or raw_score.strip() not in ("1", "2", "3", "4", "5"):
         return _back(token, "error=score")
-    if not isinstance(raw_comment, str) or len(raw_comment.strip()) > MAX_COMMENT or "\x00" in raw_comment:
+    if not isinstance(raw_comment, str) or len(raw_comment.strip()) > MAX_COMMENT:
         return _back(token, "error=comment")
-    score, comment = int(raw_score), raw_comment.strip()
+    try:
+        comment = clean_text(raw_comment.strip(), "comment", multiline=True)
+    except Problem:  # a control or format character
+        return _back(token, "error=characters")
+    score = int(raw_score)
     if score <= BAD_RATING_MAX and not comment:
         return _back(token, "error=reason")
     try:

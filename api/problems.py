@@ -23,9 +23,8 @@ class Problem(web.HTTPException):
         **extra: Any,
     ) -> None:
         self.status_code = status
-        super().__init__(reason=None)
+        super().__init__(reason=None, headers=headers)
         self.problem: dict[str, Any] = {"type": kind, "title": title, "status": status, **extra}
-        self.problem_headers = headers or {}
 
 
 def problem_response(status: int, title: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:

@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -564,7 +565,7 @@ async def register_pickup(ctx: Ctx) -> dict[str, Any]:
 )
 async def scan(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    raw = ctx.body["code"].strip()
+    raw = unicodedata.normalize("NFKC", ctx.body["code"]).strip()  # full-width input from a Chinese IME
     if "/" in raw:
         scanned = c.signer.verify(raw)
         if scanned.kind is not PayloadKind.PACKAGE:

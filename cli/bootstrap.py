@@ -10,7 +10,6 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.blobs import FileBlobStore
@@ -20,7 +19,7 @@ from adapters.broker.rabbit import RabbitBus
 from adapters.broker.topology import GROUPS, Group, groups
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
-from adapters.db.engine import make_engine
+from adapters.db.engine import make_engine, ping
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
@@ -29,8 +28,11 @@ from adapters.settings import Settings
 from adapters.sms.factory import build_report_receivers, build_sender
 from adapters.sms.settings import SettingsError
 from api.container import Container
+from api.ratelimit import RateLimits
+from api.rendering import Renderers, export_pool
 from handoff.calendar import next_year_missing
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
+from handoff.errors import InvalidInput
 from handoff.services import Deps
 from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import Worker
@@ -109,8 +111,7 @@ async def build(settings: Settings) -> Runtime:
     cipher = IdCipher(settings.id_key_ring(), settings.id_hash_key_bytes())
 
     async def database_ready() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(engine)
 
     async def broker_ready() -> None:
         if isinstance(bus, RabbitBus) and (bus._connection is None or bus.connection.is_closed):
@@ -137,6 +138,8 @@ async def build(settings: Settings) -> Runtime:
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
         token_lifetimes=settings.token_lifetimes(),
+        rate_limits=rate_limits(settings),
+        renderers=Renderers(exports=export_pool(settings.export_workers)),
     )
     runtime = Runtime(
         settings=settings,
@@ -153,6 +156,23 @@ async def build(settings: Settings) -> Runtime:
     if note:
         runtime.notes.append(note)
     return runtime
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    try:
+        proxies = RateLimits.parse_proxies(settings.trusted_proxies)
+    except ValueError as exc:
+        raise InvalidInput(f"HANDOFF_TRUSTED_PROXIES 中有无效的地址：{exc}") from exc
+    return RateLimits(
+        api_per_minute=settings.rate_api_per_minute,
+        api_burst=settings.rate_api_burst,
+        track_per_minute=settings.rate_track_per_minute,
+        track_burst=settings.rate_track_burst,
+        auth_failures_per_minute=settings.rate_auth_failures_per_minute,
+        auth_failures_burst=settings.rate_auth_failures_per_minute,
+        max_addresses=settings.rate_max_addresses,
+        trusted_proxies=proxies,
+    )
 
 
 def calendar_note(calendar: LiveCalendar, today: date) -> str | None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long opening a PostgreSQL connection may take before the request fails (503)."""
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -24,6 +27,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
-    # No pre-ping: it costs a round trip per transaction; stale connections are recycled instead,
-    # and a broken one fails its transaction, which callers retry.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # Pre-ping: after a database restart every pooled connection is dead; the ping (one round trip
+    # at checkout) finds them and opens fresh ones, so the service recovers by itself instead of
+    # failing one request per stale connection.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+    )
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """The readiness check of a database: one ``SELECT 1``; raises when it cannot be reached."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -15,6 +15,7 @@ from adapters.logistics.factory import build_push_receivers
 from adapters.sms.factory import build_report_receivers
 from api.app import create_app
 from api.container import Container
+from api.ratelimit import RateLimits
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens, hash_token
 from handoff.services import Deps
 from tests.fakes.uow import FixedClock
@@ -34,6 +35,9 @@ PROVIDER_ENV = {
 
 TOKENS_LAST = timedelta(days=3650)
 """The harness's tokens outlive any test's ticking of the clock; the expiry tests issue their own."""
+UNHURRIED = RateLimits(api_burst=100_000, track_burst=10_000, auth_failures_burst=1_000)
+"""The rate limits of every harness that does not choose its own (test_rate_limits.py does): a
+test of something else must not trip over them."""
 
 SIGNER = ScanSigner(KeyRing({"T1": b"scan-key-for-tests-only-32-bytes"}), "https://hf.test.cn")
 
@@ -52,7 +56,8 @@ class Harness:
         self.clock.at += timedelta(**delta)
 
 
-async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
+async def _harness(engine, aiohttp_client, tmp_path: Path, **container_options) -> Harness:
+    """``container_options``: Container fields a test sets (low rate limits, its own render pools, …)."""
     clock = FixedClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))  # 09:30 in China, a Monday
     async with engine.begin() as conn:
         await load_demo_world(conn)
@@ -85,6 +90,7 @@ async def _harness(engine, aiohttp_client, tmp_path: Path) -> Harness:
         public_base_url="https://hf.test.cn",
         sms_receivers=build_report_receivers(PROVIDER_ENV),
         carrier_receivers=build_push_receivers(PROVIDER_ENV, clock),
+        **{"rate_limits": UNHURRIED, **container_options},
     )
     client = await aiohttp_client(create_app(container))
     return Harness(client=client, container=container, clock=clock, tokens=tokens)

@@ -153,6 +153,7 @@ async def test_the_rating_form_refuses_bad_input_with_a_chinese_message_then_rec
         ({"score": "五"}, "请选择 1 到 5 分中的一个评分"),
         ({"score": "1", "comment": "  "}, "请写明不满意的原因"),
         ({"score": "4", "comment": "好" * 501}, "最多 500 个字"),
+        ({"score": "4", "comment": "很好\u202e"}, "含有无法显示的控制字符"),
     ]:
         location = await submit(form)
         assert location.startswith(f"/t/{token}?error=")
