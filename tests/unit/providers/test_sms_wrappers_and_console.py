@@ -11,7 +11,7 @@ import pytest
 from adapters.sms.console import ConsoleSms
 from adapters.sms.settings import ConsoleSmsSettings
 from adapters.sms.wrappers import FailoverSms, RecordedMetrics, TimedSms
-from handoff.ports import ProviderError, SmsReceipt, SmsStatus
+from handoff.ports import ProviderError, SmsOutcomeUnknown, SmsReceipt, SmsStatus
 from tests.fakes.provider_clock import FixedClock, Monotonic
 
 LINK = {"link": "https://zw.swgov.cn/t/7k2m9q4x8c3v"}
@@ -21,10 +21,15 @@ class ScriptedSender:
     def __init__(self, name: str) -> None:
         self.name = name
         self.failing: SmsStatus | None = None
+        self.cut_off = False
         self.calls = 0
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
         self.calls += 1
+        if self.cut_off:
+            raise SmsOutcomeUnknown(self.name, "timeout", "无应答")
         if self.failing is not None:
             raise ProviderError(self.name, self.failing, "X", "scripted")
         return SmsReceipt(self.name, f"{self.name}-{self.calls}", SmsStatus.SENDING)
@@ -65,6 +70,16 @@ async def test_failover_does_not_move_on_a_failure_about_the_message(pair, statu
     assert second.calls == 0
 
 
+async def test_failover_never_moves_on_when_the_first_provider_may_have_sent_it(pair):
+    first, second = pair
+    first.cut_off = True
+    sender = FailoverSms([first, second], cooldown=300, monotonic=Monotonic())
+    with pytest.raises(SmsOutcomeUnknown):
+        await sender.send("138", "receipt", LINK, reference="n-1")
+    assert (first.calls, second.calls) == (1, 0)
+    assert [p.name for p in sender.active()] == ["tencent"]  # it rests, and the next SMS goes on
+
+
 async def test_when_every_provider_fails_the_last_error_is_raised_and_all_rest(pair):
     first, second = pair
     first.failing = second.failing = SmsStatus.TECHNICAL_FAILURE
@@ -89,7 +104,7 @@ async def test_timing_records_each_outcome_with_its_duration(pair):
 async def test_the_console_provider_writes_one_json_line_per_sms_to_the_file(tmp_path):
     path = tmp_path / "sms.jsonl"
     console = ConsoleSms(ConsoleSmsSettings(file=str(path)), FixedClock(), new_id=lambda: "console-1")
-    receipt = await console.send("13800138000", "receipt", LINK)
+    receipt = await console.send("13800138000", "receipt", LINK, reference="n-1")
     await console.send("13800138000", "delivered", LINK)
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 2
@@ -98,6 +113,7 @@ async def test_the_console_provider_writes_one_json_line_per_sms_to_the_file(tmp
         "phone": "13800138000",
         "template": "receipt",
         "params": LINK,
+        "reference": "n-1",
         "text": "【政务服务】您的申请材料已收件，办理进度请查看：https://zw.swgov.cn/t/7k2m9q4x8c3v",
         "time": "2026-03-10T02:30:00+00:00",
     }
