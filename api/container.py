@@ -12,6 +12,7 @@ from adapters.broker.bus import Bus
 from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
+from adapters.sms.dispatch import SmsDispatch
 from handoff.codes import ScanSigner
 from handoff.ports import BlobStore, SmsReportReceiver, TrackingPushReceiver
 from handoff.services import Deps
@@ -36,6 +37,9 @@ class Container:
     """Working days without a custody event after which a package is listed as stalled."""
     broker_prefix: str = "handoff"
     """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
+    sms: SmsDispatch | None = None
+    """Sends a staff's resend at once where this process runs the notifications group; None
+    elsewhere (the group's sweeper sends it)."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0
