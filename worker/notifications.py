@@ -350,7 +350,10 @@ class Notifier:
     # The Worker protocol (worker/group.py): at start and every ``interval``, sweep.
 
     async def recover(self) -> None:
-        await self.sweep()
+        """At start, whatever a crash left ``created`` is sent at once, without waiting for the
+        grace: the claim keeps a live process that still holds one of them from sending it too."""
+        await self.send_leftovers(grace=timedelta(0))
+        await self.resolve_cut_off()
 
     async def tick(self) -> None:
         await self.sweep()
@@ -423,10 +426,10 @@ class Notifier:
         of sweepers at once: every row is claimed by a conditional update before anything is done."""
         return await self.send_leftovers(), await self.resolve_cut_off()
 
-    async def send_leftovers(self) -> int:
+    async def send_leftovers(self, grace: timedelta | None = None) -> int:
         """Send the rows left ``created`` for longer than the grace (a crash between the commit and
         the send), each exactly once whoever else sweeps."""
-        before = self.clock() - self.sweep_settings.created_grace
+        before = self.clock() - (self.sweep_settings.created_grace if grace is None else grace)
         async with self.engine.connect() as conn:
             leftovers = await notification_rows.created_before(conn, before, self.sweep_settings.batch)
         sent = 0

@@ -87,7 +87,7 @@ async def created_before(conn: AsyncConnection, before: datetime, limit: int) ->
         select(n)
         .where(
             n.c.status == SmsStatus.CREATED.value,
-            (n.c.created_at < before) | n.c.resend_of.is_not(None),
+            (n.c.created_at <= before) | n.c.resend_of.is_not(None),
         )
         .order_by(n.c.created_at, n.c.id)
         .limit(limit)

@@ -136,6 +136,15 @@ async def test_a_notification_left_created_by_a_crash_is_sent_once_with_its_link
     assert sweeper.counter.counts[("swept", "sending")] == 1
 
 
+async def test_a_worker_starting_after_a_crash_sends_what_was_left_created_at_once(world):
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    await left_created(world, case_id)
+    sms = RecordingSms()
+    await notifier(world, sms).recover()
+    assert [template for _, template, _, _ in sms.sent] == ["receipt"]
+
+
 @pytest.mark.parametrize("signature", ["acs3", "rpc"])
 async def test_a_send_cut_off_at_alibaba_is_settled_by_query_send_details(world, session, signature):
     fake = FakeAlibabaSms(world.clock.now, {"LTAI5tHandoff": "s3cr3t-alibaba"})
