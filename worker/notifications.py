@@ -447,7 +447,9 @@ class Notifier:
     async def resolve_cut_off(self) -> int:
         """Settle the ``sending`` rows whose provider call was cut off by asking the provider what
         became of the SMS (by our reference). Never sends again: when the provider cannot tell, the
-        row becomes ``technical_failure`` for a person to resend."""
+        row becomes ``technical_failure`` for a person to resend. One the provider took but has no
+        final word on yet stays ``sending`` (its id recorded when the provider gives one, so that
+        the delivery report finds it; otherwise it is asked again a grace later)."""
         settings = self.sweep_settings
         before = self.clock() - settings.sending_grace
         async with self.engine.connect() as conn:

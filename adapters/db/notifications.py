@@ -55,12 +55,14 @@ async def insert(conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
     return done.first() is not None
 
 
-async def claim(conn: AsyncConnection, notification_id: str, at: datetime) -> bool:
-    """``created`` → ``sending``; True for the one caller that may now call the provider."""
+async def claim(conn: AsyncConnection, notification_id: str, at: datetime, reference: str) -> bool:
+    """``created`` → ``sending``, with the reference the provider will be given (a row written
+    before references existed gets one here, before the call); True for the one caller that may
+    now call the provider."""
     done = await conn.execute(
         update(n)
         .where(n.c.id == notification_id, n.c.status == SmsStatus.CREATED.value)
-        .values(status=SmsStatus.SENDING.value, claimed_at=at, updated_at=at)
+        .values(status=SmsStatus.SENDING.value, reference=reference, claimed_at=at, updated_at=at)
     )
     return int(done.rowcount or 0) == 1
 

@@ -94,10 +94,10 @@ class SmsDispatch:
 
     async def send(self, row: Mapping[str, Any]) -> str | None:
         """Send one ``created`` row; its new status, or None when another process claimed it."""
+        reference = str(row.get("reference") or rows.new_reference())
         async with self.engine.begin() as conn:
-            if not await rows.claim(conn, str(row["id"]), self.clock()):
+            if not await rows.claim(conn, str(row["id"]), self.clock(), reference):
                 return None
-        reference = str(row.get("reference") or "")
         try:
             receipt = await self.sender.send(
                 str(row["recipient"]),

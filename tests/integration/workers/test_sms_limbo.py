@@ -94,7 +94,7 @@ async def cut_off_after_claim(world: World, case_id: str) -> str:
     """Claimed (``sending``), then the process died before the provider was called."""
     row_id = await left_created(world, case_id)
     async with world.engine.begin() as conn:
-        assert await rows.claim(conn, row_id, world.clock.now())
+        assert await rows.claim(conn, row_id, world.clock.now(), (await rows.get(conn, row_id))["reference"])
     return row_id
 
 
