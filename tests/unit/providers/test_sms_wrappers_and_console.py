@@ -129,7 +129,7 @@ async def test_the_console_provider_writes_to_standard_output_when_no_file_is_se
 async def test_the_configured_providers_are_built_in_failover_order_from_settings():
     import aiohttp
 
-    from adapters.sms.factory import build_report_receivers, build_sender
+    from adapters.sms.factory import build_report_receivers, build_sender, build_status_queries
     from adapters.sms.settings import SettingsError
 
     env = {
@@ -145,5 +145,25 @@ async def test_the_configured_providers_are_built_in_failover_order_from_setting
         assert isinstance(sender, FailoverSms)
         assert [p.name for p in sender.providers] == ["tencent", "console"]
         assert list(build_report_receivers(env)) == ["tencent"]
+        assert list(build_status_queries(env, session, FixedClock())) == ["tencent"]  # the console cannot tell
         with pytest.raises(SettingsError, match="HANDOFF_SMS_PROVIDERS"):
             build_sender({"HANDOFF_SMS_PROVIDERS": "smsbao"}, session, FixedClock(), RecordedMetrics())
+
+
+def test_the_sweeper_is_configured_by_its_own_settings_and_refuses_nonsense():
+    from datetime import timedelta
+
+    from adapters.settings import Settings
+    from adapters.sms.settings import SettingsError
+    from cli.bootstrap import sweep_settings
+
+    sweep = sweep_settings(
+        Settings.from_env({"HANDOFF_SMS_SWEEP_SECONDS": "15", "HANDOFF_SMS_SENDING_GRACE_SECONDS": "900"})
+    )
+    assert (sweep.interval, sweep.created_grace, sweep.sending_grace) == (
+        15.0,
+        timedelta(minutes=2),
+        timedelta(minutes=15),
+    )
+    with pytest.raises(SettingsError, match="HANDOFF_SMS_CREATED_GRACE_SECONDS"):
+        sweep_settings(Settings.from_env({"HANDOFF_SMS_CREATED_GRACE_SECONDS": "0"}))
