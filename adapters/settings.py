@@ -129,6 +129,12 @@ class Settings:
     """A courier's report made offline is accepted at most this many days later."""
     evidence_daily_mb: int = 50
     """Evidence (photos, signatures) one user may upload per day, in MB."""
+    sms_sweep_seconds: float = 60.0
+    """How often the notifications group sweeps SMS left in limbo."""
+    sms_created_grace_seconds: float = 120.0
+    """An SMS still unsent this long after its commit lost its sender: the sweeper sends it."""
+    sms_sending_grace_seconds: float = 600.0
+    """A send cut off this long ago is looked up at the provider (never sent again)."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (key=value extras) or ``json`` (one object per line)."""

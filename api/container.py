@@ -13,6 +13,7 @@ from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.settings import TokenLifetimes
+from adapters.sms.dispatch import SmsDispatch
 from api.ratelimit import RateLimits
 from api.rendering import Renderers
 from handoff.codes import ScanSigner
@@ -49,6 +50,9 @@ class Container:
     """Where documents are drawn: counter documents and exports on separate pools (api/rendering.py)."""
     readiness_timeout_seconds: float = 2.0
     """How long /readyz waits for one dependency before calling it down."""
+    sms: SmsDispatch | None = None
+    """Sends a staff's resend at once where this process runs the notifications group; None
+    elsewhere (the group's sweeper sends it)."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

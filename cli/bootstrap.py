@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +25,7 @@ from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.factory import build_bookers, build_push_receivers, build_trackers
 from adapters.settings import Settings
-from adapters.sms.factory import build_report_receivers, build_sender
+from adapters.sms.factory import build_report_receivers, build_sender, build_status_queries
 from adapters.sms.settings import SettingsError
 from api.container import Container
 from api.ratelimit import RateLimits
@@ -38,7 +38,7 @@ from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import Worker
 from worker.logistics import Logistics, LogisticsSettings, courier_labels
 from worker.metrics import WorkerMetrics
-from worker.notifications import Notifier
+from worker.notifications import Notifier, SweepSettings
 from worker.projections import Projector
 from worker.relay import OutboxPoke, OutboxRelay
 
@@ -216,6 +216,17 @@ async def refresh_calendar(runtime: Runtime) -> None:
     runtime.last_calendar_note = note
 
 
+def sweep_settings(settings: Settings) -> SweepSettings:
+    for name in ("sms_sweep_seconds", "sms_created_grace_seconds", "sms_sending_grace_seconds"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"设置 HANDOFF_{name.upper()} 应大于 0")
+    return SweepSettings(
+        interval=settings.sms_sweep_seconds,
+        created_grace=timedelta(seconds=settings.sms_created_grace_seconds),
+        sending_grace=timedelta(seconds=settings.sms_sending_grace_seconds),
+    )
+
+
 async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp.ClientSession) -> dict[str, Worker]:
     """The chosen consumer groups of worker/, wired to this runtime's engine, calendar and providers."""
     settings, container = runtime.settings, runtime.container
@@ -224,13 +235,18 @@ async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp
     for name in names:
         if name == "notifications":
             sender = build_sender(dict(settings.extra), session, SystemClock(), runtime.metrics)
-            workers[name] = Notifier(
+            notifier = Notifier(
                 runtime.engine,
                 sender,
                 lambda: runtime.calendar,
                 container.tracking_url,
                 counter=runtime.metrics,
+                queries=build_status_queries(dict(settings.extra), session, SystemClock()),
+                sweep=sweep_settings(settings),
             )
+            # The API of this process sends a staff's resend at once; elsewhere the sweeper does.
+            container.sms = notifier.dispatch
+            workers[name] = notifier
         elif name == "deadlines":
             workers[name] = DeadlineWatcher(
                 runtime.engine,

@@ -83,13 +83,39 @@ class ProviderError(Exception):
         self.reason = reason
 
 
+class SmsOutcomeUnknown(ProviderError):
+    """The request may have reached the provider but no answer came back (a timeout, a cut
+    connection, an unreadable reply): the SMS may or may not be on its way. Never retried nor
+    failed over — a second SMS is worse than a late one; the provider is asked later
+    (:class:`SmsStatusQuery`) by the reference we sent."""
+
+    def __init__(self, provider: str, raw_code: str, reason: str) -> None:
+        super().__init__(provider, SmsStatus.TECHNICAL_FAILURE, raw_code, reason)
+
+
 class SmsSender(Protocol):
     """Sends one templated SMS. ``template_key`` is our own name (``receipt``, ``accepted``, …);
-    the adapter maps it to the provider's template code. Raises :class:`ProviderError`."""
+    the adapter maps it to the provider's template code. ``reference`` is our own id for this SMS,
+    sent where the protocol echoes it back (Alibaba ``OutId``, Tencent ``SessionContext``) so that
+    an interrupted send can be found later. Raises :class:`ProviderError`
+    (:class:`SmsOutcomeUnknown` when the provider may have taken it)."""
 
     name: str
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt: ...
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt: ...
+
+
+class SmsStatusQuery(Protocol):
+    """Asks a provider what became of one SMS whose send was cut off, found by our ``reference``
+    among the messages to ``phone`` since ``sent_after``. The answer's status is DELIVERED, a
+    failure, or SENDING (accepted, no final report yet); None when the provider has no record of
+    it. Raises :class:`ProviderError` when the provider cannot be asked now."""
+
+    name: str
+
+    async def query(self, phone: str, reference: str, sent_after: datetime) -> SmsDeliveryReport | None: ...
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Prometheus metrics of the workers: messages handled / retried / parked per group, queue lag,
-SMS by status, open and overdue cases. One registry, made by the composition root and shown at the
-API's /metrics (embedded start) or the worker's own /metrics (``handoff worker``)."""
+SMS by status (and those the sweeper sent or settled), open and overdue cases. One registry, made
+by the composition root and shown at the API's /metrics (embedded start) or the worker's own
+/metrics (``handoff worker``)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ class WorkerMetrics:
         self.sms = Counter(
             "handoff_sms_total", "SMS sent, by template and status", ["template", "status"], registry=registry
         )
+        self.sms_swept = Counter(
+            "handoff_sms_swept_total",
+            "SMS left created by a crash, sent by the sweeper, by the provider's answer",
+            ["status"],
+            registry=registry,
+        )
+        self.sms_resolved = Counter(
+            "handoff_sms_resolved_total",
+            "SMS whose provider call was cut off, settled by asking the provider, by the outcome",
+            ["status"],
+            registry=registry,
+        )
         self.sms_seconds = Histogram(
             "handoff_sms_send_seconds", "SMS provider call time", ["provider", "outcome"], registry=registry
         )
@@ -57,6 +70,12 @@ class WorkerMetrics:
 
     def sent(self, template: str, status: str) -> None:
         self.sms.labels(template, status).inc()
+
+    def swept(self, status: str) -> None:
+        self.sms_swept.labels(status).inc()
+
+    def resolved(self, status: str) -> None:
+        self.sms_resolved.labels(status).inc()
 
     def measured(self, group: Group, handler: Handler) -> Handler:
         """The handler, counted: its outcome is the one the bus will act on (adapters/broker/outcomes)."""

@@ -7,48 +7,53 @@ copied to).
 
 Exactly one SMS per event and recipient, whatever the redeliveries: in the inbox transaction the
 handler writes one ``notifications`` row per (event, recipient, template) — unique — in state
-``created``; after the commit it claims each row (``created`` → ``sending``, conditional) and only
-then calls the provider. A crash between the claim and the provider's answer leaves a ``sending``
-row without a provider id: it is never sent again automatically (a second SMS is worse than a
-missing one) and :meth:`Notifier.expire_stuck` turns it into ``technical_failure``, which the case
-shows. Rows still ``created`` (a crash right after the commit) are sent by
-:meth:`Notifier.send_pending` at start. A batch of packages handed over together gives each
+``created``, with our own reference and without the tracking link (recomputed from the case when
+sending); after the commit it claims each row (``created`` → ``sending``, conditional) and only then
+calls the provider (adapters/sms/dispatch.py). A batch of packages handed over together gives each
 receiving clerk one SMS for the batch, not one per package.
+
+No SMS stays in limbo. The sweeper (:meth:`Notifier.sweep`, at start and every
+``HANDOFF_SMS_SWEEP_SECONDS``) sends rows still ``created`` after a grace (a crash right after the
+commit), each claimed first so that two sweepers never send one twice; and settles ``sending`` rows
+whose provider call was cut off (a crash or a timeout: no provider id) by asking the provider
+(Alibaba QuerySendDetails, Tencent PullSmsSendStatusByPhoneNumber, by our reference) what became of
+them. Such a row is never sent again automatically — a second SMS is worse than a missing one:
+when the provider cannot tell, it becomes ``technical_failure``, shown on the case and in the
+staff's queue (``GET /api/v1/sms/failed``), where a clerk can resend it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming, Park
 from adapters.db import domain_tables as t
+from adapters.db import notifications as notification_rows
 from adapters.db.tables import inbox
-from adapters.sms.templates import TEMPLATES
+from adapters.sms.dispatch import CountedSms, SmsCounter, SmsDispatch
 from handoff.access import Role, Scope
 from handoff.clock import StagePeriod, read_clock
 from handoff.codes import PackageCode
 from handoff.errors import DomainError, InvalidInput
 from handoff.labels_zh import STAGE_TYPE_ZH
 from handoff.package import APPLICANT, Direction
-from handoff.ports import Calendar, ProviderError, SmsStatus
+from handoff.ports import Calendar, ProviderError, SmsStatus, SmsStatusQuery
 from handoff.timeutil import local_date
 from worker.consumer import envelope_of
 
 log = logging.getLogger("handoff.notifications")
 CONSUMER = "notifications"
-STUCK_AFTER = timedelta(minutes=15)
 BATCH_NAMESPACE = uuid.UUID("6f1c2d9e-6a57-4c1e-9a43-2b0c7c5e8d11")
 
 
@@ -292,27 +297,30 @@ class Recipient:
     user_id: str | None = None
 
 
-class SmsCounter(Protocol):
-    """Where send outcomes are counted (worker/metrics.py in the composition root)."""
+@dataclass(frozen=True)
+class SweepSettings:
+    """The sweeper of SMS left in limbo (``HANDOFF_SMS_*``, adapters/settings.py)."""
 
-    def sent(self, template: str, status: str) -> None: ...
+    interval: float = 60.0
+    """Seconds between two sweeps."""
+    created_grace: timedelta = timedelta(minutes=2)
+    """A row still ``created`` this long after its commit lost its sender (a crash): send it."""
+    sending_grace: timedelta = timedelta(minutes=10)
+    """A ``sending`` row without a provider id this long: its call was cut off; ask the provider."""
+    give_up: timedelta = timedelta(hours=24)
+    """A provider that cannot be asked for this long: the outcome stays unknown (technical_failure)."""
+    batch: int = 100
 
 
-class CountedSms:
-    """An in-memory SmsCounter (tests, and a Notifier built without metrics)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
-
-    def sent(self, template: str, status: str) -> None:
-        self.counts[(template, status)] = self.counts.get((template, status), 0) + 1
+UNKNOWN_NO_RECORD = "发送结果无法确认：服务商查无此短信记录（发送中断），未自动重发，请核实后人工重发"
+UNKNOWN_NO_QUERY = "发送结果无法确认：该服务商不能查询发送结果（发送中断），未自动重发，请核实后人工重发"
+UNKNOWN_UNREACHABLE = "发送结果无法确认：长时间无法向服务商查询（发送中断），未自动重发，请核实后人工重发"
 
 
 class Notifier:
-    """The ``notifications`` consumer group (a :class:`worker.group.Worker`)."""
+    """The ``notifications`` consumer group (a :class:`worker.group.Worker`), and its sweeper."""
 
     handle_batch = None
-    interval: float | None = 60.0
 
     def __init__(
         self,
@@ -323,26 +331,31 @@ class Notifier:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         counter: SmsCounter | None = None,
         staff_ttl: float = 60.0,
+        queries: Mapping[str, SmsStatusQuery] | None = None,
+        sweep: SweepSettings | None = None,
     ) -> None:
         self.engine = engine
-        self.sender = sender
         self.calendar = calendar
-        self.tracking_url = tracking_url
         self.clock = clock
         self.counter: SmsCounter = counter or CountedSms()
+        self.dispatch = SmsDispatch(engine, sender, tracking_url, clock, self.counter)
+        self.queries: Mapping[str, SmsStatusQuery] = queries or {}
+        self.sweep_settings = sweep or SweepSettings()
+        self.interval: float | None = self.sweep_settings.interval
         self.staff_ttl = staff_ttl
         self._staff: list[tuple[str, Role, Scope, str]] = []
         self._staff_at = -1.0
 
-    # The Worker protocol (worker/group.py): at start, send what a crash left; each minute, mark
-    # the sends whose outcome is unknown.
+    # The Worker protocol (worker/group.py): at start and every ``interval``, sweep.
 
     async def recover(self) -> None:
-        await self.expire_stuck()
-        await self.send_pending()
+        """At start, whatever a crash left ``created`` is sent at once, without waiting for the
+        grace: the claim keeps a live process that still holds one of them from sending it too."""
+        await self.send_leftovers(grace=timedelta(0))
+        await self.resolve_cut_off()
 
     async def tick(self) -> None:
-        await self.expire_stuck()
+        await self.sweep()
 
     async def handle(self, message: Incoming) -> None:
         envelope: Mapping[str, Any] = envelope_of(message)
@@ -366,9 +379,9 @@ class Notifier:
                 planned = planner(envelope, facts, self.calendar())
             except (KeyError, ValueError, InvalidInput) as exc:
                 raise Park(f"cannot plan SMS for {envelope.get('type')}: {exc!r}") from exc
-            rows = await self._write(conn, envelope, str(case_id), facts, planned, staff)
-        for row in rows:
-            await self._send(row)
+            written = await self._write(conn, envelope, str(case_id), facts, planned, staff)
+        for row in written:
+            await self.dispatch.send(row)
 
     async def _write(
         self,
@@ -379,14 +392,12 @@ class Notifier:
         planned: Sequence[Planned],
         staff: Sequence[tuple[str, Role, Scope, str]],
     ) -> list[dict[str, Any]]:
+        """One ``created`` row per SMS, its parameters without the tracking link (recomputed from
+        the case when sending: a link is a bearer secret, never kept at rest)."""
         now = self.clock()
-        rows = []
+        written = []
         regions = await _office_regions(conn)
         for item in planned:
-            params = dict(item.params)
-            wanted = TEMPLATES[item.template].params
-            if "link" in wanted:
-                params["link"] = self.tracking_url(case_id)
             for recipient in _recipients(item.to, facts, staff, regions):
                 row = {
                     "id": str(uuid.uuid4()),
@@ -396,96 +407,107 @@ class Notifier:
                     "audience": recipient.audience,
                     "user_id": recipient.user_id,
                     "template_key": item.template,
-                    "params": params,
+                    "params": notification_rows.storable(item.params),
                     "status": SmsStatus.CREATED.value,
                     "reason": "",
+                    "reference": notification_rows.new_reference(),
                     "created_at": now,
                     "updated_at": now,
                 }
-                dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-                done = await conn.execute(
-                    dialect_insert(t.notifications)
-                    .values(**row)
-                    .on_conflict_do_nothing()
-                    .returning(t.notifications.c.id)
-                )
-                if done.first() is not None:
-                    rows.append(row)
-        return rows
+                if await notification_rows.insert(conn, row):
+                    written.append(row)
+        return written
 
-    async def _send(self, row: Mapping[str, Any]) -> None:
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            claimed = await conn.execute(
-                update(t.notifications)
-                .where(t.notifications.c.id == row["id"], t.notifications.c.status == SmsStatus.CREATED.value)
-                .values(status=SmsStatus.SENDING.value, updated_at=now)
-            )
-            if claimed.rowcount != 1:
-                return
-        params = _params_of(row)
-        try:
-            receipt = await self.sender.send(row["recipient"], row["template_key"], params)
-            values = {
-                "status": receipt.status.value,
-                "provider": receipt.provider,
-                "provider_message_id": receipt.message_id,
-                "reason": receipt.reason or "",
-            }
-        except ProviderError as exc:
-            log.warning(
-                "sms failed",
-                extra={
-                    "case_id": row["case_id"],
-                    "template": row["template_key"],
-                    "provider": exc.provider,
-                    "code": exc.raw_code,
-                },
-            )
-            values = {"status": exc.status.value, "provider": exc.provider, "reason": f"{exc.raw_code} {exc.reason}"}
-        self.counter.sent(row["template_key"], values["status"])
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(t.notifications)
-                .where(t.notifications.c.id == row["id"])
-                .values(updated_at=self.clock(), **values)
-            )
+    # ----------------------------------------------------------------------- the sweeper
 
-    async def send_pending(self) -> int:
-        """Send rows left ``created`` by a crash right after their commit."""
+    async def sweep(self) -> tuple[int, int]:
+        """(rows left ``created`` now sent, cut-off ``sending`` rows settled). Safe with any number
+        of sweepers at once: every row is claimed by a conditional update before anything is done."""
+        return await self.send_leftovers(), await self.resolve_cut_off()
+
+    async def send_leftovers(self, grace: timedelta | None = None) -> int:
+        """Send the rows left ``created`` for longer than the grace (a crash between the commit and
+        the send), each exactly once whoever else sweeps."""
+        before = self.clock() - (self.sweep_settings.created_grace if grace is None else grace)
         async with self.engine.connect() as conn:
-            rows = [
-                dict(r)
-                for r in (
-                    await conn.execute(
-                        select(t.notifications).where(t.notifications.c.status == SmsStatus.CREATED.value)
-                    )
-                ).mappings()
-            ]
-        for row in rows:
-            await self._send(row)
-        return len(rows)
+            leftovers = await notification_rows.created_before(conn, before, self.sweep_settings.batch)
+        sent = 0
+        for row in leftovers:
+            status = await self.dispatch.send(row)
+            if status is not None:
+                sent += 1
+                self.counter.swept(status)
+                log.info(
+                    "sms left created was sent",
+                    extra={"case_id": row["case_id"], "notification": row["id"], "status": status},
+                )
+        return sent
 
-    async def expire_stuck(self) -> int:
-        """``sending`` rows without a provider id for too long: the outcome is unknown; never resend."""
-        cutoff = self.clock() - STUCK_AFTER
-        async with self.engine.begin() as conn:
-            done = await conn.execute(
-                update(t.notifications)
-                .where(
-                    and_(
-                        t.notifications.c.status == SmsStatus.SENDING.value,
-                        t.notifications.c.provider_message_id.is_(None),
-                        t.notifications.c.updated_at < cutoff,
-                    )
+    async def resolve_cut_off(self) -> int:
+        """Settle the ``sending`` rows whose provider call was cut off by asking the provider what
+        became of the SMS (by our reference). Never sends again: when the provider cannot tell, the
+        row becomes ``technical_failure`` for a person to resend. One the provider took but has no
+        final word on yet stays ``sending`` (its id recorded when the provider gives one, so that
+        the delivery report finds it; otherwise it is asked again a grace later)."""
+        settings = self.sweep_settings
+        before = self.clock() - settings.sending_grace
+        async with self.engine.connect() as conn:
+            stuck = await notification_rows.cut_off_before(conn, before, settings.batch)
+        settled = 0
+        for row in stuck:
+            async with self.engine.begin() as conn:
+                if not await notification_rows.take_for_resolution(conn, row, self.clock()):
+                    continue
+            values = await self._ask_providers(row)
+            if values is None:
+                continue
+            async with self.engine.begin() as conn:
+                done = await notification_rows.resolve(conn, str(row["id"]), values, self.clock())
+            if done:
+                settled += 1
+                self.counter.resolved(str(values["status"]))
+                log.info(
+                    "sms cut off was resolved",
+                    extra={"case_id": row["case_id"], "notification": row["id"], "status": values["status"]},
                 )
-                .values(
-                    status=SmsStatus.TECHNICAL_FAILURE.value,
-                    reason="发送结果未知（发送中断），未自动重发",
-                    updated_at=self.clock(),
+        return settled
+
+    async def _ask_providers(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The new values of a cut-off row, or None to ask again at the next sweep."""
+        provider = row.get("provider")
+        if provider:
+            asked = {provider: self.queries[provider]} if provider in self.queries else {}
+        else:  # the process died during the call: it may have gone to any provider
+            asked = dict(self.queries)
+        reference = str(row.get("reference") or "")
+        if not asked or not reference:
+            return _unknown(UNKNOWN_NO_QUERY)
+        claimed = row.get("claimed_at") or row["created_at"]
+        unreachable: list[str] = []
+        for name, query in asked.items():
+            try:
+                found = await query.query(str(row["recipient"]), reference, claimed - timedelta(minutes=1))
+            except ProviderError as exc:
+                unreachable.append(f"{name}: {exc.raw_code} {exc.reason}")
+                continue
+            if found is not None:
+                values: dict[str, Any] = {
+                    "status": found.status.value,
+                    "provider": found.provider,
+                    "reason": f"{found.raw_code} {found.reason}（向服务商核实）".strip(),
+                }
+                if found.message_id:
+                    values["provider_message_id"] = found.message_id
+                return values
+        if unreachable:
+            if self.clock() - claimed < self.sweep_settings.give_up:
+                log.warning(
+                    "sms provider could not be asked; asking again later",
+                    extra={"case_id": row["case_id"], "notification": row["id"], "errors": "; ".join(unreachable)},
                 )
-            )
-        return int(done.rowcount or 0)
+                return None
+            return _unknown(UNKNOWN_UNREACHABLE)
+        return _unknown(UNKNOWN_NO_RECORD)
 
     async def _staff_directory(self) -> list[tuple[str, Role, Scope, str]]:
         """(user id, role, scope, phone) of the staff who have a phone; read at most every minute."""
@@ -509,16 +531,8 @@ class Notifier:
         return self._staff
 
 
-def _params_of(row: Mapping[str, Any]) -> dict[str, str]:
-    params = row.get("params")
-    if isinstance(params, Mapping) and params:
-        return {str(k): str(v) for k, v in params.items()}
-    # rows written before the params column existed kept their parameters in `reason`
-    try:
-        legacy = json.loads(row.get("reason") or "{}")
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in legacy.items()} if isinstance(legacy, dict) else {}
+def _unknown(reason: str) -> dict[str, Any]:
+    return {"status": SmsStatus.TECHNICAL_FAILURE.value, "reason": reason}
 
 
 def _recipients(

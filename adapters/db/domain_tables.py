@@ -355,8 +355,15 @@ notifications = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # our own id of the SMS, stored before the provider call and sent as OutId / SessionContext
+    Column("reference", String(64)),
+    # the failed notification a member of staff resent with this one
+    Column("resend_of", String(ID)),
+    # when it was handed to a provider (created → sending)
+    Column("claimed_at", UtcDateTime),
     UniqueConstraint("event_id", "recipient", "template_key", name="uq_notifications_once"),
     Index("ix_notifications_provider_message", "provider", "provider_message_id"),
+    Index("ix_notifications_status", "status", "updated_at"),
 )
 
 blobs = Table(

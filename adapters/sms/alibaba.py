@@ -1,9 +1,13 @@
-"""Alibaba Cloud SMS (Dysmsapi 2017-05-25): SendSms and the SmsReport delivery push.
+"""Alibaba Cloud SMS (Dysmsapi 2017-05-25): SendSms, QuerySendDetails and the SmsReport push.
 
 Wire protocol per ../shared/reference/providers.md §1. Two signatures are implemented: the RPC v1
 HMAC-SHA1 one (proved on the published SendSms example) and ACS3-HMAC-SHA256 (proved on the
 published V3 example), the current SDK default. Parameters travel in a form body rather than the
 URL so that phone numbers stay out of access logs.
+
+QuerySendDetails (same RPC API and signatures; ``PhoneNumber``, ``SendDate`` yyyyMMdd,
+``PageSize`` ≤ 50, ``CurrentPage``, optional ``BizId``) lists the messages sent to one number on one
+day with their ``OutId``: it finds an SMS whose send was cut off before we got its ``BizId``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from hmac import compare_digest
 from urllib.parse import quote, urlsplit
 
@@ -25,7 +29,16 @@ from adapters.http import HttpTransportError, request
 from adapters.sms.settings import AlibabaSmsSettings
 from adapters.sms.statuses import SMPP_STATS, StatusTable
 from adapters.sms.templates import check_params
-from handoff.ports import CallbackAnswer, Clock, InboundHttp, ProviderError, SmsDeliveryReport, SmsReceipt, SmsStatus
+from handoff.ports import (
+    CallbackAnswer,
+    Clock,
+    InboundHttp,
+    ProviderError,
+    SmsDeliveryReport,
+    SmsOutcomeUnknown,
+    SmsReceipt,
+    SmsStatus,
+)
 from handoff.timeutil import CHINA
 
 NAME = "alibaba"
@@ -142,14 +155,27 @@ def form_body(params: Mapping[str, str]) -> bytes:
     return canonical_query(params).encode()
 
 
+def query_params(phone: str, day: date, page: int, page_size: int = 50, biz_id: str = "") -> dict[str, str]:
+    """QuerySendDetails: the messages to ``phone`` sent on ``day`` (Beijing date), one page."""
+    params = {
+        "PhoneNumber": phone,
+        "SendDate": day.strftime("%Y%m%d"),
+        "PageSize": str(page_size),
+        "CurrentPage": str(page),
+    }
+    if biz_id:
+        params["BizId"] = biz_id
+    return params
+
+
 def build_rpc_request(
-    settings: AlibabaSmsSettings, business: Mapping[str, str], now: datetime, nonce: str
+    settings: AlibabaSmsSettings, business: Mapping[str, str], now: datetime, nonce: str, action: str = "SendSms"
 ) -> tuple[dict[str, str], bytes]:
     """(headers, body) of a signed RPC v1 POST."""
     params = {
         **business,
         "AccessKeyId": settings.access_key_id,
-        "Action": "SendSms",
+        "Action": action,
         "Format": "JSON",
         "RegionId": settings.region,
         "SignatureMethod": "HMAC-SHA1",
@@ -163,14 +189,14 @@ def build_rpc_request(
 
 
 def build_acs3_request(
-    settings: AlibabaSmsSettings, business: Mapping[str, str], now: datetime, nonce: str
+    settings: AlibabaSmsSettings, business: Mapping[str, str], now: datetime, nonce: str, action: str = "SendSms"
 ) -> tuple[dict[str, str], bytes]:
     """(headers, body) of a signed ACS3 POST, the business parameters as a form body."""
     body = form_body(business)
     headers = {
         "host": urlsplit(settings.endpoint).netloc,
         "content-type": "application/x-www-form-urlencoded",
-        "x-acs-action": "SendSms",
+        "x-acs-action": action,
         "x-acs-version": VERSION,
         "x-acs-date": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "x-acs-signature-nonce": nonce,
@@ -186,23 +212,95 @@ def build_acs3_request(
 # --------------------------------------------------------------------------- responses (pure)
 
 
-def parse_send_response(status: int, body: bytes) -> SmsReceipt:
-    """Branch on ``Code``, not the HTTP status (which for business errors is not documented)."""
+def _json_with_code(status: int, body: bytes) -> dict[str, object] | None:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("Code"), str):
-        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, f"http_{status}", "阿里云返回了无法解析的内容")
-    code = data["Code"]
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("Code"), str) else None
+
+
+def parse_send_response(status: int, body: bytes) -> SmsReceipt:
+    """Branch on ``Code``, not the HTTP status (which for business errors is not documented). An
+    answer we cannot read (a proxy's error page) does not say the SMS was refused: its outcome is
+    unknown."""
+    data = _json_with_code(status, body)
+    if data is None:
+        raise SmsOutcomeUnknown(NAME, f"http_{status}", "阿里云返回了无法解析的内容")
+    code = str(data["Code"])
     our, reason = SEND_CODES.classify(code)
     message = str(data.get("Message") or "")
     if our is not SmsStatus.SENDING:
         raise ProviderError(NAME, our, code, f"{reason}：{message}" if message else reason)
     biz_id = data.get("BizId")
     if not isinstance(biz_id, str) or not biz_id:
-        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, code, "阿里云成功应答缺少 BizId")
+        raise SmsOutcomeUnknown(NAME, code, "阿里云成功应答缺少 BizId")
     return SmsReceipt(NAME, biz_id, SmsStatus.SENDING, code, reason)
+
+
+# QuerySendDetails ``SendStatus``: 1 waiting for the operator's receipt, 2 failed, 3 delivered.
+WAITING, FAILED, DELIVERED = 1, 2, 3
+
+
+def parse_query_response(status: int, body: bytes, reference: str) -> tuple[SmsDeliveryReport | None, int]:
+    """(the message whose ``OutId`` is ``reference``, or None; ``TotalCount`` of the day)."""
+    data = _json_with_code(status, body)
+    if data is None:
+        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, f"http_{status}", "阿里云返回了无法解析的内容")
+    code = str(data["Code"])
+    if code != "OK":
+        _, reason = SEND_CODES.classify(code)
+        message = str(data.get("Message") or "")
+        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, code, f"{reason}：{message}" if message else reason)
+    holder = data.get("SmsSendDetailDTOs")
+    items = holder.get("SmsSendDetailDTO") if isinstance(holder, dict) else holder
+    try:
+        total = int(str(data.get("TotalCount") or 0))
+    except ValueError:
+        total = 0
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and reference and str(item.get("OutId") or "") == reference:
+            return detail_report(item), total
+    return None, total
+
+
+def detail_report(item: Mapping[str, object]) -> SmsDeliveryReport:
+    """One SmsSendDetailDTO as our report (no BizId in it: the message id stays unknown)."""
+    code = str(item.get("ErrCode") or "")
+    try:
+        send_status = int(str(item.get("SendStatus")))
+    except ValueError:
+        send_status = 0
+    if send_status == DELIVERED:
+        status, reason = SmsStatus.DELIVERED, "用户接收成功"
+    elif send_status == FAILED:
+        status, reason = REPORT_CODES.classify(code)
+        if status in (SmsStatus.DELIVERED, SmsStatus.SENDING):  # a failure flag wins over a code
+            status, reason = SmsStatus.PERMANENT_FAILURE, code or "发送失败"
+    else:
+        status, reason = SmsStatus.SENDING, "已提交运营商，等待回执"
+    when = str(item.get("ReceiveDate") or item.get("SendDate") or "")
+    try:
+        reported_at = beijing_time(when)
+    except ValueError:
+        reported_at = datetime.now(UTC)
+    return SmsDeliveryReport(
+        provider=NAME,
+        message_id="",
+        phone=str(item.get("PhoneNum") or ""),
+        status=status,
+        raw_code=code or str(send_status),
+        reason=reason,
+        reported_at=reported_at,
+    )
+
+
+def send_dates(sent_after: datetime, now: datetime, most: int = 30) -> list[date]:
+    """The Beijing dates from ``sent_after`` to ``now``, newest first (QuerySendDetails asks one
+    day at a time and keeps 30 days)."""
+    first, last = sent_after.astimezone(CHINA).date(), now.astimezone(CHINA).date()
+    days = [last - timedelta(days=n) for n in range(max((last - first).days, 0) + 1)]
+    return days[:most]
 
 
 def beijing_time(text: str) -> datetime:
@@ -247,6 +345,12 @@ def parse_sms_report(body: bytes) -> list[SmsDeliveryReport]:
     return reports
 
 
+def never_sent(exc: HttpTransportError) -> bool:
+    """True when the request cannot have reached the provider (no connection was made): another
+    provider may safely send. A timeout or a connection cut mid-request may hide a sent SMS."""
+    return isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+
+
 def check_callback_token(request: InboundHttp, expected: str, provider: str) -> None:
     """Neither Alibaba nor Tencent signs its delivery push, so the URL we register carries a
     secret ``token``; a push without it is refused."""
@@ -258,8 +362,9 @@ def check_callback_token(request: InboundHttp, expected: str, provider: str) -> 
 
 
 class AlibabaSms:
-    """SmsSender for Alibaba Cloud. ``OutId`` carries a fresh id of ours (SendSms is not
-    idempotent; the notifications worker de-duplicates by event and recipient)."""
+    """SmsSender and SmsStatusQuery for Alibaba Cloud. ``OutId`` carries our reference (SendSms is
+    not idempotent; the notifications worker de-duplicates by event and recipient, and finds a
+    cut-off send again by its ``OutId``)."""
 
     name = NAME
 
@@ -275,10 +380,28 @@ class AlibabaSms:
         self.clock = clock
         self.nonce = nonce
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
-        business = send_params(self.settings, phone, template_key, params, out_id=secrets.token_hex(8))
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
+        business = send_params(self.settings, phone, template_key, params, out_id=reference or secrets.token_hex(8))
+        status, body = await self._call("SendSms", business, unknown_on_cut=True)
+        return parse_send_response(status, body)
+
+    async def query(self, phone: str, reference: str, sent_after: datetime) -> SmsDeliveryReport | None:
+        page_size, most_pages = 50, 20
+        for day in send_dates(sent_after, self.clock.now()):
+            for page in range(1, most_pages + 1):
+                status, body = await self._call("QuerySendDetails", query_params(phone, day, page, page_size))
+                found, total = parse_query_response(status, body, reference)
+                if found is not None:
+                    return found
+                if page * page_size >= total:
+                    break
+        return None
+
+    async def _call(self, action: str, business: Mapping[str, str], unknown_on_cut: bool = False) -> tuple[int, bytes]:
         build = build_acs3_request if self.settings.signature == "acs3" else build_rpc_request
-        headers, body = build(self.settings, business, self.clock.now(), self.nonce())
+        headers, body = build(self.settings, business, self.clock.now(), self.nonce(), action)
         try:
             response = await request(
                 self.session,
@@ -289,8 +412,10 @@ class AlibabaSms:
                 timeout=self.settings.timeout_seconds,
             )
         except HttpTransportError as exc:
+            if unknown_on_cut and not never_sent(exc):
+                raise SmsOutcomeUnknown(NAME, exc.kind, "阿里云短信接口无应答，发送结果未知") from exc
             raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, exc.kind, "阿里云短信接口无法访问") from exc
-        return parse_send_response(response.status, response.body)
+        return response.status, response.body
 
 
 class AlibabaReportReceiver:

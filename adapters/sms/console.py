@@ -33,7 +33,9 @@ class ConsoleSms:
         self.stdout = stdout
         self.new_id = new_id
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
         text = f"【{self.settings.sign_name}】" + check_params(template_key, params, NAME).text.format(**params)
         message_id = self.new_id()
         line = json.dumps(
@@ -42,6 +44,7 @@ class ConsoleSms:
                 "phone": phone,
                 "template": template_key,
                 "params": dict(params),
+                "reference": reference,
                 "text": text,
                 "time": self.clock.now().isoformat(),
             },

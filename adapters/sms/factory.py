@@ -1,4 +1,5 @@
-"""Builds the configured SmsSender (failover over the listed providers, timed) from settings."""
+"""Builds the configured SmsSender (failover over the listed providers, timed), the status
+queries of the providers that can answer them, and the report receivers, from settings."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from adapters.sms.settings import (
 )
 from adapters.sms.tencent import TencentReportReceiver, TencentSms
 from adapters.sms.wrappers import FailoverSms, SmsMetrics, TimedSms
-from handoff.ports import Clock, SmsReportReceiver, SmsSender
+from handoff.ports import Clock, SmsReportReceiver, SmsSender, SmsStatusQuery
 
 PROVIDERS = ("alibaba", "tencent", "console")
 
@@ -59,3 +60,17 @@ def build_report_receivers(env: Mapping[str, str]) -> dict[str, SmsReportReceive
         elif name == "tencent":
             receivers[name] = TencentReportReceiver(TencentSmsSettings.from_env(env))
     return receivers
+
+
+def build_status_queries(
+    env: Mapping[str, str], session: aiohttp.ClientSession, clock: Clock
+) -> dict[str, SmsStatusQuery]:
+    """provider name → its SmsStatusQuery, for the listed providers that can be asked what became
+    of a message (the console provider cannot: what it wrote is all there is)."""
+    queries: dict[str, SmsStatusQuery] = {}
+    for name in SmsSettings.from_env(env).providers:
+        if name == "alibaba":
+            queries[name] = AlibabaSms(AlibabaSmsSettings.from_env(env), session, clock)
+        elif name == "tencent":
+            queries[name] = TencentSms(TencentSmsSettings.from_env(env), session, clock)
+    return queries

@@ -1,7 +1,15 @@
-"""Tencent Cloud SMS: SendSms (API 2021-01-11, TC3-HMAC-SHA256) and the status callback.
+"""Tencent Cloud SMS: SendSms, PullSmsSendStatusByPhoneNumber (API 2021-01-11, TC3-HMAC-SHA256)
+and the status callback.
 
 Wire protocol per ../shared/reference/providers.md §2; TC3 is proved on the published vectors. The
 body is serialised once and those exact bytes are both hashed and sent.
+
+A send cut off before its ``SerialNo`` came back is found again by our ``SessionContext``, which
+every status record echoes. ``PullSmsSendStatus`` cannot do it: it hands out the account's next
+unread reports, whoever they are for, and each only once. ``PullSmsSendStatusByPhoneNumber`` lists
+one number's reports in a time window (``BeginTime``/``EndTime`` unix seconds, ``Offset``,
+``Limit`` ≤ 100) without consuming them. Only reports are listed: a message the operator has not
+reported on yet is not found.
 """
 
 from __future__ import annotations
@@ -12,16 +20,25 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
 from adapters.http import HttpTransportError, request
-from adapters.sms.alibaba import beijing_time, check_callback_token
+from adapters.sms.alibaba import beijing_time, check_callback_token, never_sent
 from adapters.sms.settings import TencentSmsSettings
 from adapters.sms.statuses import SMPP_STATS, StatusTable
 from adapters.sms.templates import check_params
-from handoff.ports import CallbackAnswer, Clock, InboundHttp, ProviderError, SmsDeliveryReport, SmsReceipt, SmsStatus
+from handoff.ports import (
+    CallbackAnswer,
+    Clock,
+    InboundHttp,
+    ProviderError,
+    SmsDeliveryReport,
+    SmsOutcomeUnknown,
+    SmsReceipt,
+    SmsStatus,
+)
 
 NAME = "tencent"
 SERVICE = "sms"
@@ -137,7 +154,26 @@ def send_payload(
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-def build_send_request(settings: TencentSmsSettings, payload: bytes, timestamp: int) -> dict[str, str]:
+PULL_LIMIT = 100
+
+
+def pull_by_phone_payload(
+    settings: TencentSmsSettings, phone: str, begin: datetime, end: datetime, offset: int
+) -> bytes:
+    body = {
+        "BeginTime": int(begin.timestamp()),
+        "Offset": offset,
+        "Limit": PULL_LIMIT,
+        "PhoneNumber": e164(phone),
+        "SmsSdkAppId": settings.sdk_app_id,
+        "EndTime": int(end.timestamp()),
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def build_send_request(
+    settings: TencentSmsSettings, payload: bytes, timestamp: int, action: str = "SendSms"
+) -> dict[str, str]:
     from urllib.parse import urlsplit
 
     host = urlsplit(settings.endpoint).netloc
@@ -146,7 +182,7 @@ def build_send_request(settings: TencentSmsSettings, payload: bytes, timestamp: 
         secret_key=settings.secret_key,
         service=SERVICE,
         host=host,
-        action="SendSms",
+        action=action,
         timestamp=timestamp,
         payload=payload,
     )
@@ -154,7 +190,7 @@ def build_send_request(settings: TencentSmsSettings, payload: bytes, timestamp: 
         "Authorization": signed.authorization,
         "Content-Type": CONTENT_TYPE,
         "Host": host,
-        "X-TC-Action": "SendSms",
+        "X-TC-Action": action,
         "X-TC-Version": VERSION,
         "X-TC-Timestamp": str(timestamp),
         "X-TC-Region": settings.region,
@@ -164,14 +200,16 @@ def build_send_request(settings: TencentSmsSettings, payload: bytes, timestamp: 
 # --------------------------------------------------------------------------- responses (pure)
 
 
-def parse_send_response(status: int, body: bytes) -> SmsReceipt:
+def _response(status: int, body: bytes) -> dict[str, object] | None:
     try:
         data = json.loads(body)
         response = data["Response"]
-        if not isinstance(response, dict):
-            raise TypeError("Response")
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, f"http_{status}", "腾讯云返回了无法解析的内容") from None
+        return None
+    return response if isinstance(response, dict) else None
+
+
+def _raise_error(response: Mapping[str, object]) -> None:
     error = response.get("Error")
     if isinstance(error, dict):
         code = str(error.get("Code") or "")
@@ -179,9 +217,17 @@ def parse_send_response(status: int, body: bytes) -> SmsReceipt:
         if our is SmsStatus.SENDING:  # an "Ok" in an Error block is still an error
             our, reason = SmsStatus.TECHNICAL_FAILURE, "腾讯云返回了错误"
         raise ProviderError(NAME, our, code, f"{reason}：{error.get('Message') or ''}".rstrip("："))
+
+
+def parse_send_response(status: int, body: bytes) -> SmsReceipt:
+    """An unreadable answer, or a success without a serial number, leaves the outcome unknown."""
+    response = _response(status, body)
+    if response is None:
+        raise SmsOutcomeUnknown(NAME, f"http_{status}", "腾讯云返回了无法解析的内容")
+    _raise_error(response)
     results = response.get("SendStatusSet")
     if not isinstance(results, list) or len(results) != 1 or not isinstance(results[0], dict):
-        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, "malformed", "腾讯云应答缺少 SendStatusSet")
+        raise SmsOutcomeUnknown(NAME, "malformed", "腾讯云应答缺少 SendStatusSet")
     result = results[0]
     # The result is per number: a request can succeed while this number's Code is an error.
     code = str(result.get("Code") or "")
@@ -190,8 +236,46 @@ def parse_send_response(status: int, body: bytes) -> SmsReceipt:
         raise ProviderError(NAME, our, code, f"{reason}：{result.get('Message') or ''}".rstrip("："))
     serial = result.get("SerialNo")
     if not isinstance(serial, str) or not serial:
-        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, code, "腾讯云成功应答缺少 SerialNo")
+        raise SmsOutcomeUnknown(NAME, code, "腾讯云成功应答缺少 SerialNo")
     return SmsReceipt(NAME, serial, SmsStatus.SENDING, code, reason)
+
+
+def parse_pull_response(status: int, body: bytes, reference: str) -> tuple[SmsDeliveryReport | None, int]:
+    """(the status record whose ``SessionContext`` is ``reference``, or None; records on the page)."""
+    response = _response(status, body)
+    if response is None:
+        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, f"http_{status}", "腾讯云返回了无法解析的内容")
+    _raise_error(response)
+    records = response.get("PullSmsSendStatusSet")
+    if not isinstance(records, list):
+        raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, "malformed", "腾讯云应答缺少 PullSmsSendStatusSet")
+    for record in records:
+        if isinstance(record, dict) and reference and record.get("SessionContext") == reference:
+            return pulled_report(record), len(records)
+    return None, len(records)
+
+
+def pulled_report(record: Mapping[str, object]) -> SmsDeliveryReport:
+    code = str(record.get("Description") or "")
+    if record.get("ReportStatus") == "SUCCESS":
+        status, reason = SmsStatus.DELIVERED, "用户接收成功"
+    else:
+        status, reason = REPORT_CODES.classify(code)
+        if status in (SmsStatus.DELIVERED, SmsStatus.SENDING):  # FAIL wins over a code
+            status, reason = SmsStatus.PERMANENT_FAILURE, code or "发送失败"
+    try:
+        received = datetime.fromtimestamp(int(str(record.get("UserReceiveTime"))), UTC)
+    except (TypeError, ValueError, OverflowError):
+        received = datetime.now(UTC)
+    return SmsDeliveryReport(
+        provider=NAME,
+        message_id=str(record.get("SerialNo") or ""),
+        phone=str(record.get("PhoneNumber") or ""),
+        status=status,
+        raw_code=code,
+        reason=reason,
+        reported_at=received,
+    )
 
 
 def parse_status_callback(body: bytes) -> list[SmsDeliveryReport]:
@@ -243,9 +327,30 @@ class TencentSms:
         self.session = session
         self.clock = clock
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
-        payload = send_payload(self.settings, phone, template_key, params, context=secrets.token_hex(8))
-        headers = build_send_request(self.settings, payload, int(self.clock.now().timestamp()))
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
+        payload = send_payload(self.settings, phone, template_key, params, context=reference or secrets.token_hex(8))
+        status, body = await self._call("SendSms", payload, unknown_on_cut=True)
+        return parse_send_response(status, body)
+
+    async def query(self, phone: str, reference: str, sent_after: datetime) -> SmsDeliveryReport | None:
+        """Reports to ``phone`` from a minute before ``sent_after`` (clock skew) until now."""
+        begin, end = sent_after - timedelta(minutes=1), self.clock.now()
+        offset, most = 0, 10 * PULL_LIMIT
+        while offset < most:
+            payload = pull_by_phone_payload(self.settings, phone, begin, end, offset)
+            status, body = await self._call("PullSmsSendStatusByPhoneNumber", payload)
+            found, count = parse_pull_response(status, body, reference)
+            if found is not None:
+                return found
+            if count < PULL_LIMIT:
+                break
+            offset += PULL_LIMIT
+        return None
+
+    async def _call(self, action: str, payload: bytes, unknown_on_cut: bool = False) -> tuple[int, bytes]:
+        headers = build_send_request(self.settings, payload, int(self.clock.now().timestamp()), action)
         try:
             response = await request(
                 self.session,
@@ -256,8 +361,10 @@ class TencentSms:
                 timeout=self.settings.timeout_seconds,
             )
         except HttpTransportError as exc:
+            if unknown_on_cut and not never_sent(exc):
+                raise SmsOutcomeUnknown(NAME, exc.kind, "腾讯云短信接口无应答，发送结果未知") from exc
             raise ProviderError(NAME, SmsStatus.TECHNICAL_FAILURE, exc.kind, "腾讯云短信接口无法访问") from exc
-        return parse_send_response(response.status, response.body)
+        return response.status, response.body
 
 
 class TencentReportReceiver:

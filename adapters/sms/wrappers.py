@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from handoff.ports import ProviderError, SmsReceipt, SmsSender, SmsStatus
+from handoff.ports import ProviderError, SmsOutcomeUnknown, SmsReceipt, SmsSender, SmsStatus
 
 log = logging.getLogger("handoff.sms")
 
@@ -23,8 +23,10 @@ class FailoverSms:
     a flaky one does not flip-flop traffic message by message. Permanent and temporary failures are
     about the message or the number, not the provider, and are raised as they are.
 
-    A timeout may hide a message that was in fact sent; moving on can then send it twice. That is
-    the price of getting the notice out at all, and the same trade GOV.UK Notify makes."""
+    A send whose outcome is unknown (:class:`SmsOutcomeUnknown`: a timeout, a connection cut after
+    the request went out) may hide a message that was in fact sent: the provider rests, but the
+    error is raised as it is, never tried on the next provider — one SMS per event and recipient
+    comes first, and the notifications worker asks that provider later what became of it."""
 
     name = "failover"
 
@@ -42,15 +44,19 @@ class FailoverSms:
         # When everything rests, try the one that has rested longest rather than nothing.
         return awake or sorted(self.providers, key=lambda p: self.resting_until.get(p.name, 0.0))[:1]
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
         last: ProviderError | None = None
         for provider in self.active():
             try:
-                receipt = await provider.send(phone, template_key, params)
+                receipt = await provider.send(phone, template_key, params, reference=reference)
             except ProviderError as exc:
                 if exc.status is not SmsStatus.TECHNICAL_FAILURE:
                     raise
                 self.resting_until[provider.name] = self.monotonic() + self.cooldown
+                if isinstance(exc, SmsOutcomeUnknown):
+                    raise
                 log.warning(
                     "sms provider failed over",
                     extra={"provider": provider.name, "code": exc.raw_code, "cooldown": self.cooldown},
@@ -88,10 +94,12 @@ class TimedSms:
         self.metrics = metrics
         self.monotonic = monotonic
 
-    async def send(self, phone: str, template_key: str, params: Mapping[str, str]) -> SmsReceipt:
+    async def send(
+        self, phone: str, template_key: str, params: Mapping[str, str], *, reference: str = ""
+    ) -> SmsReceipt:
         started = self.monotonic()
         try:
-            receipt = await self.inner.send(phone, template_key, params)
+            receipt = await self.inner.send(phone, template_key, params, reference=reference)
         except ProviderError as exc:
             elapsed = self.monotonic() - started
             self.metrics.observe(exc.provider, exc.status.value, elapsed)

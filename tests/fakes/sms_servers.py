@@ -5,6 +5,11 @@ implementation of the same published rules), and tests/unit/providers proves it 
 worked examples before any adapter is run against it. Scenarios are chosen by setting ``mode``:
 ``ok``, ``rate_limit``, ``unknown_code``, ``timeout``, ``malformed``. A wrong secret gets the
 provider's own authentication error, because the signature really does not match.
+
+Each accepted SMS is kept in ``messages`` — also in ``timeout`` mode, where the fake takes the SMS
+and then answers too late, as a provider whose reply was lost — so that the status queries
+(Alibaba QuerySendDetails, Tencent PullSmsSendStatus / PullSmsSendStatusByPhoneNumber), signed and
+checked like SendSms, find it by our reference; ``report`` sets what the operator said of it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -79,13 +85,31 @@ def tc3_expected(
     return hmac.new(key, to_sign.encode(), "sha256").hexdigest()
 
 
+CHINA = timedelta(hours=8)
+
+
+@dataclass
+class SentSms:
+    """One SMS the fake provider took: our reference, its id, and when."""
+
+    phone: str
+    reference: str
+    message_id: str
+    template: str
+    sent_at: datetime
+
+
 class FakeSmsServer:
     mode = "ok"
     delay = 0.3
+    report = "delivered"
+    """What the operator reported of every SMS taken: ``delivered``, ``failed`` or ``waiting``."""
 
     def __init__(self, now: Callable[[], datetime]) -> None:
         self.now = now
         self.received: list[dict[str, object]] = []
+        self.messages: list[SentSms] = []
+        self.queries: list[dict[str, object]] = []
         self.app = web.Application()
         self.app.router.add_post("/", self.handle)
 
@@ -153,12 +177,13 @@ class FakeAlibabaSms(FakeSmsServer):
         if nonce in self.nonces:
             return self.error("SignatureNonceUsed", "Specified signature nonce was used already.")
         self.nonces.add(nonce)
+        if action == "QuerySendDetails":
+            return self.query_send_details(params)
         if action != "SendSms":
             return self.error("InvalidAction.NotFound", "Specified api is not found.", 404)
         self.received.append(dict(params))
-        answer = await self.scenario()
-        if answer is not None:
-            return answer
+        if self.mode == "malformed":
+            return await self.scenario() or self.error("InternalError", "")
         if self.mode == "rate_limit":
             return self.error("isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10", 200)
         if self.mode == "unknown_code":
@@ -168,6 +193,12 @@ class FakeAlibabaSms(FakeSmsServer):
                 return self.error("MissingParameter", f"{name} is mandatory for this action.")
         json.loads(params.get("TemplateParam", "{}"))
         self.counter += 1
+        self.messages.append(
+            SentSms(
+                params["PhoneNumbers"], params.get("OutId", ""), str(self.counter), params["TemplateCode"], self.now()
+            )
+        )
+        await self.scenario()  # a timeout: taken, but the answer comes too late
         return web.json_response(
             {
                 "Code": "OK",
@@ -177,12 +208,93 @@ class FakeAlibabaSms(FakeSmsServer):
             }
         )
 
+    def query_send_details(self, params: dict[str, str]) -> web.Response:
+        """QuerySendDetails: the SMS to one number on one Beijing date, a page at a time."""
+        self.queries.append(dict(params))
+        for name in ("PhoneNumber", "SendDate", "PageSize", "CurrentPage"):
+            if not params.get(name):
+                return self.error("MissingParameter", f"{name} is mandatory for this action.")
+        size, page = int(params["PageSize"]), int(params["CurrentPage"])
+        if not 1 <= size <= 50 or page < 1:
+            return self.error("InvalidParameter", "PageSize or CurrentPage is invalid.")
+        found = [
+            m
+            for m in self.messages
+            if m.phone == params["PhoneNumber"]
+            and (m.sent_at + CHINA).strftime("%Y%m%d") == params["SendDate"]
+            and params.get("BizId", m.message_id) == m.message_id
+        ]
+        status, code = {"delivered": (3, "DELIVERED"), "failed": (2, "UNDELIV"), "waiting": (1, "")}[self.report]
+        details = [
+            {
+                "PhoneNum": m.phone,
+                "SendStatus": status,
+                "ErrCode": code,
+                "TemplateCode": m.template,
+                "Content": "【汕尾政务】……",
+                "SendDate": (m.sent_at + CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+                "ReceiveDate": (m.sent_at + CHINA + timedelta(seconds=3)).strftime("%Y-%m-%d %H:%M:%S")
+                if status != 1
+                else "",
+                "OutId": m.reference,
+            }
+            for m in found[(page - 1) * size : page * size]
+        ]
+        return web.json_response(
+            {
+                "Code": "OK",
+                "Message": "OK",
+                "RequestId": "819BE656-D2E0-4858-8B21-B2E477085AAF",
+                "TotalCount": str(len(found)),
+                "SmsSendDetailDTOs": {"SmsSendDetailDTO": details},
+            }
+        )
+
 
 class FakeTencentSms(FakeSmsServer):
+    ACTIONS = ("SendSms", "PullSmsSendStatus", "PullSmsSendStatusByPhoneNumber")
+
     def __init__(self, now: Callable[[], datetime], secrets: dict[str, str]) -> None:
         super().__init__(now)
         self.secrets = secrets
         self.serial = 1045710669157053657849499619
+        self.pulled: set[str] = set()
+
+    def pull_send_status(self, action: str, body: dict[str, object]) -> web.Response:
+        """The status reports: by number in a time window (not consumed), or the account's next
+        unread ones (each handed out once). A message still waiting has no report yet."""
+        self.queries.append({"Action": action, **body})
+        limit = body.get("Limit")
+        if not isinstance(limit, int) or not 0 < limit <= 100 or not body.get("SmsSdkAppId"):
+            return self.error("InvalidParameterValue", "Limit 或 SmsSdkAppId 无效")
+        reported = [m for m in self.messages if self.report != "waiting"]
+        if action == "PullSmsSendStatusByPhoneNumber":
+            begin, offset = body.get("BeginTime"), body.get("Offset")
+            if not isinstance(begin, int) or not isinstance(offset, int) or not body.get("PhoneNumber"):
+                return self.error("MissingParameter", "缺少 PhoneNumber、BeginTime 或 Offset")
+            end = body.get("EndTime") if isinstance(body.get("EndTime"), int) else int(self.now().timestamp())
+            assert isinstance(end, int)
+            chosen = [
+                m for m in reported if m.phone == body["PhoneNumber"] and begin <= int(m.sent_at.timestamp()) <= end
+            ][offset : offset + limit]
+        else:
+            chosen = [m for m in reported if m.message_id not in self.pulled][:limit]
+            self.pulled.update(m.message_id for m in chosen)
+        success = self.report == "delivered"
+        records = [
+            {
+                "UserReceiveTime": int(m.sent_at.timestamp()) + 3,
+                "CountryCode": "86",
+                "SubscriberNumber": m.phone.removeprefix("+86"),
+                "PhoneNumber": m.phone,
+                "SerialNo": m.message_id,
+                "ReportStatus": "SUCCESS" if success else "FAIL",
+                "Description": "DELIVRD" if success else "UNDELIV",
+                "SessionContext": m.reference,
+            }
+            for m in chosen
+        ]
+        return web.json_response({"Response": {"PullSmsSendStatusSet": records, "RequestId": "8979fc1e-9564"}})
 
     def error(self, code: str, message: str) -> web.Response:
         return web.json_response({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "r-1"}})
@@ -213,21 +325,35 @@ class FakeTencentSms(FakeSmsServer):
             or not hmac.compare_digest(expected, fields.get("Signature", ""))
         ):
             return self.error("AuthFailure.SignatureFailure", "签名验证失败")
-        if headers.get("x-tc-action") != "SendSms" or headers.get("x-tc-version") != "2021-01-11":
+        action = headers.get("x-tc-action")
+        if action not in self.ACTIONS or headers.get("x-tc-version") != "2021-01-11":
             return self.error("InvalidAction", "接口不存在")
         if not headers.get("x-tc-region"):
             return self.error("MissingParameter", "缺少 Region")
         body = json.loads(raw)
+        if action != "SendSms":
+            return self.pull_send_status(action, body)
         self.received.append(body)
-        answer = await self.scenario()
-        if answer is not None:
-            return answer
+        if self.mode == "malformed":
+            return await self.scenario() or self.error("InternalError", "")
         code, message = {
             "ok": ("Ok", "send success"),
+            "timeout": ("Ok", "send success"),
             "rate_limit": ("LimitExceeded.DeliveryFrequencyLimit", "下发短信命中了频率限制策略"),
             "unknown_code": ("FailedOperation.SomethingNew", "新的错误"),
         }[self.mode]
         self.serial += 1
+        if code == "Ok":
+            self.messages.append(
+                SentSms(
+                    body["PhoneNumberSet"][0],
+                    body.get("SessionContext", ""),
+                    f"5000:{self.serial}",
+                    body["TemplateId"],
+                    self.now(),
+                )
+            )
+        await self.scenario()  # a timeout: taken, but the answer comes too late
         status = {
             "SerialNo": f"5000:{self.serial}" if code == "Ok" else "",
             "PhoneNumber": body["PhoneNumberSet"][0],

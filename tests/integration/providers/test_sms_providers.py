@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from adapters.sms.alibaba import AlibabaSms
 from adapters.sms.settings import AlibabaSmsSettings, TencentSmsSettings
 from adapters.sms.tencent import TencentSms
-from handoff.ports import ProviderError, SmsStatus
+from handoff.ports import ProviderError, SmsOutcomeUnknown, SmsStatus
 from tests.fakes.provider_clock import FixedClock
 from tests.fakes.sms_servers import FakeAlibabaSms, FakeTencentSms
 
@@ -177,3 +178,96 @@ async def test_tencent_maps_each_failure_to_our_status(tencent_fake, session, cl
     with pytest.raises(ProviderError) as caught:
         await TencentSms(tencent(url), session, clock).send("13800138000", "receipt", PARAMS)
     assert (caught.value.raw_code, caught.value.status) == (code, status)
+
+
+# --------------------------------------------------------------------------- a send cut off, then looked up
+
+
+@pytest.mark.parametrize("signature", ["acs3", "rpc"])
+async def test_alibaba_finds_a_send_whose_answer_was_lost_by_its_out_id(alibaba_fake, session, clock, signature):
+    fake, url = alibaba_fake
+    sms = AlibabaSms(alibaba(url, signature), session, clock)
+    fake.mode = "timeout"  # the SMS is taken, the answer comes after our timeout
+    with pytest.raises(SmsOutcomeUnknown):
+        await sms.send("13800138000", "receipt", PARAMS, reference="ref-0001")
+    assert fake.received[-1]["OutId"] == "ref-0001"
+    fake.mode = "ok"
+    await sms.send("13800138000", "receipt", PARAMS, reference="ref-0002")  # another SMS, same number and day
+    found = await sms.query("13800138000", "ref-0001", clock.now() - timedelta(minutes=1))
+    assert found is not None
+    assert (found.provider, found.status, found.raw_code) == ("alibaba", SmsStatus.DELIVERED, "DELIVERED")
+    query = fake.queries[-1]
+    assert (query["PhoneNumber"], query["SendDate"], query["PageSize"], query["CurrentPage"]) == (
+        "13800138000",
+        "20260310",
+        "50",
+        "1",
+    )
+    assert "SmsSendDetailDTOs" not in query  # a request, not an echo
+
+
+@pytest.mark.parametrize(
+    ("report", "status"), [("failed", SmsStatus.PERMANENT_FAILURE), ("waiting", SmsStatus.SENDING)]
+)
+async def test_alibaba_reports_a_failed_or_still_waiting_send_as_such(alibaba_fake, session, clock, report, status):
+    fake, url = alibaba_fake
+    sms = AlibabaSms(alibaba(url, "acs3"), session, clock)
+    await sms.send("13800138000", "receipt", PARAMS, reference="ref-0003")
+    fake.report = report
+    found = await sms.query("13800138000", "ref-0003", clock.now())
+    assert found is not None and found.status is status
+
+
+async def test_alibaba_knows_nothing_of_a_send_that_never_reached_it(alibaba_fake, session, clock):
+    _, url = alibaba_fake
+    sms = AlibabaSms(alibaba(url, "acs3"), session, clock)
+    await sms.send("13800138000", "receipt", PARAMS, reference="ref-0004")
+    assert await sms.query("13800138000", "ref-never-sent", clock.now() - timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize("signature", ["acs3", "rpc"])
+async def test_alibaba_refuses_a_query_signed_with_a_wrong_secret(alibaba_fake, session, clock, signature):
+    fake, url = alibaba_fake
+    with pytest.raises(ProviderError) as caught:
+        await AlibabaSms(alibaba(url, signature, secret="wrong"), session, clock).query(
+            "13800138000", "ref-0001", clock.now()
+        )
+    assert (caught.value.raw_code, caught.value.status) == ("SignatureDoesNotMatch", SmsStatus.TECHNICAL_FAILURE)
+    assert fake.queries == []  # refused before the action was looked at
+
+
+async def test_tencent_finds_a_send_whose_answer_was_lost_by_its_session_context(tencent_fake, session, clock):
+    fake, url = tencent_fake
+    sms = TencentSms(tencent(url), session, clock)
+    fake.mode = "timeout"
+    with pytest.raises(SmsOutcomeUnknown):
+        await sms.send("13800138000", "receipt", PARAMS, reference="ref-0001")
+    assert fake.received[-1]["SessionContext"] == "ref-0001"
+    fake.mode = "ok"
+    await sms.send("13800138000", "receipt", PARAMS, reference="ref-0002")
+    fake.report = "failed"
+    clock.advance(minutes=10)
+    found = await sms.query("13800138000", "ref-0001", clock.now() - timedelta(minutes=11))
+    assert found is not None
+    assert (found.status, found.raw_code) == (SmsStatus.PERMANENT_FAILURE, "UNDELIV")
+    assert found.message_id == fake.messages[0].message_id  # the SerialNo we never received
+    query = fake.queries[-1]
+    assert query["Action"] == "PullSmsSendStatusByPhoneNumber"
+    assert (query["PhoneNumber"], query["Offset"], query["Limit"]) == ("+8613800138000", 0, 100)
+    assert query["BeginTime"] <= int(fake.messages[0].sent_at.timestamp()) <= query["EndTime"]
+
+
+async def test_tencent_has_no_record_of_a_send_without_a_report_yet(tencent_fake, session, clock):
+    fake, url = tencent_fake
+    sms = TencentSms(tencent(url), session, clock)
+    await sms.send("13800138000", "receipt", PARAMS, reference="ref-0005")
+    fake.report = "waiting"
+    assert await sms.query("13800138000", "ref-0005", clock.now()) is None
+
+
+async def test_tencent_refuses_a_query_signed_with_a_wrong_secret(tencent_fake, session, clock):
+    fake, url = tencent_fake
+    with pytest.raises(ProviderError) as caught:
+        await TencentSms(tencent(url, secret="wrong"), session, clock).query("13800138000", "ref-0001", clock.now())
+    assert caught.value.raw_code == "AuthFailure.SignatureFailure"
+    assert fake.queries == []

@@ -197,47 +197,61 @@ async def test_one_case_from_collection_to_delivery_sends_the_expected_sms_once_
     await session.close()
 
 
-async def test_after_a_crash_created_rows_are_sent_and_interrupted_sends_are_never_repeated(tmp_path):
-
-    from sqlalchemy import insert
-
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def migrated(request, tmp_path):
     from tests.support.db import sqlite_engine
 
-    gen = sqlite_engine(tmp_path)
+    gen = sqlite_engine(tmp_path) if request.param == "sqlite" else postgres_engine()
     engine = await gen.__anext__()
-    clock = FixedClock()
-    now = clock.now()
-    async with engine.begin() as conn:
-        for n, status, age in [(1, "created", 0), (2, "sending", 20), (3, "sending", 1)]:
+    yield engine
+    await gen.aclose()
+
+
+async def test_the_migration_removes_the_tracking_links_stored_by_earlier_versions(migrated):
+    from alembic import command
+    from sqlalchemy import insert
+
+    from adapters.db.migrate import alembic_config, upgrade
+
+    async with migrated.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0004"))
+    now = FixedClock().now()
+    link = "https://hf.cn/t/7k2m9q4x8c3v"
+    async with migrated.begin() as conn:
+        for n, params, reason in [
+            (1, {"due": "2026-03-30", "link": link}, ""),  # 0004's rows: the link in params
+            (2, {}, json.dumps({"link": link})),  # older rows: the parameters kept in `reason`
+            (3, {"count": "2", "office": "汕尾市住房和城乡建设局"}, "isv.X 失败"),
+        ]:
             await conn.execute(
                 insert(t.notifications).values(
                     id=f"n-{n}",
                     event_id=f"e-{n}",
                     case_id=None,
                     recipient="13812345678",
-                    template_key="decided",
+                    audience="applicant",
+                    template_key="accepted",
+                    params=params,
                     provider=None,
                     provider_message_id=None,
-                    status=status,
-                    reason=json.dumps({"link": "https://hf.cn/t/abc"}),
-                    created_at=now - timedelta(minutes=age),
-                    updated_at=now - timedelta(minutes=age),
+                    status="created",
+                    reason=reason,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
-    sms_file = tmp_path / "sms.jsonl"
-    session = aiohttp.ClientSession()
-    sender = build_sender(
-        {"HANDOFF_SMS_PROVIDERS": "console", "HANDOFF_SMS_CONSOLE_FILE": str(sms_file)},
-        session,
-        clock,
-        RecordedMetrics(),
-    )
-    notifier = Notifier(engine, sender, load_calendar, lambda cid: "", clock=lambda: now)
-    assert await notifier.expire_stuck() == 1
-    assert await notifier.send_pending() == 1
-    async with engine.connect() as conn:
-        states = dict((await conn.execute(select(t.notifications.c.id, t.notifications.c.status))).all())
-    assert states == {"n-1": "delivered", "n-2": "technical_failure", "n-3": "sending"}
-    assert len(sms_file.read_text(encoding="utf-8").splitlines()) == 1
-    await session.close()
-    await gen.aclose()
+    await upgrade(migrated)
+    async with migrated.connect() as conn:
+        stored = {
+            r.id: (r.params, r.reason)
+            for r in await conn.execute(
+                select(t.notifications.c.id, t.notifications.c.params, t.notifications.c.reason).order_by(
+                    t.notifications.c.id
+                )
+            )
+        }
+    assert stored == {
+        "n-1": ({"due": "2026-03-30"}, ""),
+        "n-2": ({}, "{}"),
+        "n-3": ({"count": "2", "office": "汕尾市住房和城乡建设局"}, "isv.X 失败"),
+    }

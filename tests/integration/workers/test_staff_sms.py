@@ -29,7 +29,7 @@ class RecordingSms:
         self.sent: list[tuple[str, str, dict[str, str]]] = []
         self.failing = failing or set()
 
-    async def send(self, phone, template_key, params):
+    async def send(self, phone, template_key, params, *, reference=""):
         if phone in self.failing:
             raise ProviderError("fake", SmsStatus.PERMANENT_FAILURE, "isv.MOBILE_NUMBER_ILLEGAL", "号码无效")
         self.sent.append((phone, template_key, dict(params)))

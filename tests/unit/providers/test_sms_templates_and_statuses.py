@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -196,3 +196,65 @@ def alibaba_settings() -> alibaba.AlibabaSmsSettings:
             "HANDOFF_ALIBABA_SMS_CALLBACK_TOKEN": "t0ken",
         }
     )
+
+
+# --------------------------------------------------------------------------- looking up a cut-off send
+
+
+def test_a_send_just_before_beijing_midnight_is_looked_up_on_both_days():
+    sent = datetime(2026, 3, 9, 15, 50, tzinfo=UTC)  # 23:50 in Beijing
+    assert alibaba.send_dates(sent, datetime(2026, 3, 9, 16, 10, tzinfo=UTC)) == [date(2026, 3, 10), date(2026, 3, 9)]
+    assert alibaba.send_dates(sent, datetime(2026, 3, 9, 15, 55, tzinfo=UTC)) == [date(2026, 3, 9)]
+
+
+def test_query_send_details_is_matched_on_our_out_id_and_its_send_status_read():
+    body = json.dumps(
+        {
+            "Code": "OK",
+            "Message": "OK",
+            "RequestId": "819BE656-D2E0-4858-8B21-B2E477085AAF",
+            "TotalCount": "2",
+            "SmsSendDetailDTOs": {
+                "SmsSendDetailDTO": [
+                    {"PhoneNum": "13800138000", "SendStatus": 3, "ErrCode": "DELIVERED", "OutId": "other"},
+                    {
+                        "PhoneNum": "13800138000",
+                        "SendStatus": 2,
+                        "ErrCode": "UNDELIV",
+                        "SendDate": "2026-03-10 10:30:00",
+                        "ReceiveDate": "2026-03-10 10:30:09",
+                        "OutId": "ref-1",
+                    },
+                ]
+            },
+        }
+    ).encode()
+    found, total = alibaba.parse_query_response(200, body, "ref-1")
+    assert total == 2 and found is not None
+    assert (found.status, found.raw_code, found.reported_at.isoformat()) == (
+        SmsStatus.PERMANENT_FAILURE,
+        "UNDELIV",
+        "2026-03-10T10:30:09+08:00",
+    )
+    assert alibaba.parse_query_response(200, body, "ref-2") == (None, 2)
+    with pytest.raises(ProviderError) as refused:
+        alibaba.parse_query_response(200, b'{"Code":"SignatureDoesNotMatch","Message":"x"}', "ref-1")
+    assert refused.value.raw_code == "SignatureDoesNotMatch"
+
+
+def test_a_pulled_tencent_report_is_matched_on_our_session_context():
+    record = {
+        "Description": "DELIVRD",
+        "CountryCode": "86",
+        "SubscriberNumber": "15291996666",
+        "ReportStatus": "SUCCESS",
+        "PhoneNumber": "+8615291996666",
+        "SerialNo": "14:19325917feb3914eb78b50d6182d7e452e",
+        "UserReceiveTime": 1620734188,
+        "SessionContext": "ref-1",
+    }
+    body = json.dumps({"Response": {"PullSmsSendStatusSet": [record], "RequestId": "8979fc1e"}}).encode()
+    found, count = tencent.parse_pull_response(200, body, "ref-1")
+    assert count == 1 and found is not None
+    assert (found.status, found.message_id) == (SmsStatus.DELIVERED, "14:19325917feb3914eb78b50d6182d7e452e")
+    assert tencent.parse_pull_response(200, body, "ref-2") == (None, 1)
