@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, case, select, true, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -335,19 +335,3 @@ class OrderGate:
             extra={"group": self.consumer, "case_id": place.case_id, "key": place.key, "seq": place.seq},
         )
 
-
-async def gaps(
-    conn: AsyncConnection, *, consumer: str | None = None, case_id: str | None = None, open_only: bool = False
-) -> list[dict[str, Any]]:
-    """The recorded gaps (parked messages that their successors went past), oldest first."""
-    conditions = []
-    if consumer is not None:
-        conditions.append(consumer_gaps.c.consumer == consumer)
-    if case_id is not None:
-        conditions.append(consumer_gaps.c.case_id == case_id)
-    if open_only:
-        conditions.append(consumer_gaps.c.replayed_at.is_(None))
-    rows = await conn.execute(
-        select(consumer_gaps).where(and_(true(), *conditions)).order_by(consumer_gaps.c.parked_at, consumer_gaps.c.seq)
-    )
-    return [dict(r) for r in rows.mappings()]
