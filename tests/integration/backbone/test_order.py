@@ -19,16 +19,18 @@ from pathlib import Path
 
 import aio_pika
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from adapters.broker.bus import Hold, Incoming, Outgoing
 from adapters.broker.memory import MemoryBus
 from adapters.broker.topology import Group
 from adapters.db.outbox import write_outbox
+from adapters.db.positions import gaps
 from adapters.db.tables import outbox
+from cli.admin import parked_report
 from handoff import events as ev
 from tests.support.rabbit import AMQP_URL, TEST_GROUPS, bus
-from worker.consumer import OrderGate, gaps, idempotent_batch
+from worker.consumer import OrderGate, idempotent_batch
 
 from .order_consumer import applied, applied_meta, consume, effects_group, recorder
 
@@ -277,6 +279,9 @@ async def test_a_parked_message_lets_its_successors_go_on_with_the_gap_recorded_
         [gap] = await gaps(conn, consumer="effects")
     assert (gap["ordering_key"], gap["seq"], gap["case_id"], gap["replayed_at"]) == ("case-1", 3, "case-1", None)
     assert "这条消息无法处理" in gap["reason"]
+    [line] = await parked_report(b, pg, group, 100)  # what `handoff parked list` prints
+    assert (line["case_id"], line["seq"], line["gap"], line["type"]) == ("case-1", 3, True, "case.copied_to_lead")
+    assert "这条消息无法处理" in line["last_error"]
 
     # the cause is fixed (a new consumer that handles it), and an admin replays: the message is
     # applied, behind its successors
@@ -427,3 +432,76 @@ async def test_a_message_ahead_of_its_predecessor_is_held_and_one_already_applie
     for message in [first, second, first, second]:
         await handle(message)
     assert seen == [1, 2]
+
+
+# =========================================================================== real `handoff worker` processes
+
+
+async def test_three_handoff_worker_processes_send_every_case_s_sms_in_the_order_of_its_events(pg, prefix, tmp_path):
+    """Cases driven through the real commands; their committed events published in shuffled order
+    to three `handoff worker --group notifications` processes: each case's SMS are written in the
+    order of the events that caused them."""
+    from adapters.broker.topology import groups
+    from adapters.db import domain_tables as t
+    from adapters.db.tables import inbox
+    from tests.e2e.test_worker_process import start_worker
+    from tests.integration.workers.conftest import make_world
+    from worker.notifications import PLANS
+
+    world = await make_world(pg)
+    cases = []
+    for n in range(30):
+        case_id = await world.register(applicant_phone=f"139{n:08d}")
+        await world.to_department(case_id)
+        await world.case("accept", case_id)
+        await world.case("decide", case_id, outcome="approved", opinion="同意")
+        cases.append(case_id)
+    notifications = groups(prefix)["notifications"]
+    TEST_GROUPS.append(notifications)
+    async with pg.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type, outbox.c.id))).all()
+    seq_of = {event_id: seq for _, seq, _, event_id in rows}
+    planned = sum(1 for _, _, kind, _ in rows if kind in PLANS)  # each leaves one inbox row
+
+    b = bus(prefix)
+    await b.start()
+    await b.declare(notifications)
+    await b.publish(await shuffled_outbox(pg, seed=15))
+    workers = [start_worker(pg, prefix, tmp_path / f"sms{n}.jsonl", tmp_path / f"worker{n}.log") for n in range(3)]
+    try:
+
+        async def every_case_done():
+            async with pg.connect() as conn:
+                handled = await conn.execute(select(func.count()).where(inbox.c.consumer == "notifications"))
+                return handled.scalar_one() == planned
+
+        await wait_for(every_case_done, 180, every=0.2)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+
+    async with pg.connect() as conn:
+        sms = (
+            await conn.execute(
+                select(t.notifications.c.case_id, t.notifications.c.event_id, t.notifications.c.template_key).order_by(
+                    t.notifications.c.created_at
+                )
+            )
+        ).all()
+    by_case: dict[str, list[tuple[int, str]]] = {}
+    for case_id, event_id, template in sms:
+        if event_id in seq_of:  # a batch SMS is keyed by its batch, not by one event
+            by_case.setdefault(case_id, []).append((seq_of[event_id], template))
+    assert set(by_case) == set(cases)
+    wrong = {c: v for c, v in by_case.items() if [s for s, _ in v] != sorted(s for s, _ in v)}
+    assert wrong == {}, list(wrong.items())[:2]
+    applicant = [template for _, template in by_case[cases[0]]]
+    assert (
+        applicant[0] == "receipt"
+        and "accepted" in applicant
+        and applicant.index("accepted") < applicant.index("decided")
+    )
+    assert await b.parked(notifications) == []
+    await b.close()
