@@ -198,7 +198,12 @@ class OrderGate:
                 await inner(message)
             except Exception as exc:
                 if decide(exc, message.attempt, self.group) is Outcome.PARK:
-                    await self.record_gap(message, place, describe(exc))
+                    try:
+                        await self.record_gap(message, place, describe(exc))
+                    except Exception:
+                        # parked without a gap: its successors wait until it is replayed (and
+                        # then applied in its place) — order kept, the parked queue shows it
+                        log.exception("could not record the gap of %s", message.message_id)
                 raise
             await self.applied([place], replayed=[place] if verdict is Verdict.REPLAY else [])
 
@@ -334,4 +339,3 @@ class OrderGate:
             "parked: its successors go on without it",
             extra={"group": self.consumer, "case_id": place.case_id, "key": place.key, "seq": place.seq},
         )
-

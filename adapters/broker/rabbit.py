@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
@@ -305,6 +305,8 @@ class _Consumer:
         if self.batch is not None and len(taken) > 1 and all(i.attempt == 0 for _, i in taken):
             try:
                 await self.batch([i for _, i in taken])
+            except Hold:
+                log.debug("a message of a batch of %d waits for its predecessor; one by one", len(taken))
             except Exception:
                 log.info("batch of %d failed; handling one by one", len(taken), exc_info=True)
             else:
