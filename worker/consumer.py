@@ -181,6 +181,7 @@ class OrderGate:
         self.group = group
         self.consumer = group.name
         self.clock = clock
+        self._bound: dict[str, bool] = {}
 
     def handler(self, inner: Handler) -> Handler:
         async def handle(message: Incoming) -> None:
@@ -239,16 +240,22 @@ class OrderGate:
                 )
             )
             position: dict[str, int] = {str(k): int(v) for k, v in rows}
+            floor = min(position.get(k, 0) for k in keys)
+            received: dict[str, set[int]] | None = None
             verdicts = []
             for place in places:
                 last = position.get(place.key, 0)
                 if place.seq <= last:
                     verdict = Verdict.REPLAY if await self._open_gap(conn, place) else Verdict.SKIP
-                elif place.seq == last + 1 or not await self._waiting_for(conn, place, last):
+                elif place.seq == last + 1:
                     verdict = Verdict.APPLY
-                    position[place.key] = place.seq
                 else:
-                    verdict = Verdict.HOLD
+                    if received is None:  # once per batch, and only when a message is not next
+                        received = await self._received(conn, keys, floor, max(p.seq for p in places))
+                    waiting = any(last < seq < place.seq for seq in received.get(place.key, ()))
+                    verdict = Verdict.HOLD if waiting else Verdict.APPLY
+                if verdict is Verdict.APPLY:
+                    position[place.key] = place.seq
                 verdicts.append(verdict)
             return verdicts
 
@@ -263,15 +270,27 @@ class OrderGate:
         )
         return row.first() is not None
 
-    async def _waiting_for(self, conn: AsyncConnection, place: Place, last: int) -> list[int]:
-        """The events between the position and this one that this group receives: predecessors
-        not yet applied. The outbox keeps every committed event with its place and type."""
+    async def _received(
+        self, conn: AsyncConnection, keys: Sequence[str], above: int, below: int
+    ) -> dict[str, set[int]]:
+        """Per key, the sequences (``above`` < seq < ``below``) of the events this group receives:
+        the predecessors a message may have to wait for. The outbox keeps every committed event
+        with its place and type."""
         rows = await conn.execute(
-            select(outbox.c.key_seq, outbox.c.type).where(
-                outbox.c.ordering_key == place.key, outbox.c.key_seq > last, outbox.c.key_seq < place.seq
+            select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+                outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
             )
         )
-        return sorted(int(seq) for seq, kind in rows if self.group.binds(str(kind)))
+        received: dict[str, set[int]] = {}
+        for key, seq, kind in rows:
+            if self._binds(str(kind)):
+                received.setdefault(str(key), set()).add(int(seq))
+        return received
+
+    def _binds(self, kind: str) -> bool:
+        if kind not in self._bound:
+            self._bound[kind] = self.group.binds(kind)
+        return self._bound[kind]
 
     async def applied(self, places: Sequence[Place], replayed: Sequence[Place] = ()) -> None:
         """Move the positions to what was applied (never back), and close the replayed gaps."""
