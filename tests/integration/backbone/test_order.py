@@ -221,7 +221,10 @@ async def test_three_processes_apply_every_case_in_sequence_whatever_order_the_m
         processes[0].wait(timeout=10)
         processes[0] = start_consumer(pg, prefix, "p3", log)
         await wait_ready(log, 4, processes)
-        # ... and the client gives its 60 back: redelivered, long after their successors came
+        # ... and the client gives its 60 back (nack, requeue): redelivered, long after their
+        # successors came
+        for message in taken:
+            await message.nack(requeue=True)
         await channel.close()
         await grabber.close()
 
