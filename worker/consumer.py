@@ -213,7 +213,7 @@ class OrderGate:
     def batch(self, inner: BatchHandler) -> BatchHandler:
         async def handle(messages: Sequence[Incoming]) -> None:
             placed = [(m, place_of(m)) for m in messages]
-            # each key's messages in sequence order; other messages keep their place
+            # each key's messages in sequence order (messages outside any stream first)
             ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
             gated = [p for _, p in ordered if p is not None]
             verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
