@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.db import queries, reports
+from adapters.db.positions import gaps
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.images import reencode
 from adapters.logistics.common import event_key
@@ -941,7 +942,23 @@ async def get_case(ctx: Ctx) -> dict[str, Any]:
         view = case_view(case, c.deps.calendar, today(c))
         view["packages"] = [package_view(p, payload_for(c, p)) for p in await uow.packages.for_case(case.id)]
         view["sms"] = [sms_view(n) for n in await queries.case_notifications(uow.conn, case.id)]
+        view["gaps"] = [gap_view(g) for g in await gaps(uow.conn, case_id=case.id)]
         return view
+
+
+def gap_view(gap: dict[str, Any]) -> dict[str, Any]:
+    """A message of the case that a worker parked and went past (DESIGN §8): its effect (an SMS,
+    a booking…) is missing until an admin replays it."""
+    replayed = gap["replayed_at"] is not None
+    return {
+        "group": gap["consumer"],
+        "type": gap["type"],
+        "seq": gap["seq"],
+        "reason": gap["reason"],
+        "parked_at": gap["parked_at"].isoformat(),
+        "replayed_at": gap["replayed_at"].isoformat() if replayed else None,
+        "status_zh": "已重放" if replayed else "处理失败已停放，后续消息已继续处理，待管理员重放",
+    }
 
 
 def sms_view(n: dict[str, Any]) -> dict[str, Any]:

@@ -9,17 +9,19 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.broker.bus import ParkedMessage
-from adapters.broker.topology import GROUPS, groups
+from adapters.broker.bus import Bus, ParkedMessage
+from adapters.broker.topology import GROUPS, Group, groups
 from adapters.db import queries
 from adapters.db.engine import make_engine
 from adapters.db.migrate import current_revision, upgrade
+from adapters.db.positions import gaps
 from adapters.settings import Settings
 from api.auth import Role, Scope
 from cli.base import CliError
 from cli.bootstrap import build, make_bus
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
+from worker.consumer import place_of
 
 
 def register(sub: Any) -> None:
@@ -129,14 +131,40 @@ async def run_parked(args: argparse.Namespace, action: str) -> int:
     if settings.broker_backend != "amqp":
         raise CliError("停放的消息保存在 RabbitMQ 中：请设置 HANDOFF_BROKER_URL=amqp://…")
     bus = make_bus(settings)
+    engine = make_engine(settings.database_url)
     await bus.start()
     try:
         group = groups(settings.broker_prefix)[args.group]
         if action == "list":
-            for message in await bus.parked(group, args.limit):
-                print(json.dumps(ParkedMessage.of(message).as_json(), ensure_ascii=False))
+            for line in await parked_report(bus, engine, group, args.limit):
+                print(json.dumps(line, ensure_ascii=False))
         else:
             print(f"已放回 {await bus.replay(group, args.limit)} 条消息")
     finally:
         await bus.close()
+        await engine.dispose()
     return 0
+
+
+async def parked_report(bus: Bus, engine: Any, group: Group, limit: int) -> list[dict[str, Any]]:
+    """One line per parked message: id, type, last error, and where it stands in its case's
+    stream — ``gap`` true when its successors went on without it (DESIGN §8). Replayed, it is
+    applied then, behind them."""
+    messages = await bus.parked(group, limit)
+    async with engine.connect() as conn:
+        recorded = {(g["ordering_key"], g["seq"]): g for g in await gaps(conn, consumer=group.name, open_only=True)}
+    lines: list[dict[str, Any]] = []
+    for message in messages:
+        line: dict[str, Any] = dict(ParkedMessage.of(message).as_json())
+        place = place_of(message)
+        if place is not None:
+            gap = recorded.get((place.key, place.seq))
+            line.update(
+                case_id=place.case_id,
+                ordering_key=place.key,
+                seq=place.seq,
+                gap=gap is not None,
+                gap_since=gap["parked_at"].isoformat() if gap is not None else None,
+            )
+        lines.append(line)
+    return lines

@@ -3,9 +3,20 @@
 An event is published as a JSON envelope (DESIGN §8)::
 
     {"id": UUID, "type": "case.accepted", "version": 1, "occurred_at": ISO-8601 UTC,
-     "case_id": …, "package_id": …, "actor": …, "data": {…the event's own fields…}}
+     "case_id": …, "package_id": …, "actor": …, "data": {…the event's own fields…},
+     "ordering_key": …, "seq": 7}
 
-Routing key = ``type``. Events never carry an identity number or a phone number: consumers that
+Routing key = ``type``.
+
+Order (DESIGN §8): ``ordering_key`` is the case (:func:`ordering_key`): a case's own events *and*
+the events of its packages form one stream, because what the applicant follows — the SMS of a
+case — is driven by both. ``seq`` is the event's place in that stream: 1, 2, 3… without gaps,
+allocated when the event is committed (adapters/db/outbox.py), so seq order is commit order. The
+aggregate versions cannot serve: a case's version orders its own events only, each package counts
+its own, and two counters cannot order one merged stream. An event with neither case nor package
+(``calendar.updated``) is a stream of its own, keyed by its id, with ``seq`` 1. Both fields are
+added by the outbox writer, not by the domain; envelopes committed before they existed lack them
+and are handled unordered. Events never carry an identity number or a phone number: consumers that
 need them read them from the database (PIPL; DESIGN §10). Adding a field with a default is
 compatible; removing or changing one means a new ``version``.
 """
@@ -64,6 +75,11 @@ def _jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
+
+
+def ordering_key(event: Event) -> str:
+    """The stream an event is ordered in: its case; a package's without one; else its own."""
+    return event.case_id or event.package_id or event.event_id
 
 
 def to_envelope(ev: Event) -> dict[str, Any]:

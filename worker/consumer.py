@@ -1,19 +1,59 @@
-"""Idempotent consumers: the inbox row and the handler's effects commit in one transaction, so a
-redelivered message does nothing twice."""
+"""Consumers: idempotent (the inbox) and in order (the gate).
+
+**Idempotent.** The inbox row and the handler's effects commit in one transaction, so a
+redelivered message does nothing twice.
+
+**In order** (DESIGN §8). Every event carries its place in its case's stream: ``ordering_key``
+and ``seq`` in the envelope, numbered at commit (adapters/db/outbox.py). :class:`OrderGate` wraps
+a group's handlers — every group's, in this one place (worker/group.py puts it around each) — and
+keeps, per group and key, the last sequence applied (``consumer_positions``). For a message with
+sequence ``s`` and the group's position ``p``:
+
+* ``s == p + 1``, or no event between ``p`` and ``s`` is routed to this group (the outbox says
+  which events there are; the logistics group sees only a few of a case's): **apply**, then move
+  the position to ``s``;
+* an event between them is routed here and not applied yet: **hold** — the bus delivers the
+  message again after a short delay (topology's hold queues), which is not a failed attempt, so
+  a message waiting for its predecessor is never parked for it;
+* ``s <= p``: a duplicate — **ack and ignore**; unless ``s`` is a recorded gap (below): then it is
+  a **replay**, applied out of its place, and the gap is marked replayed;
+* a message that is parked (its last attempt failed, or it asked to be) is recorded as a **gap**
+  (``consumer_gaps``: group, key, seq, why), and the position moves past it, so its successors
+  go on. ``handoff parked list`` shows the gaps; replayed (``handoff parked replay``), the
+  message is applied whenever it comes back — it cannot go back in time, its successors are done.
+
+The position is written after the handler's own transaction commits, never before: a position
+never claims an effect that did not commit. A crash in between leaves the position behind its
+effect; the redelivered message then finds ``s == p + 1``, runs the handler again — a no-op,
+since every handler is idempotent (inbox, unique keys, or a recomputation from the case) — and
+moves the position. So the gate needs nothing from the groups but idempotence, and holds for any
+number of processes: a successor goes ahead only once the position shows its predecessor done.
+Within a batch the messages are put in sequence order per key and gated in that order; if any
+must wait, the batch fails as a whole and the bus takes its messages one by one.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import BatchHandler, Handler, Incoming, Park
-from adapters.db.tables import inbox
+from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park
+from adapters.broker.outcomes import Outcome, decide, describe
+from adapters.broker.topology import Group
+from adapters.db.tables import inbox, outbox
+from adapters.db.worker_tables import consumer_gaps, consumer_positions
+
+log = logging.getLogger("handoff.order")
 
 Effect = Callable[[dict[str, Any], AsyncConnection], Awaitable[None]]
 
@@ -89,3 +129,232 @@ def affected_cases(messages: Sequence[Incoming]) -> tuple[bool, list[str]]:
         elif kind.startswith(("case.", "stage.")) and envelope.get("case_id"):
             case_ids[str(envelope["case_id"])] = None
     return calendar_changed, list(case_ids)
+
+
+# =========================================================================== order
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a message stands in its stream."""
+
+    key: str
+    seq: int
+    case_id: str | None
+
+
+def place_of(message: Incoming) -> Place | None:
+    """The message's place, or None for a message outside any stream (no ``seq``: committed
+    before sequences existed, or not an envelope at all — the handler decides what that is)."""
+    try:
+        envelope = json.loads(message.body)
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    key, seq = envelope.get("ordering_key"), envelope.get("seq")
+    if not isinstance(key, str) or not key or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    case_id = envelope.get("case_id")
+    return Place(key, seq, case_id if isinstance(case_id, str) else None)
+
+
+class Verdict(Enum):
+    APPLY = "apply"
+    REPLAY = "replay"
+    SKIP = "skip"
+    HOLD = "hold"
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+class OrderGate:
+    """The ordering gate of one consumer group (see the module's docstring). ``engine`` is the
+    database the group writes its effects to: the positions live beside them."""
+
+    def __init__(
+        self, engine: AsyncEngine, group: Group, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.engine = engine
+        self.group = group
+        self.consumer = group.name
+        self.clock = clock
+        self._bound: dict[str, bool] = {}
+
+    def handler(self, inner: Handler) -> Handler:
+        async def handle(message: Incoming) -> None:
+            place = place_of(message)
+            if place is None:
+                await inner(message)
+                return
+            [verdict] = await self.verdicts([place])
+            if verdict is Verdict.SKIP:
+                log.debug("already applied: %s %s#%d", message.message_id, place.key, place.seq)
+                return
+            if verdict is Verdict.HOLD:
+                raise Hold(f"{place.key}#{place.seq} waits for its predecessor")
+            try:
+                await inner(message)
+            except Exception as exc:
+                if decide(exc, message.attempt, self.group) is Outcome.PARK:
+                    try:
+                        await self.record_gap(message, place, describe(exc))
+                    except Exception:
+                        # parked without a gap: its successors wait until it is replayed (and
+                        # then applied in its place) — order kept, the parked queue shows it
+                        log.exception("could not record the gap of %s", message.message_id)
+                raise
+            await self.applied([place], replayed=[place] if verdict is Verdict.REPLAY else [])
+
+        return handle
+
+    def batch(self, inner: BatchHandler) -> BatchHandler:
+        async def handle(messages: Sequence[Incoming]) -> None:
+            placed = [(m, place_of(m)) for m in messages]
+            # each key's messages in sequence order (messages outside any stream first)
+            ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
+            gated = [p for _, p in ordered if p is not None]
+            verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
+            if any(v is Verdict.HOLD for v in verdicts.values()):
+                raise Hold("a message of the batch waits for its predecessor")
+            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] is not Verdict.SKIP]
+            if chosen:
+                await inner(chosen)
+            applied = [p for p in gated if verdicts[id(p)] is not Verdict.SKIP]
+            await self.applied(applied, replayed=[p for p in gated if verdicts[id(p)] is Verdict.REPLAY])
+
+        return handle
+
+    async def verdicts(self, places: Sequence[Place]) -> list[Verdict]:
+        """What to do with each message, in the order given (each key's in sequence order): the
+        ones before it in the list are taken as applied."""
+        if not places:
+            return []
+        async with self.engine.connect() as conn:
+            keys = sorted({p.key for p in places})
+            rows = await conn.execute(
+                select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
+                    consumer_positions.c.consumer == self.consumer, consumer_positions.c.ordering_key.in_(keys)
+                )
+            )
+            position: dict[str, int] = {str(k): int(v) for k, v in rows}
+            floor = min(position.get(k, 0) for k in keys)
+            received: dict[str, set[int]] | None = None
+            verdicts = []
+            for place in places:
+                last = position.get(place.key, 0)
+                if place.seq <= last:
+                    verdict = Verdict.REPLAY if await self._open_gap(conn, place) else Verdict.SKIP
+                elif place.seq == last + 1:
+                    verdict = Verdict.APPLY
+                else:
+                    if received is None:  # once per batch, and only when a message is not next
+                        received = await self._received(conn, keys, floor, max(p.seq for p in places))
+                    waiting = any(last < seq < place.seq for seq in received.get(place.key, ()))
+                    verdict = Verdict.HOLD if waiting else Verdict.APPLY
+                if verdict is Verdict.APPLY:
+                    position[place.key] = place.seq
+                verdicts.append(verdict)
+            return verdicts
+
+    async def _open_gap(self, conn: AsyncConnection, place: Place) -> bool:
+        row = await conn.execute(
+            select(consumer_gaps.c.seq).where(
+                consumer_gaps.c.consumer == self.consumer,
+                consumer_gaps.c.ordering_key == place.key,
+                consumer_gaps.c.seq == place.seq,
+                consumer_gaps.c.replayed_at.is_(None),
+            )
+        )
+        return row.first() is not None
+
+    async def _received(
+        self, conn: AsyncConnection, keys: Sequence[str], above: int, below: int
+    ) -> dict[str, set[int]]:
+        """Per key, the sequences (``above`` < seq < ``below``) of the events this group receives:
+        the predecessors a message may have to wait for. The outbox keeps every committed event
+        with its place and type."""
+        rows = await conn.execute(
+            select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+                outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
+            )
+        )
+        received: dict[str, set[int]] = {}
+        for key, seq, kind in rows:
+            if self._binds(str(kind)):
+                received.setdefault(str(key), set()).add(int(seq))
+        return received
+
+    def _binds(self, kind: str) -> bool:
+        if kind not in self._bound:
+            self._bound[kind] = self.group.binds(kind)
+        return self._bound[kind]
+
+    async def applied(self, places: Sequence[Place], replayed: Sequence[Place] = ()) -> None:
+        """Move the positions to what was applied (never back), and close the replayed gaps."""
+        if not places:
+            return
+        highest: dict[str, int] = {}
+        for place in places:
+            highest[place.key] = max(place.seq, highest.get(place.key, 0))
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await self._advance(conn, highest, now)
+            for place in replayed:
+                await conn.execute(
+                    update(consumer_gaps)
+                    .where(
+                        consumer_gaps.c.consumer == self.consumer,
+                        consumer_gaps.c.ordering_key == place.key,
+                        consumer_gaps.c.seq == place.seq,
+                        consumer_gaps.c.replayed_at.is_(None),
+                    )
+                    .values(replayed_at=now)
+                )
+                log.info("replayed out of its place: %s#%d", place.key, place.seq, extra={"group": self.consumer})
+
+    async def _advance(self, conn: AsyncConnection, highest: dict[str, int], now: datetime) -> None:
+        statement = _insert(conn)(consumer_positions).values(
+            [
+                {"consumer": self.consumer, "ordering_key": key, "last_seq": highest[key], "updated_at": now}
+                for key in sorted(highest)  # one lock order for every process
+            ]
+        )
+        newer = statement.excluded.last_seq > consumer_positions.c.last_seq
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[consumer_positions.c.consumer, consumer_positions.c.ordering_key],
+                set_={
+                    "last_seq": case((newer, statement.excluded.last_seq), else_=consumer_positions.c.last_seq),
+                    "updated_at": case((newer, statement.excluded.updated_at), else_=consumer_positions.c.updated_at),
+                },
+            )
+        )
+
+    async def record_gap(self, message: Incoming, place: Place, reason: str) -> None:
+        """The message is being parked: its successors may go on without it."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            statement = _insert(conn)(consumer_gaps).values(
+                consumer=self.consumer,
+                ordering_key=place.key,
+                seq=place.seq,
+                message_id=message.message_id,
+                type=message.routing_key,
+                case_id=place.case_id,
+                reason=reason,
+                parked_at=now,
+            )
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[consumer_gaps.c.consumer, consumer_gaps.c.ordering_key, consumer_gaps.c.seq],
+                    set_={"reason": reason, "parked_at": now, "replayed_at": None},
+                )
+            )
+            await self._advance(conn, {place.key: place.seq}, now)
+        log.warning(
+            "parked: its successors go on without it",
+            extra={"group": self.consumer, "case_id": place.case_id, "key": place.key, "seq": place.seq},
+        )

@@ -3,8 +3,9 @@
 A group is a :class:`Worker`: a message handler for its queue (``handle``, optionally
 ``handle_batch``), work to do once when it starts (``recover``: send what a crash left pending…),
 and periodic work (``tick`` every ``interval`` seconds: the deadline scan, tracking polls…).
-:func:`run_groups` consumes every chosen group's queue, ticks them, and on ``stop`` stops taking
-messages, lets the in-flight ones finish, then returns.
+:func:`start_groups` consumes every chosen group's queue through the ordering gate
+(worker/consumer.py: each case's events applied in sequence, in every group, whatever the number
+of processes), ticks them, and :func:`stop_tickers` ends the periodic work.
 """
 
 from __future__ import annotations
@@ -15,15 +16,24 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from adapters.broker.bus import BatchHandler, Bus, Incoming
 from adapters.broker.topology import Group
+from worker.consumer import OrderGate
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("handoff.worker")
 
 
 class Worker(Protocol):
-    async def handle(self, message: Incoming) -> None: ...
+    engine: AsyncEngine
+    """The database of the group's effects (its positions in every case's stream live there)."""
+
+    async def handle(self, message: Incoming) -> None:
+        """Handle one message, idempotently: run twice, it changes nothing the second time (the
+        ordering gate relies on it after a crash)."""
+        ...
 
     @property
     def handle_batch(self) -> BatchHandler | None:
@@ -77,12 +87,16 @@ class Ticker:
 async def start_groups(
     bus: Bus, groups: Mapping[str, Group], workers: Mapping[str, Worker], metrics: WorkerMetrics | None = None
 ) -> list[Ticker]:
-    """Recover, then consume and tick each worker's group; returns the tickers to stop later."""
+    """Recover, then consume (in order) and tick each worker's group; returns the tickers to stop
+    later."""
     tickers = []
     for name, worker in workers.items():
         await worker.recover()
-        handler = metrics.measured(groups[name], worker.handle) if metrics else worker.handle
-        await bus.consume(groups[name], handler, worker.handle_batch)
+        group = groups[name]
+        gate = OrderGate(worker.engine, group)
+        handler = metrics.measured(group, worker.handle) if metrics else worker.handle
+        batch = worker.handle_batch
+        await bus.consume(group, gate.handler(handler), gate.batch(batch) if batch is not None else None)
         ticker = Ticker(name, worker)
         ticker.start()
         tickers.append(ticker)

@@ -9,6 +9,12 @@
   commits are never serialised on the notification queue — and polling as the fallback.
 
 A crash between publish and commit publishes the batch again: consumers deduplicate (inbox).
+
+Publishing in order keeps the consumers from waiting, but it is not what keeps the order: a
+redelivery after a broker restart, a retry through a delay queue or a competing process can still
+put a case's event ahead of its predecessor. Each event carries its place in its case's stream
+(``seq``, given at commit: adapters/db/outbox.py) in the envelope and the ``x-handoff-seq``
+header, and the consumers hold back what came early (worker/consumer.py).
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class OutboxRelay:
                             routing_key=r["type"],
                             body=_body(r["payload"]),
                             ordering_key=r["ordering_key"],
+                            seq=r["key_seq"],
                         )
                         for r in rows
                     ]
@@ -81,7 +88,7 @@ class OutboxRelay:
 
     async def _claim(self, conn: AsyncConnection) -> list[Any]:
         query = (
-            select(outbox.c.seq, outbox.c.id, outbox.c.type, outbox.c.ordering_key, outbox.c.payload)
+            select(outbox.c.seq, outbox.c.id, outbox.c.type, outbox.c.ordering_key, outbox.c.key_seq, outbox.c.payload)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.seq)
             .limit(self.batch)

@@ -17,6 +17,8 @@ class Outgoing:
     routing_key: str
     body: bytes
     ordering_key: str
+    seq: int | None = None
+    """The event's place in its ordering key's stream (the envelope's ``seq``), if it has one."""
 
 
 @dataclass
@@ -27,6 +29,9 @@ class Incoming:
     ordering_key: str
     attempt: int = 0
     headers: Mapping[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    holds: int = 0
+    """How many times the message was held back waiting for a predecessor (never an attempt)."""
 
 
 class RetryLater(Exception):
@@ -35,6 +40,11 @@ class RetryLater(Exception):
 
 class Park(Exception):
     """The message can never succeed as it is: park it for a person, with this reason."""
+
+
+class Hold(Exception):
+    """The message came ahead of a predecessor: deliver it again shortly. Not a failure: it does
+    not count as an attempt, and a message is never parked for being held."""
 
 
 Handler = Callable[[Incoming], Awaitable[None]]

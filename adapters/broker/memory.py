@@ -5,29 +5,16 @@ again). Tests of messaging run on RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 from collections.abc import Sequence
 
 from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
-from adapters.broker.topology import Group
+from adapters.broker.topology import Group, matches
+
+__all__ = ["MemoryBus", "matches"]
 
 log = logging.getLogger("handoff.broker")
-
-
-def matches(pattern: str, routing_key: str) -> bool:
-    """AMQP topic matching: ``*`` one word, ``#`` zero or more words."""
-    words, parts = routing_key.split("."), pattern.split(".")
-
-    def match(i: int, j: int) -> bool:
-        if j == len(parts):
-            return i == len(words)
-        if parts[j] == "#":
-            return any(match(k, j + 1) for k in range(i, len(words) + 1))
-        return i < len(words) and (parts[j] == "*" or fnmatch.fnmatchcase(words[i], parts[j])) and match(i + 1, j + 1)
-
-    return match(0, 0)
 
 
 class MemoryBus:
@@ -52,7 +39,7 @@ class MemoryBus:
         for m in messages:
             for group, queue, _ in self._groups.values():
                 if any(matches(p, m.routing_key) for p in group.bindings):
-                    queue.put_nowait(Incoming(m.message_id, m.routing_key, m.body, m.ordering_key))
+                    queue.put_nowait(Incoming(m.message_id, m.routing_key, m.body, m.ordering_key, seq=m.seq))
 
     async def consume(self, group: Group, handler: Handler, batch: BatchHandler | None = None) -> None:
         """One message at a time (``batch`` is an optimisation the embedded bus does not need)."""
@@ -71,7 +58,11 @@ class MemoryBus:
                 except Exception as exc:
                     error = exc
                 outcome = decide(error, message.attempt, group)
-                if outcome is Outcome.RETRY and error is not None:
+                if outcome is Outcome.HOLD:
+                    delay = group.hold_delay(message.holds) / 1000
+                    message.holds += 1
+                    asyncio.get_running_loop().call_later(delay, queue.put_nowait, message)
+                elif outcome is Outcome.RETRY and error is not None:
                     message.attempt += 1
                     delay = group.delay_for(message.attempt) / 1000
                     log.info("retrying %s in %.1f s: %s", message.message_id, delay, describe(error))
@@ -98,5 +89,6 @@ class MemoryBus:
         _, queue, _ = self._groups[group.name]
         for message in moved:
             message.attempt = 0
+            message.holds = 0
             queue.put_nowait(message)
         return len(moved)

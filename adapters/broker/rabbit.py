@@ -14,15 +14,17 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
 log = logging.getLogger("handoff.broker")
 
 ATTEMPT = "x-handoff-attempt"
+HOLDS = "x-handoff-holds"
 ORDERING = "x-handoff-ordering-key"
 ROUTING = "x-handoff-routing-key"
+SEQ = "x-handoff-seq"
 
 
 class PublishFailed(Exception):
@@ -82,7 +84,7 @@ class RabbitBus:
                         message_id=m.message_id,
                         content_type="application/json",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        headers={ORDERING: m.ordering_key, ROUTING: m.routing_key},
+                        headers=_headers(m),
                     ),
                     routing_key=m.routing_key,
                     mandatory=False,
@@ -147,7 +149,7 @@ class RabbitBus:
                 message = await queue.get(no_ack=False, fail=False)
                 if message is None:
                     break
-                headers = {k: v for k, v in (message.headers or {}).items() if k not in (ATTEMPT, LAST_ERROR)}
+                headers = {k: v for k, v in (message.headers or {}).items() if k not in (ATTEMPT, HOLDS, LAST_ERROR)}
                 await channel.default_exchange.publish(
                     aio_pika.Message(
                         body=message.body,
@@ -163,6 +165,13 @@ class RabbitBus:
             return moved
         finally:
             await channel.close()
+
+
+def _headers(message: Outgoing) -> dict[str, Any]:
+    headers: dict[str, Any] = {ORDERING: message.ordering_key, ROUTING: message.routing_key}
+    if message.seq is not None:
+        headers[SEQ] = message.seq
+    return headers
 
 
 async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> None:
@@ -190,26 +199,44 @@ async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> 
                 "x-dead-letter-routing-key": group.queue,
             },
         )
+    for step, delay in enumerate(group.hold_delays_ms, start=1):
+        await channel.declare_queue(
+            group.hold_queue(step),
+            durable=True,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": group.queue,
+            },
+        )
 
 
 def _incoming(message: AbstractIncomingMessage) -> Incoming:
     headers = dict(message.headers or {})
-    attempt = headers.get(ATTEMPT, 0)
+    seq = headers.get(SEQ)
     return Incoming(
         message_id=message.message_id or "",
         routing_key=str(headers.get(ROUTING) or message.routing_key or ""),
         body=message.body,
         ordering_key=str(headers.get(ORDERING, "")),
-        attempt=int(attempt) if isinstance(attempt, int) else 0,
+        attempt=_count(headers.get(ATTEMPT)),
         headers=headers,
+        seq=seq if isinstance(seq, int) else None,
+        holds=_count(headers.get(HOLDS)),
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class _Consumer:
     """Delivers one group's messages. Messages are spread over ``lanes`` by their ordering key, so a
-    case's events are handled one after another, in order, while different cases go in parallel.
-    Each lane takes what has arrived (up to ``max_batch``) and offers it to the batch handler in
-    one go; if that fails, it handles the messages one by one, each to its own outcome."""
+    case's events are handled one after another, while different cases go in parallel. Each lane
+    takes what has arrived (up to ``max_batch``), puts each key's messages in sequence order, and
+    offers them to the batch handler in one go; if that fails, it handles the messages one by one,
+    each to its own outcome. (Order across processes, redeliveries and retries is not the lanes'
+    doing: the consumers hold back a message that came early — worker/consumer.py.)"""
 
     def __init__(
         self,
@@ -266,6 +293,8 @@ class _Consumer:
                 await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
             while len(taken) < self.max_batch and not queue.empty():
                 taken.append(queue.get_nowait())
+            # a redelivered or held message may arrive after its successor: put them back in order
+            taken.sort(key=lambda pair: (pair[1].ordering_key, pair[1].seq or 0))
             try:
                 await self._handle(taken)
             finally:
@@ -276,6 +305,8 @@ class _Consumer:
         if self.batch is not None and len(taken) > 1 and all(i.attempt == 0 for _, i in taken):
             try:
                 await self.batch([i for _, i in taken])
+            except Hold:
+                log.debug("a message of a batch of %d waits for its predecessor; one by one", len(taken))
             except Exception:
                 log.info("batch of %d failed; handling one by one", len(taken), exc_info=True)
             else:
@@ -304,8 +335,12 @@ class _Consumer:
             return
         assert error is not None and self._channel is not None
         headers: dict[str, Any] = dict(incoming.headers)
-        headers[LAST_ERROR] = describe(error)
-        if outcome is Outcome.RETRY:
+        if outcome is Outcome.HOLD:
+            headers[HOLDS] = incoming.holds + 1
+            target = self.group.hold_queue(self.group.hold_step(incoming.holds))
+            log.debug("holding %s (%s): %s", incoming.message_id, incoming.routing_key, describe(error))
+        elif outcome is Outcome.RETRY:
+            headers[LAST_ERROR] = describe(error)
             headers[ATTEMPT] = incoming.attempt + 1
             target = self.group.retry_queue(incoming.attempt + 1)
             log.info(
@@ -316,6 +351,7 @@ class _Consumer:
                 headers[LAST_ERROR],
             )
         else:
+            headers[LAST_ERROR] = describe(error)
             target = self.group.parked
             log.warning("parking %s (%s): %s", incoming.message_id, incoming.routing_key, headers[LAST_ERROR])
         try:

@@ -19,6 +19,7 @@ outbox = Table(
     Column("id", String(64), nullable=False, unique=True),
     Column("type", String(64), nullable=False),
     Column("ordering_key", String(64), nullable=False),
+    Column("key_seq", Integer),
     Column("case_id", String(64)),
     Column("package_id", String(64)),
     Column("payload", JSON, nullable=False),
@@ -28,7 +29,10 @@ outbox = Table(
     Column("last_error", Text),
     Index("ix_outbox_unpublished", "published_at", "seq"),
     Index("ix_outbox_ordering", "ordering_key", "seq"),
+    Index("ix_outbox_key_seq", "ordering_key", "key_seq", unique=True),
 )
+"""``key_seq``: the event's place among the events of its ordering key (the envelope's ``seq``);
+empty for events committed before sequences existed."""
 
 inbox = Table(
     "inbox",

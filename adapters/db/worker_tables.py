@@ -8,6 +8,9 @@
 * ``case_facts`` / ``indicator_days`` / ``indicator_stage_days``: the indicator projection. One row
   of facts per case, and their sums per collection day and (window, department) pair, kept current
   from events: the dashboard adds up a few rows instead of scanning cases.
+* ``event_sequences`` / ``consumer_positions`` / ``consumer_gaps``: the order of every case's
+  events (DESIGN §8) — the numbers given at commit, how far each consumer group has applied them,
+  and the parked messages its successors went past (worker/consumer.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
 )
 
 from adapters.db.domain_tables import ID, metadata
@@ -128,3 +132,44 @@ indicator_stage_days = Table(
     Column("calendar_days", Integer, nullable=False),
     PrimaryKeyConstraint("day", "window_office_id", "department_office_id", "stage_type"),
 )
+
+# --------------------------------------------------------------------------- order (DESIGN §8)
+
+event_sequences = Table(
+    "event_sequences",
+    metadata,
+    Column("ordering_key", String(64), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+"""The last sequence number given to an ordering key (a case). The outbox writer bumps the row in
+the transaction that commits the events, which serialises the writers of one case: seq order is
+commit order, and a rolled-back transaction gives its numbers back (no gaps)."""
+
+consumer_positions = Table(
+    "consumer_positions",
+    metadata,
+    Column("consumer", String(64), nullable=False),
+    Column("ordering_key", String(64), nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("consumer", "ordering_key"),
+)
+"""Per consumer group and ordering key, the highest sequence applied (or skipped as a gap)."""
+
+consumer_gaps = Table(
+    "consumer_gaps",
+    metadata,
+    Column("consumer", String(64), nullable=False),
+    Column("ordering_key", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("case_id", String(ID)),
+    Column("reason", Text, nullable=False),
+    Column("parked_at", UtcDateTime, nullable=False),
+    Column("replayed_at", UtcDateTime),
+    PrimaryKeyConstraint("consumer", "ordering_key", "seq"),
+    Index("ix_consumer_gaps_case", "case_id"),
+)
+"""A message that was parked: its successors went on without it. Replayed later, it is applied
+out of its place and ``replayed_at`` is set."""

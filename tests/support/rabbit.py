@@ -36,7 +36,7 @@ async def cleanup(prefix: str) -> None:
     connection = await aio_pika.connect(AMQP_URL, timeout=5)
     try:
         for group in [g for g in TEST_GROUPS if g.prefix == prefix]:
-            for name in [group.queue, group.parked, *(group.retry_queue(i + 1) for i in range(group.max_attempts))]:
+            for name in group.queues:
                 channel = await connection.channel()
                 try:
                     await channel.queue_delete(name)

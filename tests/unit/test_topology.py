@@ -34,3 +34,20 @@ def test_every_group_has_a_worker_and_another_prefix_renames_only_the_queues():
     renamed = groups("sw2")
     assert {g.queue for g in renamed.values()} == {f"sw2.{name}" for name in GROUPS}
     assert all(renamed[n].bindings == GROUPS[n].bindings for n in GROUPS)
+
+
+def test_a_held_message_is_never_parked_and_waits_longer_the_longer_it_is_held():
+    from adapters.broker.bus import Hold
+    from adapters.broker.outcomes import Outcome, decide
+
+    group = GROUPS["notifications"]
+    assert decide(Hold("waits"), group.max_attempts, group) is Outcome.HOLD  # past every retry
+    delays = [group.hold_delay(holds) for holds in range(40)]
+    assert delays[0] == 200 and delays[-1] == 5_000 and delays == sorted(delays)
+    assert {group.hold_queue(group.hold_step(h)) for h in range(40)} <= set(group.queues)
+
+
+def test_a_group_knows_which_event_types_reach_its_queue():
+    logistics = GROUPS["logistics"]
+    assert logistics.binds("package.sealed") and not logistics.binds("case.accepted")
+    assert GROUPS["notifications"].binds("stage.opened") and not GROUPS["projections"].binds("package.signed")
