@@ -7,7 +7,7 @@ has applied every case (``consumer_positions``) and the parked messages it went 
 new events start at 1.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0007
 Create Date: 2026-11-29 17:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import adapters.db.types
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
