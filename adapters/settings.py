@@ -52,6 +52,8 @@ class Settings:
     tracking_key: str = base64.b64encode(b"dev-tracking-key-change-me-32by!").decode()
     id_keys: str = "D1:" + base64.b64encode(b"dev-id-key-change-me-32-bytes!!!").decode()
     id_hash_key: str = base64.b64encode(b"dev-id-hash-key-change-me-32by!!").decode()
+    checkpoint_key: str = base64.b64encode(b"dev-checkpoint-key-change-me-32b").decode()
+    """base64 of the 32-byte Ed25519 seed that signs custody checkpoints (DESIGN §12)."""
     demo_data: bool = True
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
@@ -122,11 +124,20 @@ class Settings:
     def id_hash_key_bytes(self) -> bytes:
         return base64.b64decode(self.id_hash_key)
 
+    def checkpoint_key_bytes(self) -> bytes:
+        try:
+            seed = base64.b64decode(self.checkpoint_key, validate=True)
+        except ValueError as exc:
+            raise InvalidInput("HANDOFF_CHECKPOINT_KEY 不是有效的 base64") from exc
+        if len(seed) != 32:
+            raise InvalidInput("HANDOFF_CHECKPOINT_KEY 必须是 32 字节的 Ed25519 种子（base64 编码）")
+        return seed
+
     def uses_dev_secrets(self) -> bool:
         defaults = Settings()
         return any(
             getattr(self, name) == getattr(defaults, name)
-            for name in ("scan_keys", "tracking_key", "id_keys", "id_hash_key")
+            for name in ("scan_keys", "tracking_key", "id_keys", "id_hash_key", "checkpoint_key")
         )
 
     def sqlite_path(self) -> Path | None:

@@ -19,7 +19,7 @@ from adapters.broker.memory import MemoryBus
 from adapters.broker.rabbit import RabbitBus
 from adapters.broker.topology import GROUPS, Group, groups
 from adapters.calendar import LiveCalendar
-from adapters.crypto import IdCipher
+from adapters.crypto import Ed25519Signer, IdCipher
 from adapters.db.engine import make_engine
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
@@ -143,7 +143,7 @@ async def build(settings: Settings) -> Runtime:
     if settings.uses_dev_secrets():
         runtime.notes.append(
             "警告：正在使用开发用默认密钥。生产环境请设置 HANDOFF_SCAN_KEYS、HANDOFF_TRACKING_KEY、"
-            "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY。"
+            "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY、HANDOFF_CHECKPOINT_KEY。"
         )
     note = calendar_note(calendar, datetime.now(UTC).date())
     if note:
@@ -215,6 +215,7 @@ async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp
                 container.deps,
                 uow,
                 DeadlineSettings.from_env(settings.extra),
+                checkpoint_signer=Ed25519Signer(settings.checkpoint_key_bytes()),
             )
         elif name == "logistics":
             workers[name] = Logistics(
