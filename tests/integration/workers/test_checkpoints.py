@@ -27,15 +27,10 @@ SIGNER = Ed25519Signer(b"checkpoint-key-for-tests-only-32")
 
 
 async def delete_last(world, package_id: str, count: int) -> None:
+    ce = t.custody_events
     async with world.engine.begin() as conn:
-        top = (
-            await conn.execute(select(func.max(t.custody_events.c.seq)).where(t.custody_events.c.package_id == package_id))
-        ).scalar_one()
-        await conn.execute(
-            delete(t.custody_events).where(
-                t.custody_events.c.package_id == package_id, t.custody_events.c.seq > top - count
-            )
-        )
+        top = (await conn.execute(select(func.max(ce.c.seq)).where(ce.c.package_id == package_id))).scalar_one()
+        await conn.execute(delete(ce).where(ce.c.package_id == package_id, ce.c.seq > top - count))
 
 
 async def rewrite_history(world, package_id: str, seq: int, actor: str) -> None:
@@ -100,7 +95,8 @@ async def test_a_rewrite_that_recomputed_every_hash_and_the_anchor_is_named_agai
     assert not result.ok and result.checkpoint_problems == []
     code = await code_of(world, rewritten)
     assert list(result.package_problems) == [code]
-    assert "与存证检查点 No.1 记录的" in result.package_problems[code] and "历史记录被改写" in result.package_problems[code]
+    why = result.package_problems[code]
+    assert "与存证检查点 No.1 记录的" in why and "历史记录被改写" in why
     assert await code_of(world, untouched) not in result.package_problems
 
 

@@ -105,7 +105,8 @@ def test_checkpoints_are_numbered_signed_and_chained_to_the_previous_one():
 def test_a_tampered_signature_a_changed_root_or_another_key_is_named():
     made, stored = checkpoints()
     bad_signature = bytes([made[1].signature[0] ^ 1]) + made[1].signature[1:]
-    problems = checkpoint_problems([made[0], replace(made[1], signature=bad_signature), made[2]], stored.__getitem__, SIGNER)
+    forged = [made[0], replace(made[1], signature=bad_signature), made[2]]
+    problems = checkpoint_problems(forged, stored.__getitem__, SIGNER)
     assert problems == ["存证检查点 No.2：签名无效，检查点内容被改动"]
     problems = checkpoint_problems([made[0], replace(made[1], root="0" * 64), made[2]], stored.__getitem__, SIGNER)
     assert "存证检查点 No.2：签名无效，检查点内容被改动" in problems
