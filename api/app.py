@@ -15,6 +15,7 @@ import api.admin  # noqa: F401  (registers the admin and lead routes on API)
 from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
+from api import custody_routes as custody_routes  # registers the checkpoint and custody report routes on API
 from api.auth import Principal, Role, Scope
 from api.container import Container
 from api.openapi import build_spec

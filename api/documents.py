@@ -19,13 +19,14 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.db import queries
+from adapters.db import checkpoints, queries
 from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Role
 from api.problems import Problem
@@ -52,6 +53,7 @@ from handoff.timeutil import local_text
 from labels.courier_label import render_courier_label
 from labels.from_domain import (
     case_no,
+    checkpoint_stamp,
     clock_day,
     courier_label_data,
     manifest_data,
@@ -309,6 +311,7 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         cases = {p.case_id: case for p in packages if (case := await uow.cases.get(p.case_id)) is not None}
     async with c.engine.connect() as conn:
         names = await queries.user_names(conn, [manifest.courier])
+        stamp = checkpoint_stamp(await checkpoints.latest(conn))
     data = manifest_data(
         manifest,
         packages=packages,
@@ -317,6 +320,7 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         names=names,
         scan_payload=c.signer.sign_manifest(manifest.id),
     )
+    data = replace(data, checkpoint=stamp)
     content = await render(render_manifest, data)
     return pdf(content, f"材料交接单-{local_text(manifest.created_at)[:10]}", f"manifest-{manifest.id}")
 
@@ -346,13 +350,18 @@ async def ledger_export(ctx: Ctx) -> web.Response:
     now = c.deps.clock.now()
     async with c.engine.connect() as conn:
         unit = await _scope_text(ctx, conn)
+        footer = checkpoint_stamp(await checkpoints.latest(conn))
     start, end = q.get("from"), q.get("to")
     period = f"{start} 至 {end}" if start and end else f"{start} 起" if start else f"至 {end}" if end else "全部"
     states = [STATE_ZH.get(s, s) for s in q.get("state", "").split(",") if s]
     if states:
         period += f"（办理状态：{'、'.join(states)}）"
     data = LedgerData(
-        unit=unit, period_text=period, rows=tuple(_ledger_row(i) for i in items), printed_text=local_text(now)
+        unit=unit,
+        period_text=period,
+        rows=tuple(_ledger_row(i) for i in items),
+        printed_text=local_text(now),
+        checkpoint=footer,
     )
     kind = q.get("format", "pdf")
     media_type, draw = LEDGER_FORMATS[kind]
