@@ -137,7 +137,7 @@ def make_checkpoint(
     leaves = list(leaves)
     unsigned = Checkpoint(
         n=previous.n + 1 if previous else 1,
-        made_at=require_aware(at),
+        made_at=require_aware(at).replace(microsecond=0),
         root=merkle_root(leaves),
         count=len(leaves),
         prev_hash=previous.digest() if previous else GENESIS_HASH,

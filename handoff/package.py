@@ -510,7 +510,8 @@ class Package:
 
     @property
     def last_movement_at(self) -> datetime:
-        return self.custody[-1].server_time
+        # a chain emptied behind the domain's back still reads (and verifies as broken)
+        return self.custody[-1].server_time if self.custody else self.created_at
 
     def is_stalled(self, calendar: Calendar, today: date, allowed_days: int = DEFAULT_STALL_DAYS) -> bool:
         """Still on its way, and no custody event for more than ``allowed_days`` working days."""

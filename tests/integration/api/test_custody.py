@@ -57,6 +57,10 @@ async def test_deleting_the_last_three_custody_rows_answers_verified_false_with_
     after = await custody(api, package["id"])
     assert after["verified"] is False and after["broken_at"] == 3
     assert after["reason"] == "监管链现有 2 条记录，材料包登记的是 5 条：记录被删除或插入"
+    async with api.container.engine.begin() as conn:
+        await conn.execute(delete(ce).where(ce.c.package_id == package["id"]))
+    emptied = await custody(api, package["id"])
+    assert emptied["verified"] is False and emptied["reason"] == "监管链没有任何记录"
 
 
 async def test_checkpoints_are_served_to_any_staff_and_verify_offline_with_the_served_key(api):

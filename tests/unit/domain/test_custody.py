@@ -154,3 +154,12 @@ def test_a_package_whose_state_or_holder_is_not_what_its_chain_implies_fails():
     q = travelled()
     q.state = PackageState.IN_TRANSIT
     assert not q.verify().ok and "监管链表明应为“已签收”" in q.verify().reason
+
+
+def test_a_package_whose_chain_was_emptied_fails_and_still_reads():
+    p = travelled()
+    p.anchor = Anchor.of(p.custody)
+    p.custody.clear()
+    check = p.verify()
+    assert not check.ok and check.broken_at == 1 and check.reason == "监管链没有任何记录"
+    assert p.last_movement_at == p.created_at
