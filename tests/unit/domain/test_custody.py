@@ -4,14 +4,17 @@ the anchor its row keeps and the position its chain implies."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.crypto import Ed25519Signer
+from adapters.settings import Settings
 from handoff.custody import (
     Leaf,
     checkpoint_problems,
@@ -22,6 +25,7 @@ from handoff.custody import (
     mismatch_reason,
     node_hash,
 )
+from handoff.errors import InvalidInput
 from handoff.package import GENESIS_HASH, Anchor, PackageState, implied_position
 
 from .test_package import travelled
@@ -76,11 +80,8 @@ def test_dropping_or_adding_a_leaf_changes_the_root(leaves):
 
 
 def test_a_package_appearing_twice_is_refused():
-    try:
+    with pytest.raises(ValueError):
         merkle_root([Leaf("a", 1, "1" * 64), Leaf("a", 2, "2" * 64)])
-    except ValueError:
-        return
-    raise AssertionError("a duplicated package id must not make a root")
 
 
 def checkpoints(count: int = 3):
@@ -163,3 +164,19 @@ def test_a_package_whose_chain_was_emptied_fails_and_still_reads():
     check = p.verify()
     assert not check.ok and check.broken_at == 1 and check.reason == "监管链没有任何记录"
     assert p.last_movement_at == p.created_at
+
+
+def test_the_checkpoint_key_is_a_32_byte_seed_and_its_development_default_is_warned_about():
+    own = {
+        "HANDOFF_SCAN_KEYS": "K1:" + base64.b64encode(b"s" * 32).decode(),
+        "HANDOFF_TRACKING_KEY": base64.b64encode(b"t" * 32).decode(),
+        "HANDOFF_ID_KEYS": "K1:" + base64.b64encode(b"i" * 32).decode(),
+        "HANDOFF_ID_HASH_KEY": base64.b64encode(b"h" * 32).decode(),
+    }
+    assert Settings.from_env(own).uses_dev_secrets()  # the checkpoint key is still the development one
+    production = Settings.from_env({**own, "HANDOFF_CHECKPOINT_KEY": base64.b64encode(b"c" * 32).decode()})
+    assert not production.uses_dev_secrets()
+    assert Ed25519Signer(production.checkpoint_key_bytes()).public_key != SIGNER.public_key
+    for bad in ("not base64!", base64.b64encode(b"short").decode()):
+        with pytest.raises(InvalidInput, match="HANDOFF_CHECKPOINT_KEY"):
+            Settings.from_env({"HANDOFF_CHECKPOINT_KEY": bad}).checkpoint_key_bytes()
