@@ -14,8 +14,8 @@ rows to today and announces, once per occasion (``watch_announcements``), throug
 * a supplement (before acceptance) whose due date passed closes the case as
   ``closed_unsupplemented`` (补正不来办结), through the case's own command, so its rules hold.
 
-The scan also makes the day's custody checkpoint (DESIGN §12) when the watcher has a signer and
-none was made yet that day in China: one per day however many workers scan (adapters/db/checkpoints.py).
+Each tick also makes the day's custody checkpoint (DESIGN §12) when the watcher has a signer and
+none was made yet that day in China: one a day however many workers tick (adapters/db/checkpoints.py).
 
 Every reading is a recomputation, so a redelivered or reordered event changes nothing; the
 announcement keys make each notice happen once.
