@@ -1,4 +1,5 @@
-"""Identity numbers at rest (PIPL): AES-GCM with rotatable keys, plus a keyed hash for matching.
+"""Identity numbers at rest (PIPL): AES-GCM with rotatable keys, plus a keyed hash for matching;
+and the Ed25519 signer of custody checkpoints (DESIGN §12).
 
 Ciphertext is ``KID:base64(nonce ‖ ciphertext ‖ tag)``; every key of the ring decrypts, the newest
 encrypts. The keyed hash (HMAC-SHA256 under its own key) lets a window match the identity number
@@ -12,7 +13,10 @@ import hmac
 import os
 from collections.abc import Mapping
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from handoff.errors import InvalidInput
 
@@ -42,3 +46,27 @@ class IdCipher:
 
     def keyed_hash(self, plaintext: str) -> str:
         return hmac.new(self._hash_key, plaintext.upper().encode(), hashlib.sha256).hexdigest()
+
+
+class Ed25519Signer:
+    """The checkpoint signer (handoff.custody.CheckpointSigner): Ed25519 from a 32-byte seed."""
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != 32:
+            raise InvalidInput("检查点签名密钥必须是 32 字节（base64 编码）")
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self._public = self._key.public_key()
+
+    @property
+    def public_key(self) -> bytes:
+        return self._public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            self._public.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True

@@ -23,6 +23,7 @@ DEV_KEYS = (
     "tracking_key",
     "id_keys",
     "id_hash_key",
+    "checkpoint_key",
 )
 """The settings whose default is a development key, known to anyone who reads this file: with any
 of them left as it is, production refuses to start (:meth:`Settings.production_refusal`)."""
@@ -117,6 +118,8 @@ class Settings:
     tracking_key: str = base64.b64encode(b"dev-tracking-key-change-me-32by!").decode()
     id_keys: str = "D1:" + base64.b64encode(b"dev-id-key-change-me-32-bytes!!!").decode()
     id_hash_key: str = base64.b64encode(b"dev-id-hash-key-change-me-32by!!").decode()
+    checkpoint_key: str = base64.b64encode(b"dev-checkpoint-key-change-me-32b").decode()
+    """base64 of the 32-byte Ed25519 seed that signs custody checkpoints (DESIGN §12)."""
     demo_data: bool = True
     env: str = "production"
     """``development`` lets serve and worker start with development keys or demo data."""
@@ -215,6 +218,15 @@ class Settings:
 
     def id_hash_key_bytes(self) -> bytes:
         return base64.b64decode(self.id_hash_key)
+
+    def checkpoint_key_bytes(self) -> bytes:
+        try:
+            seed = base64.b64decode(self.checkpoint_key, validate=True)
+        except ValueError as exc:
+            raise InvalidInput("HANDOFF_CHECKPOINT_KEY 不是有效的 base64") from exc
+        if len(seed) != 32:
+            raise InvalidInput("HANDOFF_CHECKPOINT_KEY 必须是 32 字节的 Ed25519 种子（base64 编码）")
+        return seed
 
     def token_lifetimes(self) -> TokenLifetimes:
         return TokenLifetimes(self.token_days_staff, self.token_days_courier)

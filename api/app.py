@@ -17,6 +17,7 @@ from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
 from adapters.logistics.internal import NAME as INTERNAL_CARRIER
+from api import custody_routes as custody_routes  # registers the checkpoint and custody report routes on API
 from api import sms_routes  # noqa: F401  (registers the failed-SMS queue and the resend on API)
 from api.auth import Principal, Role, Scope
 from api.authority import (

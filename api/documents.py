@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.db import queries
+from adapters.db import checkpoints, queries
 from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Role
 from api.problems import Problem
@@ -50,6 +51,7 @@ from handoff.timeutil import local_text
 from labels.courier_label import render_courier_label
 from labels.from_domain import (
     case_no,
+    checkpoint_stamp,
     clock_day,
     courier_label_data,
     manifest_data,
@@ -307,6 +309,7 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         cases = {p.case_id: case for p in packages if (case := await uow.cases.get(p.case_id)) is not None}
     async with c.engine.connect() as conn:
         names = await queries.user_names(conn, [manifest.courier])
+        stamp = checkpoint_stamp(await checkpoints.latest(conn))
     data = manifest_data(
         manifest,
         packages=packages,
@@ -315,6 +318,7 @@ async def manifest_document(ctx: Ctx) -> web.Response:
         names=names,
         scan_payload=c.signer.sign_manifest(manifest.id),
     )
+    data = replace(data, checkpoint=stamp)
     content = await render(ctx, render_manifest, data)
     return pdf(content, f"材料交接单-{local_text(manifest.created_at)[:10]}", f"manifest-{manifest.id}")
 
@@ -349,13 +353,18 @@ async def _ledger_export(ctx: Ctx) -> web.Response:
     now = c.deps.clock.now()
     async with c.engine.connect() as conn:
         unit = await _scope_text(ctx, conn)
+        footer = checkpoint_stamp(await checkpoints.latest(conn))
     start, end = q.get("from"), q.get("to")
     period = f"{start} 至 {end}" if start and end else f"{start} 起" if start else f"至 {end}" if end else "全部"
     states = [STATE_ZH.get(s, s) for s in q.get("state", "").split(",") if s]
     if states:
         period += f"（办理状态：{'、'.join(states)}）"
     data = LedgerData(
-        unit=unit, period_text=period, rows=tuple(_ledger_row(i) for i in items), printed_text=local_text(now)
+        unit=unit,
+        period_text=period,
+        rows=tuple(_ledger_row(i) for i in items),
+        printed_text=local_text(now),
+        checkpoint=footer,
     )
     kind = q.get("format", "pdf")
     media_type, draw = LEDGER_FORMATS[kind]

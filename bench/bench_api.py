@@ -59,6 +59,7 @@ KEYS = {
     "HANDOFF_TRACKING_KEY": base64.b64encode(TRACKING_KEY).decode(),
     "HANDOFF_ID_KEYS": "B1:" + base64.b64encode(b"bench-id-key-32-bytes-long!!!!!!").decode(),
     "HANDOFF_ID_HASH_KEY": base64.b64encode(b"bench-id-hash-key-32-bytes-long!").decode(),
+    "HANDOFF_CHECKPOINT_KEY": base64.b64encode(b"bench-checkpoint-key-32-bytes-lg").decode(),
 }
 CIPHER = IdCipher({"B1": b"bench-id-key-32-bytes-long!!!!!!"}, hash_key=b"bench-id-hash-key-32-bytes-long!")
 COURIER_TOKEN, CLERK_TOKEN = "bench-courier-token", "bench-clerk-token"

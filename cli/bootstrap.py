@@ -18,7 +18,7 @@ from adapters.broker.memory import MemoryBus
 from adapters.broker.rabbit import RabbitBus
 from adapters.broker.topology import GROUPS, Group, groups
 from adapters.calendar import LiveCalendar
-from adapters.crypto import IdCipher
+from adapters.crypto import Ed25519Signer, IdCipher
 from adapters.db.engine import make_engine, ping
 from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
@@ -255,6 +255,7 @@ async def build_workers(runtime: Runtime, names: Sequence[str], session: aiohttp
                 container.deps,
                 uow,
                 DeadlineSettings.from_env(settings.extra),
+                checkpoint_signer=Ed25519Signer(settings.checkpoint_key_bytes()),
             )
         elif name == "logistics":
             workers[name] = Logistics(

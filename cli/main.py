@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cli import admin, carrier, clock, render, serve, sms, worker
+from cli import admin, carrier, clock, custody, render, serve, sms, worker
 from cli.base import CliError, HandoffParser
 
 COMMAND_MODULES = [
@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     carrier,
     render,
     worker,
+    custody,
 ]
 
 

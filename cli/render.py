@@ -11,6 +11,7 @@ from typing import Any
 from cli.base import CliError
 from labels import samples
 from labels.courier_label import render_courier_label
+from labels.custody_report import render_custody_report
 from labels.ledger import ledger_csv, ledger_xlsx, render_ledger
 from labels.manifest import render_manifest
 from labels.pickup_receipt import render_pickup_receipt
@@ -28,6 +29,7 @@ KINDS: dict[str, Callable[[], bytes]] = {
     "courier-label": lambda: render_courier_label(samples.courier_label()),
     "manifest": lambda: render_manifest(samples.manifest()),
     "pickup-receipt": lambda: render_pickup_receipt(samples.pickup_receipt()),
+    "custody-report": lambda: render_custody_report(samples.custody_report()),
 }
 LEDGER_EXPORTS: dict[str, Callable[[], bytes]] = {
     "xlsx": lambda: ledger_xlsx(samples.ledger()),

@@ -26,6 +26,7 @@ from handoff import events as ev
 from handoff.clock import working_days_between
 from handoff.codes import PackageCode
 from handoff.errors import IllegalTransition, InvalidInput
+from handoff.labels_zh import STATE_ZH
 from handoff.ports import Calendar
 from handoff.timeutil import local_date, require_aware
 
@@ -186,6 +187,46 @@ def verify_chain(events: Sequence[CustodyEvent]) -> ChainCheck:
     return ChainCheck(True, len(events))
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """What the package row records of its chain, written in the same transaction as the custody
+    rows: how many events there are and the last one's hash. Deleting, adding or rewriting rows of
+    the chain without also rewriting the package row then shows (DESIGN §12)."""
+
+    length: int
+    head: str
+
+    @classmethod
+    def of(cls, events: Sequence[CustodyEvent]) -> Anchor:
+        return cls(len(events), events[-1].hash if events else GENESIS_HASH)
+
+
+def implied_position(events: Sequence[CustodyEvent]) -> tuple[PackageState, str]:
+    """The state and holder that the chain's events imply, replayed in order (the commands below
+    are the only writers of both, and each leaves its event)."""
+    state, holder = PackageState.CREATED, ""
+    for event in events:
+        kind = event.kind
+        if kind is CustodyKind.CREATED:
+            state, holder = PackageState.CREATED, event.to_party
+        elif kind is CustodyKind.SEALED:
+            state = PackageState.SEALED
+        elif kind is CustodyKind.PICKED_UP:
+            state, holder = PackageState.WITH_COURIER, event.to_party
+        elif kind is CustodyKind.IN_TRANSIT:
+            state = PackageState.IN_TRANSIT
+        elif kind is CustodyKind.DELIVERED:
+            if state is not PackageState.SIGNED:  # a late report after signing changes nothing
+                state = PackageState.ARRIVED
+        elif kind is CustodyKind.PUSHED:
+            state = PackageState.PUSHED
+        elif kind is CustodyKind.SIGNED:
+            state, holder = PackageState.SIGNED, event.to_party
+        elif kind is CustodyKind.EXCEPTION:
+            state = PackageState.EXCEPTION
+    return state, holder
+
+
 def party_office(office_id: str) -> str:
     return f"office:{office_id}"
 
@@ -216,6 +257,8 @@ class Package:
     exception_kind: ExceptionKind | None = None
     version: int = 0
     purpose: Purpose = Purpose.MATERIALS
+    anchor: Anchor | None = field(default=None, repr=False, compare=False)
+    """The chain's length and head as the stored package row records them (None until stored)."""
     events: list[ev.Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -492,11 +535,40 @@ class Package:
     # ------------------------------------------------------------------ reading
 
     def verify(self) -> ChainCheck:
-        return verify_chain(self.custody)
+        """The chain's links (:func:`verify_chain`), then the chain against the package: its length
+        and head against the anchor the package row keeps, and the state and holder the events
+        imply against the package's own."""
+        check = verify_chain(self.custody)
+        if not check.ok:
+            return check
+        count = len(self.custody)
+        if count == 0:
+            return ChainCheck(False, 0, 1, "监管链没有任何记录")
+        if self.anchor is not None:
+            if count != self.anchor.length:
+                return ChainCheck(
+                    False,
+                    count,
+                    min(count, self.anchor.length) + 1,
+                    f"监管链现有 {count} 条记录，材料包登记的是 {self.anchor.length} 条：记录被删除或插入",
+                )
+            if self.custody[-1].hash != self.anchor.head:
+                return ChainCheck(False, count, count, "监管链最后一条记录的哈希与材料包登记的不符：记录被改写")
+        state, holder = implied_position(self.custody)
+        if state is not self.state or holder != self.holder:
+            return ChainCheck(
+                False,
+                count,
+                None,
+                f"材料包登记为“{STATE_ZH.get(self.state.value, self.state.value)}”、持有方 {self.holder}，"
+                f"而监管链表明应为“{STATE_ZH.get(state.value, state.value)}”、持有方 {holder}",
+            )
+        return check
 
     @property
     def last_movement_at(self) -> datetime:
-        return self.custody[-1].server_time
+        # a chain emptied behind the domain's back still reads (and verifies as broken)
+        return self.custody[-1].server_time if self.custody else self.created_at
 
     def is_stalled(self, calendar: Calendar, today: date, allowed_days: int = DEFAULT_STALL_DAYS) -> bool:
         """Still on its way, and no custody event for more than ``allowed_days`` working days."""

@@ -17,17 +17,21 @@ from datetime import date, datetime
 
 from handoff.case import Case, CaseState, Outcome, Stage
 from handoff.clock import ClockReading
+from handoff.custody import Checkpoint
 from handoff.errors import DomainError
 from handoff.labels_zh import CARRIER_ZH, DELIVERY_ZH, STAGE_TYPE_ZH, STATE_ZH
 from handoff.matter import CaseKind, Delivery, StageType
-from handoff.package import APPLICANT, CustodyKind, Direction, Manifest, Medium, Package
+from handoff.package import APPLICANT, CustodyEvent, CustodyKind, Direction, Manifest, Medium, Package
 from handoff.ports import Office, PostalAddress
 from handoff.privacy import MOBILE_RE, mask_address, mask_id_number, mask_name, mask_phone
 from handoff.regions import divisions
 from handoff.services import NotFound
-from handoff.timeutil import date_zh, local_date, local_text
+from handoff.timeutil import CHINA, date_zh, local_date, local_text
 from labels.models import (
+    CheckpointStamp,
     CourierLabelData,
+    CustodyReportData,
+    CustodyRow,
     ManifestData,
     ManifestRow,
     MaterialRow,
@@ -640,3 +644,108 @@ def _label_address(address: PostalAddress) -> str:
     """Province, city and district before the street address, unless it already names them."""
     parts = [p for p in (address.province, address.city, address.district) if p and p not in address.detail]
     return "".join([*parts, address.detail])
+
+
+# =========================================================================== custody: checkpoint and report
+
+CUSTODY_KIND_ZH: dict[str, str] = {
+    "created": "创建",
+    "sealed": "封装",
+    "picked_up": "揽收",
+    "in_transit": "运输中",
+    "delivered": "送达",
+    "pushed": "电子推送",
+    "signed": "签收",
+    "exception": "异常",
+}
+METHOD_ZH: dict[str, str] = {
+    "scan": "扫码",
+    "courier_api": "快递员接口",
+    "carrier_push": "承运商推送",
+    "electronic_push": "电子推送",
+    "manual": "人工登记",
+}
+DISCREPANCY_ZH: dict[str, str] = {"missing": "缺失", "damaged": "破损", "pages_differ": "页数不符"}
+DIRECTION_ZH: dict[str, str] = {"outbound": "申请材料（窗口转审批部门）", "result": "办理结果"}
+
+
+def checkpoint_stamp(checkpoint: Checkpoint | None) -> CheckpointStamp | None:
+    """A checkpoint in the short form documents print."""
+    if checkpoint is None:
+        return None
+    return CheckpointStamp(
+        n=checkpoint.n,
+        root=checkpoint.root,
+        signature=checkpoint.signature.hex(),
+        made_text=local_text(checkpoint.made_at),
+    )
+
+
+def _seconds(at: datetime | None) -> str:
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def custody_row(event: CustodyEvent, offices: Offices, names: Names) -> CustodyRow:
+    def side(party: str) -> str:
+        return party_name(offices, party, names) if party else "—"
+
+    discrepancies = "；".join(
+        f"第 {d.item_seq} 项{DISCREPANCY_ZH.get(d.kind.value, d.kind.value)}"
+        + (f"（实收 {d.actual_pages} 页）" if d.actual_pages is not None else "")
+        + (f"：{d.note}" if d.note else "")
+        for d in event.discrepancies
+    )
+    return CustodyRow(
+        seq=event.seq,
+        time_text=_seconds(event.server_time),
+        kind=CUSTODY_KIND_ZH.get(event.kind.value, event.kind.value),
+        parties=f"{side(event.from_party)} → {side(event.to_party)}",
+        actor=person(names, event.actor),
+        method=METHOD_ZH.get(event.method.value, event.method.value),
+        place="；".join(p for p in (event.place, event.note) if p),
+        client_time_text=_seconds(event.client_time),
+        discrepancies=discrepancies,
+        evidence="、".join(ref[:12] for ref in event.evidence),
+        hash_short=event.hash[:16],
+    )
+
+
+def custody_report_data(
+    package: Package,
+    *,
+    case: Case | None,
+    offices: Offices,
+    names: Names,
+    problem: str | None,
+    checkpoint: Checkpoint | None,
+    printed_at: datetime,
+) -> CustodyReportData:
+    """监管链报告 of one package. ``problem``: why its history does not verify (its own chain, its
+    anchor, or the newest checkpoint), None when it does; ``checkpoint``: the newest checkpoint
+    that covers the chain (handoff.custody.covering_number), if any."""
+    head = package.custody[-1].hash if package.custody else ""
+    if checkpoint is None:
+        checkpoint_text = "尚无覆盖本材料包当前监管链的存证检查点（检查点每日生成）"
+    else:
+        checkpoint_text = (
+            f"本材料包的监管链已由第 {checkpoint.n} 号存证检查点固定（{local_text(checkpoint.made_at)}，"
+            f"共 {checkpoint.count} 个材料包，默克尔根 {checkpoint.root}）"
+        )
+    return CustodyReportData(
+        package_code=str(package.code),
+        case_no=case_no(case) if case else "",
+        matter_name=case.matter.name if case else "",
+        direction_text=DIRECTION_ZH.get(package.direction.value, package.direction.value),
+        route_text=f"{party_name(offices, package.from_party, names)} → {party_name(offices, package.to_party, names)}",
+        state_text=STATE_ZH.get(package.state.value, package.state.value),
+        holder_text=party_name(offices, package.holder, names) if package.holder else "",
+        rows=tuple(custody_row(e, offices, names) for e in package.custody),
+        verified=problem is None,
+        verification_text=f"验证通过：{len(package.custody)} 条记录首尾相接，哈希、链长、链头与状态一致"
+        if problem is None
+        else f"验证未通过：{problem}",
+        head_hash=head,
+        checkpoint=checkpoint_stamp(checkpoint),
+        checkpoint_text=checkpoint_text,
+        printed_text=local_text(printed_at),
+    )

@@ -77,6 +77,9 @@ def render_ledger(data: LedgerData) -> bytes:
         canvas.drawString(12 * mm, page_h - 21 * mm, f"单位：{data.unit}　　期间：{data.period_text}")
         canvas.drawRightString(page_w - 12 * mm, page_h - 21 * mm, f"打印：{data.printed_text}")
         canvas.drawCentredString(page_w / 2, 7 * mm, f"第 {doc.page} 页")
+        if data.checkpoint is not None:
+            canvas.setFont(register(), 7.5)
+            canvas.drawString(12 * mm, 7 * mm, data.checkpoint.text())
         canvas.restoreState()
 
     widths = [w * mm for w in WIDTHS_MM]

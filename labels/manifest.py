@@ -45,6 +45,9 @@ def render_manifest(data: ManifestData) -> bytes:
         canvas.setFont(register(), 8)
         canvas.drawCentredString(width - 18 * mm - QR_MM * mm / 2, height - 47 * mm, "扫码整批签收")
         canvas.drawCentredString(width / 2, 10 * mm, f"{data.batch_no}　第 {doc.page} 页")
+        if data.checkpoint is not None:
+            canvas.setFont(register(), 7.5)
+            canvas.drawCentredString(width / 2, 6 * mm, data.checkpoint.text())
         canvas.restoreState()
 
     rows: list[list[object]] = [

@@ -65,6 +65,22 @@ class LedgerRow:
 
 
 @dataclass(frozen=True)
+class CheckpointStamp:
+    """A signed custody checkpoint in short form (DESIGN §12), for a document's footer: paper
+    held outside the system then pins the history it covered."""
+
+    n: int
+    root: str
+    """The Merkle root, hex."""
+    signature: str
+    """The Ed25519 signature, hex."""
+    made_text: str
+
+    def text(self) -> str:
+        return f"存证检查点 No.{self.n}　根 {self.root[:16]}　签名 {self.signature[:16]}　{self.made_text}"
+
+
+@dataclass(frozen=True)
 class LedgerData:
     """Appendix C: the window's ledger over a period."""
 
@@ -72,6 +88,8 @@ class LedgerData:
     period_text: str
     rows: tuple[LedgerRow, ...]
     printed_text: str
+    checkpoint: CheckpointStamp | None = None
+    """The newest custody checkpoint, printed in the footer of every page."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,8 @@ class ManifestData:
     carrier_text: str
     rows: tuple[ManifestRow, ...]
     date_text: str
+    checkpoint: CheckpointStamp | None = None
+    """The newest custody checkpoint, printed in the footer of every page."""
 
 
 @dataclass(frozen=True)
@@ -203,3 +223,43 @@ class PickupReceiptData:
     """The result package's code, printed with its QR; empty when the result was handed over
     without a package (picked up at the department that decided)."""
     scan_payload: str
+
+
+@dataclass(frozen=True)
+class CustodyRow:
+    """One custody event as the custody report prints it."""
+
+    seq: int
+    time_text: str
+    kind: str
+    parties: str
+    """``交出方 → 接收方``."""
+    actor: str
+    method: str
+    place: str
+    client_time_text: str
+    discrepancies: str
+    evidence: str
+    """Evidence files by the first characters of their sha256."""
+    hash_short: str
+
+
+@dataclass(frozen=True)
+class CustodyReportData:
+    """监管链报告: one package's chain of custody with its hashes, the result of verifying it, and
+    the signed checkpoint that covers it."""
+
+    package_code: str
+    case_no: str
+    matter_name: str
+    direction_text: str
+    route_text: str
+    state_text: str
+    holder_text: str
+    rows: tuple[CustodyRow, ...]
+    verified: bool
+    verification_text: str
+    head_hash: str
+    checkpoint: CheckpointStamp | None
+    checkpoint_text: str
+    printed_text: str

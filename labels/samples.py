@@ -3,13 +3,19 @@ The scan key below is a SAMPLE key: payloads it signs are refused by any real de
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 from handoff.codes import KeyRing, PackageCode, PayloadKind, ScanSigner, TrackingTokens
+from handoff.custody import Checkpoint, Leaf, merkle_root
 from handoff.labels_zh import CASE_KIND_ZH, STAGE_TYPE_ZH, STATE_ZH
+from handoff.package import Direction, Discrepancy, DiscrepancyKind, Item, Medium, Package, hand_over_batch
 from handoff.privacy import mask_id_number, mask_phone
 from labels.models import (
+    CheckpointStamp,
     CourierLabelData,
+    CustodyReportData,
     LedgerData,
     LedgerRow,
     ManifestData,
@@ -28,6 +34,22 @@ from labels.models import (
 SAMPLE_SIGNER = ScanSigner(KeyRing({"S1": b"sample-scan-key-not-for-real-use"}), "https://zw.swgov.cn")
 SAMPLE_TRACKING = TrackingTokens(b"sample-tracking-key-not-for-real!")
 SAMPLE_CODE = PackageCode("441581", date(2026, 3, 2), 7)
+SAMPLE_CHECKPOINT = Checkpoint(
+    n=27,
+    made_at=datetime(2026, 3, 2, 16, 0, tzinfo=UTC),
+    root=merkle_root([Leaf("sample-package", 6, hashlib.sha256(b"sample head").hexdigest())]),
+    count=1,
+    prev_hash=hashlib.sha256(b"sample checkpoint 26").hexdigest(),
+    signature=hashlib.sha512(b"SAMPLE signature, verifies nothing").digest(),
+    public_key=hashlib.sha256(b"SAMPLE public key").digest(),
+)
+"""A made-up checkpoint (its signature is not one): documents print it in their footer."""
+SAMPLE_STAMP = CheckpointStamp(
+    n=SAMPLE_CHECKPOINT.n,
+    root=SAMPLE_CHECKPOINT.root,
+    signature=SAMPLE_CHECKPOINT.signature.hex(),
+    made_text="2026-03-03 00:00",
+)
 
 LIGHTNING = (
     MaterialRow("《防雷装置竣工验收申请书》", 1, 3, "加盖公章"),
@@ -191,6 +213,7 @@ def manifest() -> ManifestData:
         carrier_text="中国邮政 EMS 政务专递，运单号 1187654321098",
         rows=tuple(rows),
         date_text="2026-03-02 16:00",
+        checkpoint=SAMPLE_STAMP,
     )
 
 
@@ -243,4 +266,73 @@ def ledger(rows: int = 36) -> LedgerData:
         period_text="2026 年 3 月",
         rows=tuple(lines),
         printed_text="2026-04-01 08:30",
+        checkpoint=SAMPLE_STAMP,
     )
+
+
+def _china(day: int, hour: int, minute: int = 0) -> datetime:
+    from handoff.timeutil import CHINA
+
+    return datetime(2026, 3, day, hour, minute, tzinfo=CHINA)
+
+
+def custody_package() -> Package:
+    """An outbound package that went window → courier → department, signed with a discrepancy."""
+    package = Package.create(
+        package_id="pkg-sample-7",
+        code=SAMPLE_CODE,
+        case_id="case-sample-7",
+        direction=Direction.OUTBOUND,
+        medium=Medium.PAPER,
+        from_party="office:win-441581",
+        to_party="office:dept-441500-qx",
+        items=tuple(Item(n, r.name, r.copies, r.pages) for n, r in enumerate(LIGHTNING, start=1)),
+        at=_china(2, 9, 30),
+        actor="clerk-lf",
+    )
+    package.seal(at=_china(2, 10, 5), actor="clerk-lf", carrier="internal")
+    hand_over_batch(
+        [package],
+        manifest_id="B-441581-20260302-0001",
+        office_id="win-441581",
+        courier="courier-07",
+        at=_china(2, 14),
+        actor="clerk-lf",
+    )
+    photo = hashlib.sha256(b"sample signature photo").hexdigest()
+    package.report_in_transit(at=_china(2, 16, 40), actor="courier-07", place="汕尾市城区中转站")
+    package.deliver(
+        at=_china(3, 9, 12),
+        actor="courier-07",
+        client_time=_china(3, 9, 5),
+        place="汕尾市政务服务中心收件岗",
+        evidence=[photo],
+    )
+    package.sign(
+        party="office:dept-441500-qx",
+        at=_china(3, 9, 20),
+        actor="dept-qx",
+        discrepancies=[Discrepancy(2, DiscrepancyKind.PAGES_DIFFER, "第 2 册缺 1 页", actual_pages=11)],
+    )
+    return package
+
+
+def custody_report() -> CustodyReportData:
+    from handoff.ports import Office
+    from labels.from_domain import custody_report_data
+
+    offices = {
+        "win-441581": Office("win-441581", "陆丰市政务服务中心市域通办窗口", "window", "441581", 22.95, 115.64),
+        "dept-441500-qx": Office("dept-441500-qx", "汕尾市气象局", "department", "441500", 22.78, 115.37),
+    }
+    names = {"clerk-lf": "陈晓红", "courier-07": "吴海波", "dept-qx": "周敏"}
+    data = custody_report_data(
+        custody_package(),
+        case=None,
+        offices=offices,
+        names=names,
+        problem=None,
+        checkpoint=SAMPLE_CHECKPOINT,
+        printed_at=_china(4, 8, 30),
+    )
+    return replace(data, case_no="441581-20260302-0007", matter_name="防雷装置竣工验收")

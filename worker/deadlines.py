@@ -15,6 +15,9 @@ rows to today and announces, once per occasion (``watch_announcements``), throug
   after it — closes the case as ``closed_unsupplemented`` (补正不来办结), through the case's own
   command, so its rules hold.
 
+Each tick also makes the day's custody checkpoint (DESIGN §12) when the watcher has a signer and
+none was made yet that day in China: one a day however many workers tick (adapters/db/checkpoints.py).
+
 Every reading is a recomputation, so a redelivered or reordered event changes nothing; the
 announcement keys make each notice happen once.
 """
@@ -33,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.broker.bus import Incoming
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
+from adapters.db import checkpoints
 from adapters.db import domain_tables as t
 from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
@@ -40,6 +44,7 @@ from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
 from handoff.case import Case, CaseState
 from handoff.clock import forwarding_due
+from handoff.custody import Checkpoint, CheckpointSigner
 from handoff.errors import DomainError
 from handoff.package import Direction, PackageState
 from handoff.ports import UnitOfWork
@@ -137,8 +142,10 @@ class DeadlineWatcher:
         deps: Deps,
         uow: Callable[[], UnitOfWork],
         settings: DeadlineSettings = DeadlineSettings(),
+        checkpoint_signer: CheckpointSigner | None = None,
     ) -> None:
         self.engine = engine
+        self.checkpoint_signer = checkpoint_signer
         self.cipher = cipher
         self.calendar = calendar
         self.deps = deps
@@ -209,6 +216,16 @@ class DeadlineWatcher:
 
     async def tick(self) -> None:
         await self.scan()
+        await self.daily_checkpoint()
+
+    async def daily_checkpoint(self) -> Checkpoint | None:
+        """Today's custody checkpoint, if none was made yet today (None then, or without a signer)."""
+        if self.checkpoint_signer is None:
+            return None
+        made = await checkpoints.make(self.engine, self.checkpoint_signer, self.deps.clock.now(), daily=True)
+        if made is not None:
+            log.info("custody checkpoint made", extra={"checkpoint": made.n, "packages": made.count})
+        return made
 
     async def scan(self) -> dict[str, int]:
         """Bring the clocks to today and announce what is due; returns what was done, by kind."""

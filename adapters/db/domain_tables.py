@@ -257,6 +257,9 @@ packages = Table(
     Column("last_movement_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("purpose", String(16), nullable=False, server_default="materials"),
+    # The chain's anchor (DESIGN §12), written with the custody rows in one transaction.
+    Column("chain_length", Integer, nullable=False),
+    Column("chain_head", String(64), nullable=False),
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
 )
@@ -294,6 +297,35 @@ custody_events = Table(
     Column("hash", String(64), nullable=False),
     PrimaryKeyConstraint("package_id", "seq"),
 )
+
+custody_checkpoints = Table(
+    "custody_checkpoints",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=False),
+    Column("made_at", UtcDateTime, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Index("ix_custody_checkpoints_day", "day"),
+)
+"""Signed checkpoints over every package's chain (handoff/custody.py); ``day`` is the date in
+China, ``trigger`` ``daily`` (the workers) or ``manual``; signature and key as hex."""
+
+custody_checkpoint_leaves = Table(
+    "custody_checkpoint_leaves",
+    metadata,
+    Column("checkpoint_n", Integer, ForeignKey("custody_checkpoints.n", ondelete="CASCADE"), nullable=False),
+    Column("package_id", String(ID), nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("head", String(64), nullable=False),
+    PrimaryKeyConstraint("checkpoint_n", "package_id"),
+    Index("ix_custody_checkpoint_leaves_package", "package_id", "checkpoint_n"),
+)
+"""What each checkpoint pinned: one leaf per package, to compare chains with later."""
 
 package_sequences = Table(
     "package_sequences",

@@ -40,6 +40,7 @@ from handoff.codes import PackageCode
 from handoff.errors import DomainError
 from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, Mode, StageType
 from handoff.package import (
+    Anchor,
     CustodyEvent,
     CustodyKind,
     Direction,
@@ -64,6 +65,18 @@ class ConcurrentUpdate(DomainError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what}已被他人同时修改，请刷新后重试")
+
+
+class CustodyChainBroken(DomainError):
+    """A package whose stored chain no longer matches its anchor takes no new custody event:
+    appending would rewrite the anchor and hide the deleted or inserted records."""
+
+    code = "custody_chain_broken"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"材料包 {code} 的监管链与登记的记录数或末条哈希不符（记录可能被删改），不能再登记交接，请核查"
+        )
 
 
 # =========================================================================== matters and offices
@@ -624,6 +637,7 @@ class SqlPackages:
             exception_kind=ExceptionKind(row["exception_kind"]) if row["exception_kind"] else None,
             version=row["version"],
             purpose=Purpose(row["purpose"]),
+            anchor=Anchor(row["chain_length"], row["chain_head"]),
         )
         self._uow.loaded_versions[("package", pid)] = package.version
         self._uow.loaded_chain[pid] = len(package.custody)
@@ -648,6 +662,15 @@ class SqlPackages:
             "purpose": package.purpose.value,
         }
         key = ("package", package.id)
+        known = self._uow.loaded_chain.get(package.id, 0)
+        intact = package.anchor is None or package.anchor == Anchor.of(package.custody[:known])
+        if intact:
+            anchor = Anchor.of(package.custody)
+            values.update(chain_length=anchor.length, chain_head=anchor.head)
+            self._uow.written_anchors[package.id] = anchor
+        elif len(package.custody) > known:
+            raise CustodyChainBroken(str(package.code))
+        # else: a change beside the chain (a waybill) leaves the mismatching anchor as evidence
         if key not in self._uow.loaded_versions:
             await conn.execute(insert(t.packages).values(id=package.id, **values))
             await conn.execute(
@@ -667,7 +690,6 @@ class SqlPackages:
             )
             known = 0
         else:
-            known = self._uow.loaded_chain.get(package.id, 0)
             if self._uow.loaded_versions[key] == package.version and known == len(package.custody):
                 return
             done = await conn.execute(
@@ -780,6 +802,7 @@ class SqlUnitOfWork:
         self.identity: dict[tuple[str, str], Case | Package] = {}
         self.loaded_versions: dict[tuple[str, str], int] = {}
         self.loaded_chain: dict[str, int] = {}
+        self.written_anchors: dict[str, Anchor] = {}
         self.manifests: list[Manifest] = []
         self._wrote_events = False
         try:
@@ -847,6 +870,8 @@ class SqlUnitOfWork:
             self.loaded_versions[key] = aggregate.version
             if isinstance(aggregate, Package):
                 self.loaded_chain[aggregate.id] = len(aggregate.custody)
+                aggregate.anchor = self.written_anchors.get(aggregate.id, aggregate.anchor)
+        self.written_anchors = {}
 
     async def commit(self) -> None:
         """Flush, and — in the outermost unit only — commit the transaction."""
@@ -861,6 +886,7 @@ class SqlUnitOfWork:
         await conn.begin()
 
     async def rollback(self) -> None:
+        self.written_anchors = {}
         await self.conn.rollback()
         await self.conn.begin()
 
@@ -878,6 +904,7 @@ class ConnectionReader(SqlUnitOfWork):
         self.identity = {}
         self.loaded_versions = {}
         self.loaded_chain = {}
+        self.written_anchors = {}
         self.manifests = []
         self.cases = SqlCases(self)
         self.packages = SqlPackages(self)

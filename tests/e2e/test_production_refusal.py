@@ -27,6 +27,7 @@ OWN_KEYS = {
     "HANDOFF_TRACKING_KEY": base64.b64encode(b"tracking-key-of-this-deployment!").decode(),
     "HANDOFF_ID_KEYS": "P1:" + base64.b64encode(b"id-key-of-this-deployment-32byt!").decode(),
     "HANDOFF_ID_HASH_KEY": base64.b64encode(b"id-hash-key-of-this-deployment!!").decode(),
+    "HANDOFF_CHECKPOINT_KEY": base64.b64encode(b"checkpoint-key-of-this-deploymnt").decode(),
 }
 
 

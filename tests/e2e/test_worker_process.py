@@ -36,6 +36,7 @@ PRODUCTION_KEYS = {
     "HANDOFF_TRACKING_KEY": base64.b64encode(b"track-key-for-tests-only-32byte").decode(),
     "HANDOFF_ID_KEYS": "k1:" + base64.b64encode(b"0" * 32).decode(),
     "HANDOFF_ID_HASH_KEY": base64.b64encode(b"h" * 32).decode(),
+    "HANDOFF_CHECKPOINT_KEY": base64.b64encode(b"c" * 32).decode(),
 }
 
 

@@ -16,6 +16,7 @@ OWN = {
     "HANDOFF_TRACKING_KEY": base64.b64encode(b"t" * 32).decode(),
     "HANDOFF_ID_KEYS": "P1:" + base64.b64encode(b"i" * 32).decode(),
     "HANDOFF_ID_HASH_KEY": base64.b64encode(b"h" * 32).decode(),
+    "HANDOFF_CHECKPOINT_KEY": base64.b64encode(b"c" * 32).decode(),
     "HANDOFF_DEMO_DATA": "false",
 }
 NOW = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)

@@ -17,6 +17,7 @@ from adapters.sms.templates import TEMPLATES
 from handoff.codes import PayloadKind
 from labels import (
     courier_label,
+    custody_report,
     drawing,
     from_domain,
     ledger,
@@ -29,6 +30,7 @@ from labels import (
     transfer_slip,
 )
 from labels.courier_label import render_courier_label
+from labels.custody_report import render_custody_report
 from labels.fonts import FONT_FILE
 from labels.ledger import render_ledger
 from labels.manifest import render_manifest
@@ -51,10 +53,11 @@ RENDERERS = [
     (render_manifest, samples.manifest),
     (render_pickup_receipt, samples.pickup_receipt),
     (render_ledger, samples.ledger),
+    (render_custody_report, samples.custody_report),
 ]
 MODULES = (
     drawing, receipt_notice, transfer_slip, registration_card, stage_notice, courier_label, manifest,
-    pickup_receipt, ledger, samples, from_domain,
+    pickup_receipt, ledger, samples, from_domain, custody_report,
 )  # fmt: skip
 
 
@@ -159,3 +162,27 @@ def test_the_font_has_a_glyph_for_every_chinese_string_we_print():
         strings.append(inspect.getsource(module))
     strings += [str(sample()) for _, sample in RENDERERS]
     assert covers("".join(strings)) == set()
+
+
+def test_the_ledger_and_the_manifest_print_their_checkpoint_in_every_pages_footer():
+    stamp = samples.SAMPLE_STAMP
+    line = f"存证检查点 No.{stamp.n} 根 {stamp.root[:16]} 签名 {stamp.signature[:16]} {stamp.made_text}"
+    for pdf in (render_ledger(samples.ledger()), render_manifest(samples.manifest())):
+        texts = [page_text(p).replace("\u3000", " ") for p in pages(pdf)]
+        assert texts and all(line in t for t in texts), texts[0][-200:]
+    bare = render_ledger(dataclasses.replace(samples.ledger(), checkpoint=None))
+    assert "存证检查点" not in "".join(page_text(p) for p in pages(bare))
+
+
+def test_the_custody_report_lists_every_event_with_its_hash_and_the_verification():
+    package = samples.custody_package()
+    data = samples.custody_report()
+    text = "".join(page_text(p) for p in pages(render_custody_report(data))).replace("\n", "")
+    assert "材料包监管链报告" in text and str(package.code) in text
+    for event in package.custody:
+        assert event.hash[:16] in text
+    for word in ("创建", "封装", "揽收", "运输中", "送达", "签收", "页数不符", "快递员 吴海波", "陈晓红"):
+        assert word in text, word
+    assert "验证通过：6 条记录首尾相接" in text and "已由第 27 号存证检查点固定" in text
+    failed = dataclasses.replace(data, verified=False, verification_text="验证未通过：记录被删除")
+    assert "验证未通过：记录被删除" in "".join(page_text(p) for p in pages(render_custody_report(failed)))
