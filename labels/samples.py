@@ -9,18 +9,25 @@ from handoff.codes import KeyRing, PackageCode, PayloadKind, ScanSigner, Trackin
 from handoff.labels_zh import CASE_KIND_ZH, STAGE_TYPE_ZH, STATE_ZH
 from handoff.privacy import mask_id_number, mask_phone
 from labels.models import (
+    AcceptanceNoticeData,
     CourierLabelData,
+    DenialDecisionData,
+    IouReceiptData,
     LedgerData,
     LedgerRow,
     ManifestData,
     ManifestRow,
     MaterialRow,
+    OneTimeNoticeData,
     PickupReceiptData,
     ReceiptNoticeData,
     RegistrationCardData,
+    RejectionDecisionData,
+    RequirementRow,
     SpecialStageRow,
     StageNoticeData,
     StageRow,
+    SupplementNoticeData,
     TransferSlipData,
 )
 
@@ -243,4 +250,127 @@ def ledger(rows: int = 36) -> LedgerData:
         period_text="2026 年 3 月",
         rows=tuple(lines),
         printed_text="2026-04-01 08:30",
+    )
+
+
+# =========================================================================== written decisions
+
+WINDOW = "陆丰市政务服务中心市域通办窗口"
+WINDOW_PHONE = "0660-8812345"
+LIGHTNING_UNIT = "汕尾市气象局"
+LIGHTNING_CASE = "441581-20260302-0007-5"
+LIGHTNING_URL = f"https://zw.swgov.cn/t/{SAMPLE_TRACKING.token_for('sample-case')}"
+PLANNING_MATTER = "建设工程规划许可证核发"
+PLANNING_UNIT = "汕尾市住房和城乡建设局"
+PLANNING_CASE = "441502-20260305-0003-8"
+PLANNING_URL = f"https://zw.swgov.cn/t/{SAMPLE_TRACKING.token_for('sample-planning-case')}"
+
+
+def one_time_notice() -> OneTimeNoticeData:
+    return OneTimeNoticeData(
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        deciding_unit=LIGHTNING_UNIT,
+        missing=(
+            RequirementRow("《防雷装置竣工验收申请书》", "原件 1 份，加盖公章"),
+            RequirementRow("防雷装置竣工图纸", "原件 2 份，加盖施工单位竣工图章并在相应位置签字"),
+            RequirementRow("施工单位的资质证（该材料不可容缺）", "复印件 1 份，核对原件，加盖施工单位公章"),
+        ),
+        unit=WINDOW,
+        contact_phone=WINDOW_PHONE,
+        date_text="2026 年 3 月 2 日",
+    )
+
+
+def iou_receipt() -> IouReceiptData:
+    return IouReceiptData(
+        notice_no=f"{LIGHTNING_CASE}-容",
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        case_no=LIGHTNING_CASE,
+        deciding_unit=LIGHTNING_UNIT,
+        collected_text="2026 年 3 月 2 日",
+        items=(
+            RequirementRow("施工单位的资质证", "2026 年 3 月 9 日前补交"),
+            RequirementRow("授权委托书", "2026 年 3 月 9 日前补交"),
+        ),
+        unit=WINDOW,
+        contact_phone=WINDOW_PHONE,
+        date_text="2026 年 3 月 2 日",
+        tracking_url=LIGHTNING_URL,
+    )
+
+
+def supplement_notice() -> SupplementNoticeData:
+    return SupplementNoticeData(
+        notice_no=f"{PLANNING_CASE}-补1",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        received_text="2026 年 3 月 5 日",
+        items=(
+            RequirementRow("建设工程设计方案", "总平面图缺少消防车道及登高场地的标注，请补充后加盖设计单位出图章"),
+            RequirementRow("土地权属证明", "提交不动产权证书原件核对，复印件 1 份"),
+        ),
+        due_text="2026 年 3 月 20 日",
+        after_acceptance=False,
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 3 月 6 日",
+        tracking_url=PLANNING_URL,
+    )
+
+
+def acceptance_notice() -> AcceptanceNoticeData:
+    return AcceptanceNoticeData(
+        notice_no=f"{PLANNING_CASE}-受",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        received_text="2026 年 3 月 5 日",
+        accepted_text="2026-03-09 10:20",
+        promised_text="20 个工作日（法定 20 个工作日）",
+        due_text="2026 年 4 月 7 日",
+        delivery_text="邮寄给申请人",
+        owed=(),
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 3 月 9 日",
+        tracking_url=PLANNING_URL,
+    )
+
+
+def rejection_decision() -> RejectionDecisionData:
+    return RejectionDecisionData(
+        decision_no=f"{LIGHTNING_CASE}-不受",
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        case_no=LIGHTNING_CASE,
+        applied_text="2026 年 3 月 2 日",
+        reason="该防雷装置属于房屋建筑工程的组成部分，其竣工验收依法由住房和城乡建设主管部门负责，不属于本机关职权范围",
+        legal_basis="《中华人民共和国行政许可法》第三十二条第一款第（二）项",
+        review_body="汕尾市人民政府",
+        court="汕尾市城区人民法院",
+        unit=LIGHTNING_UNIT,
+        contact_phone="0660-3312121",
+        date_text="2026 年 3 月 4 日",
+        tracking_url=LIGHTNING_URL,
+    )
+
+
+def denial_decision() -> DenialDecisionData:
+    return DenialDecisionData(
+        decision_no=f"{PLANNING_CASE}-不许",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        applied_text="2026 年 3 月 5 日",
+        reason="建设工程设计方案的容积率为 3.6，超出规划条件确定的 3.0，且经告知后未予修改",
+        legal_basis="《中华人民共和国城乡规划法》第四十条、《中华人民共和国行政许可法》第三十八条第二款",
+        review_body="汕尾市人民政府",
+        court="汕尾市城区人民法院",
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 4 月 2 日",
+        tracking_url=PLANNING_URL,
     )

@@ -17,6 +17,7 @@ from adapters.sms.templates import TEMPLATES
 from handoff.codes import PayloadKind
 from labels import (
     courier_label,
+    decisions,
     drawing,
     from_domain,
     ledger,
@@ -51,10 +52,16 @@ RENDERERS = [
     (render_manifest, samples.manifest),
     (render_pickup_receipt, samples.pickup_receipt),
     (render_ledger, samples.ledger),
+    (decisions.render_one_time_notice, samples.one_time_notice),
+    (decisions.render_supplement_notice, samples.supplement_notice),
+    (decisions.render_iou_receipt, samples.iou_receipt),
+    (decisions.render_acceptance_notice, samples.acceptance_notice),
+    (decisions.render_rejection_decision, samples.rejection_decision),
+    (decisions.render_denial_decision, samples.denial_decision),
 ]
 MODULES = (
     drawing, receipt_notice, transfer_slip, registration_card, stage_notice, courier_label, manifest,
-    pickup_receipt, ledger, samples, from_domain,
+    pickup_receipt, ledger, samples, from_domain, decisions,
 )  # fmt: skip
 
 
