@@ -35,6 +35,23 @@ def _keys(text: str, what: str) -> dict[str, bytes]:
     return keys
 
 
+def _per_office(text: str, what: str) -> dict[str, str]:
+    """``汕尾市人民政府`` (every office) or ``dept-a=广东省气象局;*=汕尾市人民政府`` (per office id,
+    ``*`` for the others) → {office id or "*": name}; empty text → {} (derive from the region)."""
+    text = text.strip()
+    if not text:
+        return {}
+    if "=" not in text:
+        return {"*": text}
+    names: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        office, sep, name = part.partition("=")
+        if not sep or not office.strip() or not name.strip():
+            raise InvalidInput(f"{what} 的格式应为 名称，或 办公室编号=名称;*=名称")
+        names[office.strip()] = name.strip()
+    return names
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/handoff.db"
@@ -59,6 +76,13 @@ class Settings:
     """A courier's report made offline is accepted at most this many days later."""
     evidence_daily_mb: int = 50
     """Evidence (photos, signatures) one user may upload per day, in MB."""
+    review_body: str = ""
+    """行政复议机关 named in 不予受理 / 不予许可决定书: one name, or ``office_id=name;*=name``. Empty:
+    derived from the deciding office's region (its people's government), which a deployment must
+    check and configure (vertically managed departments are reviewed by their superior body)."""
+    court: str = ""
+    """人民法院 for 行政诉讼 named in those decisions, as ``review_body``. Empty: the court of the
+    office's county-level region, or "the competent court" of its city."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (key=value extras) or ``json`` (one object per line)."""
@@ -125,6 +149,12 @@ class Settings:
 
     def id_hash_key_bytes(self) -> bytes:
         return base64.b64decode(self.id_hash_key)
+
+    def review_bodies(self) -> dict[str, str]:
+        return _per_office(self.review_body, "HANDOFF_REVIEW_BODY")
+
+    def courts(self) -> dict[str, str]:
+        return _per_office(self.court, "HANDOFF_COURT")
 
     def uses_dev_secrets(self) -> bool:
         defaults = Settings()

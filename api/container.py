@@ -38,6 +38,10 @@ class Container:
     """Working days without a custody event after which a package is listed as stalled."""
     broker_prefix: str = "handoff"
     """The name prefix of the bus's queues (adapters/broker/topology.groups)."""
+    review_bodies: dict[str, str] = field(default_factory=dict)
+    """行政复议机关 per office id (``*``: every other office); HANDOFF_REVIEW_BODY."""
+    courts: dict[str, str] = field(default_factory=dict)
+    """人民法院 for 行政诉讼 per office id (``*``: every other office); HANDOFF_COURT."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

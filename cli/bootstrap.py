@@ -136,6 +136,8 @@ async def build(settings: Settings) -> Runtime:
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
+        review_bodies=settings.review_bodies(),
+        courts=settings.courts(),
     )
     runtime = Runtime(
         settings=settings,
@@ -150,6 +152,11 @@ async def build(settings: Settings) -> Runtime:
         runtime.notes.append(
             "警告：正在使用开发用默认密钥。生产环境请设置 HANDOFF_SCAN_KEYS、HANDOFF_TRACKING_KEY、"
             "HANDOFF_ID_KEYS、HANDOFF_ID_HASH_KEY。"
+        )
+    if not settings.review_body or not settings.court:
+        runtime.notes.append(
+            "提示：未设置 HANDOFF_REVIEW_BODY 或 HANDOFF_COURT，决定书中的行政复议机关和人民法院按审批部门所在"
+            "行政区划推定，请核实后配置。"
         )
     note = calendar_note(calendar, datetime.now(UTC).date())
     if note:

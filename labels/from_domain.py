@@ -677,12 +677,12 @@ def _base_name(item: str) -> str:
     return item.split("（", 1)[0].strip() if not item.startswith("（") else item.strip()
 
 
-def _contact_phone(offices: Offices, *office_ids: str) -> str:
+def _contact_phone(offices: Offices, *office_ids: str, unknown: str = "见受理窗口") -> str:
     for office_id in office_ids:
         office = offices.get(office_id)
         if office is not None and office.phone:
             return office.phone
-    return "见受理窗口"
+    return unknown
 
 
 def one_time_notice_data(
@@ -738,7 +738,7 @@ def iou_receipt_data(case: Case, *, offices: Offices, tracking_url: str, public:
             for iou in case.ious
         ),
         unit=office_name(offices, case.window_office_id),
-        contact_phone=_contact_phone(offices, case.window_office_id, case.department_office_id),
+        contact_phone=_contact_phone(offices, case.window_office_id, case.department_office_id, unknown=""),
         date_text=collected,
         tracking_url=tracking_url,
     )
