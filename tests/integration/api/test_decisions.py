@@ -40,9 +40,7 @@ async def a_rejected_case(api):
         {"items": ["防雷装置竣工图纸", "防雷检测报告"], "due_on": "2026-03-13"},
     )
     api.tick(days=1)
-    await post(
-        api, f"/api/v1/cases/{case['id']}/reject", "dept-zj", {"reason": "该防雷装置不属于本机关验收的范围。"}
-    )
+    await post(api, f"/api/v1/cases/{case['id']}/reject", "dept-zj", {"reason": "该防雷装置不属于本机关验收的范围。"})
     return case
 
 
