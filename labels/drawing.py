@@ -198,8 +198,9 @@ def _allowed(chars: Sequence[str], at: int) -> bool:
 
 
 def _word(char: str) -> bool:
-    """A character of a Latin word or number (kept whole when the line allows)."""
-    return bool(char) and ord(char) < 0x2E80 and not char.isspace() and char not in CLOSING and char not in OPENING
+    """A character of a Latin word, number or time such as ``09:40`` (kept whole when the line
+    allows)."""
+    return bool(char) and ord(char) < 0x2E80 and not char.isspace()
 
 
 def break_at(chars: Sequence[str], start: int, overflow: int) -> int:

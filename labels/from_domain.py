@@ -44,6 +44,7 @@ from labels.models import (
     StageNoticeData,
     StageRow,
     SupplementNoticeData,
+    SupplementRow,
     TransferSlipData,
 )
 
@@ -155,7 +156,9 @@ def receipt_notice_data(case: Case, *, offices: Offices, tracking_url: str, publ
 
 def transfer_slip_data(package: Package, *, case: Case, offices: Offices, scan_payload: str) -> TransferSlipData:
     """Appendix B 申请材料转办单 of an outbound package; ``scan_payload`` is its signed QR payload
-    (``ScanSigner.sign_package``). A result package has none (it travels with a courier label)."""
+    (``ScanSigner.sign_package``). A result package has none (it travels with a courier label).
+    It carries the 受理编号, 原件/复印件 per row, the 容缺 items still owed, and the applicant's
+    phone in full: it is internal paper, and the department must be able to call."""
     if package.direction is not Direction.OUTBOUND:
         raise NotApplicable("办理结果材料包没有转办单，转办单只随申请材料转出")
     return TransferSlipData(
@@ -163,13 +166,15 @@ def transfer_slip_data(package: Package, *, case: Case, offices: Offices, scan_p
         scan_payload=scan_payload,
         matter_name=case.matter.name,
         deciding_unit=office_name(offices, case.department_office_id),
-        materials=tuple(MaterialRow(i.name, i.copies, i.pages, _remarks(i.remarks, i.original)) for i in package.items),
+        materials=tuple(MaterialRow(i.name, i.copies, i.pages, i.remarks, original=i.original) for i in package.items),
         applicant_name=applicant_title(case),
-        contact_phone=mask_phone(case.applicant.phone),
+        contact_phone=case.applicant.phone,  # internal paper: the department must be able to call
         address=case.applicant.address,
         receiving_unit=party_name(offices, package.to_party),
         sending_unit=party_name(offices, package.from_party),
         date_text=date_zh(local_date(package.created_at)),
+        case_no=case_no(case),
+        owed=tuple(RequirementRow(i.material, f"{date_zh(i.due_on)}前补交") for i in case.outstanding_ious()),
     )
 
 
@@ -239,7 +244,7 @@ def registration_card_data(
         matter_name=case.matter.name,
         applicant_name=applicant_title(case),
         contact_name=case.applicant.name,
-        contact_phone=mask_phone(case.applicant.phone),
+        contact_phone=case.applicant.phone,  # internal paper, filed with the materials
         case_no=case_no(case),
         promised_text=_promised_text(case),
         accepted_text=_time(case.accepted_at) or "尚未受理",
@@ -247,6 +252,25 @@ def registration_card_data(
         special_stages=special,
         used_text=_used_text(case, reading),
         unit=department,
+        supplements=tuple(_supplement_row(case, s) for s in case.supplements),
+    )
+
+
+def _supplement_row(case: Case, request: SupplementRequest) -> SupplementRow:
+    if request.supplied_at is not None:
+        supplied = _time(request.supplied_at)
+    elif case.state is CaseState.CLOSED_UNSUPPLEMENTED and request is case.supplements[-1]:
+        supplied = "未补正（补正不来办结）"
+    elif case.closed_at is not None or case.decided_at is not None:
+        supplied = "未补正"
+    else:
+        supplied = "待补正"
+    return SupplementRow(
+        items="、".join(request.items),
+        requested_text=_time(request.requested_at),
+        due_text=request.due_on.isoformat(),
+        supplied_text=supplied,
+        stage="受理后（特殊环节）" if request.after_acceptance else "受理前",
     )
 
 

@@ -12,6 +12,17 @@ class MaterialRow:
     copies: int
     pages: int
     remarks: str = ""
+    original: bool | None = None
+    """原件 (True) or 复印件 (False), printed in its own column on the transfer slip; None: not said."""
+
+
+@dataclass(frozen=True)
+class RequirementRow:
+    """One item a decision asks for: the material, and what is required of it (original or
+    copy, copies, the matter's notes), or its due date."""
+
+    name: str
+    requirement: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,10 @@ class TransferSlipData:
     receiving_unit: str
     sending_unit: str
     date_text: str
+    case_no: str = ""
+    """受理编号 of the case the package carries."""
+    owed: tuple[RequirementRow, ...] = ()
+    """容缺 items still owed when the slip is printed, each with its due date."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,19 @@ class SpecialStageRow:
 
 
 @dataclass(frozen=True)
+class SupplementRow:
+    """One 补正 of a case: what was asked, when, by when, and when it was supplied."""
+
+    items: str
+    requested_text: str
+    due_text: str
+    supplied_text: str
+    """When the applicant supplied it, or why not (未补正, 待补正)."""
+    stage: str
+    """受理前 or 受理后 (a special stage, not counted in the promised limit)."""
+
+
+@dataclass(frozen=True)
 class RegistrationCardData:
     """Appendix D 审批流程登记卡, filed with the materials after the decision."""
 
@@ -113,6 +141,7 @@ class RegistrationCardData:
     special_stages: tuple[SpecialStageRow, ...]
     used_text: str
     unit: str
+    supplements: tuple[SupplementRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,15 +235,6 @@ class PickupReceiptData:
 
 
 # =========================================================================== written decisions
-
-
-@dataclass(frozen=True)
-class RequirementRow:
-    """One item a decision asks for: the material, and what is required of it (original or
-    copy, copies, the matter's notes), or its due date."""
-
-    name: str
-    requirement: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from labels.models import (
     StageNoticeData,
     StageRow,
     SupplementNoticeData,
+    SupplementRow,
     TransferSlipData,
 )
 
@@ -65,13 +66,20 @@ def transfer_slip() -> TransferSlipData:
         scan_payload=SAMPLE_SIGNER.sign_package(SAMPLE_CODE),
         matter_name="防雷装置竣工验收",
         deciding_unit="汕尾市气象局",
-        materials=LIGHTNING,
+        materials=(
+            MaterialRow("《防雷装置竣工验收申请书》", 1, 3, "加盖公章", original=True),
+            MaterialRow("防雷装置竣工图纸", 2, 12, "加盖施工单位竣工图章并在相应位置签字", original=True),
+            MaterialRow("授权委托书", 1, 1, "加盖公章", original=True),
+            MaterialRow("受托人身份证", 1, 1, "已核对原件", original=False),
+        ),
         applicant_name="张小三",
-        contact_phone="138****5678",
+        contact_phone="13812345678",  # internal paper: in full
         address="汕尾市陆丰市东海街道人民路 1 号",
         receiving_unit="汕尾市气象局",
         sending_unit="陆丰市政务服务中心市域通办窗口",
         date_text="2026 年 3 月 2 日",
+        case_no=str(SAMPLE_CODE),
+        owed=(RequirementRow("施工单位的资质证", "2026 年 3 月 9 日前补交"),),
     )
 
 
@@ -86,7 +94,7 @@ def registration_card() -> RegistrationCardData:
         matter_name=EIA_MATTER,
         applicant_name="汕尾市海丰县联安镇红海湾新材料科技有限公司（年产 3000 吨环保型涂料建设项目）",
         contact_name="陈志明",
-        contact_phone=mask_phone("13923456789"),
+        contact_phone="13923456789",  # internal paper: in full
         case_no=EIA_CASE,
         promised_text="20 个工作日（法定 60 个工作日）",
         accepted_text="2026-03-04 10:15",
@@ -120,6 +128,15 @@ def registration_card() -> RegistrationCardData:
         ),
         used_text="实际用时 17 个工作日（不含特殊环节），承诺 20 个工作日，提前 3 个工作日办结。",
         unit=EIA_UNIT,
+        supplements=(
+            SupplementRow(
+                "挥发性有机物排放量核算说明、废气处理设施设计方案",
+                "2026-03-20 15:10",
+                "2026-03-27",
+                "2026-03-25 10:30",
+                "受理后（特殊环节）",
+            ),
+        ),
     )
 
 

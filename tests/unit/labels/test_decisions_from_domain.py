@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
+import pypdf
 import pytest
 
 from adapters.calendar import load_calendar
 from handoff.case import Case, MaterialSubmission, Outcome
-from handoff.codes import hash_token
+from handoff.codes import PackageCode, hash_token
 from handoff.matter import Delivery, Mode
+from handoff.package import Direction, Item, Medium, Package, party_office
 from handoff.ports import Office
 from handoff.services import NotFound
 from labels.decisions import render_denial_decision, render_rejection_decision
@@ -23,12 +26,17 @@ from labels.from_domain import (
     iou_receipt_data,
     one_time_notice_data,
     promised_reading,
+    receipt_notice_data,
+    registration_card_data,
     rejection_decision_data,
     supplement_notice_data,
     supplement_number,
+    transfer_slip_data,
 )
+from labels.registration_card import render_registration_card
+from labels.transfer_slip import render_transfer_slip
 from tests.unit.domain.conftest import APPLICANT, BUILDING, LIGHTNING, accepted_case, cst, new_case
-from tests.unit.labels.test_from_domain import OFFICES
+from tests.unit.labels.test_from_domain import OFFICES, TODAY
 
 CALENDAR = load_calendar()
 URL = "https://hf.test.cn/t/abc"
@@ -207,3 +215,61 @@ def test_the_bodies_of_review_and_suit_default_from_the_region_and_settings_over
     }
     assert appeal_bodies(office("441500", "dept-qx"), **configured) == ("广东省气象局", "汕尾市城区人民法院")
     assert appeal_bodies(office("441521"), **configured) == ("汕尾市人民政府", "汕尾市城区人民法院")
+
+
+def test_internal_paper_shows_the_phone_in_full_and_the_applicants_paper_keeps_it_masked():
+    case = accepted_case(BUILDING)
+    card = registration_card_data(case, offices=OFFICES, packages=[], reading=None, actors={}, names={})
+    assert card.contact_phone == "13812345678"
+    notice = receipt_notice_data(case, offices=OFFICES, tracking_url=URL)
+    assert notice.contact_phone == "138****5678"
+    promised = promised_reading(case, CALENDAR)
+    assert "13812345678" not in str(acceptance_notice_data(case, offices=OFFICES, promised=promised, tracking_url=URL))
+
+
+def test_the_transfer_slip_carries_the_case_number_the_items_owed_and_original_or_copy_per_row():
+    case = tolerated_case()
+    package = Package.create(
+        package_id="pkg-1",
+        code=PackageCode("441581", date(2026, 3, 2), 1),
+        case_id=case.id,
+        direction=Direction.OUTBOUND,
+        medium=Medium.PAPER,
+        from_party=party_office("win-441581"),
+        to_party=party_office("dept-441500-qx"),
+        items=[
+            Item(1, "《防雷装置竣工验收申请书》", pages=3),
+            Item(2, "防雷装置竣工图纸", original=False, remarks="蓝图"),
+        ],
+        at=cst(2026, 3, 2, 9, 30),
+        actor="clerk-lf",
+    )
+    case.fulfil_iou(material="授权委托书", at=cst(2026, 3, 2, 9, 20), actor="clerk-lf")
+    slip = transfer_slip_data(package, case=case, offices=OFFICES, scan_payload="P")
+    assert slip.case_no == (case.case_no or case.id) and slip.contact_phone == "13812345678"
+    assert [(m.name, m.original, m.remarks) for m in slip.materials] == [
+        ("《防雷装置竣工验收申请书》", True, ""),
+        ("防雷装置竣工图纸", False, "蓝图"),
+    ]
+    assert [(r.name, r.requirement) for r in slip.owed] == [("施工单位的资质证", "2026 年 3 月 9 日前补交")]
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_transfer_slip(slip))).pages)
+    flat = text.replace("\n", "")
+    assert "原件/复印件" in flat and "复印件" in flat and "容缺待补交材料：施工单位的资质证" in flat
+    assert "13812345678" in flat and "受理编号" in flat
+
+
+def test_the_registration_card_records_each_supplement_requested_and_supplied():
+    case = received_case()
+    case.request_supplement(items=["建设工程设计方案"], due_on=date(2026, 3, 13), at=cst(2026, 3, 4), actor="d")
+    case.supplement_supplied(at=cst(2026, 3, 6, 15), actor="d")
+    case.accept(at=cst(2026, 3, 9), actor="d")
+    case.request_supplement(items=["消防专篇", "人防专篇"], due_on=date(2026, 3, 20), at=cst(2026, 3, 10), actor="d")
+    card = registration_card_data(
+        case, offices=OFFICES, packages=[], reading=case.clock(CALENDAR, TODAY), actors={}, names={}
+    )
+    assert [(s.items, s.requested_text, s.due_text, s.supplied_text, s.stage) for s in card.supplements] == [
+        ("建设工程设计方案", "2026-03-04 10:00", "2026-03-13", "2026-03-06 15:00", "受理前"),
+        ("消防专篇、人防专篇", "2026-03-10 10:00", "2026-03-20", "待补正", "受理后（特殊环节）"),
+    ]
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_registration_card(card))).pages)
+    assert "人防专篇" in text and "2026-03-06 15:00" in " ".join(text.split())

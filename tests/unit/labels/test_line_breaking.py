@@ -9,6 +9,7 @@ import io
 import pypdf
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from labels import samples
 from labels.drawing import CLOSING, OPENING, esc, para, styles, wrap_lines
@@ -66,3 +67,10 @@ def test_the_extension_notice_has_no_line_starting_with_a_comma():
         text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
         for line in text.splitlines():
             assert not line.strip() or line.strip()[0] not in CLOSING, line
+
+
+def test_a_time_is_not_cut_at_its_colon_when_the_space_before_it_allows_a_break():
+    style = styles()["base"]
+    width = stringWidth("2026-03-03 09:4", style.fontName, style.fontSize)  # the minutes do not fit
+    lines = printed_lines("2026-03-03 09:40", width)
+    assert [line.strip() for line in lines] == ["2026-03-03", "09:40"]
