@@ -204,3 +204,17 @@ async def test_the_window_prints_a_one_time_notice_of_a_refused_registration_and
             "/api/v1/documents/one-time-notice", json={**body, **changes}, headers=api.auth(user)
         )
         assert response.status == status and response.content_type == "application/problem+json", user
+
+
+async def test_the_real_transfer_slip_and_card_show_the_phone_in_full_and_the_receipt_notice_masks_it(api):
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    _, body = await download(api, f"/api/v1/packages/{package['id']}/documents/transfer-slip", "clerk-lf")
+    text = flat(pdf_text(body))
+    assert f"受理编号：{case['case_no']}" in text and "13812345678" in text and "原件/复印件" in text
+    assert "容缺待补交材料：施工单位的资质证（2026 年 3 月 9 日前补交）；授权委托书（2026 年 3 月 9 日前补交）" in text
+    _, body = await download(api, f"/api/v1/cases/{case['id']}/documents/registration-card", "clerk-lf")
+    assert "13812345678" in flat(pdf_text(body))
+    _, body = await download(api, f"/api/v1/cases/{case['id']}/documents/receipt-notice", "clerk-lf")
+    text = flat(pdf_text(body))
+    assert "138****5678" in text and "13812345678" not in text
