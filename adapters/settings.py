@@ -101,6 +101,23 @@ def _moment(text: str) -> datetime:
     return moment
 
 
+def _per_office(text: str, what: str) -> dict[str, str]:
+    """``汕尾市人民政府`` (every office) or ``dept-a=广东省气象局;*=汕尾市人民政府`` (per office id,
+    ``*`` for the others) → {office id or "*": name}; empty text → {} (derive from the region)."""
+    text = text.strip()
+    if not text:
+        return {}
+    if "=" not in text:
+        return {"*": text}
+    names: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        office, sep, name = part.partition("=")
+        if not sep or not office.strip() or not name.strip():
+            raise InvalidInput(f"{what} 的格式应为 名称，或 办公室编号=名称;*=名称")
+        names[office.strip()] = name.strip()
+    return names
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/handoff.db"
@@ -138,6 +155,13 @@ class Settings:
     """An SMS still unsent this long after its commit lost its sender: the sweeper sends it."""
     sms_sending_grace_seconds: float = 600.0
     """A send cut off this long ago is looked up at the provider (never sent again)."""
+    review_body: str = ""
+    """行政复议机关 named in 不予受理 / 不予许可决定书: one name, or ``office_id=name;*=name``. Empty:
+    derived from the deciding office's region (its people's government), which a deployment must
+    check and configure (vertically managed departments are reviewed by their superior body)."""
+    court: str = ""
+    """人民法院 for 行政诉讼 named in those decisions, as ``review_body``. Empty: the court of the
+    office's county-level region, or "the competent court" of its city."""
     log_level: str = "INFO"
     log_format: str = "text"
     """``text`` (key=value extras) or ``json`` (one object per line)."""
@@ -235,6 +259,12 @@ class Settings:
         """The ``HANDOFF_*`` names of the secrets still at their development default."""
         defaults = Settings()
         return [f"HANDOFF_{name.upper()}" for name in DEV_KEYS if getattr(self, name) == getattr(defaults, name)]
+
+    def review_bodies(self) -> dict[str, str]:
+        return _per_office(self.review_body, "HANDOFF_REVIEW_BODY")
+
+    def courts(self) -> dict[str, str]:
+        return _per_office(self.court, "HANDOFF_COURT")
 
     def uses_dev_secrets(self) -> bool:
         return bool(self.dev_keys_in_use())

@@ -53,6 +53,10 @@ class Container:
     sms: SmsDispatch | None = None
     """Sends a staff's resend at once where this process runs the notifications group; None
     elsewhere (the group's sweeper sends it)."""
+    review_bodies: dict[str, str] = field(default_factory=dict)
+    """行政复议机关 per office id (``*``: every other office); HANDOFF_REVIEW_BODY."""
+    courts: dict[str, str] = field(default_factory=dict)
+    """人民法院 for 行政诉讼 per office id (``*``: every other office); HANDOFF_COURT."""
 
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0

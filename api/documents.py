@@ -25,6 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.db import checkpoints, queries
+from adapters.db.admin import UnknownReference
 from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Role
 from api.problems import Problem
@@ -33,6 +34,7 @@ from api.routes import (
     COURIER,
     LEDGER_FILTERS,
     STAFF,
+    WINDOW,
     case_by_token,
     container,
     in_scope,
@@ -41,25 +43,48 @@ from api.routes import (
     visible_case,
     visible_package,
 )
-from api.routing import Ctx
+from api.routing import Ctx, array, enum, obj, text
 from handoff.case import Case
+from handoff.errors import InvalidInput
 from handoff.labels_zh import STATE_ZH
+from handoff.matter import Mode
 from handoff.package import Package
 from handoff.ports import Office
 from handoff.services import NotFound
-from handoff.timeutil import local_text
+from handoff.timeutil import local_date, local_text
 from labels.courier_label import render_courier_label
+from labels.decisions import (
+    render_acceptance_notice,
+    render_denial_decision,
+    render_iou_receipt,
+    render_one_time_notice,
+    render_rejection_decision,
+    render_supplement_notice,
+)
 from labels.from_domain import (
+    ACCEPTANCE_NOTICE,
+    DENIAL_DECISION,
+    IOU_RECEIPT,
+    REJECTION_DECISION,
+    acceptance_notice_data,
+    appeal_bodies,
     case_no,
     checkpoint_stamp,
     clock_day,
     courier_label_data,
+    denial_decision_data,
+    iou_receipt_data,
     manifest_data,
+    one_time_notice_data,
     party_address,
     pickup_receipt_data,
+    promised_reading,
     receipt_notice_data,
     registration_card_data,
+    rejection_decision_data,
     stage_notice_data,
+    supplement_notice_data,
+    supplement_number,
     transfer_slip_data,
 )
 from labels.ledger import ledger_csv, ledger_xlsx, render_ledger
@@ -428,3 +453,157 @@ async def track_notice(ctx: Ctx) -> web.Response:
     async with c.uow() as uow:
         case = await case_by_token(c, ctx.path["token"], uow)
     return await _stage_notice(ctx, case, public=True)
+
+
+# =========================================================================== written decisions (issue 14)
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/acceptance-notice",
+    "受理通知书（PDF：承诺时限与受理时承诺的办结日期，含申请人跟踪二维码；受理之后才有）",
+    may_not_apply=True,
+)
+async def case_acceptance_notice(ctx: Ctx) -> web.Response:
+    return await _case_decision(ctx, ACCEPTANCE_NOTICE)
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/iou-receipt",
+    "容缺受理凭证（PDF：容缺材料及补交期限；容缺收件的办件才有）",
+    may_not_apply=True,
+)
+async def case_iou_receipt(ctx: Ctx) -> web.Response:
+    return await _case_decision(ctx, IOU_RECEIPT)
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/supplement-notice/{number}",
+    "补正告知书（PDF：第 number 次补正告知的材料和补正期限，number 从 1 起）",
+    may_not_apply=True,
+)
+async def case_supplement_notice(ctx: Ctx) -> web.Response:
+    return await _case_decision(ctx, f"supplement-notice-{ctx.path['number']}")
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/rejection-decision",
+    "不予受理决定书（PDF：理由、法律依据、申请行政复议和提起行政诉讼的权利；不予受理之后才有）",
+    may_not_apply=True,
+)
+async def case_rejection_decision(ctx: Ctx) -> web.Response:
+    return await _case_decision(ctx, REJECTION_DECISION)
+
+
+@document_route(
+    "/api/v1/cases/{case_id}/documents/denial-decision",
+    "不予许可决定书（PDF：理由、法律依据、申请行政复议和提起行政诉讼的权利；决定不予许可之后才有）",
+    may_not_apply=True,
+)
+async def case_denial_decision(ctx: Ctx) -> web.Response:
+    return await _case_decision(ctx, DENIAL_DECISION)
+
+
+@document_route(
+    "/api/v1/track/{token}/decisions/{decision_id}",
+    "申请人下载决定书和告知书（PDF，姓名脱敏；decision_id 见跟踪信息中的 notices）",
+    roles=None,
+    may_not_apply=True,
+)
+async def track_decision(ctx: Ctx) -> web.Response:
+    async with container(ctx).uow() as uow:
+        case = await case_by_token(container(ctx), ctx.path["token"], uow)
+    return await _decision(ctx, case, ctx.path["decision_id"], public=True)
+
+
+async def _case_decision(ctx: Ctx, decision_id: str) -> web.Response:
+    async with container(ctx).uow() as uow:
+        case = await visible_case(ctx, ctx.path["case_id"], uow)
+    return await _decision(ctx, case, decision_id, public=False)
+
+
+async def _decision(ctx: Ctx, case: Case, decision_id: str, *, public: bool) -> web.Response:
+    """One written decision of a case, by its id in the tracking view's ``notices``."""
+    c = container(ctx)
+    offices = await _offices(ctx)
+    common: dict[str, Any] = {"offices": offices, "tracking_url": c.tracking_url(case.id), "public": public}
+    number = supplement_number(decision_id)
+    no = case_no(case)
+    if decision_id == ACCEPTANCE_NOTICE:
+        accepted = acceptance_notice_data(case, promised=promised_reading(case, c.deps.calendar), **common)
+        content, name = await render(ctx, render_acceptance_notice, accepted), f"受理通知书-{no}"
+    elif decision_id == IOU_RECEIPT:
+        content, name = await render(ctx, render_iou_receipt, iou_receipt_data(case, **common)), f"容缺受理凭证-{no}"
+    elif number is not None:
+        notice = supplement_notice_data(case, number, **common)
+        content, name = await render(ctx, render_supplement_notice, notice), f"补正告知书-{notice.notice_no}"
+    elif decision_id in (REJECTION_DECISION, DENIAL_DECISION):
+        async with c.engine.connect() as conn:
+            region_names = await queries.region_names(conn)
+        review_body, court = appeal_bodies(
+            offices.get(case.department_office_id),
+            region_names=region_names,
+            review_bodies=c.review_bodies,
+            courts=c.courts,
+        )
+        if decision_id == REJECTION_DECISION:
+            rejection = rejection_decision_data(case, review_body=review_body, court=court, **common)
+            content, name = await render(ctx, render_rejection_decision, rejection), f"不予受理决定书-{no}"
+        else:
+            denial = denial_decision_data(case, review_body=review_body, court=court, **common)
+            content, name = await render(ctx, render_denial_decision, denial), f"不予许可决定书-{no}"
+    else:
+        raise NotFound(f"办件 {no} 没有编号为 {decision_id} 的决定书或告知书")
+    return pdf(content, name, f"{decision_id}-{no}")
+
+
+ONE_TIME_NOTICE_BODY = obj(
+    ["matter_id", "window_office_id", "applicant_name", "missing"],
+    matter_id=text(64),
+    window_office_id=text(64),
+    applicant_name=text(200),
+    missing=array(text(300), max_items=100, min_items=1),
+    mode=enum([m.value for m in Mode]),
+)
+
+
+@API.route(
+    "POST",
+    "/api/v1/documents/one-time-notice",
+    summary=(
+        "一次性告知书（PDF）：材料不全不予收件时，按事项列出缺少的全部材料及要求；"
+        "missing 即收件登记 422 答复中的 missing。不登记办件，不保存任何内容"
+    ),
+    tag=TAG,
+    roles=WINDOW,
+    body=ONE_TIME_NOTICE_BODY,
+    files=(PDF,),
+    errors={409, 422},
+)
+async def one_time_notice(ctx: Ctx) -> web.Response:
+    c, b = container(ctx), ctx.body
+    if not await in_scope(ctx, b["window_office_id"]):
+        raise NotFound(f"代收窗口 {b['window_office_id']} 不存在")
+    async with c.uow() as uow:
+        matter = await uow.matters.get(b["matter_id"])
+        window = await uow.offices.get(b["window_office_id"])
+        if window is None or window.kind != "window":
+            raise NotFound(f"代收窗口 {b['window_office_id']} 不存在")
+        if matter is None:
+            raise UnknownReference("matter_id", f"事项 {b['matter_id']} 不存在")
+        deciding = await uow.offices.get(matter.department_office_id)
+        if b.get("mode") == Mode.DELEGATED.value:
+            deciding = await uow.offices.entrusted_department(window.region_code, matter.id) or deciding
+    if b.get("mode") and Mode(b["mode"]) not in matter.modes:
+        raise InvalidInput(f"事项“{matter.name}”不支持所选办理方式")
+    data = one_time_notice_data(
+        matter,
+        applicant_name=b["applicant_name"],
+        missing=b["missing"],
+        window=window,
+        deciding_unit=deciding.name if deciding else matter.department_office_id,
+        on=local_date(c.deps.clock.now()),
+    )
+    stamp = local_text(c.deps.clock.now())[:10].replace("-", "")
+    return pdf(
+        await render(ctx, render_one_time_notice, data), f"一次性告知书-{matter.name}", f"one-time-notice-{stamp}"
+    )

@@ -12,7 +12,7 @@ from handoff.package import CustodyEvent, Package, PackageState
 from handoff.ports import Calendar
 from handoff.privacy import mask_id_number, mask_name, mask_phone
 from handoff.timeutil import local_date, local_text
-from labels.from_domain import notices
+from labels.from_domain import decisions, notices
 
 JSON = dict[str, Any]
 
@@ -278,8 +278,10 @@ def tracking_view(
     case: Case, packages: list[Package], calendar: Calendar, today: date, token: str | None = None
 ) -> JSON:
     """What the applicant's phone shows: no ID number, name and phone masked. ``notices`` lists the
-    written notice of every special stage and extension; given the tracking ``token``, each has
-    the ``url`` of its PDF, and ``receipt_notice_url`` is that of the receipt notice."""
+    written notice of every special stage and extension and every written decision (容缺受理凭证,
+    补正告知书, 受理通知书, 不予受理 / 不予许可决定书), in the order issued; given the tracking
+    ``token``, each has the ``url`` of its PDF, and ``receipt_notice_url`` is that of the receipt
+    notice."""
     timeline: list[tuple[datetime, str]] = []
     for attr, text in TIMELINE_ZH.items():
         value = getattr(case, attr)
@@ -330,7 +332,11 @@ def tracking_view(
             for s in case.stages
         ],
         "notices": [
-            {"id": n.id, "title": n.title, **({"url": f"{base}/notices/{n.id}"} if base else {})} for n in notices(case)
+            {"id": n.id, "title": n.title, **({"url": f"{base}/{folder}/{n.id}"} if base else {})}
+            for n, folder in sorted(
+                [*((n, "notices") for n in notices(case)), *((n, "decisions") for n in decisions(case))],
+                key=lambda listed: listed[0].issued_at,
+            )
         ],
         **({"receipt_notice_url": f"{base}/receipt-notice"} if base else {}),
         "package": {

@@ -140,6 +140,8 @@ async def build(settings: Settings) -> Runtime:
         token_lifetimes=settings.token_lifetimes(),
         rate_limits=rate_limits(settings),
         renderers=Renderers(exports=export_pool(settings.export_workers)),
+        review_bodies=settings.review_bodies(),
+        courts=settings.courts(),
     )
     runtime = Runtime(
         settings=settings,
@@ -152,6 +154,11 @@ async def build(settings: Settings) -> Runtime:
     )
     if settings.uses_dev_secrets():
         runtime.notes.append(f"警告：正在使用开发用默认密钥。生产环境请设置 {'、'.join(settings.dev_keys_in_use())}。")
+    if not settings.review_body or not settings.court:
+        runtime.notes.append(
+            "提示：未设置 HANDOFF_REVIEW_BODY 或 HANDOFF_COURT，决定书中的行政复议机关和人民法院按审批部门所在"
+            "行政区划推定，请核实后配置。"
+        )
     note = calendar_note(calendar, datetime.now(UTC).date())
     if note:
         runtime.notes.append(note)

@@ -12,6 +12,14 @@ from cli.base import CliError
 from labels import samples
 from labels.courier_label import render_courier_label
 from labels.custody_report import render_custody_report
+from labels.decisions import (
+    render_acceptance_notice,
+    render_denial_decision,
+    render_iou_receipt,
+    render_one_time_notice,
+    render_rejection_decision,
+    render_supplement_notice,
+)
 from labels.ledger import ledger_csv, ledger_xlsx, render_ledger
 from labels.manifest import render_manifest
 from labels.pickup_receipt import render_pickup_receipt
@@ -30,6 +38,12 @@ KINDS: dict[str, Callable[[], bytes]] = {
     "manifest": lambda: render_manifest(samples.manifest()),
     "pickup-receipt": lambda: render_pickup_receipt(samples.pickup_receipt()),
     "custody-report": lambda: render_custody_report(samples.custody_report()),
+    "one-time-notice": lambda: render_one_time_notice(samples.one_time_notice()),
+    "supplement-notice": lambda: render_supplement_notice(samples.supplement_notice()),
+    "iou-receipt": lambda: render_iou_receipt(samples.iou_receipt()),
+    "acceptance-notice": lambda: render_acceptance_notice(samples.acceptance_notice()),
+    "rejection-decision": lambda: render_rejection_decision(samples.rejection_decision()),
+    "denial-decision": lambda: render_denial_decision(samples.denial_decision()),
 }
 LEDGER_EXPORTS: dict[str, Callable[[], bytes]] = {
     "xlsx": lambda: ledger_xlsx(samples.ledger()),

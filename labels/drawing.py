@@ -1,5 +1,5 @@
-"""Shared drawing: styles, the deterministic document, QR codes as vector modules (a fixed mask,
-no mask search), Code128 barcodes."""
+"""Shared drawing: styles, the deterministic document, Chinese line breaking (避头尾), QR codes as
+vector modules (a fixed mask, no mask search), Code128 barcodes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 from reportlab.platypus.flowables import Spacer
+from reportlab.platypus.paragraph import ParaLines, cjkU, makeCJKParaLine
+from reportlab.rl_config import _FUZZ
 
 from labels.fonts import register
 
@@ -171,8 +173,134 @@ def gap(height_mm: float) -> Spacer:
     return Spacer(1, height_mm * mm)
 
 
+# --------------------------------------------------------------------------- line breaking (避头尾)
+
+CLOSING = frozenset("、，。；：！？）」』》〉】〕］｝’”,.;:!?)]}%％·…")
+"""Punctuation that never starts a line (GB/T 15834, 标点符号用法: 点号和结束引号、括号、书名号)."""
+OPENING = frozenset("（「『《〈【〔［｛‘“([{")
+"""Punctuation that never ends a line: the opening half of quotes, brackets and title marks."""
+
+
+def _blank(char: str) -> bool:
+    return char != "\n" and char.isspace()
+
+
+def _allowed(chars: Sequence[str], at: int) -> bool:
+    """May a line break before ``chars[at]``? Not when the next line would start with closing
+    punctuation, nor this one end with opening punctuation (spaces between do not count)."""
+    after = at
+    while after < len(chars) and _blank(chars[after]):
+        after += 1
+    before = at - 1
+    while before > 0 and _blank(chars[before]):
+        before -= 1
+    return (after >= len(chars) or chars[after] not in CLOSING) and (before < 0 or chars[before] not in OPENING)
+
+
+def _word(char: str) -> bool:
+    """A character of a Latin word, number or time such as ``09:40`` (kept whole when the line
+    allows)."""
+    return bool(char) and ord(char) < 0x2E80 and not char.isspace()
+
+
+def break_at(chars: Sequence[str], start: int, overflow: int) -> int:
+    """Where the line that begins at ``chars[start]`` ends, when ``chars[overflow]`` no longer fits:
+    the index the next line starts at.
+
+    A Latin word or number is not cut when a space or a Chinese character within the second half
+    of the line allows a break before it. Then 避头尾: the break moves back until the next line
+    does not start with closing punctuation and this one does not end with opening punctuation;
+    when the whole line is such punctuation it moves forward instead (the mark hangs in the margin),
+    so every line holds at least one character and the rule always holds. A ``"\n"`` is a forced
+    break that no line runs past."""
+    n = len(chars)
+    end = max(overflow, start + 1)
+    while end < n and _blank(chars[end]):  # a space ending a line is invisible
+        end += 1
+    if end >= n:
+        return n
+    if _word(chars[end - 1]) and _word(chars[end]):
+        for j in range(end - 1, (start + end) // 2, -1):
+            if not (_word(chars[j - 1]) and _word(chars[j])):
+                end = j
+                break
+    b = end
+    while b > start + 1 and not _allowed(chars, b):
+        b -= 1
+    if _allowed(chars, b) and b > start:
+        return b
+    b = end
+    while b < n and chars[b] != "\n" and not _allowed(chars, b):
+        b += 1
+    return b
+
+
+def wrap_lines(text: str, width: float, font: str, size: float) -> list[str]:
+    """``text`` broken into lines of at most ``width`` points (a line may run over only by hanging
+    punctuation), by the same rule :class:`Para` draws with: for tests and plain drawing."""
+    chars = list(text)
+    widths = [stringWidth(c, font, size) for c in chars]
+    lines, start = [], 0
+    while start < len(chars):
+        used, i = 0.0, start
+        while i < len(chars) and used + widths[i] <= width + _FUZZ:
+            used += widths[i]
+            i += 1
+        end = len(chars) if i >= len(chars) else break_at(chars, start, i)
+        lines.append("".join(chars[start:end]))
+        start = end
+    return lines
+
+
+def _split_frags(frags: Sequence[Any], max_widths: Sequence[float], calc_bounds: bool) -> Any:
+    """reportlab's CJK line splitting (``cjkFragSplit``) with :func:`break_at` as the break rule.
+    reportlab's own knows neither the full-width comma nor opening punctuation."""
+    glyphs: list[Any] = []
+    for frag in frags:
+        text = frag.text.decode("utf8") if isinstance(frag.text, bytes) else frag.text
+        if text:
+            glyphs.extend(cjkU(t, frag, "utf8") for t in text)
+        else:
+            glyphs.append(cjkU(text, frag, "utf8"))
+    chars = ["\n" if hasattr(g.frag, "lineBreak") else str(g) for g in glyphs]
+    lines: list[Any] = []
+    start = 0
+    while start < len(glyphs):
+        max_width = max_widths[min(len(lines), len(max_widths) - 1)]
+        used, i, forced = 0.0, start, False
+        while i < len(glyphs):
+            if hasattr(glyphs[i].frag, "lineBreak"):
+                i, forced = i + 1, True
+                break
+            if used + glyphs[i].width > max_width + _FUZZ and i > start:
+                break
+            used += glyphs[i].width
+            i += 1
+        end = i if forced or i >= len(glyphs) else break_at(chars, start, i)
+        if not forced and end < len(glyphs) and chars[end] == "\n":
+            end, forced = end + 1, True
+        width = sum(g.width for g in glyphs[start:end])
+        lines.append(makeCJKParaLine(glyphs[start:end], max_width, width, max_width - width, forced, calc_bounds))
+        start = end
+    return ParaLines(kind=1, lines=lines)
+
+
+class Para(Paragraph):  # type: ignore[misc]  # reportlab ships no type information
+    """A Paragraph whose Chinese lines break by the rules of :func:`break_at` (避头尾)."""
+
+    def breakLinesCJK(self, maxWidths: Any) -> Any:  # reportlab's method and argument names
+        if getattr(self, "_splitpara", 0) and hasattr(self, "blPara"):
+            return self.blPara
+        if not self.frags or self.style.endDots or any(hasattr(f, "cbDefn") for f in self.frags):
+            return super().breakLinesCJK(maxWidths)
+        self.height = 0
+        widths = list(maxWidths) if isinstance(maxWidths, list | tuple) else [maxWidths]
+        auto = getattr(self, "autoLeading", getattr(self.style, "autoLeading", ""))
+        return _split_frags(self.frags, widths, auto not in ("", "off"))
+
+
 def para(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(text, style)
+    return Para(text, style)
 
 
 BLANK = "&nbsp;" * 6
@@ -187,4 +315,4 @@ def fit(text: str, style: ParagraphStyle, width: float, padding: float = 12) -> 
     lines = text.split("\n")
     if all(stringWidth(line, style.fontName, style.fontSize) <= width - padding for line in lines):
         return text
-    return Paragraph("<br/>".join(esc(line) for line in lines), style)
+    return Para("<br/>".join(esc(line) for line in lines), style)

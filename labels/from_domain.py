@@ -15,32 +15,40 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from handoff.case import Case, CaseState, Outcome, Stage
-from handoff.clock import ClockReading
+from handoff.case import Case, CaseState, Outcome, Stage, SupplementRequest
+from handoff.clock import ClockReading, read_clock
 from handoff.custody import Checkpoint
 from handoff.errors import DomainError
 from handoff.labels_zh import CARRIER_ZH, DELIVERY_ZH, STAGE_TYPE_ZH, STATE_ZH
-from handoff.matter import CaseKind, Delivery, StageType
+from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, StageType
 from handoff.package import APPLICANT, CustodyEvent, CustodyKind, Direction, Manifest, Medium, Package
-from handoff.ports import Office, PostalAddress
+from handoff.ports import Calendar, Office, PostalAddress
 from handoff.privacy import MOBILE_RE, mask_address, mask_id_number, mask_name, mask_phone
-from handoff.regions import divisions
+from handoff.regions import MUNICIPALITIES, PROVINCES, divisions
 from handoff.services import NotFound
 from handoff.timeutil import CHINA, date_zh, local_date, local_text
 from labels.models import (
+    AcceptanceNoticeData,
     CheckpointStamp,
     CourierLabelData,
     CustodyReportData,
     CustodyRow,
+    DenialDecisionData,
+    IouReceiptData,
     ManifestData,
     ManifestRow,
     MaterialRow,
+    OneTimeNoticeData,
     PickupReceiptData,
     ReceiptNoticeData,
     RegistrationCardData,
+    RejectionDecisionData,
+    RequirementRow,
     SpecialStageRow,
     StageNoticeData,
     StageRow,
+    SupplementNoticeData,
+    SupplementRow,
     TransferSlipData,
 )
 
@@ -152,7 +160,9 @@ def receipt_notice_data(case: Case, *, offices: Offices, tracking_url: str, publ
 
 def transfer_slip_data(package: Package, *, case: Case, offices: Offices, scan_payload: str) -> TransferSlipData:
     """Appendix B 申请材料转办单 of an outbound package; ``scan_payload`` is its signed QR payload
-    (``ScanSigner.sign_package``). A result package has none (it travels with a courier label)."""
+    (``ScanSigner.sign_package``). A result package has none (it travels with a courier label).
+    It carries the 受理编号, 原件/复印件 per row, the 容缺 items still owed, and the applicant's
+    phone in full: it is internal paper, and the department must be able to call."""
     if package.direction is not Direction.OUTBOUND:
         raise NotApplicable("办理结果材料包没有转办单，转办单只随申请材料转出")
     return TransferSlipData(
@@ -160,13 +170,15 @@ def transfer_slip_data(package: Package, *, case: Case, offices: Offices, scan_p
         scan_payload=scan_payload,
         matter_name=case.matter.name,
         deciding_unit=office_name(offices, case.department_office_id),
-        materials=tuple(MaterialRow(i.name, i.copies, i.pages, _remarks(i.remarks, i.original)) for i in package.items),
+        materials=tuple(MaterialRow(i.name, i.copies, i.pages, i.remarks, original=i.original) for i in package.items),
         applicant_name=applicant_title(case),
-        contact_phone=mask_phone(case.applicant.phone),
+        contact_phone=case.applicant.phone,  # internal paper: the department must be able to call
         address=case.applicant.address,
         receiving_unit=party_name(offices, package.to_party),
         sending_unit=party_name(offices, package.from_party),
         date_text=date_zh(local_date(package.created_at)),
+        case_no=case_no(case),
+        owed=tuple(RequirementRow(i.material, f"{date_zh(i.due_on)}前补交") for i in case.outstanding_ious()),
     )
 
 
@@ -236,7 +248,7 @@ def registration_card_data(
         matter_name=case.matter.name,
         applicant_name=applicant_title(case),
         contact_name=case.applicant.name,
-        contact_phone=mask_phone(case.applicant.phone),
+        contact_phone=case.applicant.phone,  # internal paper, filed with the materials
         case_no=case_no(case),
         promised_text=_promised_text(case),
         accepted_text=_time(case.accepted_at) or "尚未受理",
@@ -244,6 +256,25 @@ def registration_card_data(
         special_stages=special,
         used_text=_used_text(case, reading),
         unit=department,
+        supplements=tuple(_supplement_row(case, s) for s in case.supplements),
+    )
+
+
+def _supplement_row(case: Case, request: SupplementRequest) -> SupplementRow:
+    if request.supplied_at is not None:
+        supplied = _time(request.supplied_at)
+    elif case.state is CaseState.CLOSED_UNSUPPLEMENTED and request is case.supplements[-1]:
+        supplied = "未补正（补正不来办结）"
+    elif case.closed_at is not None or case.decided_at is not None:
+        supplied = "未补正"
+    else:
+        supplied = "待补正"
+    return SupplementRow(
+        items="、".join(request.items),
+        requested_text=_time(request.requested_at),
+        due_text=request.due_on.isoformat(),
+        supplied_text=supplied,
+        stage="受理后（特殊环节）" if request.after_acceptance else "受理前",
     )
 
 
@@ -749,3 +780,287 @@ def custody_report_data(
         checkpoint_text=checkpoint_text,
         printed_text=local_text(printed_at),
     )
+
+
+# =========================================================================== written decisions
+
+REJECTION_BASIS = "《中华人民共和国行政许可法》第三十二条第一款"
+DENIAL_BASIS = "《中华人民共和国行政许可法》第三十八条第二款"
+REVIEW_BODY_UNKNOWN = "依法有管辖权的行政复议机关"
+COURT_UNKNOWN = "依法有管辖权的人民法院"
+ANY_OFFICE = "*"
+
+ACCEPTANCE_NOTICE = "acceptance-notice"
+IOU_RECEIPT = "iou-receipt"
+SUPPLEMENT_NOTICE = "supplement-notice"
+REJECTION_DECISION = "rejection-decision"
+DENIAL_DECISION = "denial-decision"
+
+
+def requirement_text(requirement: MaterialRequirement | None) -> str:
+    """What the matter asks of a material, as a notice prints it: ``原件 1 份，加盖公章``."""
+    if requirement is None:
+        return ""
+    kind = "原件" if requirement.original else "复印件"
+    return "，".join(part for part in (f"{kind} {requirement.copies} 份", requirement.notes) if part)
+
+
+def _base_name(item: str) -> str:
+    """A missing-list entry without the window's note: ``授权委托书（该材料不可容缺）`` → ``授权委托书``."""
+    return item.split("（", 1)[0].strip() if not item.startswith("（") else item.strip()
+
+
+def _contact_phone(offices: Offices, *office_ids: str, unknown: str = "见受理窗口") -> str:
+    for office_id in office_ids:
+        office = offices.get(office_id)
+        if office is not None and office.phone:
+            return office.phone
+    return unknown
+
+
+def one_time_notice_data(
+    matter: Matter,
+    *,
+    applicant_name: str,
+    missing: Sequence[str],
+    window: Office,
+    deciding_unit: str,
+    on: date,
+    tracking_url: str = "",
+) -> OneTimeNoticeData:
+    """一次性告知书 at the window: every item of ``missing`` (the list a refused registration
+    answers, notes in brackets allowed) with what the matter asks of it. Nothing is registered;
+    ``on`` is the day it is handed over."""
+    items = [item.strip() for item in missing if item.strip()]
+    if not items:
+        raise NotApplicable("没有缺少的材料，无需出具一次性告知书")
+    return OneTimeNoticeData(
+        applicant_name=applicant_name.strip(),
+        matter_name=matter.name,
+        deciding_unit=deciding_unit,
+        missing=tuple(
+            RequirementRow(item, requirement_text(matter.requirement(_base_name(item))) or "按事项办事指南要求提交")
+            for item in dict.fromkeys(items)
+        ),
+        unit=window.name,
+        contact_phone=window.phone or "见本窗口",
+        date_text=date_zh(on),
+        tracking_url=tracking_url,
+    )
+
+
+def iou_receipt_data(case: Case, *, offices: Offices, tracking_url: str, public: bool = False) -> IouReceiptData:
+    """容缺受理凭证 of a case collected with 容缺 items: each item and the date it is due (or the
+    date it came)."""
+    if not case.ious:
+        raise NotApplicable("该办件没有容缺材料，没有容缺受理凭证")
+    collected = date_zh(local_date(case.collected_at))
+    return IouReceiptData(
+        notice_no=f"{case_no(case)}-容",
+        applicant_name=applicant_title(case, public),
+        matter_name=case.matter.name,
+        case_no=case_no(case),
+        deciding_unit=office_name(offices, case.department_office_id),
+        collected_text=collected,
+        items=tuple(
+            RequirementRow(
+                iou.material,
+                f"{date_zh(iou.due_on)}前补交"
+                + (f"（已于 {date_zh(local_date(iou.fulfilled_at))}补交）" if iou.fulfilled_at else ""),
+            )
+            for iou in case.ious
+        ),
+        unit=office_name(offices, case.window_office_id),
+        contact_phone=_contact_phone(offices, case.window_office_id, case.department_office_id, unknown=""),
+        date_text=collected,
+        tracking_url=tracking_url,
+    )
+
+
+def supplement_notice_data(
+    case: Case, number: int, *, offices: Offices, tracking_url: str, public: bool = False
+) -> SupplementNoticeData:
+    """补正告知书 of the ``number``-th supplement request of a case (from 1)."""
+    if not case.supplements:
+        raise NotApplicable("该办件没有补正告知")
+    if not 1 <= number <= len(case.supplements):
+        raise NotFound(f"办件 {case_no(case)} 没有第 {number} 次补正告知")
+    request: SupplementRequest = case.supplements[number - 1]
+    return SupplementNoticeData(
+        notice_no=f"{case_no(case)}-补{number}",
+        applicant_name=applicant_title(case, public),
+        matter_name=case.matter.name,
+        case_no=case_no(case),
+        received_text=date_zh(local_date(case.collected_at)),
+        items=tuple(
+            RequirementRow(item, requirement_text(case.matter.requirement(_base_name(item))) or "按审查意见补正")
+            for item in request.items
+        ),
+        due_text=date_zh(request.due_on),
+        after_acceptance=request.after_acceptance,
+        unit=office_name(offices, case.department_office_id),
+        contact_phone=_contact_phone(offices, case.department_office_id, case.window_office_id),
+        date_text=date_zh(local_date(request.requested_at)),
+        tracking_url=tracking_url,
+    )
+
+
+def promised_reading(case: Case, calendar: Calendar) -> ClockReading | None:
+    """The clock as it stood when the case was accepted: the due date promised then, before any
+    special stage or extension moved it. None before acceptance."""
+    if case.accepted_on is None:
+        return None
+    return read_clock(calendar, accepted_on=case.accepted_on, limit=case.matter.clock_limit, at=case.accepted_on)
+
+
+def acceptance_notice_data(
+    case: Case, *, offices: Offices, promised: ClockReading | None, tracking_url: str, public: bool = False
+) -> AcceptanceNoticeData:
+    """受理通知书 of an accepted case, with the promised limit and the due date promised at
+    acceptance (``promised`` is :func:`promised_reading`)."""
+    if case.accepted_at is None or promised is None:
+        raise NotApplicable("该办件尚未受理，没有受理通知书")
+    accepted_at = case.accepted_at
+    matter = case.matter
+    if matter.kind is CaseKind.INSTANT:
+        limit = f"即办件，受理当日办结（法定 {matter.legal_limit} 个工作日）"
+    else:
+        limit = f"{matter.promised_limit} 个工作日（法定 {matter.legal_limit} 个工作日；不含特别程序时间）"
+    due = date_zh(promised.due_date)
+    if promised.provisional_reason:
+        due += f"（{promised.provisional_reason}）"
+    return AcceptanceNoticeData(
+        notice_no=f"{case_no(case)}-受",
+        applicant_name=applicant_title(case, public),
+        matter_name=matter.name,
+        case_no=case_no(case),
+        received_text=date_zh(local_date(case.collected_at)),
+        accepted_text=local_text(accepted_at),
+        promised_text=limit,
+        due_text=due,
+        delivery_text=DELIVERY_ZH[case.delivery.value],
+        owed=tuple(
+            RequirementRow(i.material, f"{date_zh(i.due_on)}前补交")
+            for i in case.ious
+            if i.fulfilled_at is None or i.fulfilled_at > accepted_at
+        ),
+        unit=office_name(offices, case.department_office_id),
+        contact_phone=_contact_phone(offices, case.department_office_id, case.window_office_id),
+        date_text=date_zh(local_date(accepted_at)),
+        tracking_url=tracking_url,
+    )
+
+
+def local_government(region_code: str, region_names: Mapping[str, str]) -> str:
+    """The name of the people's government of a region as a document names it: 汕尾市, 海丰县,
+    陆丰市, 汕尾市城区 (a district with its city), 广东省; empty when the name is not known."""
+    if region_code[2:] == "0000":
+        return PROVINCES.get(region_code[:2], "")
+    name = region_names.get(region_code, "")
+    if not name or region_code[4:] == "00":
+        return name
+    city = (
+        PROVINCES.get(region_code[:2], "")
+        if region_code[:2] in MUNICIPALITIES
+        else region_names.get(region_code[:4] + "00", "")
+    )
+    return city + name if name.endswith("区") and city and not name.startswith(city) else name
+
+
+def appeal_bodies(
+    office: Office | None,
+    *,
+    region_names: Mapping[str, str],
+    review_bodies: Mapping[str, str],
+    courts: Mapping[str, str],
+) -> tuple[str, str]:
+    """(行政复议机关, 人民法院) for the decisions of ``office``: as configured for the office (or for
+    every office under ``"*"``), else derived from its region. The derived body is the region's own
+    people's government (行政复议法 §24, which does not hold for vertically managed bodies such as
+    tax or customs) and the court that of a county-level seat; for a city-level seat only "the
+    competent court in the city" can be said. A deployment must configure both."""
+    office_id = office.id if office else ""
+    review = review_bodies.get(office_id) or review_bodies.get(ANY_OFFICE, "")
+    court = courts.get(office_id) or courts.get(ANY_OFFICE, "")
+    place = local_government(office.region_code, region_names) if office else ""
+    if not review:
+        review = f"{place}人民政府" if place else REVIEW_BODY_UNKNOWN
+    if not court:
+        county_level = office is not None and office.region_code[4:] != "00"
+        court = (f"{place}人民法院" if county_level else f"{place}辖区内有管辖权的人民法院") if place else COURT_UNKNOWN
+    return review, court
+
+
+def rejection_decision_data(
+    case: Case, *, offices: Offices, review_body: str, court: str, tracking_url: str, public: bool = False
+) -> RejectionDecisionData:
+    """不予受理决定书 of a rejected case: the reason given at rejection; the case keeps no legal
+    basis of its own, so the article of the 行政许可法 that governs 不予受理 is printed."""
+    if case.state is not CaseState.REJECTED or case.closed_at is None:
+        raise NotApplicable("该办件未被决定不予受理，没有不予受理决定书")
+    return RejectionDecisionData(
+        decision_no=f"{case_no(case)}-不受",
+        legal_basis=REJECTION_BASIS,
+        reason=case.closed_reason,
+        date_text=date_zh(local_date(case.closed_at)),
+        **_refusal_common(case, offices, review_body, court, tracking_url, public),
+    )
+
+
+def denial_decision_data(
+    case: Case, *, offices: Offices, review_body: str, court: str, tracking_url: str, public: bool = False
+) -> DenialDecisionData:
+    """不予许可决定书 of a case decided ``denied``: the decision's opinion is the reason; the legal
+    basis printed is 行政许可法 §38 第二款 (the case keeps no article of its own)."""
+    if case.outcome is not Outcome.DENIED or case.decided_at is None:
+        raise NotApplicable("该办件没有作出不予许可的决定，没有不予许可决定书")
+    return DenialDecisionData(
+        decision_no=f"{case_no(case)}-不许",
+        legal_basis=DENIAL_BASIS,
+        reason=case.opinion,
+        date_text=date_zh(local_date(case.decided_at)),
+        **_refusal_common(case, offices, review_body, court, tracking_url, public),
+    )
+
+
+def _refusal_common(
+    case: Case, offices: Offices, review_body: str, court: str, tracking_url: str, public: bool
+) -> dict[str, str]:
+    return {
+        "applicant_name": applicant_title(case, public),
+        "matter_name": case.matter.name,
+        "case_no": case_no(case),
+        "applied_text": date_zh(local_date(case.collected_at)),
+        "review_body": review_body,
+        "court": court,
+        "unit": office_name(offices, case.department_office_id),
+        "contact_phone": _contact_phone(offices, case.department_office_id, case.window_office_id),
+        "tracking_url": tracking_url,
+    }
+
+
+def decisions(case: Case) -> tuple[Notice, ...]:
+    """Every written decision a case has so far, in the order issued: the 容缺受理凭证, each
+    补正告知书 (``supplement-notice-N``), the 受理通知书, and the 不予受理 or 不予许可决定书."""
+    found = []
+    if case.ious:
+        found.append(Notice(IOU_RECEIPT, "容缺受理凭证", case.collected_at))
+    found += [
+        Notice(f"{SUPPLEMENT_NOTICE}-{n}", f"补正告知书（第 {n} 次）" if n > 1 else "补正告知书", s.requested_at)
+        for n, s in enumerate(case.supplements, start=1)
+    ]
+    if case.accepted_at is not None:
+        found.append(Notice(ACCEPTANCE_NOTICE, "受理通知书", case.accepted_at))
+    if case.state is CaseState.REJECTED and case.closed_at is not None:
+        found.append(Notice(REJECTION_DECISION, "不予受理决定书", case.closed_at))
+    if case.outcome is Outcome.DENIED and case.decided_at is not None:
+        found.append(Notice(DENIAL_DECISION, "不予许可决定书", case.decided_at))
+    return tuple(sorted(found, key=lambda notice: notice.issued_at))
+
+
+def supplement_number(decision_id: str) -> int | None:
+    """``supplement-notice-2`` → 2; None for anything else."""
+    digits = decision_id.removeprefix(f"{SUPPLEMENT_NOTICE}-")
+    if decision_id.startswith(f"{SUPPLEMENT_NOTICE}-") and digits.isascii() and digits.isdigit() and len(digits) <= 3:
+        return int(digits)
+    return None

@@ -12,6 +12,17 @@ class MaterialRow:
     copies: int
     pages: int
     remarks: str = ""
+    original: bool | None = None
+    """原件 (True) or 复印件 (False), printed in its own column on the transfer slip; None: not said."""
+
+
+@dataclass(frozen=True)
+class RequirementRow:
+    """One item a decision asks for: the material, and what is required of it (original or
+    copy, copies, the matter's notes), or its due date."""
+
+    name: str
+    requirement: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,10 @@ class TransferSlipData:
     receiving_unit: str
     sending_unit: str
     date_text: str
+    case_no: str = ""
+    """受理编号 of the case the package carries."""
+    owed: tuple[RequirementRow, ...] = ()
+    """容缺 items still owed when the slip is printed, each with its due date."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,19 @@ class SpecialStageRow:
 
 
 @dataclass(frozen=True)
+class SupplementRow:
+    """One 补正 of a case: what was asked, when, by when, and when it was supplied."""
+
+    items: str
+    requested_text: str
+    due_text: str
+    supplied_text: str
+    """When the applicant supplied it, or why not (未补正, 待补正)."""
+    stage: str
+    """受理前 or 受理后 (a special stage, not counted in the promised limit)."""
+
+
+@dataclass(frozen=True)
 class RegistrationCardData:
     """Appendix D 审批流程登记卡, filed with the materials after the decision."""
 
@@ -131,6 +159,7 @@ class RegistrationCardData:
     special_stages: tuple[SpecialStageRow, ...]
     used_text: str
     unit: str
+    supplements: tuple[SupplementRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,3 +292,109 @@ class CustodyReportData:
     checkpoint: CheckpointStamp | None
     checkpoint_text: str
     printed_text: str
+
+
+# =========================================================================== written decisions
+
+
+@dataclass(frozen=True)
+class OneTimeNoticeData:
+    """一次性告知书 (行政许可法 §32 (四)): everything missing at the window, listed at once. Nothing
+    is registered, so it has no case number and no tracking link unless a case exists."""
+
+    applicant_name: str
+    matter_name: str
+    deciding_unit: str
+    missing: tuple[RequirementRow, ...]
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str = ""
+
+
+@dataclass(frozen=True)
+class SupplementNoticeData:
+    """补正告知书: the items of one supplement request and the date they are due."""
+
+    notice_no: str
+    applicant_name: str
+    matter_name: str
+    case_no: str
+    received_text: str
+    items: tuple[RequirementRow, ...]
+    due_text: str
+    after_acceptance: bool
+    """Asked after acceptance: a special stage that the promised limit does not count."""
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str
+
+
+@dataclass(frozen=True)
+class IouReceiptData:
+    """容缺受理凭证: the case was taken in with items missing; each is owed by its due date."""
+
+    notice_no: str
+    applicant_name: str
+    matter_name: str
+    case_no: str
+    deciding_unit: str
+    collected_text: str
+    items: tuple[RequirementRow, ...]
+    """Each 容缺 item, its ``requirement`` the due date (or that it came)."""
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str
+
+
+@dataclass(frozen=True)
+class AcceptanceNoticeData:
+    """受理通知书: the application is accepted; the promised limit and the date it ends."""
+
+    notice_no: str
+    applicant_name: str
+    matter_name: str
+    case_no: str
+    received_text: str
+    accepted_text: str
+    promised_text: str
+    due_text: str
+    delivery_text: str
+    owed: tuple[RequirementRow, ...]
+    """容缺 items still owed when accepted, with their due dates."""
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str
+
+
+@dataclass(frozen=True)
+class RefusalData:
+    """What 不予受理决定书 and 不予许可决定书 both say: the reason, the legal basis, and the
+    applicant's rights to 行政复议 (60 days) and 行政诉讼 (6 months) with the bodies named."""
+
+    decision_no: str
+    applicant_name: str
+    matter_name: str
+    case_no: str
+    applied_text: str
+    reason: str
+    legal_basis: str
+    review_body: str
+    court: str
+    unit: str
+    contact_phone: str
+    date_text: str
+    tracking_url: str
+
+
+@dataclass(frozen=True)
+class RejectionDecisionData(RefusalData):
+    """不予受理决定书 (行政许可法 §32): the application is not accepted; the materials go back."""
+
+
+@dataclass(frozen=True)
+class DenialDecisionData(RefusalData):
+    """不予许可决定书 (行政许可法 §38 第二款): the permit is refused after review."""

@@ -72,6 +72,33 @@ def render_registration_card(data: RegistrationCardData) -> bytes:
         header_rows=0,
         extra=[*spans, ("ALIGN", (0, 6), (0, -1), "CENTER"), ("BACKGROUND", (0, 5), (-1, 5), "#eeeeee")],
     )
+    supplements: list[list[object]] = [
+        [para("补正", head), "", "", "", "", ""],
+        [para(t, head) for t in ("序号", "补正材料", "告知时间", "补正期限", "补正时间", "阶段")],
+    ]
+    for n, sup in enumerate(data.supplements, start=1):
+        supplements.append(
+            [
+                str(n),
+                para(esc(sup.items), cell),
+                para(esc(sup.requested_text), cell),
+                para(esc(sup.due_text), cell),
+                para(esc(sup.supplied_text), cell),
+                para(esc(sup.stage), head),
+            ]
+        )
+    if not data.supplements:
+        supplements.append(["", para("无", head), "", "", "", ""])
+    supplement_table = grid(
+        supplements,
+        [12 * mm, 52 * mm, 30 * mm, 26 * mm, 30 * mm, 24 * mm],
+        header_rows=2,
+        extra=[
+            ("SPAN", (0, 0), (-1, 0)),
+            ("ALIGN", (0, 2), (0, -1), "CENTER"),
+            ("BACKGROUND", (0, 1), (-1, 1), "#eeeeee"),
+        ],
+    )
     special: list[list[object]] = [
         [para("特殊环节", head), "", "", "", "", "", ""],
         [para(t, head) for t in ("序号", "环节", "开始时间", "结束时间", "工作日", "事由及结果", "责任人")],
@@ -107,6 +134,8 @@ def render_registration_card(data: RegistrationCardData) -> bytes:
         para(f"受理编号：{esc(data.case_no)}{GAP}办理单位：{esc(data.unit)}", s["small"]),
         gap(2),
         main,
+        gap(4),
+        supplement_table,
         gap(4),
         special_table,
         gap(3),

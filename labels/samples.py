@@ -13,20 +13,28 @@ from handoff.labels_zh import CASE_KIND_ZH, STAGE_TYPE_ZH, STATE_ZH
 from handoff.package import Direction, Discrepancy, DiscrepancyKind, Item, Medium, Package, hand_over_batch
 from handoff.privacy import mask_id_number, mask_phone
 from labels.models import (
+    AcceptanceNoticeData,
     CheckpointStamp,
     CourierLabelData,
     CustodyReportData,
+    DenialDecisionData,
+    IouReceiptData,
     LedgerData,
     LedgerRow,
     ManifestData,
     ManifestRow,
     MaterialRow,
+    OneTimeNoticeData,
     PickupReceiptData,
     ReceiptNoticeData,
     RegistrationCardData,
+    RejectionDecisionData,
+    RequirementRow,
     SpecialStageRow,
     StageNoticeData,
     StageRow,
+    SupplementNoticeData,
+    SupplementRow,
     TransferSlipData,
 )
 
@@ -80,13 +88,20 @@ def transfer_slip() -> TransferSlipData:
         scan_payload=SAMPLE_SIGNER.sign_package(SAMPLE_CODE),
         matter_name="防雷装置竣工验收",
         deciding_unit="汕尾市气象局",
-        materials=LIGHTNING,
+        materials=(
+            MaterialRow("《防雷装置竣工验收申请书》", 1, 3, "加盖公章", original=True),
+            MaterialRow("防雷装置竣工图纸", 2, 12, "加盖施工单位竣工图章并在相应位置签字", original=True),
+            MaterialRow("授权委托书", 1, 1, "加盖公章", original=True),
+            MaterialRow("受托人身份证", 1, 1, "已核对原件", original=False),
+        ),
         applicant_name="张小三",
-        contact_phone="138****5678",
+        contact_phone="13812345678",  # internal paper: in full
         address="汕尾市陆丰市东海街道人民路 1 号",
         receiving_unit="汕尾市气象局",
         sending_unit="陆丰市政务服务中心市域通办窗口",
         date_text="2026 年 3 月 2 日",
+        case_no=str(SAMPLE_CODE),
+        owed=(RequirementRow("施工单位的资质证", "2026 年 3 月 9 日前补交"),),
     )
 
 
@@ -101,7 +116,7 @@ def registration_card() -> RegistrationCardData:
         matter_name=EIA_MATTER,
         applicant_name="汕尾市海丰县联安镇红海湾新材料科技有限公司（年产 3000 吨环保型涂料建设项目）",
         contact_name="陈志明",
-        contact_phone=mask_phone("13923456789"),
+        contact_phone="13923456789",  # internal paper: in full
         case_no=EIA_CASE,
         promised_text="20 个工作日（法定 60 个工作日）",
         accepted_text="2026-03-04 10:15",
@@ -135,6 +150,15 @@ def registration_card() -> RegistrationCardData:
         ),
         used_text="实际用时 17 个工作日（不含特殊环节），承诺 20 个工作日，提前 3 个工作日办结。",
         unit=EIA_UNIT,
+        supplements=(
+            SupplementRow(
+                "挥发性有机物排放量核算说明、废气处理设施设计方案",
+                "2026-03-20 15:10",
+                "2026-03-27",
+                "2026-03-25 10:30",
+                "受理后（特殊环节）",
+            ),
+        ),
     )
 
 
@@ -336,3 +360,126 @@ def custody_report() -> CustodyReportData:
         printed_at=_china(4, 8, 30),
     )
     return replace(data, case_no="441581-20260302-0007", matter_name="防雷装置竣工验收")
+
+
+# =========================================================================== written decisions
+
+WINDOW = "陆丰市政务服务中心市域通办窗口"
+WINDOW_PHONE = "0660-8812345"
+LIGHTNING_UNIT = "汕尾市气象局"
+LIGHTNING_CASE = "441581-20260302-0007-5"
+LIGHTNING_URL = f"https://zw.swgov.cn/t/{SAMPLE_TRACKING.token_for('sample-case')}"
+PLANNING_MATTER = "建设工程规划许可证核发"
+PLANNING_UNIT = "汕尾市住房和城乡建设局"
+PLANNING_CASE = "441502-20260305-0003-8"
+PLANNING_URL = f"https://zw.swgov.cn/t/{SAMPLE_TRACKING.token_for('sample-planning-case')}"
+
+
+def one_time_notice() -> OneTimeNoticeData:
+    return OneTimeNoticeData(
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        deciding_unit=LIGHTNING_UNIT,
+        missing=(
+            RequirementRow("《防雷装置竣工验收申请书》", "原件 1 份，加盖公章"),
+            RequirementRow("防雷装置竣工图纸", "原件 2 份，加盖施工单位竣工图章并在相应位置签字"),
+            RequirementRow("施工单位的资质证（该材料不可容缺）", "复印件 1 份，核对原件，加盖施工单位公章"),
+        ),
+        unit=WINDOW,
+        contact_phone=WINDOW_PHONE,
+        date_text="2026 年 3 月 2 日",
+    )
+
+
+def iou_receipt() -> IouReceiptData:
+    return IouReceiptData(
+        notice_no=f"{LIGHTNING_CASE}-容",
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        case_no=LIGHTNING_CASE,
+        deciding_unit=LIGHTNING_UNIT,
+        collected_text="2026 年 3 月 2 日",
+        items=(
+            RequirementRow("施工单位的资质证", "2026 年 3 月 9 日前补交"),
+            RequirementRow("授权委托书", "2026 年 3 月 9 日前补交"),
+        ),
+        unit=WINDOW,
+        contact_phone=WINDOW_PHONE,
+        date_text="2026 年 3 月 2 日",
+        tracking_url=LIGHTNING_URL,
+    )
+
+
+def supplement_notice() -> SupplementNoticeData:
+    return SupplementNoticeData(
+        notice_no=f"{PLANNING_CASE}-补1",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        received_text="2026 年 3 月 5 日",
+        items=(
+            RequirementRow("建设工程设计方案", "总平面图缺少消防车道及登高场地的标注，请补充后加盖设计单位出图章"),
+            RequirementRow("土地权属证明", "提交不动产权证书原件核对，复印件 1 份"),
+        ),
+        due_text="2026 年 3 月 20 日",
+        after_acceptance=False,
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 3 月 6 日",
+        tracking_url=PLANNING_URL,
+    )
+
+
+def acceptance_notice() -> AcceptanceNoticeData:
+    return AcceptanceNoticeData(
+        notice_no=f"{PLANNING_CASE}-受",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        received_text="2026 年 3 月 5 日",
+        accepted_text="2026-03-09 10:20",
+        promised_text="20 个工作日（法定 20 个工作日）",
+        due_text="2026 年 4 月 7 日",
+        delivery_text="邮寄给申请人",
+        owed=(),
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 3 月 9 日",
+        tracking_url=PLANNING_URL,
+    )
+
+
+def rejection_decision() -> RejectionDecisionData:
+    return RejectionDecisionData(
+        decision_no=f"{LIGHTNING_CASE}-不受",
+        applicant_name="张小三",
+        matter_name="防雷装置竣工验收",
+        case_no=LIGHTNING_CASE,
+        applied_text="2026 年 3 月 2 日",
+        reason="该防雷装置属于房屋建筑工程的组成部分，其竣工验收依法由住房和城乡建设主管部门负责，不属于本机关职权范围",
+        legal_basis="《中华人民共和国行政许可法》第三十二条第一款第（二）项",
+        review_body="汕尾市人民政府",
+        court="汕尾市城区人民法院",
+        unit=LIGHTNING_UNIT,
+        contact_phone="0660-3312121",
+        date_text="2026 年 3 月 4 日",
+        tracking_url=LIGHTNING_URL,
+    )
+
+
+def denial_decision() -> DenialDecisionData:
+    return DenialDecisionData(
+        decision_no=f"{PLANNING_CASE}-不许",
+        applicant_name="汕尾市城区香洲置业有限公司",
+        matter_name=PLANNING_MATTER,
+        case_no=PLANNING_CASE,
+        applied_text="2026 年 3 月 5 日",
+        reason="建设工程设计方案的容积率为 3.6，超出规划条件确定的 3.0，且经告知后未予修改",
+        legal_basis="《中华人民共和国城乡规划法》第四十条、《中华人民共和国行政许可法》第三十八条第二款",
+        review_body="汕尾市人民政府",
+        court="汕尾市城区人民法院",
+        unit=PLANNING_UNIT,
+        contact_phone="0660-3212345",
+        date_text="2026 年 4 月 2 日",
+        tracking_url=PLANNING_URL,
+    )

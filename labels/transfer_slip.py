@@ -11,8 +11,13 @@ from labels.fonts import register
 from labels.models import TransferSlipData
 
 MIN_ROWS = 8
-NAME_WIDTH, REMARKS_WIDTH = 84 * mm, 40 * mm
+NAME_WIDTH, KIND_WIDTH, REMARKS_WIDTH = 70 * mm, 22 * mm, 40 * mm
 WIDE = 134 * mm
+
+
+def kind(original: bool | None) -> str:
+    return "" if original is None else "原件" if original else "复印件"
+
 
 COMMITMENT = (
     "郑重承诺：我（单位）向 <u>{unit}</u> 申请办理（事项名称 <u>{matter}</u>），提交的以上材料真实合法有效，"
@@ -29,6 +34,7 @@ def render_transfer_slip(data: TransferSlipData) -> bytes:
                 code128(data.package_code.replace("-", "")),
                 f"材料包编号\n{data.package_code}",
             ],
+            [f"受理编号：{data.case_no}" if data.case_no else "", ""],
         ],
         colWidths=[128 * mm, 46 * mm],
     )
@@ -43,20 +49,27 @@ def render_transfer_slip(data: TransferSlipData) -> bytes:
             ]
         )
     )
-    rows: list[list[object]] = [["序号", "材料名称", "数量", "页数", "备注"]]
+    rows: list[list[object]] = [["序号", "材料名称", "原件/复印件", "数量", "页数", "备注"]]
     for n, m in enumerate(data.materials, start=1):
         rows.append(
             [
                 str(n),
                 fit(m.name, s["cell"], NAME_WIDTH),
+                kind(m.original),
                 str(m.copies),
                 str(m.pages) if m.pages else "",
                 fit(m.remarks, s["cell"], REMARKS_WIDTH),
             ]
         )
     for n in range(len(data.materials) + 1, MIN_ROWS + 1):
-        rows.append([str(n), "", "", "", ""])
-    materials = grid(rows, [14 * mm, NAME_WIDTH, 18 * mm, 18 * mm, REMARKS_WIDTH], extra=CENTERED)
+        rows.append([str(n), "", "", "", "", ""])
+    materials = grid(
+        rows,
+        [14 * mm, NAME_WIDTH, KIND_WIDTH, 14 * mm, 14 * mm, REMARKS_WIDTH],
+        extra=[*CENTERED, ("ALIGN", (4, 1), (4, -1), "CENTER")],
+    )
+    owed = "；".join(f"{esc(row.name)}（{esc(row.requirement)}）" for row in data.owed) or "无"
+    owed_line = para(f"容缺待补交材料：{owed}", s["cell"])
     commitment = para(COMMITMENT.format(unit=esc(data.deciding_unit), matter=esc(data.matter_name)), s["cell"])
     signature = para("申请人（签名或盖章）：<br/><br/>法定代表人（签名）：", s["cell"])
     lower = grid(
@@ -74,4 +87,4 @@ def render_transfer_slip(data: TransferSlipData) -> bytes:
         header_rows=0,
         extra=[("SPAN", (0, 0), (0, 2)), ("ALIGN", (0, 0), (0, -1), "CENTER")],
     )
-    return build([head, gap(3), materials, gap(4), lower], title="申请材料转办单")
+    return build([head, gap(3), materials, gap(2), owed_line, gap(4), lower], title="申请材料转办单")

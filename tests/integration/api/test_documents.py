@@ -208,10 +208,12 @@ async def test_the_applicant_downloads_each_written_notice_and_the_receipt_by_tr
     token = case["tracking_url"].rsplit("/", 1)[1]
     tracking = await (await api.client.get(f"/api/v1/track/{token}")).json()
     assert [n["title"] for n in tracking["notices"]] == [
+        "容缺受理凭证",
+        "受理通知书",
         "特别程序告知书（专家评审）",
         "特别程序告知书（延长办理期限 5 个工作日）",
     ]
-    stage_notice, extension_notice = tracking["notices"]
+    stage_notice, extension_notice = tracking["notices"][2:]
     _, body = await download(api, stage_notice["url"])
     (page,) = pages(body)
     text = flat(page_text(page))

@@ -18,6 +18,7 @@ from handoff.codes import PayloadKind
 from labels import (
     courier_label,
     custody_report,
+    decisions,
     drawing,
     from_domain,
     ledger,
@@ -54,10 +55,16 @@ RENDERERS = [
     (render_pickup_receipt, samples.pickup_receipt),
     (render_ledger, samples.ledger),
     (render_custody_report, samples.custody_report),
+    (decisions.render_one_time_notice, samples.one_time_notice),
+    (decisions.render_supplement_notice, samples.supplement_notice),
+    (decisions.render_iou_receipt, samples.iou_receipt),
+    (decisions.render_acceptance_notice, samples.acceptance_notice),
+    (decisions.render_rejection_decision, samples.rejection_decision),
+    (decisions.render_denial_decision, samples.denial_decision),
 ]
 MODULES = (
     drawing, receipt_notice, transfer_slip, registration_card, stage_notice, courier_label, manifest,
-    pickup_receipt, ledger, samples, from_domain, custody_report,
+    pickup_receipt, ledger, samples, from_domain, custody_report, decisions,
 )  # fmt: skip
 
 
