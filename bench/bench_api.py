@@ -270,8 +270,13 @@ def main() -> None:
             "HANDOFF_DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://"),
             "HANDOFF_BROKER_URL": "memory://",
             "HANDOFF_LOG_LEVEL": "WARNING",
+            # one load generator is one client address: lift the per-address limits for the run
             "HANDOFF_RATE_API_PER_MINUTE": "100000000",
-            "HANDOFF_RATE_TRACKING_PER_MINUTE": "100000000",
+            "HANDOFF_RATE_API_BURST": "100000000",
+            "HANDOFF_RATE_TRACK_PER_MINUTE": "100000000",
+            "HANDOFF_RATE_TRACK_BURST": "100000000",
+            "HANDOFF_ENV": "development",
+            "HANDOFF_DEMO_DATA": "false",
         }
         handoff = str(Path(sys.executable).with_name("handoff"))
         procs.append(
