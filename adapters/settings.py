@@ -224,12 +224,22 @@ class Settings:
 
     @property
     def broker_backend(self) -> str:
-        scheme = self.broker_url.split(":", 1)[0]
-        if scheme == "memory":
+        """``memory``, or ``amqp`` for one RabbitMQ URL or several comma-separated ones (the nodes
+        of a cluster, see :attr:`broker_urls`)."""
+        urls = self.broker_urls
+        schemes = {url.split(":", 1)[0] for url in urls}
+        if schemes == {"memory"} and len(urls) == 1:
             return "memory"
-        if scheme in ("amqp", "amqps"):
+        if urls and schemes <= {"amqp", "amqps"}:
             return "amqp"
-        raise InvalidInput(f"不支持的消息队列地址 {self.broker_url}（应为 memory:// 或 amqp://）")
+        raise InvalidInput(
+            f"不支持的消息队列地址 {self.broker_url}（应为 memory://，或一个或多个以逗号分隔的 amqp:// 地址）"
+        )
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """The broker URL, or each node's URL when several are given separated by commas."""
+        return [url.strip() for url in self.broker_url.split(",") if url.strip()]
 
     def scan_key_ring(self) -> dict[str, bytes]:
         return _keys(self.scan_keys, "HANDOFF_SCAN_KEYS")

@@ -71,7 +71,7 @@ class Runtime:
 def make_bus(settings: Settings) -> Bus:
     if settings.broker_backend == "memory":
         return MemoryBus()
-    return RabbitBus(settings.broker_url, prefix=settings.broker_prefix)
+    return RabbitBus(settings.broker_urls, prefix=settings.broker_prefix)
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -114,7 +114,7 @@ async def build(settings: Settings) -> Runtime:
         await ping(engine)
 
     async def broker_ready() -> None:
-        if isinstance(bus, RabbitBus) and (bus._connection is None or bus.connection.is_closed):
+        if isinstance(bus, RabbitBus) and not bus.connected:
             raise ConnectionError("RabbitMQ connection is closed")
 
     container = Container(

@@ -1,16 +1,33 @@
 """RabbitMQ through aio-pika: confirmed, pipelined publishing with timeouts; consumers with
-manual acks, delayed retries and parking; reconnection with the topology declared again."""
+manual acks, delayed retries and parking; reconnection with the topology declared again.
+
+One node or a cluster. ``HANDOFF_BROKER_URL`` may list several comma-separated ``amqp://`` URLs,
+one per node of a RabbitMQ cluster (DESIGN §11). :class:`ConnectionSupervisor` keeps one live
+connection: with one URL it is aio-pika's robust connection (it reconnects to that URL and
+restores its channels and consumers); with several it is a plain connection, and when it is lost
+the supervisor tries the same node once more, then the next ones in order, round after round with
+a growing pause, until one answers. Then each consumer opens a new channel, declares its topology
+again and resumes consuming; the publisher opens a new channel on its next batch, and a batch cut
+off by the failover has its unconfirmed or refused (nacked) messages sent again on the live node
+within its timeout. Sending again is safe: the relay marks outbox rows published only after every
+confirm, and the consumers' inbox absorbs the duplicates.
+
+On a cluster every queue of a group is a quorum queue replicated on ``len(urls)`` nodes
+(``x-quorum-initial-group-size``): also the retry and hold queues, which on one node are classic —
+a classic queue lives on one node only, and while that node is down it can neither be declared
+again nor take a held message."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
@@ -31,80 +48,253 @@ class PublishFailed(Exception):
     pass
 
 
+def broker_urls(url: str | Sequence[str]) -> list[str]:
+    """The node URLs of a broker setting: one URL, or several separated by commas."""
+    parts = url.split(",") if isinstance(url, str) else list(url)
+    urls = [u.strip() for u in parts if u.strip()]
+    if not urls:
+        raise ValueError("no broker URL")
+    return urls
+
+
+class ConnectionSupervisor:
+    """One live connection to a node of ``urls`` (see the module's docstring). ``on_reconnect``
+    callbacks run after each failover to a new connection (several URLs only)."""
+
+    def __init__(
+        self, urls: Sequence[str], *, timeout: float = 10.0, interval: float = 1.0, max_interval: float = 5.0
+    ) -> None:
+        self.urls = list(urls)
+        self.timeout = timeout
+        self.interval = interval
+        self.max_interval = max_interval
+        self.failovers = 0
+        self._connection: AbstractConnection | None = None
+        self._index = 0
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def several(self) -> bool:
+        """Whether this is a cluster: several nodes to fail over to."""
+        return len(self.urls) > 1
+
+    @property
+    def connection(self) -> AbstractConnection:
+        if self._connection is None:
+            raise RuntimeError("bus not started")
+        return self._connection
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed and self._ready.is_set()
+
+    @property
+    def node(self) -> str:
+        """The URL of the node connected to (the last one, while reconnecting)."""
+        return self.urls[self._index]
+
+    def on_reconnect(self, listener: Callable[[], Awaitable[None]]) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        self._closing = False
+        if not self.several:
+            self._connection = await aio_pika.connect_robust(
+                self.urls[0], timeout=self.timeout, reconnect_interval=self.interval
+            )
+            self._ready.set()
+            return
+        error: BaseException | None = None
+        for index in range(len(self.urls)):
+            try:
+                await self._connect(index)
+                return
+            except Exception as exc:
+                log.warning("RabbitMQ node %d of %d unreachable: %s", index + 1, len(self.urls), describe(exc))
+                error = exc
+        assert error is not None
+        raise error
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._ready.wait(), max(timeout, 0.0))
+        except TimeoutError:
+            return False
+        return self.connected
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            await asyncio.gather(self._reconnecting, return_exceptions=True)
+            self._reconnecting = None
+        connection, self._connection = self._connection, None
+        self._ready.clear()
+        if connection is not None and not connection.is_closed:
+            await connection.close()
+
+    async def _connect(self, index: int) -> None:
+        connection = await aio_pika.connect(self.urls[index], timeout=self.timeout)
+        connection.close_callbacks.add(self._on_close)
+        self._connection, self._index = connection, index
+        self._ready.set()
+
+    def _on_close(self, sender: Any, exc: BaseException | None = None) -> None:
+        if self._closing or sender is not self._connection:
+            return
+        self._ready.clear()
+        log.warning("lost the connection to RabbitMQ node %d: %s", self._index + 1, exc)
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        pause, lost = self.interval, self._index
+        while not self._closing:
+            # the same node once more (it may only have dropped the connection), then the next ones
+            for step in range(len(self.urls)):
+                index = (lost + step) % len(self.urls)
+                try:
+                    await self._connect(index)
+                except Exception as exc:
+                    log.info("RabbitMQ node %d unreachable: %s", index + 1, describe(exc))
+                    continue
+                self.failovers += 1
+                log.warning("connected to RabbitMQ node %d of %d", index + 1, len(self.urls))
+                for listener in list(self._listeners):
+                    try:
+                        await listener()
+                    except Exception:
+                        log.warning("could not resume after reconnecting", exc_info=True)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.max_interval)
+
+
 class RabbitBus:
     def __init__(
-        self, url: str, *, prefix: str = "handoff", publish_timeout: float = 10.0, reconnect_interval: float = 1.0
+        self,
+        url: str | Sequence[str],
+        *,
+        prefix: str = "handoff",
+        publish_timeout: float = 10.0,
+        reconnect_interval: float = 1.0,
     ) -> None:
-        self.url = url
+        self.urls = broker_urls(url)
+        self.url = self.urls[0]
         self.reconnect_interval = reconnect_interval
         self.prefix = prefix
         self.publish_timeout = publish_timeout
-        self._connection: AbstractRobustConnection | None = None
+        self.supervisor = ConnectionSupervisor(self.urls, timeout=publish_timeout, interval=reconnect_interval)
         self._publish_channel: AbstractChannel | None = None
         self._publish_lock = asyncio.Lock()
         self._consumers: list[_Consumer] = []
+        self.resent = 0
+        """Messages sent again after a failover (their confirm was lost, or came back a nack)."""
+
+    @property
+    def cluster_size(self) -> int | None:
+        """How many nodes the queues are replicated on: the nodes listed, on a cluster."""
+        return len(self.urls) if self.supervisor.several else None
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self.url, timeout=self.publish_timeout, reconnect_interval=self.reconnect_interval
-        )
-        self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        await self._publish_channel.declare_exchange(
-            exchange_name(self.prefix), aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        await self.supervisor.start()
+        self.supervisor.on_reconnect(self._resume_consumers)
+        self._publish_channel = await self._open_publish_channel()
+
+    async def _open_publish_channel(self) -> AbstractChannel:
+        channel = await self.connection.channel(publisher_confirms=True)
+        await channel.declare_exchange(exchange_name(self.prefix), aio_pika.ExchangeType.TOPIC, durable=True)
+        return channel
+
+    async def _resume_consumers(self) -> None:
+        for consumer in list(self._consumers):
+            await consumer.resume()
 
     async def close(self) -> None:
         """Stop every consumer (the messages in hand are finished first), then disconnect."""
         consumers, self._consumers = self._consumers, []
         for consumer in consumers:
             await consumer.stop()
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        await self.supervisor.close()
 
     @property
-    def connection(self) -> AbstractRobustConnection:
-        if self._connection is None:
-            raise RuntimeError("bus not started")
-        return self._connection
+    def connection(self) -> AbstractConnection:
+        return self.supervisor.connection
+
+    @property
+    def connected(self) -> bool:
+        return self.supervisor.connected
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        """All confirmed, or PublishFailed. Confirms are awaited together (pipelined)."""
+        """All confirmed, or PublishFailed. Confirms are awaited together (pipelined). On a
+        cluster, the messages of a batch whose confirm was lost with its node, or came back as a
+        nack from the new queue leader, are sent again on the live node until the timeout."""
         if not messages:
             return
-        channel = self._publish_channel
-        if channel is None or channel.is_closed:
-            raise PublishFailed("publishing channel is closed")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.publish_timeout
+        remaining = list(messages)
         async with self._publish_lock:
-            exchange = await channel.get_exchange(exchange_name(self.prefix), ensure=False)
-            pending = [
-                exchange.publish(
-                    aio_pika.Message(
-                        body=m.body,
-                        message_id=m.message_id,
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        headers=_headers(m),
-                    ),
-                    routing_key=m.routing_key,
-                    mandatory=False,
-                    timeout=self.publish_timeout,
-                )
-                for m in messages
-            ]
+            while True:
+                remaining, error = await self._publish_once(remaining, deadline - loop.time())
+                if not remaining:
+                    return
+                if not self.supervisor.several or loop.time() >= deadline:
+                    raise PublishFailed(describe(error) if isinstance(error, BaseException) else str(error))
+                log.info("sending %d messages again: %s", len(remaining), error)
+                self.resent += len(remaining)
+                await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0.0)))
+                await self.supervisor.wait_connected(deadline - loop.time())
+
+    async def _publish_once(
+        self, messages: list[Outgoing], timeout: float
+    ) -> tuple[list[Outgoing], BaseException | str | None]:
+        """The messages not confirmed, and why."""
+        channel = self._publish_channel
+        if (channel is None or channel.is_closed) and self.supervisor.several and self.supervisor.connected:
             try:
-                results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), self.publish_timeout)
-            except TimeoutError as exc:
-                raise PublishFailed("broker did not confirm in time") from exc
-        for result in results:
+                channel = self._publish_channel = await self._open_publish_channel()
+            except Exception as exc:
+                return messages, exc
+        if channel is None or channel.is_closed:
+            return messages, "publishing channel is closed"
+        exchange = await channel.get_exchange(exchange_name(self.prefix), ensure=False)
+        pending = [
+            exchange.publish(
+                aio_pika.Message(
+                    body=m.body,
+                    message_id=m.message_id,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers=_headers(m),
+                ),
+                routing_key=m.routing_key,
+                mandatory=False,
+                timeout=self.publish_timeout,
+            )
+            for m in messages
+        ]
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), max(timeout, 0.001))
+        except TimeoutError as exc:
+            raise PublishFailed("broker did not confirm in time") from exc
+        failed: list[Outgoing] = []
+        error: BaseException | str | None = None
+        for message, result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
-                raise PublishFailed(describe(result)) from result
-            if not isinstance(result, Basic.Ack):
-                raise PublishFailed(f"broker refused a message: {result!r}")
+                failed.append(message)
+                error = result
+            elif not isinstance(result, Basic.Ack):
+                failed.append(message)
+                error = f"broker refused a message: {result!r}"
+        return failed, error
 
     async def declare(self, group: Group) -> None:
         channel = await self.connection.channel()
-        await declare_group(channel, group, self.prefix)
+        await declare_group(channel, group, self.prefix, self.cluster_size)
         await channel.close()
 
     async def consume(self, group: Group, handler: Handler, batch: BatchHandler | None = None) -> None:
@@ -123,7 +313,7 @@ class RabbitBus:
     async def parked(self, group: Group, limit: int = 100) -> list[Incoming]:
         channel = await self.connection.channel()
         try:
-            await declare_group(channel, group, self.prefix)
+            await declare_group(channel, group, self.prefix, self.cluster_size)
             queue = await channel.get_queue(group.parked)
             seen: list[Incoming] = []
             messages: list[AbstractIncomingMessage] = []
@@ -142,7 +332,7 @@ class RabbitBus:
     async def replay(self, group: Group, limit: int = 100) -> int:
         channel = await self.connection.channel(publisher_confirms=True)
         try:
-            await declare_group(channel, group, self.prefix)
+            await declare_group(channel, group, self.prefix, self.cluster_size)
             queue = await channel.get_queue(group.parked)
             moved = 0
             for _ in range(limit):
@@ -174,14 +364,18 @@ def _headers(message: Outgoing) -> dict[str, Any]:
     return headers
 
 
-async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> None:
+async def declare_group(channel: AbstractChannel, group: Group, prefix: str, cluster_size: int | None = None) -> None:
+    """The group's exchange, queues and bindings. ``cluster_size``: the queues of a cluster (module
+    docstring) — every one a quorum queue on that many nodes."""
     exchange = await channel.declare_exchange(exchange_name(prefix), aio_pika.ExchangeType.TOPIC, durable=True)
-    await channel.declare_queue(group.parked, durable=True, arguments={"x-queue-type": "quorum"})
+    quorum = queue_arguments(quorum=True, cluster_size=cluster_size)
+    delayed = queue_arguments(quorum=cluster_size is not None, cluster_size=cluster_size)
+    await channel.declare_queue(group.parked, durable=True, arguments=quorum)
     queue = await channel.declare_queue(
         group.queue,
         durable=True,
         arguments={
-            "x-queue-type": "quorum",
+            **quorum,
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": group.parked,
@@ -189,26 +383,30 @@ async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> 
     )
     for key in group.bindings:
         await queue.bind(exchange, routing_key=key)
-    for attempt, delay in enumerate(group.retry_delays_ms, start=1):
+    waits = [
+        *((group.retry_queue(n), delay) for n, delay in enumerate(group.retry_delays_ms, start=1)),
+        *((group.hold_queue(n), delay) for n, delay in enumerate(group.hold_delays_ms, start=1)),
+    ]
+    for name, delay in waits:
         await channel.declare_queue(
-            group.retry_queue(attempt),
+            name,
             durable=True,
             arguments={
+                **delayed,
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": group.queue,
             },
         )
-    for step, delay in enumerate(group.hold_delays_ms, start=1):
-        await channel.declare_queue(
-            group.hold_queue(step),
-            durable=True,
-            arguments={
-                "x-message-ttl": delay,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": group.queue,
-            },
-        )
+
+
+def queue_arguments(*, quorum: bool, cluster_size: int | None) -> dict[str, Any]:
+    if not quorum:
+        return {}
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    if cluster_size is not None:
+        arguments["x-quorum-initial-group-size"] = cluster_size
+    return arguments
 
 
 def _incoming(message: AbstractIncomingMessage) -> Incoming:
@@ -259,27 +457,73 @@ class _Consumer:
         self._workers: list[asyncio.Task[None]] = []
         self._channel: AbstractChannel | None = None
         self._tag: str | None = None
+        self._stopping = False
+        self._resuming = asyncio.Lock()
+        self._reopening: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._channel = await self.bus.connection.channel(publisher_confirms=True)
-        await self._channel.set_qos(prefetch_count=self.group.prefetch)
-        await declare_group(self._channel, self.group, self.bus.prefix)
-        queue = await self._channel.get_queue(self.group.queue)
         self._workers = [asyncio.create_task(self._lane(q)) for q in self._lanes]
+        await self._open()
+
+    async def _open(self) -> None:
+        channel = await self.bus.connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=self.group.prefetch)
+        await declare_group(channel, self.group, self.bus.prefix, self.bus.cluster_size)
+        queue = await channel.get_queue(self.group.queue)
+        self._channel = channel
         self._tag = await queue.consume(self._on_message, no_ack=False)
+        if self.bus.supervisor.several:
+            channel.close_callbacks.add(self._on_channel_closed)
+
+    async def resume(self) -> None:
+        """After a failover: a new channel on the live node, the topology declared again, consuming
+        again. The messages in hand from the lost channel are finished; their acks are lost with it
+        and the broker delivers them again (the inbox makes that harmless)."""
+        async with self._resuming:
+            if self._stopping or (self._channel is not None and not self._channel.is_closed):
+                return
+            while not self._stopping:
+                if not self.bus.supervisor.connected:
+                    return  # the supervisor calls again once it has a node
+                try:
+                    await self._open()
+                    log.info("consuming %s again", self.group.queue)
+                    return
+                except Exception:
+                    log.warning("could not consume %s again; retrying", self.group.queue, exc_info=True)
+                    await asyncio.sleep(self.bus.reconnect_interval)
+
+    def _on_channel_closed(self, sender: Any, exc: BaseException | None = None) -> None:
+        # a channel can close alone (a queue unavailable while its leader moves): open another on
+        # the same connection; a lost connection is the supervisor's (it calls resume)
+        if self._stopping or sender is not self._channel:
+            return
+        log.warning("channel of %s closed: %s", self.group.queue, exc)
+        if self._reopening is None or self._reopening.done():
+            self._reopening = asyncio.get_running_loop().create_task(self._reopen_later())
+
+    async def _reopen_later(self) -> None:
+        await asyncio.sleep(self.bus.reconnect_interval / 4)
+        await self.resume()
 
     async def stop(self) -> None:
         """Stop taking messages, finish the ones in hand."""
+        self._stopping = True
+        if self._reopening is not None:
+            self._reopening.cancel()
+            await asyncio.gather(self._reopening, return_exceptions=True)
         if self._channel is not None and self._tag is not None and not self._channel.is_closed:
-            queue = await self._channel.get_queue(self.group.queue, ensure=False)
-            await queue.cancel(self._tag)
+            with contextlib.suppress(Exception):
+                queue = await self._channel.get_queue(self.group.queue, ensure=False)
+                await queue.cancel(self._tag)
         for lane in self._lanes:
             await lane.join()
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+            with contextlib.suppress(Exception):
+                await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         incoming = _incoming(message)
