@@ -127,6 +127,9 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8080"
     scan_base_url: str = "http://127.0.0.1:8080"
     blob_dir: str = "var/blobs"
+    blob_store: str = ""
+    """``fs`` (files under ``blob_dir``) or ``database`` (PostgreSQL only); empty: ``database``
+    when the database is PostgreSQL, so API replicas share their blobs, ``fs`` on SQLite."""
     host: str = "127.0.0.1"
     port: int = 8080
     # Secrets. The defaults exist only so that the embedded start works with no configuration;

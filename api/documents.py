@@ -49,7 +49,7 @@ from handoff.errors import InvalidInput
 from handoff.labels_zh import STATE_ZH
 from handoff.matter import Mode
 from handoff.package import Package
-from handoff.ports import Office
+from handoff.ports import BlobCorrupted, Office
 from handoff.services import NotFound
 from handoff.timeutil import local_date, local_text
 from labels.courier_label import render_courier_label
@@ -281,6 +281,8 @@ async def package_courier_label(ctx: Ctx) -> web.Response:
             content = await c.blobs.get(stored)
         except KeyError:
             log.warning("stored courier label missing", extra={"package_id": package.id, "sha256": stored})
+        except BlobCorrupted:
+            log.error("stored courier label corrupted", extra={"package_id": package.id, "sha256": stored})
     if content is None:
         offices = await _offices(ctx)
         async with c.engine.connect() as conn:

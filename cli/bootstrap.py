@@ -12,7 +12,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.blobs import FileBlobStore
+from adapters.blobs import FileBlobStore, PgBlobStore
 from adapters.broker.bus import Bus
 from adapters.broker.memory import MemoryBus
 from adapters.broker.rabbit import RabbitBus
@@ -33,6 +33,7 @@ from api.rendering import Renderers, export_pool
 from handoff.calendar import next_year_missing
 from handoff.codes import KeyRing, ScanSigner, TrackingTokens
 from handoff.errors import InvalidInput
+from handoff.ports import BlobStore
 from handoff.services import Deps
 from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import Worker
@@ -65,6 +66,8 @@ class Runtime:
     async def close(self) -> None:
         self.relay.stop()
         await self.bus.close()
+        if isinstance(self.container.blobs, PgBlobStore):
+            await self.container.blobs.close()
         await self.engine.dispose()
 
 
@@ -93,7 +96,23 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
         raise RuntimeError(f"数据库结构版本为 {current}，最新为 {head}：请先运行 handoff migrate")
 
 
+def make_blob_store(settings: Settings) -> BlobStore:
+    """Files under HANDOFF_BLOB_DIR for the embedded start; PostgreSQL whenever the database is
+    PostgreSQL, so that every API replica and worker sees the same blobs (DESIGN §11).
+    HANDOFF_BLOB_STORE=fs|database overrides; the database store has a small pool of its own."""
+    choice = settings.blob_store.strip().lower() or ("database" if settings.database_backend == "postgresql" else "fs")
+    if choice == "fs":
+        return FileBlobStore(Path(settings.blob_dir))
+    if choice != "database":
+        raise InvalidInput(f"HANDOFF_BLOB_STORE 的值 {settings.blob_store} 无效，应为 fs 或 database")
+    if settings.database_backend != "postgresql":
+        # SQLite has one connection, which a request's own transaction holds while it stores evidence.
+        raise InvalidInput("HANDOFF_BLOB_STORE=database 需要 PostgreSQL 数据库；使用 SQLite 时请设为 fs")
+    return PgBlobStore.for_url(settings.database_url)
+
+
 async def build(settings: Settings) -> Runtime:
+    blobs = make_blob_store(settings)
     engine = make_engine(settings.database_url)
     await prepare_database(settings, engine)
     calendar = LiveCalendar()
@@ -128,7 +147,7 @@ async def build(settings: Settings) -> Runtime:
         ),
         signer=ScanSigner(KeyRing(settings.scan_key_ring()), settings.scan_base_url),
         cipher=cipher,
-        blobs=FileBlobStore(Path(settings.blob_dir)),
+        blobs=blobs,
         public_base_url=settings.public_base_url,
         readiness={"database": database_ready, "broker": broker_ready},
         sms_receivers=build_report_receivers(settings.extra),

@@ -253,15 +253,26 @@ class TrackingPushReceiver(Protocol):
 # --------------------------------------------------------------------------- blobs
 
 
+class BlobCorrupted(Exception):
+    """The stored bytes of a blob no longer hash to its address: never handed out as the blob."""
+
+    def __init__(self, sha256: str, found: str) -> None:
+        super().__init__(f"blob {sha256} is corrupted: its stored bytes hash to {found}")
+        self.sha256 = sha256
+        self.found = found
+
+
 class BlobStore(Protocol):
     """Evidence and rendered documents, addressed by the sha256 of their bytes."""
 
     async def put(self, data: bytes, content_type: str) -> str:
-        """Store ``data``; return its sha256 hex. Storing the same bytes twice is harmless."""
+        """Store ``data``; return its sha256 hex. Storing the same bytes twice, at once or not,
+        is harmless."""
         ...
 
     async def get(self, sha256: str) -> bytes:
-        """The bytes; KeyError when absent."""
+        """The bytes, checked against their sha256; KeyError when absent, BlobCorrupted when
+        what is stored does not hash to ``sha256``."""
         ...
 
     async def has(self, sha256: str) -> bool:

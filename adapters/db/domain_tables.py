@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -399,12 +400,23 @@ notifications = Table(
 )
 
 blobs = Table(
+    # The database blob store (adapters/blobs.py PgBlobStore): one row per blob, written in the
+    # same transaction as all of its chunks, so a row always has every chunk.
     "blobs",
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("content_type", String(100), nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+blob_chunks = Table(
+    "blob_chunks",
+    metadata,
+    Column("sha256", String(64), ForeignKey("blobs.sha256", ondelete="CASCADE"), nullable=False),
+    Column("n", Integer, nullable=False),  # 0, 1, 2 … in the order of the bytes
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("sha256", "n"),
 )
 
 users = Table(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.blobs import FileBlobStore
+from adapters.blobs import FileBlobStore, PgBlobStore
 from adapters.calendar import LiveCalendar
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
@@ -56,6 +56,15 @@ class Harness:
         self.clock.at += timedelta(**delta)
 
 
+def _blob_store(engine, tmp_path: Path) -> FileBlobStore | PgBlobStore:
+    """The store the composition root would choose for this database: files on SQLite, the
+    database on PostgreSQL (there on the test's own engine, whose disposal the fixtures own,
+    where cli/bootstrap.py gives the store a pool of its own)."""
+    if engine.dialect.name == "postgresql":
+        return PgBlobStore(engine)
+    return FileBlobStore(tmp_path / "blobs")
+
+
 async def _harness(engine, aiohttp_client, tmp_path: Path, **container_options) -> Harness:
     """``container_options``: Container fields a test sets (low rate limits, its own render pools, …)."""
     clock = FixedClock(datetime(2026, 3, 2, 1, 30, tzinfo=UTC))  # 09:30 in China, a Monday
@@ -86,11 +95,10 @@ async def _harness(engine, aiohttp_client, tmp_path: Path, **container_options) 
         deps=Deps(clock=clock, calendar=LiveCalendar(), tracking=TrackingTokens(b"track-key-for-tests-only-32byte")),
         signer=SIGNER,
         cipher=CIPHER,
-        blobs=FileBlobStore(tmp_path / "blobs"),
         public_base_url="https://hf.test.cn",
         sms_receivers=build_report_receivers(PROVIDER_ENV),
         carrier_receivers=build_push_receivers(PROVIDER_ENV, clock),
-        **{"rate_limits": UNHURRIED, **container_options},
+        **{"rate_limits": UNHURRIED, "blobs": _blob_store(engine, tmp_path), **container_options},
     )
     client = await aiohttp_client(create_app(container))
     return Harness(client=client, container=container, clock=clock, tokens=tokens)
