@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -37,8 +37,8 @@ from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
-from handoff.case import Case, CaseState
-from handoff.clock import forwarding_due
+from handoff.case import UNDER_REVIEW, Case, CaseState
+from handoff.clock import FORWARDING_LIMIT_DAYS, ClockBook, StagePeriod, forwarding_due
 from handoff.errors import DomainError
 from handoff.package import Direction, PackageState
 from handoff.ports import UnitOfWork
@@ -174,16 +174,25 @@ class DeadlineWatcher:
                 if case is not None:
                     await _upsert(conn, clock_row(case, self.calendar, today, now))
 
-    async def recompute_all(self, only_before: date | None = None) -> int:
-        """Recompute every watched case (or those last computed before ``only_before``)."""
-        condition: Any = case_clocks.c.watching.is_(True)
-        if only_before is not None:
-            condition = and_(condition, case_clocks.c.as_of < only_before)
-        async with self.engine.connect() as conn:
-            ids = list((await conn.execute(select(case_clocks.c.case_id).where(condition))).scalars())
-        for start in range(0, len(ids), CHUNK):
-            await self.recompute(*ids[start : start + CHUNK])
-        return len(ids)
+    async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
+        """Recompute every watched case (or those last computed before ``only_before``), set-based:
+        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, one statement locks their clock rows and
+        reads their inputs, three more read their stages, extensions and supplements, the clocks
+        are read from one :class:`ClockBook`, and one statement writes the rows that changed. The
+        rows equal :func:`clock_row` of each case (``updated_at`` moves only when a row changes)."""
+        today, now = self.today(), self.deps.clock.now()
+        book = ClockBook(self.calendar.current, today)
+        after, count = "", 0
+        while True:
+            async with self.engine.begin() as conn:
+                chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
+                if not chunk:
+                    return count
+                rows = [(bulk_clock_row(i, book, today, now), i.current) for i in chunk]
+                changed = [row for row, current in rows if _moved(row, current)]
+                await write_clock_rows(conn, changed)
+            count += len(chunk)
+            after = chunk[-1].case_id
 
     # ------------------------------------------------------------------ start and scan
 
@@ -295,6 +304,199 @@ class DeadlineWatcher:
             return 0
         log.info("closed as unsupplemented", extra={"case_id": case_id})
         return 1
+
+
+# --------------------------------------------------------------------------- set-based recompute
+
+BULK_CHUNK = 5000
+"""Cases whose clocks one transaction of :meth:`DeadlineWatcher.recompute_all` recomputes."""
+_SUPPLEMENT_OPEN = frozenset({CaseState.SUPPLEMENT_REQUESTED.value, *(s.value for s in UNDER_REVIEW)})
+_COMPARED = tuple(c.name for c in case_clocks.columns if c.name != "updated_at")
+
+
+@dataclass
+class ClockInputs:
+    """What the clock row of one case is computed from (its row in ``cases`` and children), and
+    the row as it stands."""
+
+    case_id: str
+    case_no: str
+    state: str
+    window_office_id: str
+    department_office_id: str
+    collected_at: datetime
+    accepted_at: datetime | None
+    decided_at: datetime | None
+    limit: int
+    current: dict[str, Any]
+    stages: list[StagePeriod]
+    extensions: list[int]
+    supplement: tuple[date, bool] | None = None
+    """(due date, after acceptance) of the case's last supplement request while unsupplied."""
+
+
+async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
+    """The next ``limit`` watched cases after ``after`` (by id), their clock rows locked."""
+    c = t.cases.c
+    watched: Any = and_(case_clocks.c.watching.is_(True), case_clocks.c.case_id > after)
+    if only_before is not None:
+        watched = and_(watched, case_clocks.c.as_of < only_before)
+    query = (
+        select(
+            case_clocks,
+            c.case_no.label("c_case_no"),
+            c.state.label("c_state"),
+            c.window_office_id.label("c_window"),
+            c.department_office_id.label("c_department"),
+            c.collected_at,
+            c.accepted_at,
+            c.decided_at,
+            c.matter_terms["promised_limit"].as_integer().label("c_limit"),
+        )
+        .join(t.cases, c.id == case_clocks.c.case_id)
+        .where(watched)
+        .order_by(case_clocks.c.case_id)
+        .limit(limit)
+        .with_for_update(of=case_clocks)
+    )
+    found: dict[str, ClockInputs] = {}
+    for m in (await conn.execute(query)).mappings():
+        found[m["case_id"]] = ClockInputs(
+            case_id=m["case_id"],
+            case_no=m["c_case_no"] or "",
+            state=m["c_state"],
+            window_office_id=m["c_window"],
+            department_office_id=m["c_department"],
+            collected_at=m["collected_at"],
+            accepted_at=m["accepted_at"],
+            decided_at=m["decided_at"],
+            limit=int(m["c_limit"]),
+            current={name: m[name] for name in _COMPARED},
+            stages=[],
+            extensions=[],
+        )
+    if not found:
+        return []
+    last = max(found)
+    ids = select(case_clocks.c.case_id).where(watched, case_clocks.c.case_id <= last).scalar_subquery()
+    stages, extensions, supplements = t.case_stages, t.case_extensions, t.case_supplements
+    for r in await conn.execute(
+        select(stages.c.case_id, stages.c.type, stages.c.start_on, stages.c.end_on, stages.c.limit_days)
+        .where(stages.c.case_id.in_(ids))
+        .order_by(stages.c.case_id, stages.c.seq)
+    ):
+        if r[0] in found:
+            found[r[0]].stages.append(StagePeriod(type=r[1], start=r[2], end=r[3], limit=r[4]))
+    for e in await conn.execute(
+        select(extensions.c.case_id, extensions.c.days)
+        .where(extensions.c.case_id.in_(ids))
+        .order_by(extensions.c.case_id, extensions.c.seq)
+    ):
+        if e[0] in found:
+            found[e[0]].extensions.append(e[1])
+    for p in await conn.execute(
+        select(supplements.c.case_id, supplements.c.due_on, supplements.c.after_acceptance, supplements.c.supplied_at)
+        .where(supplements.c.case_id.in_(ids))
+        .order_by(supplements.c.case_id, supplements.c.seq)
+    ):
+        if p[0] in found:  # the last request counts, and only while it is not supplied
+            found[p[0]].supplement = (p[1], p[2]) if p[3] is None else None
+    return [found[case_id] for case_id in sorted(found)]
+
+
+def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date, now: datetime) -> dict[str, Any]:
+    """:func:`clock_row` of the case that ``i`` describes, read from ``book``."""
+    accepted_on = local_date(i.accepted_at) if i.accepted_at else None
+    reading = None
+    if accepted_on is not None:
+        reading = book.read(
+            accepted_on=accepted_on,
+            limit=i.limit,
+            at=max(today, accepted_on),
+            stages=i.stages,
+            extensions=i.extensions,
+            decided_on=local_date(i.decided_at) if i.decided_at else None,
+        )
+    collected_on = local_date(i.collected_at)
+    supplement = i.supplement if i.state in _SUPPLEMENT_OPEN else None
+    return {
+        "case_id": i.case_id,
+        "case_no": i.case_no,
+        "state": i.state,
+        "window_office_id": i.window_office_id,
+        "department_office_id": i.department_office_id,
+        "collected_on": collected_on,
+        "forwarding_due_on": book.add_working_days(collected_on, FORWARDING_LIMIT_DAYS).due,
+        "accepted_on": accepted_on,
+        "promised": reading.promised if reading else None,
+        "due_on": reading.due_date if reading else None,
+        "used": reading.used if reading else None,
+        "remaining": reading.remaining if reading else None,
+        "paused": bool(reading and reading.paused),
+        "provisional": bool(reading and reading.provisional),
+        "overdue": bool(reading and reading.overdue and i.decided_at is None),
+        "supplement_due_on": supplement[0] if supplement and not supplement[1] else None,
+        "watching": i.state in _WATCHED_VALUES,
+        "as_of": today,
+        "updated_at": now,
+    }
+
+
+_WATCHED_VALUES = frozenset(s.value for s in WATCHED)
+
+
+def _moved(row: dict[str, Any], current: dict[str, Any]) -> bool:
+    return any(row[name] != current[name] for name in _COMPARED)
+
+
+_PG_COLUMNS = (
+    ("case_no", "varchar"),
+    ("state", "varchar"),
+    ("window_office_id", "varchar"),
+    ("department_office_id", "varchar"),
+    ("collected_on", "date"),
+    ("forwarding_due_on", "date"),
+    ("accepted_on", "date"),
+    ("promised", "integer"),
+    ("due_on", "date"),
+    ("used", "integer"),
+    ("remaining", "integer"),
+    ("paused", "boolean"),
+    ("provisional", "boolean"),
+    ("overdue", "boolean"),
+    ("supplement_due_on", "date"),
+    ("watching", "boolean"),
+    ("as_of", "date"),
+    ("updated_at", "timestamptz"),
+)
+_PG_UPDATE = text(
+    "UPDATE case_clocks SET "
+    + ", ".join(f"{name} = v.{name}" for name, _ in _PG_COLUMNS)
+    + " FROM unnest(CAST(:case_id AS varchar[]), "
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_COLUMNS)
+    + ") AS v(case_id, "
+    + ", ".join(name for name, _ in _PG_COLUMNS)
+    + ") WHERE case_clocks.case_id = v.case_id"
+)
+
+
+async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write recomputed clock rows over their existing rows: one ``UPDATE … FROM unnest(…)`` on
+    PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = {name: [row[name] for row in rows] for name in ("case_id", *(n for n, _ in _PG_COLUMNS))}
+        await conn.execute(_PG_UPDATE, columns)
+        return
+    keyed = [{**row, "b_case_id": row["case_id"]} for row in rows]
+    names = [c.name for c in case_clocks.columns if c.name != "case_id"]
+    await conn.execute(
+        update(case_clocks)
+        .where(case_clocks.c.case_id == bindparam("b_case_id"))
+        .values({name: bindparam(name) for name in names}),
+        keyed,
+    )
 
 
 async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
