@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, text, update
@@ -43,7 +44,7 @@ from handoff.errors import DomainError
 from handoff.package import Direction, PackageState
 from handoff.ports import UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
-from handoff.timeutil import local_date
+from handoff.timeutil import CHINA, local_date
 from worker.announce import announce
 from worker.consumer import affected_cases
 
@@ -167,6 +168,7 @@ class DeadlineWatcher:
         """Recompute the clocks of these cases, in one transaction (locks in id order)."""
         today, now = self.today(), self.deps.clock.now()
         async with self.engine.begin() as conn:
+            await lock_clocks(conn, exclusive=False)
             reader = ConnectionReader(conn, self.cipher)
             for case_id in sorted(set(case_ids)):
                 await lock_for_transaction(conn, f"clock:{case_id}")
@@ -176,8 +178,8 @@ class DeadlineWatcher:
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
-        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, one statement locks their clock rows and
-        reads their inputs, three more read their stages, extensions and supplements, the clocks
+        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, under one lock (:func:`lock_clocks`),
+        one statement reads their inputs, three more their stages, extensions and supplements, the clocks
         are read from one :class:`ClockBook`, and one statement writes the rows that changed. The
         rows equal :func:`clock_row` of each case (``updated_at`` moves only when a row changes)."""
         today, now = self.today(), self.deps.clock.now()
@@ -185,6 +187,7 @@ class DeadlineWatcher:
         after, count = "", 0
         while True:
             async with self.engine.begin() as conn:
+                await lock_clocks(conn, exclusive=True)
                 chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
                 if not chunk:
                     return count
@@ -312,6 +315,18 @@ BULK_CHUNK = 5000
 """Cases whose clocks one transaction of :meth:`DeadlineWatcher.recompute_all` recomputes."""
 _SUPPLEMENT_OPEN = frozenset({CaseState.SUPPLEMENT_REQUESTED.value, *(s.value for s in UNDER_REVIEW)})
 _COMPARED = tuple(c.name for c in case_clocks.columns if c.name != "updated_at")
+_compared = itemgetter(*_COMPARED)
+_CLOCKS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('case_clocks', 0))")
+_CLOCKS_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0))")
+
+
+async def lock_clocks(conn: AsyncConnection, *, exclusive: bool) -> None:
+    """The clock rows as a whole, until the transaction ends: shared by the per-case recomputes
+    (which also lock each case), exclusive for a chunk of the set-based one — one lock per chunk,
+    so that no reading of a case committed in between is overwritten by an older one. SQLite has
+    one writer: nothing to do there."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_CLOCKS_LOCK if exclusive else _CLOCKS_LOCK_SHARED)
 
 
 @dataclass
@@ -328,7 +343,7 @@ class ClockInputs:
     accepted_at: datetime | None
     decided_at: datetime | None
     limit: int
-    current: dict[str, Any]
+    current: tuple[Any, ...]
     stages: list[StagePeriod]
     extensions: list[int]
     supplement: tuple[date, bool] | None = None
@@ -336,7 +351,8 @@ class ClockInputs:
 
 
 async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
-    """The next ``limit`` watched cases after ``after`` (by id), their clock rows locked."""
+    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id): the caller
+    holds the exclusive :func:`lock_clocks`."""
     c = t.cases.c
     watched: Any = and_(case_clocks.c.watching.is_(True), case_clocks.c.case_id > after)
     if only_before is not None:
@@ -357,7 +373,6 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
         .where(watched)
         .order_by(case_clocks.c.case_id)
         .limit(limit)
-        .with_for_update(of=case_clocks)
     )
     found: dict[str, ClockInputs] = {}
     for m in (await conn.execute(query)).mappings():
@@ -371,7 +386,7 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
             accepted_at=m["accepted_at"],
             decided_at=m["decided_at"],
             limit=int(m["c_limit"]),
-            current={name: m[name] for name in _COMPARED},
+            current=_compared(m),
             stages=[],
             extensions=[],
         )
@@ -406,7 +421,7 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
 
 def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date, now: datetime) -> dict[str, Any]:
     """:func:`clock_row` of the case that ``i`` describes, read from ``book``."""
-    accepted_on = local_date(i.accepted_at) if i.accepted_at else None
+    accepted_on = _local_date(i.accepted_at) if i.accepted_at else None
     reading = None
     if accepted_on is not None:
         reading = book.read(
@@ -415,9 +430,9 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date, now: datetime) 
             at=max(today, accepted_on),
             stages=i.stages,
             extensions=i.extensions,
-            decided_on=local_date(i.decided_at) if i.decided_at else None,
+            decided_on=_local_date(i.decided_at) if i.decided_at else None,
         )
-    collected_on = local_date(i.collected_at)
+    collected_on = _local_date(i.collected_at)
     supplement = i.supplement if i.state in _SUPPLEMENT_OPEN else None
     return {
         "case_id": i.case_id,
@@ -445,8 +460,13 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date, now: datetime) 
 _WATCHED_VALUES = frozenset(s.value for s in WATCHED)
 
 
-def _moved(row: dict[str, Any], current: dict[str, Any]) -> bool:
-    return any(row[name] != current[name] for name in _COMPARED)
+def _local_date(at: datetime) -> date:
+    """:func:`local_date` of a time read from a UtcDateTime column (aware, so one conversion)."""
+    return at.astimezone(CHINA).date()
+
+
+def _moved(row: dict[str, Any], current: tuple[Any, ...]) -> bool:
+    return bool(_compared(row) != current)
 
 
 _PG_COLUMNS = (

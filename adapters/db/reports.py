@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import String, and_, bindparam, cast, func, literal, or_, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -147,9 +147,9 @@ def _grouping(grouping: str, table: Any, window: Any, dept: Any, dialect: str) -
 # --------------------------------------------------------------------------- pages of a dashboard
 
 MAX_BRANCHES = 16
-"""Offices in scope up to which a page is read office by office, each from its own index (a
-window's rows, then a department's that are not already in); a wider scope reads the global order
-and filters, where the rows in scope are dense."""
+"""Offices in scope up to which a page is read office by office, each from its own index (at most
+one page as window, one as department, then merged); a wider scope reads the global order and
+filters, where the rows in scope are dense."""
 
 
 async def scope_offices(conn: AsyncConnection, scope: Scope) -> list[str] | None:
@@ -191,9 +191,10 @@ def keyset_page(
         return branch(literal(False)).subquery(name)
     if len(offices) > MAX_BRANCHES:
         return branch(or_(window.in_(offices), department.in_(offices))).subquery(name)
-    parts = [branch(window == office) for office in offices]
-    parts += [branch(department == office, window.not_in(offices)) for office in offices]
-    merged = union_all(*(select(*p.subquery().c) for p in parts)).subquery()
+    # a case whose window and department are both in scope comes from two branches: UNION keeps
+    # it once (excluding it from one branch instead would make that branch scan all such rows)
+    parts = [branch(window == office) for office in offices] + [branch(department == office) for office in offices]
+    merged = union(*(select(*p.subquery().c) for p in parts)).subquery()
     by = [merged.c[c.key] for c, _ in order]
     return select(*merged.c).order_by(*ordered(by)).limit(limit).subquery(name)
 
