@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import String, and_, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -38,13 +38,13 @@ from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
-from handoff.case import UNDER_REVIEW, Case, CaseState
+from handoff.case import Case, CaseState
 from handoff.clock import FORWARDING_LIMIT_DAYS, ClockBook, StagePeriod, forwarding_due
 from handoff.errors import DomainError
 from handoff.package import Direction, PackageState
 from handoff.ports import UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
-from handoff.timeutil import CHINA, local_date
+from handoff.timeutil import local_date
 from worker.announce import announce
 from worker.consumer import affected_cases
 
@@ -104,6 +104,8 @@ def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) ->
         "collected_on": collected_on,
         "forwarding_due_on": forwarding_due(calendar, collected_on).due,
         "accepted_on": case.accepted_on,
+        "limit_days": case.matter.clock_limit,
+        "decided_on": case.decided_on,
         "promised": reading.promised if reading else None,
         "due_on": reading.due_date if reading else None,
         "used": reading.used if reading else None,
@@ -178,10 +180,13 @@ class DeadlineWatcher:
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
-        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, under one lock (:func:`lock_clocks`),
-        one statement reads their inputs, three more their stages, extensions and supplements, the clocks
-        are read from one :class:`ClockBook`, and one statement writes the rows that changed. The
-        rows equal :func:`clock_row` of each case (``updated_at`` moves only when a row changes)."""
+        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, under one lock
+        (:func:`lock_clocks`), one statement reads their clock rows (which keep what the clock needs
+        of the case: acceptance and decision dates, limit), two more their stages and extensions;
+        the clocks are read from one :class:`ClockBook`; one ``UPDATE`` writes the calendar's fields
+        of the rows that changed. The rows equal :func:`clock_row` of each case: every event of a
+        case recomputes its row from the case, so the row is current; a row written before rows
+        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes."""
         today, now = self.today(), self.deps.clock.now()
         book = ClockBook(self.calendar.current, today)
         after, count = "", 0
@@ -191,9 +196,18 @@ class DeadlineWatcher:
                 chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
                 if not chunk:
                     return count
-                rows = [(bulk_clock_row(i, book, today, now), i.current) for i in chunk]
-                changed = [row for row, current in rows if _moved(row, current)]
+                changed: list[dict[str, Any]] = []
+                behind: list[str] = []
+                for i in chunk:
+                    fields = bulk_clock_row(i, book, today)
+                    if fields is None:
+                        behind.append(i.case_id)
+                    elif fields != i.current:
+                        row = dict(zip(_CALENDAR_FIELDS, fields, strict=True))
+                        changed.append({"case_id": i.case_id, **row, "updated_at": now})
                 await write_clock_rows(conn, changed)
+            for start in range(0, len(behind), CHUNK):
+                await self.recompute(*behind[start : start + CHUNK])
             count += len(chunk)
             after = chunk[-1].case_id
 
@@ -313,9 +327,6 @@ class DeadlineWatcher:
 
 BULK_CHUNK = 5000
 """Cases whose clocks one transaction of :meth:`DeadlineWatcher.recompute_all` recomputes."""
-_SUPPLEMENT_OPEN = frozenset({CaseState.SUPPLEMENT_REQUESTED.value, *(s.value for s in UNDER_REVIEW)})
-_COMPARED = tuple(c.name for c in case_clocks.columns if c.name != "updated_at")
-_compared = itemgetter(*_COMPARED)
 _CLOCKS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('case_clocks', 0))")
 _CLOCKS_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0))")
 
@@ -331,152 +342,114 @@ async def lock_clocks(conn: AsyncConnection, *, exclusive: bool) -> None:
 
 @dataclass
 class ClockInputs:
-    """What the clock row of one case is computed from (its row in ``cases`` and children), and
-    the row as it stands."""
+    """What the clock of a watched case is read from — its clock row keeps the case's collection,
+    acceptance and decision dates and its limit (the per-case recompute writes them from the case)
+    — with its stages and extensions, and the calendar's fields of the row as they stand."""
 
     case_id: str
-    case_no: str
-    state: str
-    window_office_id: str
-    department_office_id: str
-    collected_at: datetime
-    accepted_at: datetime | None
-    decided_at: datetime | None
-    limit: int
+    collected_on: date
+    accepted_on: date | None
+    limit_days: int | None
+    decided_on: date | None
     current: tuple[Any, ...]
-    stages: list[StagePeriod]
-    extensions: list[int]
-    supplement: tuple[date, bool] | None = None
-    """(due date, after acceptance) of the case's last supplement request while unsupplied."""
+    stages: list[StagePeriod] = field(default_factory=list)
+    extensions: list[int] = field(default_factory=list)
 
 
 async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
-    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id): the caller
-    holds the exclusive :func:`lock_clocks`."""
-    c = t.cases.c
-    watched: Any = and_(case_clocks.c.watching.is_(True), case_clocks.c.case_id > after)
+    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id), in three
+    statements: the clock rows, their stages, their extensions. The caller holds the exclusive
+    :func:`lock_clocks`."""
+    k = case_clocks.c
+    watched: Any = and_(k.watching.is_(True), k.case_id > after)
     if only_before is not None:
-        watched = and_(watched, case_clocks.c.as_of < only_before)
+        watched = and_(watched, k.as_of < only_before)
     query = (
-        select(
-            case_clocks,
-            c.case_no.label("c_case_no"),
-            c.state.label("c_state"),
-            c.window_office_id.label("c_window"),
-            c.department_office_id.label("c_department"),
-            c.collected_at,
-            c.accepted_at,
-            c.decided_at,
-            c.matter_terms["promised_limit"].as_integer().label("c_limit"),
-        )
-        .join(t.cases, c.id == case_clocks.c.case_id)
+        select(k.case_id, k.collected_on, k.accepted_on, k.limit_days, k.decided_on, *(k[n] for n in _CALENDAR_FIELDS))
         .where(watched)
-        .order_by(case_clocks.c.case_id)
+        .order_by(k.case_id)
         .limit(limit)
     )
-    found: dict[str, ClockInputs] = {}
-    for m in (await conn.execute(query)).mappings():
-        found[m["case_id"]] = ClockInputs(
-            case_id=m["case_id"],
-            case_no=m["c_case_no"] or "",
-            state=m["c_state"],
-            window_office_id=m["c_window"],
-            department_office_id=m["c_department"],
-            collected_at=m["collected_at"],
-            accepted_at=m["accepted_at"],
-            decided_at=m["decided_at"],
-            limit=int(m["c_limit"]),
-            current=_compared(m),
-            stages=[],
-            extensions=[],
-        )
-    if not found:
-        return []
-    last = max(found)
-    ids = select(case_clocks.c.case_id).where(watched, case_clocks.c.case_id <= last).scalar_subquery()
-    stages, extensions, supplements = t.case_stages, t.case_extensions, t.case_supplements
-    for r in await conn.execute(
-        select(stages.c.case_id, stages.c.type, stages.c.start_on, stages.c.end_on, stages.c.limit_days)
-        .where(stages.c.case_id.in_(ids))
-        .order_by(stages.c.case_id, stages.c.seq)
-    ):
-        if r[0] in found:
-            found[r[0]].stages.append(StagePeriod(type=r[1], start=r[2], end=r[3], limit=r[4]))
-    for e in await conn.execute(
-        select(extensions.c.case_id, extensions.c.days)
-        .where(extensions.c.case_id.in_(ids))
-        .order_by(extensions.c.case_id, extensions.c.seq)
-    ):
-        if e[0] in found:
+    found = {r[0]: ClockInputs(r[0], r[1], r[2], r[3], r[4], tuple(r[5:])) for r in await conn.execute(query)}
+    accepted = sorted(case_id for case_id, i in found.items() if i.accepted_on is not None)  # with a clock
+    if not accepted:
+        return list(found.values())
+    step = len(accepted) if conn.dialect.name == "postgresql" else _IN_CHUNK
+    stages, extensions = t.case_stages, t.case_extensions
+    for start in range(0, len(accepted), step):
+        ids = accepted[start : start + step]
+        for s in await conn.execute(
+            select(stages.c.case_id, stages.c.type, stages.c.start_on, stages.c.end_on, stages.c.limit_days)
+            .where(_among(conn, stages.c.case_id, ids))
+            .order_by(stages.c.case_id, stages.c.seq)
+        ):
+            found[s[0]].stages.append(StagePeriod(type=s[1], start=s[2], end=s[3], limit=s[4]))
+        for e in await conn.execute(
+            select(extensions.c.case_id, extensions.c.days)
+            .where(_among(conn, extensions.c.case_id, ids))
+            .order_by(extensions.c.case_id, extensions.c.seq)
+        ):
             found[e[0]].extensions.append(e[1])
-    for p in await conn.execute(
-        select(supplements.c.case_id, supplements.c.due_on, supplements.c.after_acceptance, supplements.c.supplied_at)
-        .where(supplements.c.case_id.in_(ids))
-        .order_by(supplements.c.case_id, supplements.c.seq)
-    ):
-        if p[0] in found:  # the last request counts, and only while it is not supplied
-            found[p[0]].supplement = (p[1], p[2]) if p[3] is None else None
-    return [found[case_id] for case_id in sorted(found)]
+    return list(found.values())
 
 
-def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date, now: datetime) -> dict[str, Any]:
-    """:func:`clock_row` of the case that ``i`` describes, read from ``book``."""
-    accepted_on = _local_date(i.accepted_at) if i.accepted_at else None
-    reading = None
-    if accepted_on is not None:
-        reading = book.read(
-            accepted_on=accepted_on,
-            limit=i.limit,
-            at=max(today, accepted_on),
-            stages=i.stages,
-            extensions=i.extensions,
-            decided_on=_local_date(i.decided_at) if i.decided_at else None,
-        )
-    collected_on = _local_date(i.collected_at)
-    supplement = i.supplement if i.state in _SUPPLEMENT_OPEN else None
-    return {
-        "case_id": i.case_id,
-        "case_no": i.case_no,
-        "state": i.state,
-        "window_office_id": i.window_office_id,
-        "department_office_id": i.department_office_id,
-        "collected_on": collected_on,
-        "forwarding_due_on": book.add_working_days(collected_on, FORWARDING_LIMIT_DAYS).due,
-        "accepted_on": accepted_on,
-        "promised": reading.promised if reading else None,
-        "due_on": reading.due_date if reading else None,
-        "used": reading.used if reading else None,
-        "remaining": reading.remaining if reading else None,
-        "paused": bool(reading and reading.paused),
-        "provisional": bool(reading and reading.provisional),
-        "overdue": bool(reading and reading.overdue and i.decided_at is None),
-        "supplement_due_on": supplement[0] if supplement and not supplement[1] else None,
-        "watching": i.state in _WATCHED_VALUES,
-        "as_of": today,
-        "updated_at": now,
-    }
+_IN_CHUNK = 500
 
 
-_WATCHED_VALUES = frozenset(s.value for s in WATCHED)
+def _among(conn: AsyncConnection, column: Any, ids: list[str]) -> Any:
+    """``column = ANY(:ids)`` on PostgreSQL (one array parameter), ``IN (…)`` elsewhere."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return column.in_(ids)
 
 
-def _local_date(at: datetime) -> date:
-    """:func:`local_date` of a time read from a UtcDateTime column (aware, so one conversion)."""
-    return at.astimezone(CHINA).date()
+_CALENDAR_FIELDS = (
+    "forwarding_due_on",
+    "promised",
+    "due_on",
+    "used",
+    "remaining",
+    "paused",
+    "provisional",
+    "overdue",
+    "as_of",
+)
+"""What a new day or another calendar changes in a clock row; the rest changes only with the case
+(its events recompute the row from it)."""
 
 
-def _moved(row: dict[str, Any], current: tuple[Any, ...]) -> bool:
-    return bool(_compared(row) != current)
+def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, ...] | None:
+    """The calendar's fields (:data:`_CALENDAR_FIELDS`) of :func:`clock_row` of the case on
+    ``today``, read from ``book``; None when the row keeps no limit (written before rows kept it:
+    the case is recomputed from the case)."""
+    if i.limit_days is None:
+        return None
+    forwarding = book.add_working_days(i.collected_on, FORWARDING_LIMIT_DAYS).due
+    if i.accepted_on is None:
+        return (forwarding, None, None, None, None, False, False, False, today)
+    reading = book.read(
+        accepted_on=i.accepted_on,
+        limit=i.limit_days,
+        at=max(today, i.accepted_on),
+        stages=i.stages,
+        extensions=i.extensions,
+        decided_on=i.decided_on,
+    )
+    return (
+        forwarding,
+        reading.promised,
+        reading.due_date,
+        reading.used,
+        reading.remaining,
+        reading.paused,
+        reading.provisional,
+        reading.overdue and i.decided_on is None,
+        today,
+    )
 
 
 _PG_COLUMNS = (
-    ("case_no", "varchar"),
-    ("state", "varchar"),
-    ("window_office_id", "varchar"),
-    ("department_office_id", "varchar"),
-    ("collected_on", "date"),
     ("forwarding_due_on", "date"),
-    ("accepted_on", "date"),
     ("promised", "integer"),
     ("due_on", "date"),
     ("used", "integer"),
@@ -484,8 +457,6 @@ _PG_COLUMNS = (
     ("paused", "boolean"),
     ("provisional", "boolean"),
     ("overdue", "boolean"),
-    ("supplement_due_on", "date"),
-    ("watching", "boolean"),
     ("as_of", "date"),
     ("updated_at", "timestamptz"),
 )
@@ -501,8 +472,8 @@ _PG_UPDATE = text(
 
 
 async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write recomputed clock rows over their existing rows: one ``UPDATE … FROM unnest(…)`` on
-    PostgreSQL, an executemany elsewhere."""
+    """Write the calendar's fields of recomputed clock rows over their rows: one
+    ``UPDATE … FROM unnest(…)`` on PostgreSQL, an executemany elsewhere."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
@@ -510,7 +481,7 @@ async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
         await conn.execute(_PG_UPDATE, columns)
         return
     keyed = [{**row, "b_case_id": row["case_id"]} for row in rows]
-    names = [c.name for c in case_clocks.columns if c.name != "case_id"]
+    names = [name for name, _ in _PG_COLUMNS]
     await conn.execute(
         update(case_clocks)
         .where(case_clocks.c.case_id == bindparam("b_case_id"))

@@ -46,6 +46,8 @@ case_clocks = Table(
     Column("collected_on", Date, nullable=False),
     Column("forwarding_due_on", Date, nullable=False),
     Column("accepted_on", Date),
+    Column("limit_days", Integer),
+    Column("decided_on", Date),
     Column("promised", Integer),
     Column("due_on", Date),
     Column("used", Integer),

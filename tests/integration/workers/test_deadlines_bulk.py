@@ -126,10 +126,11 @@ async def test_the_set_based_recompute_writes_what_each_case_reads_across_a_cale
     await w.recompute(template)
     case_ids = await clone_cases(world, template, 200, seed=7)
     world.at(2026, 12, 21)
-    await w.recompute(*case_ids)  # every clock row as of the 21st; then some made stale (decided cases among them)
+    await w.recompute(*case_ids)  # every clock row as of the 21st; some due dates then lost
     async with world.engine.begin() as conn:
-        await conn.execute(
-            case_clocks.update().where(case_clocks.c.case_id.in_(case_ids[:120])).values(watching=True, due_on=None)
+        await conn.execute(case_clocks.update().where(case_clocks.c.case_id.in_(case_ids[:120])).values(due_on=None))
+        await conn.execute(  # a row from before rows kept the limit: recomputed from its case
+            case_clocks.update().where(case_clocks.c.case_id.in_(case_ids[120:130])).values(limit_days=None)
         )
 
     world.at(2026, 12, 28)
@@ -141,7 +142,6 @@ async def test_the_set_based_recompute_writes_what_each_case_reads_across_a_cale
     assert {i: stored[i] for i in watched_before} == {i: expected[i] for i in watched_before}
     assert any(row["provisional"] for row in expected.values())  # 2027 is not loaded yet
     assert any(row["paused"] for row in expected.values()) and any(row["promised"] for row in expected.values())
-    assert any(not stored[i]["watching"] for i in watched_before)  # decided meanwhile: no longer watched
 
     schedule = parse_schedule(
         'year = 2027\nsource = "国务院办公厅关于2027年部分节假日安排的通知"\n'

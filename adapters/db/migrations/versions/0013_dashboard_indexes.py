@@ -1,4 +1,8 @@
-"""dashboard indexes (deadline boards, ledger, stalled packages, lead inbox, open clocks)
+"""dashboard indexes (deadline boards, ledger, stalled packages, lead inbox, open clocks); clock inputs
+
+A clock row keeps the case's limit and decision date beside its acceptance date, so that a new
+calendar recomputes every open clock from the clock rows, their stages and extensions alone
+(rows written before are recomputed from their case the first time).
 
 Each dashboard reads one page with LIMIT inside the SQL, in the order of an index that matches its
 predicates: partial indexes for the boards that are a subset (their predicates written ``IS TRUE``
@@ -76,6 +80,9 @@ REPLACED = [
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("case_clocks") as batch:
+        batch.add_column(sa.Column("limit_days", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("decided_on", sa.Date(), nullable=True))
     for name, table, _ in REPLACED:
         op.drop_index(name, table_name=table)
     for name, table, columns, where in INDEXES:
@@ -92,3 +99,6 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     for name, table, columns in REPLACED:
         op.create_index(name, table, columns, unique=False)
+    with op.batch_alter_table("case_clocks") as batch:
+        batch.drop_column("decided_on")
+        batch.drop_column("limit_days")
