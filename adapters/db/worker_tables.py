@@ -59,8 +59,7 @@ case_clocks = Table(
     Column("watching", Boolean, nullable=False),
     Column("as_of", Date, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    Index("ix_case_clocks_watching", "watching", "as_of"),
-    # the open clocks, for the set-based recompute; the deadline boards, each with a twin per
+    # the open clocks (the scan, the set-based recompute); the deadline boards, each with a twin per
     # window and per department (predicates written as SQLAlchemy writes the boards' queries)
     Index("ix_case_clocks_watched", "case_id", **partial("watching IS TRUE")),
     Index("ix_case_clocks_overdue", "due_on", "case_id", **partial(OVERDUE)),

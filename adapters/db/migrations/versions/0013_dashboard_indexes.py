@@ -74,6 +74,7 @@ INDEXES: list[tuple[str, str, list[str], str | None]] = [
     ),
 ]
 REPLACED = [
+    ("ix_case_clocks_watching", "case_clocks", ["watching", "as_of"]),  # ix_case_clocks_watched instead
     ("ix_cases_window", "cases", ["window_office_id", "collected_at"]),
     ("ix_cases_department", "cases", ["department_office_id", "collected_at"]),
 ]
