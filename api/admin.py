@@ -903,7 +903,7 @@ async def lead_inbox(ctx: Ctx) -> JSON:
         {
             "case_id": r["case_id"],
             "case_no": r["case_no"] or "",
-            "matter": {"id": r["matter_terms"]["id"], "name": r["matter_terms"]["name"]},
+            "matter": {"id": r["matter_id"], "name": r["matter_name"]},
             "state": r["state"],
             "state_zh": STATE_ZH[r["state"]],
             "note": r["note"],

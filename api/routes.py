@@ -1071,9 +1071,9 @@ async def ledger_items(ctx: Ctx, *, limit: int, after: tuple[datetime, str] | No
             "case_no": r["case_no"] or "",
             "collected_at": r["collected_at"].isoformat(),
             "department": r["department_name"],
-            "matter_name": r["matter_terms"]["name"],
+            "matter_name": r["matter_name"],
             "quantity": 1,
-            "kind_zh": CASE_KIND_ZH[r["matter_terms"]["kind"]],
+            "kind_zh": CASE_KIND_ZH[r["matter_kind"]],
             "applicant": r["applicant_name"],
             "phone": mask_phone(r["applicant_phone"]),
             "window": r["window_name"],
@@ -1227,8 +1227,13 @@ STALLED_ROW = obj(
     summary="滞留的材料包：超过规定工作日没有任何交接记录，需要有人追查",
     tag="监管",
     roles=STAFF,
-    query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}},
-    response=obj(["items", "stall_days"], items=array(STALLED_ROW, max_items=500), stall_days=INT),
+    query={"cursor": {"type": "string"}, "limit": {"type": "integer", "minimum": 1, "maximum": 500}},
+    response=obj(
+        ["items", "stall_days", "next_cursor"],
+        items=array(STALLED_ROW, max_items=500),
+        stall_days=INT,
+        next_cursor=nullable(STR),
+    ),
 )
 async def stalled_packages(ctx: Ctx) -> dict[str, Any]:
     from handoff.clock import stall_boundary, working_days_between
@@ -1236,11 +1241,18 @@ async def stalled_packages(ctx: Ctx) -> dict[str, Any]:
 
     c = container(ctx)
     day = today(c)
+    limit = int(ctx.query.get("limit", "100"))
+    try:
+        after = reports.decode_cursor(ctx.query["cursor"], datetime, str) if ctx.query.get("cursor") else None
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "分页游标无效") from exc
     since = datetime.combine(stall_boundary(c.deps.calendar, day, c.stall_days), datetime.min.time(), tzinfo=CHINA)
     async with c.engine.connect() as conn:
-        rows = await reports.stalled_packages(conn, since, report_scope(ctx), int(ctx.query.get("limit", "100")))
+        rows = await reports.stalled_packages(conn, since, report_scope(ctx), limit + 1, after)
+    more, rows = len(rows) > limit, rows[:limit]
     return {
         "stall_days": c.stall_days,
+        "next_cursor": reports.encode_cursor(rows[-1]["last_movement_at"], rows[-1]["id"]) if more and rows else None,
         "items": [
             {
                 "package_id": r["id"],
@@ -1289,10 +1301,13 @@ async def deadlines(ctx: Ctx) -> dict[str, Any]:
 
     c = container(ctx)
     limit = int(ctx.query.get("limit", "50"))
+    kind = ctx.query.get("kind", "due_soon")
+    try:
+        after = reports.decode_board_cursor(kind, ctx.query["cursor"]) if ctx.query.get("cursor") else None
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "分页游标无效") from exc
     async with c.engine.connect() as conn:
-        rows = await reports.deadline_board(
-            conn, report_scope(ctx), ctx.query.get("kind", "due_soon"), limit + 1, ctx.query.get("cursor")
-        )
+        rows = await reports.deadline_board(conn, report_scope(ctx), kind, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
     return {
@@ -1302,7 +1317,7 @@ async def deadlines(ctx: Ctx) -> dict[str, Any]:
                 "case_no": r["case_no"],
                 "state": r["state"],
                 "state_zh": STATE_ZH[r["state"]],
-                "matter_name": r["matter_terms"]["name"],
+                "matter_name": r["matter_name"],
                 "department": r["department_name"],
                 "window": r["window_name"],
                 "due_on": r["due_on"].isoformat() if r["due_on"] else None,
@@ -1317,7 +1332,7 @@ async def deadlines(ctx: Ctx) -> dict[str, Any]:
             }
             for r in rows
         ],
-        "next_cursor": rows[-1]["case_id"] if more and rows else None,
+        "next_cursor": reports.board_cursor(kind, rows[-1]) if more and rows else None,
     }
 
 

@@ -300,3 +300,274 @@ def stall_boundary(calendar: Calendar, today: date, allowed_days: int) -> date:
             if found == allowed_days + 1:
                 return day
         day -= ONE_DAY
+
+
+# --------------------------------------------------------------------------- many clocks at once
+
+
+class WorkdayTable:
+    """A calendar's working days numbered once, for reading many clocks on the same calendar: the
+    working days in ``(a, b]`` are ``count(b) - count(a)`` and the n-th working day after a date is
+    one list lookup. The table grows (a year at a time) to whatever dates it is asked about; it
+    also counts the days the calendar does not cover, so provisional answers come out the same as
+    :class:`WorkdayCounter`'s."""
+
+    def __init__(self, calendar: Calendar, around: date) -> None:
+        self._calendar = calendar
+        self._base = date(around.year - 1, 1, 1).toordinal()
+        self._end = self._base - 1  # last ordinal in the table
+        self._count: list[int] = []  # working days in [base, base + i]
+        self._uncovered: list[int] = []  # days not covered in [base, base + i]
+        self._days: list[int] = []  # ordinals of the working days, in order
+        self._grow_to(date(around.year + 2, 1, 1).toordinal())
+
+    def _grow_to(self, ordinal: int) -> None:
+        count = self._count[-1] if self._count else 0
+        uncovered = self._uncovered[-1] if self._uncovered else 0
+        while self._end < ordinal:
+            self._end += 1
+            day = date.fromordinal(self._end)
+            if not self._calendar.covers(day):
+                uncovered += 1
+            if self._calendar.is_workday(day):
+                count += 1
+                self._days.append(self._end)
+            self._count.append(count)
+            self._uncovered.append(uncovered)
+
+    def _rebase(self, ordinal: int) -> None:
+        end = self._end
+        self._base = date(date.fromordinal(ordinal).year - 1, 1, 1).toordinal()
+        self._end = self._base - 1
+        self._count, self._uncovered, self._days = [], [], []
+        self._grow_to(end)
+
+    def _span(self, start: date, end: date) -> tuple[int, int]:
+        """Indexes of ``start`` and ``end`` (start <= end), the table grown to hold both."""
+        low, high = start.toordinal(), end.toordinal()
+        if low < self._base:
+            self._rebase(low)
+        if high > self._end:
+            self._grow_to(high + 366)
+        return low - self._base, high - self._base
+
+    def _index(self, day: date) -> int:
+        return self._span(day, day)[0]
+
+    def count(self, start: date, end: date) -> int:
+        """Working days ``d`` with ``start < d <= end``."""
+        if end <= start:
+            return 0
+        low, high = self._span(start, end)
+        return self._count[high] - self._count[low]
+
+    def uncovered_years(self, start: date, end: date) -> set[int]:
+        """The years of the days in ``(start, end]`` that the calendar does not cover."""
+        if end <= start:
+            return set()
+        low, high = self._span(start, end)
+        if self._uncovered[high] == self._uncovered[low]:
+            return set()
+        years: set[int] = set()
+        for year in range((start + ONE_DAY).year, end.year + 1):
+            first = max(start, date(year, 1, 1) - ONE_DAY)
+            last = min(end, date(year, 12, 31))
+            low, high = self._span(first, last)
+            if self._uncovered[high] != self._uncovered[low]:
+                years.add(year)
+        return years
+
+    def nth_after(self, start: date, n: int) -> date:
+        """The ``n``-th working day after ``start`` (``n`` ≥ 1)."""
+        position = self._count[self._index(start)] + n - 1
+        while position >= len(self._days):
+            self._grow_to(self._end + 366)
+        return date.fromordinal(self._days[position])
+
+
+def _reason(years: set[int]) -> str | None:
+    if not years:
+        return None
+    named = "、".join(f"{y} 年" for y in sorted(years))
+    return f"{named}的节假日安排尚未载入，按周一至周五为工作日推算，结果为临时结果"
+
+
+class ClockBook:
+    """:func:`read_clock` and :func:`add_working_days` for many cases on one calendar (a calendar
+    upload recomputes every open case): the same answers, computed on a :class:`WorkdayTable` and
+    remembered per input, so cases that share their inputs cost one dictionary lookup."""
+
+    def __init__(self, calendar: Calendar, around: date) -> None:
+        self.table = WorkdayTable(calendar, around)
+        self._readings: dict[tuple[object, ...], ClockReading] = {}
+        self._added: dict[tuple[date, int], DueDate] = {}
+
+    def add_working_days(self, start: date, count: int) -> DueDate:
+        """As :func:`add_working_days`."""
+        known = self._added.get((start, count))
+        if known is None:
+            if not 0 <= count <= MAX_LIMIT_DAYS:
+                raise InvalidInput(f"工作日数 {count} 不合理")
+            due = self.table.nth_after(start, count) if count else start
+            reason = _reason(self.table.uncovered_years(start, due))
+            known = self._added[(start, count)] = DueDate(due, reason is not None, reason)
+        return known
+
+    def read(
+        self,
+        *,
+        accepted_on: date,
+        limit: int,
+        at: date,
+        stages: Sequence[StagePeriod] = (),
+        extensions: Sequence[int] = (),
+        decided_on: date | None = None,
+        legal_limit: int | None = None,
+        stopped_on: date | None = None,
+        overdue_before: bool = False,
+    ) -> ClockReading:
+        """As :func:`read_clock`, with the same arguments and the same reading."""
+        key = (
+            accepted_on,
+            limit,
+            at,
+            tuple(stages),
+            tuple(extensions),
+            decided_on,
+            legal_limit,
+            stopped_on,
+            overdue_before,
+        )
+        known = self._readings.get(key)
+        if known is None:
+            known = self._read(
+                accepted_on,
+                limit,
+                at,
+                tuple(stages),
+                tuple(extensions),
+                decided_on,
+                legal_limit,
+                stopped_on,
+                overdue_before,
+            )
+            self._readings[key] = known
+        return known
+
+    def _read(
+        self,
+        accepted_on: date,
+        limit: int,
+        at: date,
+        stages: tuple[StagePeriod, ...],
+        extensions: tuple[int, ...],
+        decided_on: date | None,
+        legal_limit: int | None = None,
+        stopped_on: date | None = None,
+        overdue_before: bool = False,
+    ) -> ClockReading:
+        if not 0 <= limit <= MAX_LIMIT_DAYS:
+            raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
+        if legal_limit is not None and not 0 <= legal_limit <= MAX_LIMIT_DAYS:
+            raise InvalidInput(f"法定期限 {legal_limit} 个工作日不合理")
+        if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
+            raise InvalidInput("延期天数必须是正整数")
+        if decided_on is not None and decided_on < accepted_on:
+            raise InvalidInput(f"办结日期 {decided_on} 早于受理日期 {accepted_on}")
+        for stage in stages:
+            if stage.start < accepted_on:
+                raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
+        if stopped_on is not None and stopped_on < accepted_on:
+            raise InvalidInput(f"停止计时日期 {stopped_on} 早于受理日期 {accepted_on}")
+        table = self.table
+        finished = decided_on is not None and decided_on <= at
+        stopped = not finished and stopped_on is not None and stopped_on <= at
+        if finished and decided_on is not None:
+            as_of = decided_on
+        elif stopped and stopped_on is not None:
+            as_of = stopped_on
+        else:
+            as_of = at
+        extension_days = sum(extensions)
+        promised = limit + extension_days
+        if not 0 <= promised <= MAX_LIMIT_DAYS:
+            raise InvalidInput(f"工作日数 {promised} 不合理")
+
+        # each stage covers the days (start, end]; merged, a day is excluded once
+        spans = sorted((s.start, s.end if s.end is not None else max(as_of, s.start)) for s in stages)
+        merged: list[tuple[date, date]] = []
+        for start, end in spans:
+            if end <= start:
+                continue
+            if merged and start <= merged[-1][1]:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        excluded_in_range = sum(table.count(start, min(end, as_of)) for start, end in merged)
+        used = table.count(accepted_on, as_of) - excluded_in_range
+
+        due_date = self._due(accepted_on, promised, merged)
+        legal_due = None if legal_limit is None else self._due(accepted_on, legal_limit, merged)
+        overdue = used > promised
+        ever_overdue = overdue or overdue_before
+
+        years = table.uncovered_years(accepted_on, max(as_of, due_date, legal_due or due_date))
+        tallies = []
+        for stage in stages:
+            end = stage.end if stage.end is not None else max(as_of, stage.start)
+            years |= table.uncovered_years(stage.start, end)
+            working = table.count(stage.start, end)
+            tallies.append(
+                StageTally(
+                    type=stage.type,
+                    start=stage.start,
+                    end=stage.end,
+                    working_days=working,
+                    calendar_days=(end - stage.start).days,
+                    limit=stage.limit,
+                    over_limit=stage.limit is not None and working > stage.limit,
+                )
+            )
+        reason = _reason(years)
+        return ClockReading(
+            accepted_on=accepted_on,
+            as_of=as_of,
+            limit=limit,
+            extension_days=extension_days,
+            promised=promised,
+            used=used,
+            remaining=promised - used,
+            excluded_days=excluded_in_range,
+            due_date=due_date,
+            decided_on=decided_on if finished else None,
+            early=(limit - used >= 1 and not ever_overdue) if finished else None,
+            overdue=overdue,
+            provisional=reason is not None,
+            provisional_reason=reason,
+            stages=tuple(tallies),
+            paused=not finished and not stopped and any(s.end is None or s.end > as_of for s in stages),
+            legal_limit=legal_limit,
+            legal_due_date=legal_due,
+            legal_used=None if legal_limit is None else used,
+            legal_remaining=None if legal_limit is None else legal_limit - used,
+            legal_overdue=None if legal_limit is None else used > legal_limit,
+            stopped_on=stopped_on if stopped else None,
+            ever_overdue=ever_overdue,
+        )
+
+    def _due(self, accepted_on: date, count: int, merged: Sequence[tuple[date, date]]) -> date:
+        """The date on which ``count`` working days have passed after ``accepted_on``, the days
+        covered by the ``merged`` stage spans (start, end] not counted."""
+        due_date, needed, cursor = accepted_on, count, accepted_on
+        for start, end in merged:
+            if needed == 0:
+                break
+            free = self.table.count(cursor, start)
+            if free >= needed:
+                break
+            needed -= free
+            cursor = max(cursor, end)
+        if needed:
+            due_date = self.table.nth_after(cursor, needed)
+        return due_date

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import String, and_, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -43,7 +44,7 @@ from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
 from handoff.case import Case, CaseState
-from handoff.clock import forwarding_due
+from handoff.clock import FORWARDING_LIMIT_DAYS, ClockBook, StagePeriod, forwarding_due
 from handoff.custody import Checkpoint, CheckpointSigner
 from handoff.errors import DomainError
 from handoff.package import Direction, PackageState
@@ -111,6 +112,9 @@ def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) ->
         "collected_on": collected_on,
         "forwarding_due_on": forwarding_due(calendar, collected_on).due,
         "accepted_on": case.accepted_on,
+        "limit_days": case.matter.clock_limit,
+        "legal_limit_days": case.matter.legal_limit,
+        "decided_on": case.decided_on,
         "promised": reading.promised if reading else None,
         "due_on": reading.due_date if reading else None,
         "used": reading.used if reading else None,
@@ -177,6 +181,7 @@ class DeadlineWatcher:
         """Recompute the clocks of these cases, in one transaction (locks in id order)."""
         today, now = self.today(), self.deps.clock.now()
         async with self.engine.begin() as conn:
+            await lock_clocks(conn, exclusive=False)
             reader = ConnectionReader(conn, self.cipher)
             for case_id in sorted(set(case_ids)):
                 await lock_for_transaction(conn, f"clock:{case_id}")
@@ -184,16 +189,38 @@ class DeadlineWatcher:
                 if case is not None:
                     await _upsert(conn, clock_row(case, self.calendar, today, now))
 
-    async def recompute_all(self, only_before: date | None = None) -> int:
-        """Recompute every watched case (or those last computed before ``only_before``)."""
-        condition: Any = case_clocks.c.watching.is_(True)
-        if only_before is not None:
-            condition = and_(condition, case_clocks.c.as_of < only_before)
-        async with self.engine.connect() as conn:
-            ids = list((await conn.execute(select(case_clocks.c.case_id).where(condition))).scalars())
-        for start in range(0, len(ids), CHUNK):
-            await self.recompute(*ids[start : start + CHUNK])
-        return len(ids)
+    async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
+        """Recompute every watched case (or those last computed before ``only_before``), set-based:
+        per chunk of ``chunk_size`` (:data:`BULK_CHUNK`) cases in id order, under one lock
+        (:func:`lock_clocks`), one statement reads their clock rows (which keep what the clock needs
+        of the case: acceptance and decision dates, limit), two more their stages and extensions;
+        the clocks are read from one :class:`ClockBook`; one ``UPDATE`` writes the calendar's fields
+        of the rows that changed. The rows equal :func:`clock_row` of each case: every event of a
+        case recomputes its row from the case, so the row is current; a row written before rows
+        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes."""
+        today, now = self.today(), self.deps.clock.now()
+        book = ClockBook(self.calendar.current, today)
+        after, count = "", 0
+        while True:
+            async with self.engine.begin() as conn:
+                await lock_clocks(conn, exclusive=True)
+                chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
+                if not chunk:
+                    return count
+                changed: list[dict[str, Any]] = []
+                behind: list[str] = []
+                for i in chunk:
+                    fields = bulk_clock_row(i, book, today)
+                    if fields is None:
+                        behind.append(i.case_id)
+                    elif fields != i.current:
+                        row = dict(zip(_CALENDAR_FIELDS, fields, strict=True))
+                        changed.append({"case_id": i.case_id, **row, "updated_at": now})
+                await write_clock_rows(conn, changed)
+            for start in range(0, len(behind), CHUNK):
+                await self.recompute(*behind[start : start + CHUNK])
+            count += len(chunk)
+            after = chunk[-1].case_id
 
     # ------------------------------------------------------------------ start and scan
 
@@ -315,6 +342,183 @@ class DeadlineWatcher:
             return 0
         log.info("closed as unsupplemented", extra={"case_id": case_id})
         return 1
+
+
+# --------------------------------------------------------------------------- set-based recompute
+
+BULK_CHUNK = 5000
+"""Cases whose clocks one transaction of :meth:`DeadlineWatcher.recompute_all` recomputes."""
+_CLOCKS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('case_clocks', 0))")
+_CLOCKS_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0))")
+
+
+async def lock_clocks(conn: AsyncConnection, *, exclusive: bool) -> None:
+    """The clock rows as a whole, until the transaction ends: shared by the per-case recomputes
+    (which also lock each case), exclusive for a chunk of the set-based one — one lock per chunk,
+    so that no reading of a case committed in between is overwritten by an older one. SQLite has
+    one writer: nothing to do there."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_CLOCKS_LOCK if exclusive else _CLOCKS_LOCK_SHARED)
+
+
+@dataclass
+class ClockInputs:
+    """What the clock of a watched case is read from — its clock row keeps the case's collection,
+    acceptance and decision dates and its limit (the per-case recompute writes them from the case)
+    — with its stages and extensions, and the calendar's fields of the row as they stand."""
+
+    case_id: str
+    collected_on: date
+    accepted_on: date | None
+    limit_days: int | None
+    decided_on: date | None
+    legal_limit_days: int | None
+    current: tuple[Any, ...]
+    stages: list[StagePeriod] = field(default_factory=list)
+    extensions: list[int] = field(default_factory=list)
+
+
+async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
+    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id), in three
+    statements: the clock rows, their stages, their extensions. The caller holds the exclusive
+    :func:`lock_clocks`."""
+    k = case_clocks.c
+    watched: Any = and_(k.watching.is_(True), k.case_id > after)
+    if only_before is not None:
+        watched = and_(watched, k.as_of < only_before)
+    query = (
+        select(
+            k.case_id,
+            k.collected_on,
+            k.accepted_on,
+            k.limit_days,
+            k.decided_on,
+            k.legal_limit_days,
+            *(k[n] for n in _CALENDAR_FIELDS),
+        )
+        .where(watched)
+        .order_by(k.case_id)
+        .limit(limit)
+    )
+    found = {r[0]: ClockInputs(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6:])) for r in await conn.execute(query)}
+    accepted = sorted(case_id for case_id, i in found.items() if i.accepted_on is not None)  # with a clock
+    if not accepted:
+        return list(found.values())
+    step = len(accepted) if conn.dialect.name == "postgresql" else _IN_CHUNK
+    stages, extensions = t.case_stages, t.case_extensions
+    for start in range(0, len(accepted), step):
+        ids = accepted[start : start + step]
+        for s in await conn.execute(
+            select(stages.c.case_id, stages.c.type, stages.c.start_on, stages.c.end_on, stages.c.limit_days)
+            .where(_among(conn, stages.c.case_id, ids))
+            .order_by(stages.c.case_id, stages.c.seq)
+        ):
+            found[s[0]].stages.append(StagePeriod(type=s[1], start=s[2], end=s[3], limit=s[4]))
+        for e in await conn.execute(
+            select(extensions.c.case_id, extensions.c.days)
+            .where(_among(conn, extensions.c.case_id, ids))
+            .order_by(extensions.c.case_id, extensions.c.seq)
+        ):
+            found[e[0]].extensions.append(e[1])
+    return list(found.values())
+
+
+_IN_CHUNK = 500
+
+
+def _among(conn: AsyncConnection, column: Any, ids: list[str]) -> Any:
+    """``column = ANY(:ids)`` on PostgreSQL (one array parameter), ``IN (…)`` elsewhere."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return column.in_(ids)
+
+
+_CALENDAR_FIELDS = (
+    "forwarding_due_on",
+    "promised",
+    "due_on",
+    "used",
+    "remaining",
+    "paused",
+    "provisional",
+    "overdue",
+    "as_of",
+)
+"""What a new day or another calendar changes in a clock row; the rest changes only with the case
+(its events recompute the row from it)."""
+
+
+def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, ...] | None:
+    """The calendar's fields (:data:`_CALENDAR_FIELDS`) of :func:`clock_row` of the case on
+    ``today``, read from ``book``; None when the row keeps no limit (written before rows kept it:
+    the case is recomputed from the case)."""
+    if i.limit_days is None or i.legal_limit_days is None:
+        return None
+    forwarding = book.add_working_days(i.collected_on, FORWARDING_LIMIT_DAYS).due
+    if i.accepted_on is None:
+        return (forwarding, None, None, None, None, False, False, False, today)
+    reading = book.read(
+        accepted_on=i.accepted_on,
+        limit=i.limit_days,
+        at=max(today, i.accepted_on),
+        stages=i.stages,
+        extensions=i.extensions,
+        decided_on=i.decided_on,
+        legal_limit=i.legal_limit_days,
+    )
+    return (
+        forwarding,
+        reading.promised,
+        reading.due_date,
+        reading.used,
+        reading.remaining,
+        reading.paused,
+        reading.provisional,
+        reading.overdue and i.decided_on is None,
+        today,
+    )
+
+
+_PG_COLUMNS = (
+    ("forwarding_due_on", "date"),
+    ("promised", "integer"),
+    ("due_on", "date"),
+    ("used", "integer"),
+    ("remaining", "integer"),
+    ("paused", "boolean"),
+    ("provisional", "boolean"),
+    ("overdue", "boolean"),
+    ("as_of", "date"),
+    ("updated_at", "timestamptz"),
+)
+_PG_UPDATE = text(
+    "UPDATE case_clocks SET "
+    + ", ".join(f"{name} = v.{name}" for name, _ in _PG_COLUMNS)
+    + " FROM unnest(CAST(:case_id AS varchar[]), "
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_COLUMNS)
+    + ") AS v(case_id, "
+    + ", ".join(name for name, _ in _PG_COLUMNS)
+    + ") WHERE case_clocks.case_id = v.case_id"
+)
+
+
+async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write the calendar's fields of recomputed clock rows over their rows: one
+    ``UPDATE … FROM unnest(…)`` on PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = {name: [row[name] for row in rows] for name in ("case_id", *(n for n, _ in _PG_COLUMNS))}
+        await conn.execute(_PG_UPDATE, columns)
+        return
+    keyed = [{**row, "b_case_id": row["case_id"]} for row in rows]
+    names = [name for name, _ in _PG_COLUMNS]
+    await conn.execute(
+        update(case_clocks)
+        .where(case_clocks.c.case_id == bindparam("b_case_id"))
+        .values({name: bindparam(name) for name in names}),
+        keyed,
+    )
 
 
 async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:

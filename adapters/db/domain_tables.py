@@ -6,6 +6,8 @@ plus its child rows; a package row plus its items and its append-only custody ch
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -23,10 +25,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 
 from adapters.db.types import UtcDateTime
+
+MOVING_STATES = ("sealed", "with_courier", "in_transit", "arrived", "pushed")
+"""Packages still on their way (DESIGN §4): the stalled list's states, and its index's predicate."""
+MOVING = "state IN ('sealed', 'with_courier', 'in_transit', 'arrived', 'pushed')"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,6 +43,14 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
+
+
+def partial(where: str) -> dict[str, Any]:
+    """A partial index's predicate, the same text on PostgreSQL and SQLite. Write booleans as
+    ``IS TRUE`` / ``IS FALSE``: that is what SQLAlchemy's ``is_(True)`` renders, and PostgreSQL
+    uses a partial index only when it can prove that the query's conditions imply its predicate."""
+    return {"postgresql_where": text(where), "sqlite_where": text(where)}
+
 
 ID = 64  # uuids and readable ids
 
@@ -136,8 +151,10 @@ cases = Table(
     Column("closed_reason", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_cases_state", "state"),
-    Index("ix_cases_window", "window_office_id", "collected_at"),
-    Index("ix_cases_department", "department_office_id", "collected_at"),
+    # the ledger: newest first with the id as tie-break, for everything and per window / department
+    Index("ix_cases_collected", "collected_at", "id"),
+    Index("ix_cases_window_collected", "window_office_id", "collected_at", "id"),
+    Index("ix_cases_department_collected", "department_office_id", "collected_at", "id"),
 )
 
 
@@ -214,6 +231,10 @@ case_lead_copies = _case_child(
     Column("remark", Text, nullable=False),
     Column("remarked_at", UtcDateTime),
 )
+# the lead's inbox: unremarked copies first, each part newest first
+_INBOX_ORDER = [case_lead_copies.c[name] for name in ("lead", "copied_at", "case_id", "seq")]
+Index("ix_lead_copies_unremarked", *_INBOX_ORDER, **partial("remarked_at IS NULL"))
+Index("ix_lead_copies_remarked", *_INBOX_ORDER, **partial("remarked_at IS NOT NULL"))
 
 pickups = Table(
     "pickups",
@@ -263,6 +284,7 @@ packages = Table(
     Column("chain_head", String(64), nullable=False),
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
+    Index("ix_packages_stalled", "last_movement_at", "id", **partial(MOVING)),
 )
 
 package_items = Table(

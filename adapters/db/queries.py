@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -299,45 +299,54 @@ async def ledger_page(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Cases newest first, filtered by the caller's scope (offices or region prefixes, or
-    everything when both are None) and the filters; keyset pagination on (collected_at, id)."""
+    everything when both are None) and the filters; keyset pagination on (collected_at, id), the
+    page read with LIMIT from the matching index (per office for a narrow scope). The matter comes
+    as ``matter_name`` and ``matter_kind``, read out of its terms in SQL."""
+    from adapters.db.reports import Scope, keyset_page, scope_offices
+
+    c = t.cases.c
+    conditions: list[Any] = []
+    if states:
+        conditions.append(c.state.in_(states))
+    if matter_id:
+        conditions.append(c.matter_id == matter_id)
+    if collected_from:
+        conditions.append(c.collected_at >= collected_from)
+    if collected_to:
+        conditions.append(c.collected_at < collected_to)
+    if after:
+        at, case_id = after
+        conditions.append(tuple_(c.collected_at, c.id) < tuple_(literal(at, c.collected_at.type), literal(case_id)))
+    offices = await scope_offices(conn, Scope(office_ids, region_prefixes))
+    order = [(c.collected_at, True), (c.id, True)]
+    page = keyset_page(
+        [c.id, c.collected_at], order, conditions, offices, c.window_office_id, c.department_office_id, limit
+    )
     window = t.offices.alias("window")
     dept = t.offices.alias("dept")
     query = (
         select(
-            t.cases.c.id,
-            t.cases.c.case_no,
-            t.cases.c.collected_at,
-            t.cases.c.state,
-            t.cases.c.applicant_name,
-            t.cases.c.applicant_phone,
-            t.cases.c.matter_terms,
-            t.cases.c.window_office_id,
-            t.cases.c.department_office_id,
-            t.cases.c.accepted_at,
-            t.cases.c.decided_at,
+            c.id,
+            c.case_no,
+            c.collected_at,
+            c.state,
+            c.applicant_name,
+            c.applicant_phone,
+            c.matter_terms["name"].as_string().label("matter_name"),
+            c.matter_terms["kind"].as_string().label("matter_kind"),
+            c.window_office_id,
+            c.department_office_id,
+            c.accepted_at,
+            c.decided_at,
             window.c.name.label("window_name"),
             dept.c.name.label("department_name"),
         )
-        .join(window, window.c.id == t.cases.c.window_office_id)
-        .join(dept, dept.c.id == t.cases.c.department_office_id)
+        .select_from(page)
+        .join(t.cases, c.id == page.c.id)
+        .join(window, window.c.id == c.window_office_id)
+        .join(dept, dept.c.id == c.department_office_id)
+        .order_by(page.c.collected_at.desc(), page.c.id.desc())
     )
-    conditions: list[Any] = []
-    if office_ids is not None or region_prefixes is not None:
-        conditions.append(_case_scope(window, dept, office_ids, region_prefixes))
-    if states:
-        conditions.append(t.cases.c.state.in_(states))
-    if matter_id:
-        conditions.append(t.cases.c.matter_id == matter_id)
-    if collected_from:
-        conditions.append(t.cases.c.collected_at >= collected_from)
-    if collected_to:
-        conditions.append(t.cases.c.collected_at < collected_to)
-    if after:
-        at, case_id = after
-        conditions.append(or_(t.cases.c.collected_at < at, and_(t.cases.c.collected_at == at, t.cases.c.id < case_id)))
-    if conditions:
-        query = query.where(and_(*conditions))
-    query = query.order_by(t.cases.c.collected_at.desc(), t.cases.c.id.desc()).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
@@ -375,11 +384,44 @@ async def lead_inbox(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """待阅: the copies of cases sent to ``lead``, within the scope (as :func:`ledger_page`);
-    unremarked first, then newest copy first; keyset pagination on (remarked, copied_at, case, seq)."""
+    unremarked first, then newest copy first; keyset pagination on (remarked, copied_at, case, seq).
+    Each part is read in the order of its own index (unremarked / remarked copies by lead)."""
+    from adapters.db.reports import Scope, scope_offices
+
     copies = t.case_lead_copies
-    window = t.offices.alias("window")
-    dept = t.offices.alias("dept")
-    remarked = copies.c.remarked_at.is_not(None)
+    offices = await scope_offices(conn, Scope(office_ids, region_prefixes))
+    keys = (copies.c.copied_at, copies.c.case_id, copies.c.seq)
+
+    def part(remarked: bool) -> Any:
+        query = (
+            select(copies.c.case_id, copies.c.seq, copies.c.copied_at, literal(int(remarked)).label("remarked"))
+            .where(copies.c.lead == lead)
+            .where(copies.c.remarked_at.is_not(None) if remarked else copies.c.remarked_at.is_(None))
+            .order_by(*(k.desc() for k in keys))
+            .limit(limit)
+        )
+        if offices is not None:
+            query = query.join(t.cases, t.cases.c.id == copies.c.case_id).where(
+                or_(t.cases.c.window_office_id.in_(offices), t.cases.c.department_office_id.in_(offices))
+                if offices
+                else literal(False)
+            )
+        if after is not None:
+            was_remarked, at, case_id, seq = after
+            if was_remarked and not remarked:
+                query = query.where(literal(False))
+            elif was_remarked == remarked:
+                bound = tuple_(literal(at, copies.c.copied_at.type), literal(case_id), literal(seq))
+                query = query.where(tuple_(*keys) < bound)
+        return select(*query.subquery().c)
+
+    both = union_all(part(False), part(True)).subquery()
+    page = (
+        select(*both.c)
+        .order_by(both.c.remarked, both.c.copied_at.desc(), both.c.case_id.desc(), both.c.seq.desc())
+        .limit(limit)
+        .subquery("page")
+    )
     query = (
         select(
             copies.c.case_id,
@@ -390,28 +432,14 @@ async def lead_inbox(
             copies.c.remarked_at,
             t.cases.c.case_no,
             t.cases.c.state,
-            t.cases.c.matter_terms,
+            t.cases.c.matter_terms["id"].as_string().label("matter_id"),
+            t.cases.c.matter_terms["name"].as_string().label("matter_name"),
         )
+        .select_from(page)
+        .join(copies, and_(copies.c.case_id == page.c.case_id, copies.c.seq == page.c.seq))
         .join(t.cases, t.cases.c.id == copies.c.case_id)
-        .join(window, window.c.id == t.cases.c.window_office_id)
-        .join(dept, dept.c.id == t.cases.c.department_office_id)
-        .where(copies.c.lead == lead)
+        .order_by(page.c.remarked, page.c.copied_at.desc(), page.c.case_id.desc(), page.c.seq.desc())
     )
-    if office_ids is not None or region_prefixes is not None:
-        query = query.where(_case_scope(window, dept, office_ids, region_prefixes))
-    if after:
-        was_remarked, at, case_id, seq = after
-        later = or_(
-            copies.c.copied_at < at,
-            and_(
-                copies.c.copied_at == at,
-                or_(copies.c.case_id < case_id, and_(copies.c.case_id == case_id, copies.c.seq < seq)),
-            ),
-        )
-        query = query.where(and_(remarked, later) if was_remarked else or_(remarked, later))
-    query = query.order_by(
-        remarked.asc(), copies.c.copied_at.desc(), copies.c.case_id.desc(), copies.c.seq.desc()
-    ).limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 

@@ -4,17 +4,26 @@ region-code prefixes; everything when both are None)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select
+from sqlalchemy import String, and_, bindparam, cast, func, literal, or_, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from adapters.db import domain_tables as t
-from adapters.db.worker_tables import INDICATOR_COUNTS, case_clocks, indicator_days, indicator_stage_days
+from adapters.db.domain_tables import MOVING_STATES
+from adapters.db.worker_tables import (
+    FORWARDING_STATES,
+    INDICATOR_COUNTS,
+    case_clocks,
+    indicator_days,
+    indicator_stage_days,
+)
 from handoff.stats import Indicators
 
 GROUPINGS = ("none", "day", "month", "window", "department", "window_region", "department_region")
@@ -135,93 +144,204 @@ def _grouping(grouping: str, table: Any, window: Any, dept: Any, dialect: str) -
     return literal("all"), literal("合计")
 
 
+# --------------------------------------------------------------------------- pages of a dashboard
+
+MAX_BRANCHES = 16
+"""Offices in scope up to which a page is read office by office, each from its own index (at most
+one page as window, one as department, then merged); a wider scope reads the global order and
+filters, where the rows in scope are dense."""
+
+
+async def scope_offices(conn: AsyncConnection, scope: Scope) -> list[str] | None:
+    """The offices a scope covers: its office ids and the offices of its regions (None: everything).
+    A row is in scope when its window or its department is one of them — as :func:`_scoped` says."""
+    if scope.everything:
+        return None
+    offices = set(scope.office_ids or ())
+    if scope.region_prefixes:
+        regions = or_(*(t.offices.c.region_code.startswith(prefix) for prefix in scope.region_prefixes))
+        offices.update((await conn.execute(select(t.offices.c.id).where(regions))).scalars())
+    return sorted(offices)
+
+
+def keyset_page(
+    keys: Sequence[Any],
+    order: Sequence[tuple[Any, bool]],
+    where: Sequence[ColumnElement[bool]],
+    offices: Sequence[str] | None,
+    window: Any,
+    department: Any,
+    limit: int,
+    name: str = "page",
+) -> Any:
+    """A subquery of the ``keys`` of one page: the rows matching ``where`` in ``order`` ((column,
+    descending) pairs; the keyset condition is among ``where``), at most ``limit``, within
+    ``offices`` (None: everything) as the window or the department columns say. The caller joins
+    what it shows to these few keys."""
+
+    def ordered(columns: Sequence[Any]) -> list[Any]:
+        return [c.desc() if descending else c for c, descending in zip(columns, (d for _, d in order), strict=True)]
+
+    def branch(*extra: ColumnElement[bool]) -> Any:
+        return select(*keys).where(*where, *extra).order_by(*ordered([c for c, _ in order])).limit(limit)
+
+    if offices is None:
+        return branch().subquery(name)
+    if not offices:
+        return branch(literal(False)).subquery(name)
+    if len(offices) > MAX_BRANCHES:
+        return branch(or_(window.in_(offices), department.in_(offices))).subquery(name)
+    # a case whose window and department are both in scope comes from two branches: UNION keeps
+    # it once (excluding it from one branch instead would make that branch scan all such rows)
+    parts = [branch(window == office) for office in offices] + [branch(department == office) for office in offices]
+    merged = union(*(select(*p.subquery().c) for p in parts)).subquery()
+    by = [merged.c[c.key] for c, _ in order]
+    return select(*merged.c).order_by(*ordered(by)).limit(limit).subquery(name)
+
+
+def encode_cursor(*values: object) -> str:
+    """An opaque page cursor (JSON in URL-safe base64) of the last row's keyset values."""
+    raw = json.dumps([v.isoformat() if isinstance(v, date | datetime) else v for v in values]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
+    """The values of a cursor, each of the kind given (date, datetime with a timezone, int or str);
+    ValueError for anything else (the API answers 422)."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("bad cursor") from exc
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise ValueError("bad cursor")
+    decoded: list[Any] = []
+    for value, kind in zip(values, kinds, strict=True):
+        if kind is datetime:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                raise ValueError("cursor time without a timezone")
+            decoded.append(moment)
+        elif kind is date:
+            decoded.append(date.fromisoformat(value))
+        elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+            decoded.append(value)
+        elif kind is str and isinstance(value, str):
+            decoded.append(value)
+        else:
+            raise ValueError("bad cursor")
+    return tuple(decoded)
+
+
 # --------------------------------------------------------------------------- the deadline board
+
+BOARD_KINDS = ("overdue", "due_soon", "forwarding")
+
+
+def board_cursor(kind: str, row: dict[str, Any]) -> str:
+    """The cursor after ``row`` on the ``kind`` board."""
+    if kind == "overdue":
+        return encode_cursor(kind, row["due_on"], row["case_id"])
+    if kind == "forwarding":
+        return encode_cursor(kind, row["forwarding_due_on"], row["case_id"])
+    return encode_cursor(kind, row["remaining"], row["due_on"], row["case_id"])
+
+
+def decode_board_cursor(kind: str, cursor: str) -> tuple[Any, ...]:
+    """The keyset values of a cursor of the ``kind`` board (ValueError when it is not one)."""
+    kinds: tuple[type, ...] = (str, int, date, str) if kind == "due_soon" else (str, date, str)
+    values = decode_cursor(cursor, *kinds)
+    if values[0] != kind:
+        raise ValueError("a cursor of another board")
+    return values[1:]
 
 
 async def deadline_board(
-    conn: AsyncConnection, scope: Scope, kind: str, limit: int, after: str | None = None
+    conn: AsyncConnection, scope: Scope, kind: str, limit: int, after: tuple[Any, ...] | None = None
 ) -> list[dict[str, Any]]:
-    """Watched cases: ``overdue``, ``due_soon`` (the fewest working days left first) or
-    ``forwarding`` (not forwarded within 2 working days); keyset pagination on the case id within
-    the order."""
-    window, dept = t.offices.alias("w"), t.offices.alias("d")
-    query = (
-        select(
-            case_clocks,
-            t.cases.c.matter_terms,
-            window.c.name.label("window_name"),
-            dept.c.name.label("department_name"),
-        )
-        .join(t.cases, t.cases.c.id == case_clocks.c.case_id)
-        .join(window, window.c.id == case_clocks.c.window_office_id)
-        .join(dept, dept.c.id == case_clocks.c.department_office_id)
-        .where(case_clocks.c.watching.is_(True))
-    )
-    scoped = _scoped(case_clocks, window, dept, scope)
-    if scoped is not None:
-        query = query.where(scoped)
+    """Watched cases: ``overdue`` (the earliest due date first), ``due_soon`` (the fewest working
+    days left first) or ``forwarding`` (not forwarded within 2 working days); one page of
+    ``limit`` rows after the keyset values ``after`` (:func:`decode_board_cursor`)."""
+    c = case_clocks.c
+    where: list[ColumnElement[bool]] = [c.watching.is_(True)]
     if kind == "overdue":
-        query = query.where(case_clocks.c.overdue.is_(True)).order_by(case_clocks.c.due_on, case_clocks.c.case_id)
+        where.append(c.overdue.is_(True))
+        order = [c.due_on, c.case_id]
     elif kind == "forwarding":
         left = (
             select(t.packages.c.id)
             .where(
-                t.packages.c.case_id == case_clocks.c.case_id,
+                t.packages.c.case_id == c.case_id,
                 t.packages.c.direction == "outbound",
                 t.packages.c.state.not_in(["created", "sealed"]),
             )
             .exists()
         )
-        query = query.where(
-            case_clocks.c.state.in_(["collected", "forwarded"]),
-            case_clocks.c.forwarding_due_on < case_clocks.c.as_of,
+        where += [
+            c.state.in_(bindparam("forwarding_states", FORWARDING_STATES, expanding=True, literal_execute=True)),
+            c.forwarding_due_on < c.as_of,
             ~left,
-        ).order_by(case_clocks.c.forwarding_due_on, case_clocks.c.case_id)
+        ]
+        order = [c.forwarding_due_on, c.case_id]
     else:
-        query = query.where(case_clocks.c.remaining.is_not(None), case_clocks.c.overdue.is_(False)).order_by(
-            case_clocks.c.remaining, case_clocks.c.due_on, case_clocks.c.case_id
-        )
-    rows = [dict(r) for r in (await conn.execute(query)).mappings()]
+        where += [c.overdue.is_(False), c.remaining.is_not(None)]
+        order = [c.remaining, c.due_on, c.case_id]
     if after is not None:
-        ids = [r["case_id"] for r in rows]
-        rows = rows[ids.index(after) + 1 :] if after in ids else []
-    return rows[:limit]
+        where.append(tuple_(*order) > tuple_(*(literal(v, o.type) for v, o in zip(after, order, strict=True))))
+    offices = await scope_offices(conn, scope)
+    page = keyset_page(
+        order, [(o, False) for o in order], where, offices, c.window_office_id, c.department_office_id, limit
+    )
+    window, dept = t.offices.alias("w"), t.offices.alias("d")
+    query = (
+        select(
+            case_clocks,
+            t.cases.c.matter_terms["name"].as_string().label("matter_name"),
+            window.c.name.label("window_name"),
+            dept.c.name.label("department_name"),
+        )
+        .select_from(page)
+        .join(case_clocks, c.case_id == page.c.case_id)
+        .join(t.cases, t.cases.c.id == c.case_id)
+        .join(window, window.c.id == c.window_office_id)
+        .join(dept, dept.c.id == c.department_office_id)
+        .order_by(*(page.c[o.key] for o in order))
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 # --------------------------------------------------------------------------- stalled packages
 
 
 async def stalled_packages(
-    conn: AsyncConnection, moved_before: datetime, scope: Scope | None = None, limit: int | None = None
+    conn: AsyncConnection,
+    moved_before: datetime,
+    scope: Scope | None = None,
+    limit: int | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Packages still on their way (DESIGN §4) whose last custody event is older than
-    ``moved_before`` — the oldest first; within ``scope`` when given (the sending or receiving office)."""
-    moving = ["sealed", "with_courier", "in_transit", "arrived", "pushed"]
+    ``moved_before`` — the oldest first, after the keyset ``after`` (last movement, package id);
+    within ``scope`` when given (the case's window or department)."""
+    p = t.packages.c
+    moving: Any = bindparam("moving_states", MOVING_STATES, expanding=True, literal_execute=True)
     query = (
-        select(
-            t.packages.c.id,
-            t.packages.c.code,
-            t.packages.c.case_id,
-            t.packages.c.state,
-            t.packages.c.holder,
-            t.packages.c.from_party,
-            t.packages.c.to_party,
-            t.packages.c.carrier,
-            t.packages.c.waybill,
-            t.packages.c.last_movement_at,
-        )
-        .where(t.packages.c.state.in_(moving), t.packages.c.last_movement_at < moved_before)
-        .order_by(t.packages.c.last_movement_at, t.packages.c.id)
+        select(p.id, p.code, p.case_id, p.state, p.holder, p.from_party, p.to_party, p.carrier, p.waybill)
+        .add_columns(p.last_movement_at)
+        .where(p.state.in_(moving), p.last_movement_at < moved_before)
+        .order_by(p.last_movement_at, p.id)
     )
-    if scope is not None and not scope.everything:
-        window, dept = t.offices.alias("w"), t.offices.alias("d")
-        query = query.join(t.cases, t.cases.c.id == t.packages.c.case_id)
-        query = query.join(window, window.c.id == t.cases.c.window_office_id).join(
-            dept, dept.c.id == t.cases.c.department_office_id
+    if after is not None:
+        at, package_id = after
+        query = query.where(tuple_(p.last_movement_at, p.id) > tuple_(literal(at, p.last_movement_at.type), package_id))
+    offices = None if scope is None else await scope_offices(conn, scope)
+    if offices is not None:
+        query = query.join(t.cases, t.cases.c.id == p.case_id)
+        query = query.where(
+            or_(t.cases.c.window_office_id.in_(offices), t.cases.c.department_office_id.in_(offices))
+            if offices
+            else literal(False)
         )
-        scoped = _scoped(t.cases, window, dept, scope)
-        if scoped is not None:
-            query = query.where(scoped)
     if limit is not None:
         query = query.limit(limit)
     return [dict(r) for r in (await conn.execute(query)).mappings()]

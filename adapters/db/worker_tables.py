@@ -30,8 +30,14 @@ from sqlalchemy import (
     Text,
 )
 
-from adapters.db.domain_tables import ID, metadata
+from adapters.db.domain_tables import ID, metadata, partial
 from adapters.db.types import UtcDateTime
+
+OVERDUE = "watching IS TRUE AND overdue IS TRUE"
+DUE_SOON = "watching IS TRUE AND overdue IS FALSE AND remaining IS NOT NULL"
+FORWARDING = "watching IS TRUE AND state IN ('collected', 'forwarded')"
+FORWARDING_STATES = ("collected", "forwarded")
+"""The states of the forwarding board (the literal list of FORWARDING: its query names them inline)."""
 
 case_clocks = Table(
     "case_clocks",
@@ -44,6 +50,9 @@ case_clocks = Table(
     Column("collected_on", Date, nullable=False),
     Column("forwarding_due_on", Date, nullable=False),
     Column("accepted_on", Date),
+    Column("limit_days", Integer),
+    Column("legal_limit_days", Integer),
+    Column("decided_on", Date),
     Column("promised", Integer),
     Column("due_on", Date),
     Column("used", Integer),
@@ -55,7 +64,24 @@ case_clocks = Table(
     Column("watching", Boolean, nullable=False),
     Column("as_of", Date, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    Index("ix_case_clocks_watching", "watching", "as_of"),
+    # the open clocks (the scan, the set-based recompute); the deadline boards, each with a twin per
+    # window and per department (predicates written as SQLAlchemy writes the boards' queries)
+    Index("ix_case_clocks_watched", "case_id", **partial("watching IS TRUE")),
+    Index("ix_case_clocks_overdue", "due_on", "case_id", **partial(OVERDUE)),
+    Index("ix_case_clocks_overdue_window", "window_office_id", "due_on", "case_id", **partial(OVERDUE)),
+    Index("ix_case_clocks_overdue_dept", "department_office_id", "due_on", "case_id", **partial(OVERDUE)),
+    Index("ix_case_clocks_due_soon", "remaining", "due_on", "case_id", **partial(DUE_SOON)),
+    Index("ix_case_clocks_due_soon_window", "window_office_id", "remaining", "due_on", "case_id", **partial(DUE_SOON)),
+    Index(
+        "ix_case_clocks_due_soon_dept", "department_office_id", "remaining", "due_on", "case_id", **partial(DUE_SOON)
+    ),
+    Index("ix_case_clocks_forwarding", "forwarding_due_on", "case_id", **partial(FORWARDING)),
+    Index(
+        "ix_case_clocks_forwarding_window", "window_office_id", "forwarding_due_on", "case_id", **partial(FORWARDING)
+    ),
+    Index(
+        "ix_case_clocks_forwarding_dept", "department_office_id", "forwarding_due_on", "case_id", **partial(FORWARDING)
+    ),
 )
 
 watch_announcements = Table(

@@ -116,7 +116,7 @@ def test_each_supplement_request_has_its_notice_with_items_and_due_date_and_an_u
     with pytest.raises(NotApplicable, match="没有补正告知"):
         supplement_notice_data(case, 1, offices=OFFICES, tracking_url=URL)
     items = ["建设工程设计方案", "消防专篇"]
-    case.request_supplement(items=items, due_on=date(2026, 3, 20), at=cst(2026, 3, 4), actor="d")
+    case.request_supplement(items=items, due_on=date(2026, 3, 20), at=cst(2026, 3, 4), actor="d", calendar=CALENDAR)
     notice = supplement_notice_data(case, 1, offices=OFFICES, tracking_url=URL)
     assert [(r.name, r.requirement) for r in notice.items] == [
         ("建设工程设计方案", "原件 1 份"),
@@ -142,7 +142,7 @@ def test_the_acceptance_notice_prints_the_due_date_promised_at_acceptance_not_a_
     with pytest.raises(NotApplicable, match="尚未受理"):
         acceptance_notice_data(received_case(), offices=OFFICES, promised=None, tracking_url=URL)
     case = accepted_case(BUILDING)  # accepted Monday 2026-03-02, 20 working days
-    case.extend(days=5, approver="王局长", reason="复杂", at=cst(2026, 3, 6), actor="d")
+    case.extend(days=5, approver="王局长", reason="复杂", at=cst(2026, 3, 6), actor="d", calendar=CALENDAR)
     notice = acceptance_notice_data(case, offices=OFFICES, promised=promised_reading(case, CALENDAR), tracking_url=URL)
     assert notice.due_text == "2026 年 3 月 30 日"
     assert notice.promised_text.startswith("20 个工作日") and notice.delivery_text == "邮寄给申请人"
@@ -183,7 +183,9 @@ def test_decisions_are_listed_in_the_order_they_were_issued():
     case = tolerated_case()
     case.forward(at=cst(2026, 3, 2, 10), actor="clerk-lf")
     case.receive(at=cst(2026, 3, 3, 10), actor="d")
-    case.request_supplement(items=["防雷装置竣工图纸"], due_on=date(2026, 3, 13), at=cst(2026, 3, 4), actor="d")
+    case.request_supplement(
+        items=["防雷装置竣工图纸"], due_on=date(2026, 3, 13), at=cst(2026, 3, 4), actor="d", calendar=CALENDAR
+    )
     case.supplement_supplied(at=cst(2026, 3, 5), actor="d")
     case.accept(at=cst(2026, 3, 6), actor="d")
     assert [(n.id, n.title) for n in decisions(case)] == [
@@ -260,10 +262,19 @@ def test_the_transfer_slip_carries_the_case_number_the_items_owed_and_original_o
 
 def test_the_registration_card_records_each_supplement_requested_and_supplied():
     case = received_case()
-    case.request_supplement(items=["建设工程设计方案"], due_on=date(2026, 3, 13), at=cst(2026, 3, 4), actor="d")
+    case.request_supplement(
+        items=["建设工程设计方案"], due_on=date(2026, 3, 13), at=cst(2026, 3, 4), actor="d", calendar=CALENDAR
+    )
     case.supplement_supplied(at=cst(2026, 3, 6, 15), actor="d")
     case.accept(at=cst(2026, 3, 9), actor="d")
-    case.request_supplement(items=["消防专篇", "人防专篇"], due_on=date(2026, 3, 20), at=cst(2026, 3, 10), actor="d")
+    case.request_supplement(
+        items=["消防专篇", "人防专篇"],
+        due_on=date(2026, 3, 20),
+        at=cst(2026, 3, 10),
+        actor="d",
+        calendar=CALENDAR,
+        reason="设计方案补正后发现需补充专篇",
+    )
     card = registration_card_data(
         case, offices=OFFICES, packages=[], reading=case.clock(CALENDAR, TODAY), actors={}, names={}
     )
