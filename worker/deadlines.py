@@ -9,8 +9,17 @@ rows to today and announces, once per occasion (``watch_announcements``), throug
 * ``case.deadline_near`` at the configured thresholds of remaining working days (default 3 and 1;
   the most urgent threshold reached is announced, a moved due date is a new occasion);
 * ``case.overdue`` when ``used > promised`` and the case is not decided;
-* ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise passed and the
-  materials have not left the window;
+* ``case.legal_overdue`` when ``used`` passed the legal limit (法定期限) and the case is not decided;
+* ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise (Appendix A:
+  "2 日内转报到审批部门") passed and the department has not signed for the materials — the promise
+  ends at the department's signature (the case ``received``), not when the package leaves;
+* ``case.prereview_overdue`` when the department signed for the materials and has not accepted,
+  rejected or asked for a supplement within ``HANDOFF_PREREVIEW_DAYS`` working days (预审, default 3;
+  a supplement supplied before acceptance starts a new pre-review, a new occasion);
+* ``case.iou_due_soon`` when 容缺 materials are still owed and at most 2 working days remain to their
+  due date (the applicant is reminded), ``case.iou_overdue`` once that date has passed (the window);
+* ``stage.limit_reached`` when an open special stage has run the working days of its own limit
+  (the matter's ``stage_limits``), once per stage;
 * a supplement whose due date passed — asked before acceptance, or the open ``supplement`` stage
   after it — closes the case as ``closed_unsupplemented`` (补正不来办结), through the case's own
   command, so its rules hold.
@@ -27,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -42,12 +51,11 @@ from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
-from handoff.case import Case, CaseState
-from handoff.clock import forwarding_due
+from handoff.case import PREREVIEW_DAYS, Case, CaseState
+from handoff.clock import add_working_days, forwarding_due, working_days_between
 from handoff.custody import Checkpoint, CheckpointSigner
 from handoff.errors import DomainError
-from handoff.package import Direction, PackageState
-from handoff.ports import UnitOfWork
+from handoff.ports import Calendar, UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
 from handoff.timeutil import local_date
 from worker.announce import announce
@@ -70,14 +78,18 @@ WATCHED = frozenset(
 )
 SUPPLEMENT_WAITS = (CaseState.SUPPLEMENT_REQUESTED.value, CaseState.ACCEPTED.value, CaseState.IN_REVIEW.value)
 """States in which an open supplement (before or after acceptance) may run out."""
-NOT_LEFT = (PackageState.CREATED.value, PackageState.SEALED.value)
-"""An outbound package in these states is still at the window."""
+NOT_SIGNED = (CaseState.COLLECTED.value, CaseState.FORWARDED.value)
+"""The department has not signed for the materials yet: the forwarding promise still runs."""
+IOU_REMINDER_DAYS = 2
+"""The applicant is reminded of 容缺 materials owed when this many working days remain."""
 
 
 @dataclass(frozen=True)
 class DeadlineSettings:
     warn_days: tuple[int, ...] = (3, 1)
     scan_seconds: float = 300.0
+    prereview_days: int = PREREVIEW_DAYS
+    """预审: working days from the department's signature to accept / reject / supplement."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeadlineSettings:
@@ -85,6 +97,13 @@ class DeadlineSettings:
 
         raw = env.get("HANDOFF_DEADLINE_WARN_DAYS", "").strip()
         scan = env.get("HANDOFF_DEADLINE_SCAN_SECONDS", "").strip()
+        prereview = env.get("HANDOFF_PREREVIEW_DAYS", "").strip()
+        try:
+            prereview_days = int(prereview) if prereview else cls.prereview_days
+        except ValueError as exc:
+            raise SettingsError(f"HANDOFF_PREREVIEW_DAYS 应为工作日数（1–60），而不是“{prereview}”") from exc
+        if not 1 <= prereview_days <= 60:
+            raise SettingsError(f"HANDOFF_PREREVIEW_DAYS 应在 1–60 个工作日之间，而不是 {prereview_days}")
         try:
             days = tuple(sorted({int(p) for p in raw.split(",") if p.strip()})) if raw else cls.warn_days
             seconds = float(scan) if scan else cls.scan_seconds
@@ -94,14 +113,30 @@ class DeadlineSettings:
             ) from exc
         if any(d < 0 or d > 30 for d in days) or seconds <= 0:
             raise SettingsError("HANDOFF_DEADLINE_WARN_DAYS 每项应在 0–30 之间，扫描间隔必须大于 0")
-        return cls(warn_days=days, scan_seconds=seconds)
+        return cls(warn_days=days, scan_seconds=seconds, prereview_days=prereview_days)
 
 
-def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) -> dict[str, Any]:
+def reminder_day(calendar: Calendar, due_on: date, days: int = IOU_REMINDER_DAYS) -> date:
+    """The first date from which at most ``days`` working days remain up to ``due_on`` (the due
+    day counted, today not): for a Friday due date and 2 days, the Wednesday before."""
+    day = due_on
+    for _ in range(366):
+        if working_days_between(calendar, day - timedelta(days=1), due_on) > days:
+            return day
+        day -= timedelta(days=1)
+    return day
+
+
+def clock_row(
+    case: Case, calendar: LiveCalendar, today: date, now: datetime, prereview_days: int = PREREVIEW_DAYS
+) -> dict[str, Any]:
     """What the watcher keeps of one case on ``today``."""
     reading = case.clock(calendar, today)
     collected_on = local_date(case.collected_at)
     supplement = case.open_supplement()
+    # The pre-review runs while the case waits, signed for, for the department's first word.
+    prereview_due = case.prereview_due_on(calendar, prereview_days) if case.state is CaseState.RECEIVED else None
+    owed = sorted(case.outstanding_ious(), key=lambda i: (i.due_on, i.material))
     return {
         "case_id": case.id,
         "case_no": case.case_no,
@@ -119,6 +154,30 @@ def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) ->
         "provisional": bool(reading and reading.provisional),
         "overdue": bool(reading and reading.overdue and case.decided_at is None),
         "supplement_due_on": supplement.due_on if supplement else None,
+        "prereview_due_on": prereview_due,
+        "prereview_overdue": prereview_due is not None and case.prereview_overdue(calendar, today, prereview_days),
+        "legal_due_on": reading.legal_due_date if reading else None,
+        "legal_overdue": bool(reading and reading.legal_overdue and case.decided_at is None),
+        "iou_due_on": owed[0].due_on if owed else None,
+        "ious_owed": [
+            {
+                "material": i.material,
+                "due_on": i.due_on.isoformat(),
+                "remind_on": reminder_day(calendar, i.due_on).isoformat(),
+            }
+            for i in owed
+        ],
+        "stage_limits": [
+            {
+                "stage_id": s.id,
+                "stage_type": s.type.value,
+                "start_on": s.start_on.isoformat(),
+                "limit": s.limit,
+                "reached_on": add_working_days(calendar, s.start_on, s.limit).due.isoformat(),
+            }
+            for s in case.open_stages()
+            if s.limit is not None
+        ],
         "watching": case.state in WATCHED,
         "as_of": today,
         "updated_at": now,
@@ -182,7 +241,7 @@ class DeadlineWatcher:
                 await lock_for_transaction(conn, f"clock:{case_id}")
                 case = await reader.cases.get(case_id)
                 if case is not None:
-                    await _upsert(conn, clock_row(case, self.calendar, today, now))
+                    await _upsert(conn, clock_row(case, self.calendar, today, now, self.settings.prereview_days))
 
     async def recompute_all(self, only_before: date | None = None) -> int:
         """Recompute every watched case (or those last computed before ``only_before``)."""
@@ -233,7 +292,17 @@ class DeadlineWatcher:
             changed = await self.calendar.refresh(conn)
         today = self.today()
         await self.recompute_all(only_before=None if changed else today)
-        done = {"warned": 0, "overdue": 0, "forwarding": 0, "closed": 0}
+        done = {
+            "warned": 0,
+            "overdue": 0,
+            "legal_overdue": 0,
+            "forwarding": 0,
+            "prereview": 0,
+            "iou_reminded": 0,
+            "iou_overdue": 0,
+            "stage_limit": 0,
+            "closed": 0,
+        }
         async with self.engine.connect() as conn:
             rows = [
                 dict(r)
@@ -269,11 +338,20 @@ class DeadlineWatcher:
                         department_office_id=row["department_office_id"],
                     ),
                 )
-            if (
-                row["state"] in (CaseState.COLLECTED.value, CaseState.FORWARDED.value)
-                and row["forwarding_due_on"] < today
-                and not await self._materials_left(row["case_id"])
-            ):
+            if row["legal_overdue"]:
+                done["legal_overdue"] += await announce(
+                    self.engine,
+                    f"legal_overdue:{row['case_id']}:{row['legal_due_on']}",
+                    ev.LegalOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["legal_due_on"],
+                        used=row["used"],
+                        department_office_id=row["department_office_id"],
+                    ),
+                )
+            if row["state"] in NOT_SIGNED and row["forwarding_due_on"] < today:
                 done["forwarding"] += await announce(
                     self.engine,
                     f"forwarding:{row['case_id']}",
@@ -285,23 +363,66 @@ class DeadlineWatcher:
                         window_office_id=row["window_office_id"],
                     ),
                 )
+            if row["prereview_overdue"] and row["state"] == CaseState.RECEIVED.value:
+                done["prereview"] += await announce(
+                    self.engine,
+                    f"prereview:{row['case_id']}:{row['prereview_due_on']}",
+                    ev.PrereviewOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["prereview_due_on"],
+                        department_office_id=row["department_office_id"],
+                    ),
+                )
+            for owed_on, materials in _owed_by_date(row["ious_owed"]):
+                if owed_on[0] < today:
+                    done["iou_overdue"] += await announce(
+                        self.engine,
+                        f"iou_overdue:{row['case_id']}:{owed_on[0]}",
+                        ev.IouOverdue(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            due_on=owed_on[0],
+                            materials=materials,
+                            window_office_id=row["window_office_id"],
+                        ),
+                    )
+                elif owed_on[1] <= today:
+                    done["iou_reminded"] += await announce(
+                        self.engine,
+                        f"iou_reminder:{row['case_id']}:{owed_on[0]}",
+                        ev.IouDueSoon(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            due_on=owed_on[0],
+                            materials=materials,
+                        ),
+                    )
+            for stage in row["stage_limits"] or []:
+                reached_on = date.fromisoformat(stage["reached_on"])
+                if reached_on <= today:
+                    done["stage_limit"] += await announce(
+                        self.engine,
+                        f"stage_limit:{stage['stage_id']}",
+                        ev.StageLimitReached(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            stage_id=stage["stage_id"],
+                            stage_type=stage["stage_type"],
+                            start_on=date.fromisoformat(stage["start_on"]),
+                            limit=stage["limit"],
+                            reached_on=reached_on,
+                            department_office_id=row["department_office_id"],
+                        ),
+                    )
             due = row["supplement_due_on"]
             if row["state"] in SUPPLEMENT_WAITS and due is not None and due < today:
                 done["closed"] += await self._close_unsupplemented(row["case_id"])
         return done
-
-    async def _materials_left(self, case_id: str) -> bool:
-        async with self.engine.connect() as conn:
-            states = list(
-                (
-                    await conn.execute(
-                        select(t.packages.c.state).where(
-                            t.packages.c.case_id == case_id, t.packages.c.direction == Direction.OUTBOUND.value
-                        )
-                    )
-                ).scalars()
-            )
-        return any(s not in NOT_LEFT for s in states)
 
     async def _close_unsupplemented(self, case_id: str) -> int:
         try:
@@ -321,3 +442,13 @@ async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
     done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
     if done.rowcount == 0:
         await conn.execute(case_clocks.insert().values(**row))
+
+
+def _owed_by_date(owed: Sequence[Mapping[str, str]] | None) -> list[tuple[tuple[date, date], tuple[str, ...]]]:
+    """The 容缺 materials owed, grouped by ((due date, reminder date), materials), earliest first:
+    one reminder and one warning per due date, naming every material due then."""
+    groups: dict[tuple[date, date], list[str]] = {}
+    for item in owed or []:
+        key = (date.fromisoformat(item["due_on"]), date.fromisoformat(item["remind_on"]))
+        groups.setdefault(key, []).append(item["material"])
+    return [(key, tuple(names)) for key, names in sorted(groups.items())]

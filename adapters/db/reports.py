@@ -141,9 +141,15 @@ def _grouping(grouping: str, table: Any, window: Any, dept: Any, dialect: str) -
 async def deadline_board(
     conn: AsyncConnection, scope: Scope, kind: str, limit: int, after: str | None = None
 ) -> list[dict[str, Any]]:
-    """Watched cases: ``overdue``, ``due_soon`` (the fewest working days left first) or
-    ``forwarding`` (not forwarded within 2 working days); keyset pagination on the case id within
-    the order."""
+    """Watched cases by ``kind``; keyset pagination on the case id within the order:
+
+    * ``overdue``: past the promised limit; ``legal_overdue``: past the legal limit (法定期限);
+    * ``due_soon``: not overdue, the fewest working days left first;
+    * ``forwarding``: the department has not signed for the materials within the window's
+      2-working-day promise (Appendix A);
+    * ``prereview``: signed for, and neither accepted, rejected nor sent back for a supplement
+      within the pre-review's working days (预审);
+    * ``iou``: 容缺 materials still owed, the earliest due date first."""
     window, dept = t.offices.alias("w"), t.offices.alias("d")
     query = (
         select(
@@ -162,21 +168,24 @@ async def deadline_board(
         query = query.where(scoped)
     if kind == "overdue":
         query = query.where(case_clocks.c.overdue.is_(True)).order_by(case_clocks.c.due_on, case_clocks.c.case_id)
-    elif kind == "forwarding":
-        left = (
-            select(t.packages.c.id)
-            .where(
-                t.packages.c.case_id == case_clocks.c.case_id,
-                t.packages.c.direction == "outbound",
-                t.packages.c.state.not_in(["created", "sealed"]),
-            )
-            .exists()
+    elif kind == "legal_overdue":
+        query = query.where(case_clocks.c.legal_overdue.is_(True)).order_by(
+            case_clocks.c.legal_due_on, case_clocks.c.case_id
         )
+    elif kind == "forwarding":
+        # The promise ends at the department's signature (the case received), not at pick-up.
         query = query.where(
             case_clocks.c.state.in_(["collected", "forwarded"]),
             case_clocks.c.forwarding_due_on < case_clocks.c.as_of,
-            ~left,
         ).order_by(case_clocks.c.forwarding_due_on, case_clocks.c.case_id)
+    elif kind == "prereview":
+        query = query.where(case_clocks.c.state == "received", case_clocks.c.prereview_overdue.is_(True)).order_by(
+            case_clocks.c.prereview_due_on, case_clocks.c.case_id
+        )
+    elif kind == "iou":
+        query = query.where(case_clocks.c.iou_due_on.is_not(None)).order_by(
+            case_clocks.c.iou_due_on, case_clocks.c.case_id
+        )
     else:
         query = query.where(case_clocks.c.remaining.is_not(None), case_clocks.c.overdue.is_(False)).order_by(
             case_clocks.c.remaining, case_clocks.c.due_on, case_clocks.c.case_id
