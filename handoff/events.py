@@ -479,8 +479,9 @@ class CaseOverdue(Event):
 @event
 @dataclass(frozen=True, kw_only=True)
 class ForwardingOverdue(Event):
-    """The window's promise to forward the materials within 2 working days (Appendix A) passed
-    and they have not left the window."""
+    """The window's promise to forward the materials within 2 working days (Appendix A: "2 日内转报到
+    审批部门") passed and the department has not signed for them: the promise ends at the
+    department's signature, not when the package leaves the window."""
 
     type: ClassVar[str] = "case.forwarding_overdue"
     due_on: date
