@@ -1286,11 +1286,14 @@ DEADLINE_ROW = obj(
 @API.route(
     "GET",
     "/api/v1/deadlines",
-    summary="期限看板：已逾期、即将到期、超过两个工作日未转报的办件",
+    summary="期限看板：已逾期、超法定期限、即将到期、超过两个工作日未转报、预审超时、容缺材料待补交的办件",
     tag="监管",
     roles={Role.SUPERVISOR, Role.ADMIN, Role.DEPT_CLERK, Role.DEPT_LEAD, Role.WINDOW_CLERK},
     query={
-        "kind": {"type": "string", "enum": ["overdue", "due_soon", "forwarding"]},
+        "kind": {
+            "type": "string",
+            "enum": ["overdue", "legal_overdue", "due_soon", "forwarding", "prereview", "iou"],
+        },
         "cursor": {"type": "string"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
     },
@@ -1328,6 +1331,12 @@ async def deadlines(ctx: Ctx) -> dict[str, Any]:
                 "provisional": r["provisional"],
                 "overdue": r["overdue"],
                 "forwarding_due_on": r["forwarding_due_on"].isoformat(),
+                "legal_due_on": r["legal_due_on"].isoformat() if r["legal_due_on"] else None,
+                "legal_overdue": r["legal_overdue"],
+                "prereview_due_on": r["prereview_due_on"].isoformat() if r["prereview_due_on"] else None,
+                "prereview_overdue": r["prereview_overdue"],
+                "iou_due_on": r["iou_due_on"].isoformat() if r["iou_due_on"] else None,
+                "ious_owed": [{"material": i["material"], "due_on": i["due_on"]} for i in r["ious_owed"] or []],
                 "as_of": r["as_of"].isoformat(),
             }
             for r in rows

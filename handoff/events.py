@@ -479,12 +479,70 @@ class CaseOverdue(Event):
 @event
 @dataclass(frozen=True, kw_only=True)
 class ForwardingOverdue(Event):
-    """The window's promise to forward the materials within 2 working days (Appendix A) passed
-    and they have not left the window."""
+    """The window's promise to forward the materials within 2 working days (Appendix A: "2 日内转报到
+    审批部门") passed and the department has not signed for them: the promise ends at the
+    department's signature, not when the package leaves the window."""
 
     type: ClassVar[str] = "case.forwarding_overdue"
     due_on: date
     window_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class PrereviewOverdue(Event):
+    """预审 (seed 000): the department signed for the materials and has not accepted, rejected or
+    asked for a supplement within its working days (``HANDOFF_PREREVIEW_DAYS``)."""
+
+    type: ClassVar[str] = "case.prereview_overdue"
+    due_on: date
+    department_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class LegalOverdue(Event):
+    """``used > legal_limit``: past the legal limit (法定期限), not decided."""
+
+    type: ClassVar[str] = "case.legal_overdue"
+    due_on: date
+    used: int
+    department_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class IouDueSoon(Event):
+    """容缺 materials still owed and due within 2 working days: the applicant is reminded."""
+
+    type: ClassVar[str] = "case.iou_due_soon"
+    due_on: date
+    materials: tuple[str, ...]
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class IouOverdue(Event):
+    """容缺 materials still owed after their due date: the window that took them in is warned."""
+
+    type: ClassVar[str] = "case.iou_overdue"
+    due_on: date
+    materials: tuple[str, ...]
+    window_office_id: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class StageLimitReached(Event):
+    """An open special stage has run the working days of its own limit (the matter's, per type)."""
+
+    type: ClassVar[str] = "stage.limit_reached"
+    stage_id: str
+    stage_type: str
+    start_on: date
+    limit: int
+    reached_on: date
+    department_office_id: str
 
 
 @event

@@ -114,6 +114,7 @@ SMS_TEMPLATE_ZH: dict[str, str] = {
     "ready_for_pickup": "待领取",
     "delivered": "已送达",
     "rating_request": "邀请评价",
+    "iou_reminder": "容缺材料补交提醒",
     "incoming_package": "材料包待签收",
     "action_needed": "待办提醒",
     "deadline_warning": "到期提醒",

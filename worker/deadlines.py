@@ -9,8 +9,17 @@ rows to today and announces, once per occasion (``watch_announcements``), throug
 * ``case.deadline_near`` at the configured thresholds of remaining working days (default 3 and 1;
   the most urgent threshold reached is announced, a moved due date is a new occasion);
 * ``case.overdue`` when ``used > promised`` and the case is not decided;
-* ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise passed and the
-  materials have not left the window;
+* ``case.legal_overdue`` when ``used`` passed the legal limit (法定期限) and the case is not decided;
+* ``case.forwarding_overdue`` when the window's 2-working-day forwarding promise (Appendix A:
+  "2 日内转报到审批部门") passed and the department has not signed for the materials — the promise
+  ends at the department's signature (the case ``received``), not when the package leaves;
+* ``case.prereview_overdue`` when the department signed for the materials and has not accepted,
+  rejected or asked for a supplement within ``HANDOFF_PREREVIEW_DAYS`` working days (预审, default 3;
+  a supplement supplied before acceptance starts a new pre-review, a new occasion);
+* ``case.iou_due_soon`` when 容缺 materials are still owed and at most 2 working days remain to their
+  due date (the applicant is reminded), ``case.iou_overdue`` once that date has passed (the window);
+* ``stage.limit_reached`` when an open special stage has run the working days of its own limit
+  (the matter's ``stage_limits``), once per stage;
 * a supplement whose due date passed — asked before acceptance, or the open ``supplement`` stage
   after it — closes the case as ``closed_unsupplemented`` (补正不来办结), through the case's own
   command, so its rules hold.
@@ -27,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, any_, bindparam, select, text, update
@@ -43,12 +52,18 @@ from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
-from handoff.case import Case, CaseState
-from handoff.clock import FORWARDING_LIMIT_DAYS, ClockBook, StagePeriod, forwarding_due
+from handoff.case import PREREVIEW_DAYS, Case, CaseState
+from handoff.clock import (
+    FORWARDING_LIMIT_DAYS,
+    ClockBook,
+    StagePeriod,
+    add_working_days,
+    forwarding_due,
+    working_days_between,
+)
 from handoff.custody import Checkpoint, CheckpointSigner
 from handoff.errors import DomainError
-from handoff.package import Direction, PackageState
-from handoff.ports import UnitOfWork
+from handoff.ports import Calendar, UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
 from handoff.timeutil import local_date
 from worker.announce import announce
@@ -71,14 +86,18 @@ WATCHED = frozenset(
 )
 SUPPLEMENT_WAITS = (CaseState.SUPPLEMENT_REQUESTED.value, CaseState.ACCEPTED.value, CaseState.IN_REVIEW.value)
 """States in which an open supplement (before or after acceptance) may run out."""
-NOT_LEFT = (PackageState.CREATED.value, PackageState.SEALED.value)
-"""An outbound package in these states is still at the window."""
+NOT_SIGNED = (CaseState.COLLECTED.value, CaseState.FORWARDED.value)
+"""The department has not signed for the materials yet: the forwarding promise still runs."""
+IOU_REMINDER_DAYS = 2
+"""The applicant is reminded of 容缺 materials owed when this many working days remain."""
 
 
 @dataclass(frozen=True)
 class DeadlineSettings:
     warn_days: tuple[int, ...] = (3, 1)
     scan_seconds: float = 300.0
+    prereview_days: int = PREREVIEW_DAYS
+    """预审: working days from the department's signature to accept / reject / supplement."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeadlineSettings:
@@ -86,6 +105,13 @@ class DeadlineSettings:
 
         raw = env.get("HANDOFF_DEADLINE_WARN_DAYS", "").strip()
         scan = env.get("HANDOFF_DEADLINE_SCAN_SECONDS", "").strip()
+        prereview = env.get("HANDOFF_PREREVIEW_DAYS", "").strip()
+        try:
+            prereview_days = int(prereview) if prereview else cls.prereview_days
+        except ValueError as exc:
+            raise SettingsError(f"HANDOFF_PREREVIEW_DAYS 应为工作日数（1–60），而不是“{prereview}”") from exc
+        if not 1 <= prereview_days <= 60:
+            raise SettingsError(f"HANDOFF_PREREVIEW_DAYS 应在 1–60 个工作日之间，而不是 {prereview_days}")
         try:
             days = tuple(sorted({int(p) for p in raw.split(",") if p.strip()})) if raw else cls.warn_days
             seconds = float(scan) if scan else cls.scan_seconds
@@ -95,14 +121,30 @@ class DeadlineSettings:
             ) from exc
         if any(d < 0 or d > 30 for d in days) or seconds <= 0:
             raise SettingsError("HANDOFF_DEADLINE_WARN_DAYS 每项应在 0–30 之间，扫描间隔必须大于 0")
-        return cls(warn_days=days, scan_seconds=seconds)
+        return cls(warn_days=days, scan_seconds=seconds, prereview_days=prereview_days)
 
 
-def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) -> dict[str, Any]:
+def reminder_day(calendar: Calendar, due_on: date, days: int = IOU_REMINDER_DAYS) -> date:
+    """The first date from which at most ``days`` working days remain up to ``due_on`` (the due
+    day counted, today not): for a Friday due date and 2 days, the Wednesday before."""
+    day = due_on
+    for _ in range(366):
+        if working_days_between(calendar, day - timedelta(days=1), due_on) > days:
+            return day
+        day -= timedelta(days=1)
+    return day
+
+
+def clock_row(
+    case: Case, calendar: LiveCalendar, today: date, now: datetime, prereview_days: int = PREREVIEW_DAYS
+) -> dict[str, Any]:
     """What the watcher keeps of one case on ``today``."""
     reading = case.clock(calendar, today)
     collected_on = local_date(case.collected_at)
     supplement = case.open_supplement()
+    # The pre-review runs while the case waits, signed for, for the department's first word.
+    prereview_due = case.prereview_due_on(calendar, prereview_days) if case.state is CaseState.RECEIVED else None
+    owed = sorted(case.outstanding_ious(), key=lambda i: (i.due_on, i.material))
     return {
         "case_id": case.id,
         "case_no": case.case_no,
@@ -123,6 +165,30 @@ def clock_row(case: Case, calendar: LiveCalendar, today: date, now: datetime) ->
         "provisional": bool(reading and reading.provisional),
         "overdue": bool(reading and reading.overdue and case.decided_at is None),
         "supplement_due_on": supplement.due_on if supplement else None,
+        "prereview_due_on": prereview_due,
+        "prereview_overdue": prereview_due is not None and case.prereview_overdue(calendar, today, prereview_days),
+        "legal_due_on": reading.legal_due_date if reading else None,
+        "legal_overdue": bool(reading and reading.legal_overdue and case.decided_at is None),
+        "iou_due_on": owed[0].due_on if owed else None,
+        "ious_owed": [
+            {
+                "material": i.material,
+                "due_on": i.due_on.isoformat(),
+                "remind_on": reminder_day(calendar, i.due_on).isoformat(),
+            }
+            for i in owed
+        ],
+        "stage_limits": [
+            {
+                "stage_id": s.id,
+                "stage_type": s.type.value,
+                "start_on": s.start_on.isoformat(),
+                "limit": s.limit,
+                "reached_on": add_working_days(calendar, s.start_on, s.limit).due.isoformat(),
+            }
+            for s in case.open_stages()
+            if s.limit is not None
+        ],
         "watching": case.state in WATCHED,
         "as_of": today,
         "updated_at": now,
@@ -187,7 +253,7 @@ class DeadlineWatcher:
                 await lock_for_transaction(conn, f"clock:{case_id}")
                 case = await reader.cases.get(case_id)
                 if case is not None:
-                    await _upsert(conn, clock_row(case, self.calendar, today, now))
+                    await _upsert(conn, clock_row(case, self.calendar, today, now, self.settings.prereview_days))
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
@@ -260,7 +326,17 @@ class DeadlineWatcher:
             changed = await self.calendar.refresh(conn)
         today = self.today()
         await self.recompute_all(only_before=None if changed else today)
-        done = {"warned": 0, "overdue": 0, "forwarding": 0, "closed": 0}
+        done = {
+            "warned": 0,
+            "overdue": 0,
+            "legal_overdue": 0,
+            "forwarding": 0,
+            "prereview": 0,
+            "iou_reminded": 0,
+            "iou_overdue": 0,
+            "stage_limit": 0,
+            "closed": 0,
+        }
         async with self.engine.connect() as conn:
             rows = [
                 dict(r)
@@ -296,11 +372,20 @@ class DeadlineWatcher:
                         department_office_id=row["department_office_id"],
                     ),
                 )
-            if (
-                row["state"] in (CaseState.COLLECTED.value, CaseState.FORWARDED.value)
-                and row["forwarding_due_on"] < today
-                and not await self._materials_left(row["case_id"])
-            ):
+            if row["legal_overdue"]:
+                done["legal_overdue"] += await announce(
+                    self.engine,
+                    f"legal_overdue:{row['case_id']}:{row['legal_due_on']}",
+                    ev.LegalOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["legal_due_on"],
+                        used=row["used"],
+                        department_office_id=row["department_office_id"],
+                    ),
+                )
+            if row["state"] in NOT_SIGNED and row["forwarding_due_on"] < today:
                 done["forwarding"] += await announce(
                     self.engine,
                     f"forwarding:{row['case_id']}",
@@ -312,23 +397,66 @@ class DeadlineWatcher:
                         window_office_id=row["window_office_id"],
                     ),
                 )
+            if row["prereview_overdue"] and row["state"] == CaseState.RECEIVED.value:
+                done["prereview"] += await announce(
+                    self.engine,
+                    f"prereview:{row['case_id']}:{row['prereview_due_on']}",
+                    ev.PrereviewOverdue(
+                        occurred_at=self.deps.clock.now(),
+                        actor=ACTOR,
+                        case_id=row["case_id"],
+                        due_on=row["prereview_due_on"],
+                        department_office_id=row["department_office_id"],
+                    ),
+                )
+            for owed_on, materials in _owed_by_date(row["ious_owed"]):
+                if owed_on[0] < today:
+                    done["iou_overdue"] += await announce(
+                        self.engine,
+                        f"iou_overdue:{row['case_id']}:{owed_on[0]}",
+                        ev.IouOverdue(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            due_on=owed_on[0],
+                            materials=materials,
+                            window_office_id=row["window_office_id"],
+                        ),
+                    )
+                elif owed_on[1] <= today:
+                    done["iou_reminded"] += await announce(
+                        self.engine,
+                        f"iou_reminder:{row['case_id']}:{owed_on[0]}",
+                        ev.IouDueSoon(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            due_on=owed_on[0],
+                            materials=materials,
+                        ),
+                    )
+            for stage in row["stage_limits"] or []:
+                reached_on = date.fromisoformat(stage["reached_on"])
+                if reached_on <= today:
+                    done["stage_limit"] += await announce(
+                        self.engine,
+                        f"stage_limit:{stage['stage_id']}",
+                        ev.StageLimitReached(
+                            occurred_at=self.deps.clock.now(),
+                            actor=ACTOR,
+                            case_id=row["case_id"],
+                            stage_id=stage["stage_id"],
+                            stage_type=stage["stage_type"],
+                            start_on=date.fromisoformat(stage["start_on"]),
+                            limit=stage["limit"],
+                            reached_on=reached_on,
+                            department_office_id=row["department_office_id"],
+                        ),
+                    )
             due = row["supplement_due_on"]
             if row["state"] in SUPPLEMENT_WAITS and due is not None and due < today:
                 done["closed"] += await self._close_unsupplemented(row["case_id"])
         return done
-
-    async def _materials_left(self, case_id: str) -> bool:
-        async with self.engine.connect() as conn:
-            states = list(
-                (
-                    await conn.execute(
-                        select(t.packages.c.state).where(
-                            t.packages.c.case_id == case_id, t.packages.c.direction == Direction.OUTBOUND.value
-                        )
-                    )
-                ).scalars()
-            )
-        return any(s not in NOT_LEFT for s in states)
 
     async def _close_unsupplemented(self, case_id: str) -> int:
         try:
@@ -373,6 +501,8 @@ class ClockInputs:
     limit_days: int | None
     decided_on: date | None
     legal_limit_days: int | None
+    own_duties: bool
+    """The row watches a pre-review, a 容缺 IOU or a stage's own limit (dates of their own)."""
     current: tuple[Any, ...]
     stages: list[StagePeriod] = field(default_factory=list)
     extensions: list[int] = field(default_factory=list)
@@ -394,13 +524,21 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
             k.limit_days,
             k.decided_on,
             k.legal_limit_days,
+            k.prereview_due_on,
+            k.iou_due_on,
+            k.stage_limits,
             *(k[n] for n in _CALENDAR_FIELDS),
         )
         .where(watched)
         .order_by(k.case_id)
         .limit(limit)
     )
-    found = {r[0]: ClockInputs(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6:])) for r in await conn.execute(query)}
+    found = {
+        r[0]: ClockInputs(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None or r[7] is not None or bool(r[8]), tuple(r[9:])
+        )
+        for r in await conn.execute(query)
+    }
     accepted = sorted(case_id for case_id, i in found.items() if i.accepted_on is not None)  # with a clock
     if not accepted:
         return list(found.values())
@@ -442,21 +580,24 @@ _CALENDAR_FIELDS = (
     "paused",
     "provisional",
     "overdue",
+    "legal_due_on",
+    "legal_overdue",
     "as_of",
 )
 """What a new day or another calendar changes in a clock row; the rest changes only with the case
-(its events recompute the row from it)."""
+(its events recompute the row from it). A row that also watches a duty with a working-day date of
+its own (a pre-review, a 容缺 IOU, a stage's own limit) is recomputed from its case instead."""
 
 
 def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, ...] | None:
     """The calendar's fields (:data:`_CALENDAR_FIELDS`) of :func:`clock_row` of the case on
     ``today``, read from ``book``; None when the row keeps no limit (written before rows kept it:
     the case is recomputed from the case)."""
-    if i.limit_days is None or i.legal_limit_days is None:
+    if i.limit_days is None or i.legal_limit_days is None or i.own_duties:
         return None
     forwarding = book.add_working_days(i.collected_on, FORWARDING_LIMIT_DAYS).due
     if i.accepted_on is None:
-        return (forwarding, None, None, None, None, False, False, False, today)
+        return (forwarding, None, None, None, None, False, False, False, None, False, today)
     reading = book.read(
         accepted_on=i.accepted_on,
         limit=i.limit_days,
@@ -475,6 +616,8 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, .
         reading.paused,
         reading.provisional,
         reading.overdue and i.decided_on is None,
+        reading.legal_due_date,
+        bool(reading.legal_overdue and i.decided_on is None),
         today,
     )
 
@@ -488,6 +631,8 @@ _PG_COLUMNS = (
     ("paused", "boolean"),
     ("provisional", "boolean"),
     ("overdue", "boolean"),
+    ("legal_due_on", "date"),
+    ("legal_overdue", "boolean"),
     ("as_of", "date"),
     ("updated_at", "timestamptz"),
 )
@@ -525,3 +670,13 @@ async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
     done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
     if done.rowcount == 0:
         await conn.execute(case_clocks.insert().values(**row))
+
+
+def _owed_by_date(owed: Sequence[Mapping[str, str]] | None) -> list[tuple[tuple[date, date], tuple[str, ...]]]:
+    """The 容缺 materials owed, grouped by ((due date, reminder date), materials), earliest first:
+    one reminder and one warning per due date, naming every material due then."""
+    groups: dict[tuple[date, date], list[str]] = {}
+    for item in owed or []:
+        key = (date.fromisoformat(item["due_on"]), date.fromisoformat(item["remind_on"]))
+        groups.setdefault(key, []).append(item["material"])
+    return [(key, tuple(names)) for key, names in sorted(groups.items())]

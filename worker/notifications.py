@@ -234,6 +234,15 @@ def _on_package_trouble(action: str) -> Planner:
     return plan
 
 
+def _materials(envelope: Mapping[str, Any], budget: int = 20) -> str:
+    """The 容缺 materials an SMS names: all of them when they fit, else the first and a count."""
+    names = [str(n) for n in _data(envelope).get("materials", [])]
+    joined = "、".join(names)
+    if len(joined) <= budget or len(names) <= 1:
+        return joined
+    return f"{names[0]}等{len(names)}项"
+
+
 def _on_stage_opened(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
     if _data(e).get("stage_type") == "supplement":
         return []  # the supplement request's own SMS says it (with its due date)
@@ -284,6 +293,20 @@ PLANS: dict[str, Planner] = {
             {"case_no": f.case_no, "days": str(int(_data(e)["used"]) - int(_data(e)["promised"]))},
         )
     ],
+    # the watched duties (DESIGN §5): the legal limit, 预审, 容缺 IOUs, the stages' own limits
+    "case.legal_overdue": lambda e, f, c: [
+        Planned(
+            "action_needed",
+            StaffOf(f.department_office_id, (Role.DEPT_CLERK, Role.DEPT_LEAD)),
+            {"case_no": f.case_no, "action": "已超法定期限"},
+        )
+    ],
+    "case.prereview_overdue": lambda e, f, c: _staff_action(f.department_office_id, f, "预审已超时限"),
+    "case.iou_due_soon": lambda e, f, c: _applicant(
+        "iou_reminder", due=str(_data(e)["due_on"]), material=_materials(e)
+    ),
+    "case.iou_overdue": lambda e, f, c: _staff_action(f.window_office_id, f, "催交容缺材料"),
+    "stage.limit_reached": lambda e, f, c: _staff_action(f.department_office_id, f, f"{_stage(e)}已达时限"),
 }
 
 

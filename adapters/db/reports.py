@@ -235,15 +235,21 @@ def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
 
 # --------------------------------------------------------------------------- the deadline board
 
-BOARD_KINDS = ("overdue", "due_soon", "forwarding")
+BOARD_KINDS = ("overdue", "due_soon", "forwarding", "legal_overdue", "prereview", "iou")
+BOARD_ORDER = {
+    "overdue": "due_on",
+    "forwarding": "forwarding_due_on",
+    "legal_overdue": "legal_due_on",
+    "prereview": "prereview_due_on",
+    "iou": "iou_due_on",
+}
+"""The date each board (but ``due_soon``) is ordered by, then the case id."""
 
 
 def board_cursor(kind: str, row: dict[str, Any]) -> str:
     """The cursor after ``row`` on the ``kind`` board."""
-    if kind == "overdue":
-        return encode_cursor(kind, row["due_on"], row["case_id"])
-    if kind == "forwarding":
-        return encode_cursor(kind, row["forwarding_due_on"], row["case_id"])
+    if kind in BOARD_ORDER:
+        return encode_cursor(kind, row[BOARD_ORDER[kind]], row["case_id"])
     return encode_cursor(kind, row["remaining"], row["due_on"], row["case_id"])
 
 
@@ -259,30 +265,36 @@ def decode_board_cursor(kind: str, cursor: str) -> tuple[Any, ...]:
 async def deadline_board(
     conn: AsyncConnection, scope: Scope, kind: str, limit: int, after: tuple[Any, ...] | None = None
 ) -> list[dict[str, Any]]:
-    """Watched cases: ``overdue`` (the earliest due date first), ``due_soon`` (the fewest working
-    days left first) or ``forwarding`` (not forwarded within 2 working days); one page of
-    ``limit`` rows after the keyset values ``after`` (:func:`decode_board_cursor`)."""
+    """Watched cases by ``kind``, one page of ``limit`` rows after the keyset values ``after``
+    (:func:`decode_board_cursor`):
+
+    * ``overdue``: past the promised limit; ``legal_overdue``: past the legal limit (法定期限);
+    * ``due_soon``: not overdue, the fewest working days left first;
+    * ``forwarding``: the department has not signed for the materials within the window's
+      2-working-day promise (Appendix A) — the promise ends at its signature, not at pick-up;
+    * ``prereview``: signed for, and neither accepted, rejected nor sent back for a supplement
+      within the pre-review's working days (预审);
+    * ``iou``: 容缺 materials still owed, the earliest due date first."""
     c = case_clocks.c
     where: list[ColumnElement[bool]] = [c.watching.is_(True)]
     if kind == "overdue":
         where.append(c.overdue.is_(True))
         order = [c.due_on, c.case_id]
+    elif kind == "legal_overdue":
+        where.append(c.legal_overdue.is_(True))
+        order = [c.legal_due_on, c.case_id]
     elif kind == "forwarding":
-        left = (
-            select(t.packages.c.id)
-            .where(
-                t.packages.c.case_id == c.case_id,
-                t.packages.c.direction == "outbound",
-                t.packages.c.state.not_in(["created", "sealed"]),
-            )
-            .exists()
-        )
         where += [
             c.state.in_(bindparam("forwarding_states", FORWARDING_STATES, expanding=True, literal_execute=True)),
             c.forwarding_due_on < c.as_of,
-            ~left,
         ]
         order = [c.forwarding_due_on, c.case_id]
+    elif kind == "prereview":
+        where += [c.state == "received", c.prereview_overdue.is_(True)]
+        order = [c.prereview_due_on, c.case_id]
+    elif kind == "iou":
+        where.append(c.iou_due_on.is_not(None))
+        order = [c.iou_due_on, c.case_id]
     else:
         where += [c.overdue.is_(False), c.remaining.is_not(None)]
         order = [c.remaining, c.due_on, c.case_id]

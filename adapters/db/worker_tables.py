@@ -1,7 +1,10 @@
 """Tables that the workers keep (on the one MetaData of adapters/db/domain_tables.py).
 
 * ``case_clocks``: the deadline watcher's reading of every case it still watches — the due date
-  as the calendar has it now, used / remaining working days, the forwarding and supplement dates —
+  as the calendar has it now, used / remaining working days, the forwarding and supplement dates,
+  the 预审 and legal due dates, the 容缺 materials owed (``ious_owed``: ``[{material, due_on}]``)
+  and the open stages with their own limits (``stage_limits``: ``[{stage_id, stage_type,
+  start_on, limit, reached_on}]``) —
   so the scan reads a few indexed rows instead of loading every open case.
 * ``watch_announcements``: what the watchers have announced (a deadline warning at a threshold, an
   overdue mark, a stalled package…), one row per occasion, so that each is announced once.
@@ -61,6 +64,14 @@ case_clocks = Table(
     Column("provisional", Boolean, nullable=False),
     Column("overdue", Boolean, nullable=False),
     Column("supplement_due_on", Date),
+    # the watched duties (DESIGN §5): 预审, the legal limit, 容缺 IOUs, the stages' own limits
+    Column("prereview_due_on", Date),
+    Column("prereview_overdue", Boolean, nullable=False),
+    Column("legal_due_on", Date),
+    Column("legal_overdue", Boolean, nullable=False),
+    Column("iou_due_on", Date),
+    Column("ious_owed", JSON),
+    Column("stage_limits", JSON),
     Column("watching", Boolean, nullable=False),
     Column("as_of", Date, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -36,6 +36,7 @@ PARAM_BUDGET: Mapping[str, int] = {
     "action": 8,
     "days": 3,
     "waybill": 22,
+    "material": 20,  # one name, or several joined with 、, or "…等3项" (worker/notifications.py)
 }
 
 
@@ -75,6 +76,7 @@ _TEMPLATES = [
     SmsTemplate("ready_for_pickup", "办理结果已到{place}，请带身份证领取：{link}", "applicant"),
     SmsTemplate("delivered", "办理结果已送达，详情：{link}", "applicant"),
     SmsTemplate("rating_request", "请为本次政务服务评价（好差评）：{link}", "applicant"),
+    SmsTemplate("iou_reminder", "请于{due}前补交容缺材料：{material}，逾期将影响办理。", "applicant"),
     SmsTemplate("incoming_package", "有{count}件材料包正寄往{office}，请及时扫码签收。", "staff"),
     SmsTemplate("action_needed", "办件{case_no}待您处理：{action}。", "staff"),
     SmsTemplate("deadline_warning", "办件{case_no}将于{due}到期，剩余{days}个工作日，请及时办理。", "staff"),

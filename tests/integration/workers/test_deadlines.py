@@ -70,7 +70,7 @@ async def test_warnings_come_once_at_each_threshold_then_the_overdue_mark_once(w
     await feed()
     row = await clock_of(world, case_id)
     assert row["watching"] is False and row["overdue"] is False
-    assert await w.scan() == {"warned": 0, "overdue": 0, "forwarding": 0, "closed": 0}
+    assert set((await w.scan()).values()) == {0}
 
 
 async def test_a_paused_case_is_not_warned_and_a_moved_due_date_is_a_new_occasion(world):
