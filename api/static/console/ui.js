@@ -208,8 +208,9 @@ export function form(fields, submitLabel, onSubmit, attrs = {}) {
       control = h(
         "select",
         common,
-        f.options.map(([value, label]) => h("option", { value, selected: value === f.value }, label)),
+        (f.options || []).map(([value, label]) => h("option", { value, selected: value === f.value }, label)),
       );
+      if (f.load) fillSelect(control, f.load);
     } else if (f.type === "checkbox") {
       control = h("input", { ...common, type: "checkbox", checked: f.value });
     } else {
@@ -256,6 +257,26 @@ export function form(fields, submitLabel, onSubmit, attrs = {}) {
     }
   });
   return el;
+}
+
+/**
+ * Fill a picker from LOAD (async → [[value, label]]): names shown, ids sent. Until it answers, and
+ * when nobody may be chosen, the only option is an empty one that a required select refuses.
+ */
+export async function fillSelect(select, load) {
+  select.replaceChildren(h("option", { value: "" }, "正在加载……"));
+  let options;
+  try {
+    options = await load();
+  } catch (error) {
+    select.replaceChildren(h("option", { value: "" }, "名单加载失败"));
+    showError(error);
+    return;
+  }
+  select.replaceChildren(
+    h("option", { value: "" }, options.length ? "请选择" : "（没有可选的人员）"),
+    ...options.map(([value, label]) => h("option", { value }, label)),
+  );
 }
 
 // ------------------------------------------------------------------ documents
