@@ -295,5 +295,53 @@ async def test_a_department_clerk_copies_a_case_to_a_lead_chosen_by_name_from_th
     await expect(page.locator("#messages .alert.ok")).to_contain_text("抄送分管领导：已完成")
     full = await (await site.client.get(f"/api/v1/cases/{case['id']}", headers=site.auth("dept-zj"))).json()
     assert [(c["lead"], c["note"]) for c in full["lead_copies"]] == [("lead-qx", "请阅示")]
+    copies = page.locator("p", has_text="请阅示")
+    await expect(copies).to_contain_text("蔡文辉（")
+    await expect(copies).not_to_contain_text("lead-qx")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_lead_sees_their_name_once_in_the_header_changes_their_password_and_signs_in_with_the_new_one(
+    site, browser
+):
+    page, errors = await open_console(browser, site, "lead-zj", DESKTOP)
+    await expect(page.locator("#who span")).to_have_text("黄建国（分管领导）")
+    await page.get_by_role("link", name="修改密码").click()
+    await page.get_by_label("原密码").fill(PASSWORD)
+    await page.get_by_label("新密码", exact=True).fill("lead-zj")
+    await page.get_by_label("再次输入新密码").fill("lead-zj")
+    await page.get_by_role("button", name="修改密码").click()
+    assert not await page.get_by_label("新密码", exact=True).evaluate("el => el.validity.valid")  # under 10
+    await page.get_by_label("新密码", exact=True).fill("汕尾-黄建国-2026")
+    await page.get_by_label("再次输入新密码").fill("汕尾-黄建国-2025")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#messages .alert.error")).to_contain_text("两次输入的新密码不一致")
+    await page.get_by_label("再次输入新密码").fill("汕尾-黄建国-2026")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("密码已修改")
+    await page.get_by_role("button", name="退出").click()
+    await sign_in(page, "lead-zj", PASSWORD)
+    await expect(page.locator("#messages .alert.error")).to_contain_text("用户名或密码不正确")
+    await sign_in(page, "lead-zj", "汕尾-黄建国-2026")
+    await expect(page.locator("#who span")).to_have_text("黄建国（分管领导）")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_after_an_admins_reset_the_user_must_set_a_new_password_before_anything_else(site, browser):
+    await give_password(site, "clerk-lf")
+    reset = await post(site, "/api/v1/admin/users/clerk-lf/password", "admin", None, 200)
+    page, errors = await new_page(browser, DESKTOP)
+    await page.goto(f"{base_url(site)}/console")
+    await sign_in(page, "clerk-lf", reset["password"])
+    await expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    assert await page.locator("#nav a").count() == 0
+    await page.get_by_label("管理员提供的一次性密码").fill(reset["password"])
+    await page.get_by_label("新密码", exact=True).fill("陆丰-陈晓红-2026")
+    await page.get_by_label("再次输入新密码").fill("陆丰-陈晓红-2026")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#nav a.active")).to_have_text("收件登记")
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("密码已修改")
     assert errors == []
     await page.context.close()

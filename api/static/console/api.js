@@ -22,7 +22,12 @@ export const session = {
   forget() {
     this.token = "";
     this.me = null;
+    this.people = {};
     sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
+  },
+  people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
+  personName(id) {
+    return this.people[id] || id;
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
@@ -139,8 +144,15 @@ export async function routeExists(method, template) {
   return routes.has(`${method.toUpperCase()} ${shape(template)}`);
 }
 
+/** Learn the names of the couriers and leads in the user's scope, for showing names instead of ids. */
+export async function learnNames() {
+  if (session.me?.role === "courier") return;
+  await Promise.all(["courier", "dept_lead"].map((role) => staffOptions(role).catch(() => [])));
+}
+
 /** [[id, name]] of the couriers or leads (ROLE) who may be named for OFFICE_ID: names shown, ids sent. */
 export async function staffOptions(role, officeId) {
   const data = await call("GET", "/api/v1/staff", { query: { role, office_id: officeId } });
+  for (const item of data.items) session.people[item.id] = item.name;
   return data.items.map((item) => [item.id, item.name]);
 }

@@ -2,7 +2,7 @@
 // still use a bearer token), then the screens of the user's role, chosen by the URL's
 // #/screen/argument; logout and the password change.
 
-import { ApiError, call, session } from "./api.js";
+import { ApiError, call, learnNames, session } from "./api.js";
 import { caseScreen, casesScreen, inboxScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
@@ -50,6 +50,7 @@ const SCREENS = {
 };
 
 let leave = null; // the current screen's clean-up (timers, listeners)
+let flash = ""; // a message for the next screen shown (the hash may change before it is)
 
 function view() {
   return document.getElementById("view");
@@ -177,8 +178,8 @@ function passwordScreen(container, forced = false) {
       });
       for (const input of [old, fresh, again]) input.value = "";
       if (forced) {
+        flash = "密码已修改。";
         await start();
-        showOk("密码已修改。");
       } else showOk("密码已修改，您在其他设备上的登录已退出。");
     } catch (error) {
       showError(error);
@@ -235,6 +236,10 @@ async function route() {
     else view().replaceChildren(h("p", {}, "您的角色没有可用的功能。"));
     return;
   }
+  if (flash) {
+    showOk(flash);
+    flash = "";
+  }
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", link.dataset.screen === name);
   }
@@ -267,6 +272,7 @@ async function start(mustChange = false) {
     return;
   }
   shell();
+  if (!mustChange) await learnNames();
   if (mustChange) {
     document.getElementById("nav").replaceChildren();
     const container = h("section", { class: "screen screen-password" });

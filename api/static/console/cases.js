@@ -459,7 +459,7 @@ function caseBody(c, rerender) {
               { class: "card" },
               h("h2", {}, "领导待阅与批阅"),
               c.lead_copies.map((l) =>
-                h("p", {}, `${l.lead}（${time(l.copied_at)} 抄送${l.note ? `：${l.note}` : ""}）`, h("br"), l.remark ? `批阅：${l.remark}` : "待阅"),
+                h("p", {}, `${session.personName(l.lead)}（${time(l.copied_at)} 抄送${l.note ? `：${l.note}` : ""}）`, h("br"), l.remark ? `批阅：${l.remark}` : "待阅"),
               ),
             )
           : null,

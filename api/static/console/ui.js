@@ -1,6 +1,6 @@
 // DOM helpers, messages, Chinese labels and the small form builder every screen uses.
 
-import { ApiError, documentUrl, routeExists } from "./api.js";
+import { ApiError, documentUrl, routeExists, session } from "./api.js";
 
 /** h("p", {class: "x", onclick: f}, "text", child): an element; text is always text, never HTML. */
 export function h(tag, attrs = {}, ...children) {
@@ -159,12 +159,12 @@ export function percent(value) {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
 }
 
-/** office:win-441581 → its name; courier:courier-07 → 快递员 courier-07. */
+/** office:win-441581 → its name; courier:courier-07 → 快递员 吴海波（政务专递） (the id when unknown). */
 export function party(text, officeName) {
   if (!text) return "";
   const [kind, id] = text.split(/:(.*)/s);
   if (kind === "office") return officeName(id);
-  if (kind === "courier") return `快递员 ${id}`;
+  if (kind === "courier") return `快递员 ${session.personName(id)}`;
   if (kind === "applicant") return "申请人";
   return text;
 }
