@@ -104,6 +104,18 @@ async def from_cookie(request: web.Request, c: Container) -> Principal | None:
     return Principal(user_id=owner.user_id, name=owner.name, role=Role(owner.role), scope=Scope.parse(owner.scope))
 
 
+async def count_failure(c: Container, user_id: str, now: datetime) -> datetime | None:
+    """A wrong password: one more failure, and the lock-out it earns (None: not locked yet)."""
+    async with c.engine.begin() as conn:
+        failures = await db.count_failure(conn, user_id)
+        wait = lock_seconds(failures)
+        if not wait:
+            return None
+        until = now + timedelta(seconds=wait)
+        await db.lock(conn, user_id, until)
+    return until
+
+
 def set_cookies(response: web.StreamResponse, request: web.Request, c: Container, token: str, csrf: str) -> None:
     common: dict[str, Any] = {"path": "/", "samesite": "Strict", "secure": secure(request, c)}
     max_age = int(LONGEST.total_seconds())
@@ -156,11 +168,7 @@ async def sign_in(ctx: Ctx) -> web.StreamResponse:
     ok = await verify_password(found.password_hash if found else None, password)
     if found is None or not ok or not found.active:
         if found is not None and not ok:
-            failures = found.failures + 1
-            wait = lock_seconds(failures)
-            until = now + timedelta(seconds=wait) if wait else None
-            async with c.engine.begin() as conn:
-                await db.record_failure(conn, found.user_id, failures, until)
+            until = await count_failure(c, found.user_id, now)
             if until is not None:
                 raise locked_problem(until, now)
         raise Problem(401, WRONG, kind="wrong_credentials")
@@ -211,7 +219,7 @@ async def sign_out(ctx: Ctx) -> web.StreamResponse:
     roles=STAFF | COURIER,
     body=obj(["old_password", "new_password"], old_password=PASSWORD, new_password=PASSWORD),
     response=obj(["changed"], changed=BOOL),
-    errors={422, 429},
+    errors={409, 422, 429},
 )
 async def change_password(ctx: Ctx) -> dict[str, Any]:
     c, who, now = container(ctx), ctx.who, container(ctx).deps.clock.now()
@@ -223,10 +231,7 @@ async def change_password(ctx: Ctx) -> dict[str, Any]:
     if found.locked_until is not None and now < found.locked_until:
         raise locked_problem(found.locked_until, now)
     if not await verify_password(found.password_hash, old):
-        failures = found.failures + 1
-        wait = lock_seconds(failures)
-        async with c.engine.begin() as conn:
-            await db.record_failure(conn, who.user_id, failures, now + timedelta(seconds=wait) if wait else None)
+        await count_failure(c, who.user_id, now)
         raise Problem(
             422, "原密码不正确", kind="wrong_password", errors=[{"field": "old_password", "message": "原密码不正确"}]
         )

@@ -74,11 +74,19 @@ async def set_password(
         await conn.execute(insert(t.user_credentials).values(user_id=user_id, **values))
 
 
-async def record_failure(conn: AsyncConnection, user_id: str, failures: int, locked_until: datetime | None) -> None:
+async def count_failure(conn: AsyncConnection, user_id: str) -> int:
+    """One more consecutive failure, counted in the database (two wrong passwords at the same
+    moment count twice); the new count."""
+    c = t.user_credentials.c
+    counted = await conn.execute(
+        update(t.user_credentials).where(c.user_id == user_id).values(failures=c.failures + 1).returning(c.failures)
+    )
+    return int(counted.scalar_one())
+
+
+async def lock(conn: AsyncConnection, user_id: str, until: datetime) -> None:
     await conn.execute(
-        update(t.user_credentials)
-        .where(t.user_credentials.c.user_id == user_id)
-        .values(failures=failures, locked_until=locked_until)
+        update(t.user_credentials).where(t.user_credentials.c.user_id == user_id).values(locked_until=until)
     )
 
 
