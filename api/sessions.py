@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 from datetime import datetime, timedelta
@@ -32,6 +33,8 @@ from api.container import Container
 from api.problems import Problem
 from api.routes import API, COURIER, STAFF, container
 from api.routing import BOOL, STR, Ctx, obj
+
+audit_log = logging.getLogger("handoff.audit")
 
 COOKIE = "handoff_session"
 CSRF_COOKIE = "handoff_csrf"
@@ -113,6 +116,13 @@ async def count_failure(c: Container, user_id: str, now: datetime) -> datetime |
             return None
         until = now + timedelta(seconds=wait)
         await db.lock(conn, user_id, until)
+    audit_log.warning(
+        "user.locked_out %s for %ss after %s failures",
+        user_id,
+        wait,
+        failures,
+        extra={"actor": user_id, "action": "user.locked_out", "target": user_id},
+    )
     return until
 
 
@@ -175,6 +185,7 @@ async def sign_in(ctx: Ctx) -> web.StreamResponse:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     async with c.engine.begin() as conn:
         await db.clear_failures(conn, found.user_id)
+        await db.forget_ended(conn, found.user_id, now)
         await db.open_session(conn, token_hash(token), found.user_id, now, now + LONGEST)
     role = Role(found.role)
     response = web.json_response(

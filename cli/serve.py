@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if refusal:
             raise CliError(refusal)
         settings.token_lifetimes()  # a bad HANDOFF_TOKEN_DAYS_* is refused before anything starts
+        settings.session_idle()
         if explicit.keys() & {"host", "port"}:
             settings = _links_follow_the_address(settings)
         return run_service(serve(settings, workers=not args.no_workers))

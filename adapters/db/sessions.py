@@ -146,6 +146,8 @@ async def end_sessions(conn: AsyncConnection, user_id: str, at: datetime, keep: 
     return ended.rowcount
 
 
-async def forget_ended(conn: AsyncConnection, before: datetime) -> None:
-    """Sessions over before BEFORE are of no further use."""
-    await conn.execute(delete(t.user_sessions).where(t.user_sessions.c.expires_at < before))
+async def forget_ended(conn: AsyncConnection, user_id: str, before: datetime) -> None:
+    """The user's sessions over before BEFORE are of no further use."""
+    await conn.execute(
+        delete(t.user_sessions).where(t.user_sessions.c.user_id == user_id, t.user_sessions.c.expires_at < before)
+    )

@@ -101,7 +101,8 @@ async def test_a_wrong_password_and_an_unknown_user_get_the_same_chinese_refusal
     assert "Set-Cookie" not in wrong.headers
 
 
-async def test_five_failures_lock_the_user_out_for_a_minute_and_each_further_failure_doubles_the_wait(api):
+async def test_five_failures_lock_the_user_out_for_a_minute_and_each_further_failure_doubles_the_wait(api, caplog):
+    caplog.set_level(logging.INFO, logger="handoff.audit")
     await give_password(api, "clerk-lf")
     await give_password(api, "dept-zj")
     for _ in range(4):
@@ -123,6 +124,9 @@ async def test_five_failures_lock_the_user_out_for_a_minute_and_each_further_fai
     api.tick(seconds=121)
     seventh, _ = await sign_in(api, "clerk-lf", "wrong-password")
     assert seventh.status == 429 and seventh.headers["Retry-After"] == "240"
+
+    locked = [r for r in caplog.records if getattr(r, "action", "") == "user.locked_out"]
+    assert [(r.target, r.levelname) for r in locked] == [("clerk-lf", "WARNING")] * 3
 
     api.tick(seconds=241)
     right, _ = await sign_in(api, "clerk-lf")
