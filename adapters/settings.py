@@ -142,9 +142,9 @@ class Settings:
     """``development`` lets serve and worker start with development keys or demo data."""
     token_days_staff: int = 90
     token_days_courier: int = 30
+    """How long a token lasts when its creator does not say (couriers' phones get lost)."""
     session_idle_minutes: int = 30
     """A staff session signed in with a password ends after this many minutes without a request."""
-    """How long a token lasts when its creator does not say (couriers' phones get lost)."""
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
     offline_max_days: int = 7
