@@ -16,10 +16,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
-from adapters.db import queries
+from adapters.db import sessions
 from adapters.db.repositories import save_matter
-from adapters.settings import TokenLifetimes
-from handoff.codes import hash_token, new_api_token
+from adapters.passwords import hash_password
 from handoff.matter import CaseKind, MaterialRequirement, Matter, Mode, StageType
 
 REGIONS = [
@@ -109,7 +108,7 @@ MATTERS = [
 
 ENTRUSTMENTS = [("441581", "m-spjy-xk", "dept-441581-sj"), ("441581", "m-gtzz-bl", "dept-441581-sj")]
 
-# One demo user per role for the embedded start (printed with their tokens at start-up).
+# One demo user per role for the embedded start (printed with the demo password at start-up).
 DEMO_USERS = [
     ("clerk-lf", "陈晓红（陆丰窗口）", "window_clerk", "office:win-441581"),
     (
@@ -135,12 +134,23 @@ DEMO_PHONES = {
 }
 
 
+DEMO_PASSWORD = "shanwei-demo"
+"""The one password of the demo users (embedded start only: production refuses demo data)."""
+
+
 @dataclass(frozen=True)
-class DemoToken:
+class DemoUser:
+    user_id: str
     role: str
     name: str
-    token: str
-    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DemoStart:
+    users: list[DemoUser]
+    password: str
+    given_now: list[str]
+    """The demo users who had no password and now have the demo one."""
 
 
 async def load_demo_world(conn: AsyncConnection, at: datetime | None = None) -> bool:
@@ -194,26 +204,23 @@ async def _load_demo_users(conn: AsyncConnection, at: datetime) -> None:
             await conn.execute(update(t.users).where(t.users.c.id == user_id).values(phone=phone))
 
 
-async def start_demo(conn: AsyncConnection, at: datetime, lifetimes: TokenLifetimes) -> list[DemoToken]:
-    """What ``handoff serve`` does with demo data at each start: load what is missing, then a
-    fresh token per demo user. Nothing an admin changed is changed back."""
+async def start_demo(conn: AsyncConnection, at: datetime) -> DemoStart:
+    """What ``handoff serve`` does with demo data at each start: load what is missing, and give
+    the demo password to each demo user who has no password yet. Nothing an admin or a user
+    changed is changed back: an existing password is never replaced."""
     await load_demo_world(conn, at)
-    return await issue_demo_tokens(conn, at, lifetimes)
-
-
-async def issue_demo_tokens(conn: AsyncConnection, at: datetime, lifetimes: TokenLifetimes) -> list[DemoToken]:
-    """One fresh token per demo user, for the user as it is now (an admin may have changed its
-    role or scope since the demo world was loaded), expiring as any token of that role does."""
     ids = [user_id for user_id, *_ in DEMO_USERS]
     rows = await conn.execute(select(t.users.c.id, t.users.c.name, t.users.c.role).where(t.users.c.id.in_(ids)))
     found = {row.id: row for row in rows}
-    issued = []
+    users, given = [], []
+    demo_hash: str | None = None
     for user_id in ids:
         if user_id not in found:
             continue
         user = found[user_id]
-        token = new_api_token()
-        expires_at = lifetimes.expiry(user.role, at)
-        await queries.add_token(conn, user_id=user_id, token_hash=hash_token(token), at=at, expires_at=expires_at)
-        issued.append(DemoToken(user.role, user.name, token, expires_at))
-    return issued
+        users.append(DemoUser(user_id, user.role, user.name))
+        if not await sessions.has_password(conn, user_id):
+            demo_hash = demo_hash or await hash_password(DEMO_PASSWORD)
+            await sessions.set_password(conn, user_id, demo_hash, must_change=False, at=at)
+            given.append(user_id)
+    return DemoStart(users=users, password=DEMO_PASSWORD, given_now=given)

@@ -146,6 +146,8 @@ class Settings:
     token_days_staff: int = 90
     token_days_courier: int = 30
     """How long a token lasts when its creator does not say (couriers' phones get lost)."""
+    session_idle_minutes: int = 30
+    """A staff session signed in with a password ends after this many minutes without a request."""
     relay_batch: int = 200
     relay_poll_seconds: float = 0.5
     offline_max_days: int = 7
@@ -267,6 +269,12 @@ class Settings:
 
     def token_lifetimes(self) -> TokenLifetimes:
         return TokenLifetimes(self.token_days_staff, self.token_days_courier)
+
+    def session_idle(self) -> int:
+        """Minutes a session may sit unused (1–720: it ends after 12 hours in any case)."""
+        if not 1 <= self.session_idle_minutes <= 720:
+            raise InvalidInput("HANDOFF_SESSION_IDLE_MINUTES 应为 1–720 之间的整数（分钟）")
+        return self.session_idle_minutes
 
     def dev_keys_in_use(self) -> list[str]:
         """The ``HANDOFF_*`` names of the secrets still at their development default."""

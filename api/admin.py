@@ -20,9 +20,11 @@ from adapters.broker.topology import GROUPS, groups
 from adapters.calendar import LiveCalendar, load_calendar, packaged_schedules
 from adapters.db import admin as db
 from adapters.db import queries
+from adapters.db import sessions as db_sessions
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import matter_to_json
 from adapters.logistics.factory import CARRIERS
+from adapters.passwords import hash_password, one_time_password
 from adapters.settings import MAX_TOKEN_DAYS
 from api.auth import ROLE_ZH, Role, Scope
 from api.problems import Problem
@@ -612,6 +614,27 @@ async def revoke_user_tokens(ctx: Ctx) -> JSON:
         revoked = await db.revoke_tokens(conn, user_id, c.deps.clock.now())
     audit(ctx, "user.tokens_revoked", user_id)
     return {"user_id": user_id, "revoked": revoked}
+
+
+@API.route(
+    "POST",
+    "/api/v1/admin/users/{user_id}/password",
+    summary="重置用户的登录密码：生成一次性密码（只显示一次），用户登录后须先修改；该用户的全部会话随之结束",
+    tag=TAG,
+    roles=ADMIN,
+    response=obj(["user_id", "password", "must_change"], user_id=STR, password=STR, must_change=BOOL),
+)
+async def reset_user_password(ctx: Ctx) -> JSON:
+    c, user_id = container(ctx), ctx.path["user_id"]
+    await _visible_user(ctx, user_id)
+    password = one_time_password()
+    hashed = await hash_password(password)
+    now = c.deps.clock.now()
+    async with c.engine.begin() as conn:
+        await db_sessions.set_password(conn, user_id, hashed, must_change=True, at=now)
+        await db_sessions.end_sessions(conn, user_id, now)
+    audit(ctx, "user.password_reset", user_id)
+    return {"user_id": user_id, "password": password, "must_change": True}
 
 
 @API.route(

@@ -18,6 +18,7 @@ from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
 from adapters.logistics.internal import NAME as INTERNAL_CARRIER
 from api import custody_routes as custody_routes  # registers the checkpoint and custody report routes on API
+from api import sessions as sessions  # registers the sign-in routes on API; session cookies in authenticate
 from api import sms_routes  # noqa: F401  (registers the failed-SMS queue and the resend on API)
 from api.auth import Principal, Role, Scope
 from api.authority import (
@@ -148,7 +149,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 async def authenticate(request: web.Request, container: Container) -> Principal | None:
     header = request.headers.get("Authorization", "")
     if not header:
-        return None
+        return await sessions.from_cookie(request, container)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "访问令牌格式不对，应为 Authorization: Bearer <令牌>")

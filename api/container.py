@@ -50,6 +50,8 @@ class Container:
     """Where documents are drawn: counter documents and exports on separate pools (api/rendering.py)."""
     readiness_timeout_seconds: float = 2.0
     """How long /readyz waits for one dependency before calling it down."""
+    session_idle_minutes: int = 30
+    """A signed-in session ends after this many minutes without a request (HANDOFF_SESSION_IDLE_MINUTES)."""
     sms: SmsDispatch | None = None
     """Sends a staff's resend at once where this process runs the notifications group; None
     elsewhere (the group's sweeper sends it)."""

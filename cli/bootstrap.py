@@ -157,6 +157,7 @@ async def build(settings: Settings) -> Runtime:
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
         token_lifetimes=settings.token_lifetimes(),
+        session_idle_minutes=settings.session_idle(),
         rate_limits=rate_limits(settings),
         renderers=Renderers(exports=export_pool(settings.export_workers)),
         review_bodies=settings.review_bodies(),

@@ -1,5 +1,5 @@
 """``handoff serve``: the API and the outbox relay in one process (the embedded default: SQLite
-and the in-process bus, demo data, one token per role printed at start)."""
+and the in-process bus, demo data, the demo users and their one password printed at start)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.demo import DemoToken, start_demo
+from adapters.demo import DemoStart, start_demo
 from adapters.logs import configure_logging
-from adapters.settings import CHINA, Settings
+from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
 from api.app import create_app
 from cli.base import CliError, run_service
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if refusal:
             raise CliError(refusal)
         settings.token_lifetimes()  # a bad HANDOFF_TOKEN_DAYS_* is refused before anything starts
+        settings.session_idle()
         if explicit.keys() & {"host", "port"}:
             settings = _links_follow_the_address(settings)
         return run_service(serve(settings, workers=not args.no_workers))
@@ -79,10 +80,10 @@ def _links_follow_the_address(settings: Settings) -> Settings:
 async def serve(settings: Settings, workers: bool = True) -> int:
     configure_logging(settings.log_level, settings.log_format)
     runtime = await build(settings)
-    tokens: list[DemoToken] = []
+    demo: DemoStart | None = None
     if settings.demo_data:
         async with runtime.engine.begin() as conn:
-            tokens = await start_demo(conn, datetime.now(UTC), settings.token_lifetimes())
+            demo = await start_demo(conn, datetime.now(UTC))
     await runtime.bus.start()
     session = aiohttp.ClientSession()
     all_groups = consumer_groups(settings)
@@ -112,12 +113,12 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     print(f"  消费组：{'、'.join(chosen) if chosen else '无（请另行运行 handoff worker）'}")
     for note in runtime.notes:
         print(f"  {note}")
-    if tokens:
-        print("  演示账号的访问令牌（Authorization: Bearer <令牌>）：")
-        for demo in tokens:
-            print(f"    {demo.role:<13} {demo.name}  {demo.token}")
-        first = min(demo.expires_at for demo in tokens).astimezone(CHINA)
-        print(f"  （这些令牌最早于 {first:%Y-%m-%d %H:%M} 到期；重启服务会签发新的令牌）")
+    if demo is not None and demo.users:
+        print(f"  演示账号（在工作台用用户名和密码登录；演示密码：{demo.password}）：")
+        for user in demo.users:
+            print(f"    {user.user_id:<12} {user.role:<13} {user.name}")
+        print("  （演示密码只设给尚无密码的演示账号，改过的密码保持不变；")
+        print("    设备和对接系统的访问令牌用 handoff token create 签发）")
     print(
         f"  短信：{'、'.join(p.strip() for p in settings.extra.get('HANDOFF_SMS_PROVIDERS', 'console').split(','))}"
         "（console 把每条短信作为一行 JSON 写到标准输出或 HANDOFF_SMS_CONSOLE_FILE）"

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -471,6 +472,34 @@ api_tokens = Table(
     Column("revoked_at", UtcDateTime),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+user_credentials = Table(
+    "user_credentials",
+    metadata,
+    Column("user_id", String(ID), ForeignKey("users.id"), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("must_change", Boolean, nullable=False, server_default=false()),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime),
+)
+"""A user's argon2id password hash (only users with a row may sign in with a password);
+``must_change``: a one-time password an admin set; ``failures``: consecutive failed sign-ins,
+``locked_until``: the lock-out they earned."""
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(ID), ForeignKey("users.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("ix_user_sessions_user", "user_id"),
+)
+"""Signed-in sessions: the SHA-256 of the cookie, never the cookie; idle after ``last_seen_at``
+plus the idle limit, over at ``expires_at`` in any case, or when ended (logout, password change)."""
 
 idempotency_keys = Table(
     "idempotency_keys",

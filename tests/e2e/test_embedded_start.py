@@ -1,6 +1,7 @@
 """The README's run command, for real: `handoff serve` with no configuration but the embedded
-start's HANDOFF_ENV=development (what `./dev serve` sets) starts, prints its URL and one token per
-role, serves a whole registration, and stops cleanly on SIGTERM."""
+start's HANDOFF_ENV=development (what `./dev serve` sets) starts, prints its URL, the demo users
+and their one password, lets them sign in, serves a whole registration, and stops cleanly on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -24,17 +26,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def call(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+def call(url: str, auth: dict[str, str] | None = None, body: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        headers={"Content-Type": "application/json", **(auth or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def sign_in(base: str, user_id: str, password: str) -> dict[str, str]:
+    """Sign in as the console does: the session cookie back, and the CSRF cookie echoed in its header."""
+    request = urllib.request.Request(
+        f"{base}/api/v1/session",
+        data=json.dumps({"user_id": user_id, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cookies: SimpleCookie = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie"):
+            cookies.load(header)
+    assert not cookies["handoff_session"]["secure"]  # served over plain HTTP on 127.0.0.1
+    return {
+        "Cookie": "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items()),
+        "X-CSRF-Token": cookies["handoff_csrf"].value,
+    }
 
 
 @pytest.fixture
@@ -59,8 +79,13 @@ def served(tmp_path: Path):
         lines.append(line)
         if "按 Ctrl+C 停止" in line:
             break
-    tokens = dict(re.findall(r"^\s+(\w+)\s+\S+\s+(hf_\S+)$", "".join(lines), re.M))
-    yield f"http://127.0.0.1:{port}", tokens, process, "".join(lines), tmp_path
+    output = "".join(lines)
+    password = re.search(r"演示密码：(\S+?)）", output)
+    roles = "window_clerk|dept_clerk|dept_lead|courier|supervisor|admin"
+    users = dict(re.findall(rf"^\s+([\w.-]+)\s+({roles})\s+\S+$", output, re.M))
+    base = f"http://127.0.0.1:{port}"
+    logins = {role: sign_in(base, user_id, password[1]) for user_id, role in users.items()} if password else {}
+    yield base, logins, process, output, tmp_path
     if process.poll() is None:
         process.kill()
         process.wait()
@@ -117,13 +142,20 @@ def test_serve_starts_on_sqlite_with_demo_data_and_stops_cleanly(served):
     assert sms[0]["phone"] == "13900001111" and token in sms[0]["text"] and sms[0]["text"].startswith("【")
 
 
+def test_the_demo_prints_user_names_and_one_password_and_no_tokens(served):
+    _, logins, _, output, _ = served
+    assert "演示密码：shanwei-demo" in output and "hf_" not in output
+    assert "clerk-lf" in output and "陈晓红（陆丰窗口）" in output
+    assert len(logins) == 6
+
+
 def test_the_demo_staff_have_demo_mobiles_and_the_admin_api_reaches_the_in_process_bus(served):
     base, tokens, *_ = served
     status, users = call(f"{base}/api/v1/admin/users", tokens["admin"])
     assert status == 200
     phones = {u["id"]: u["phone"] for u in users["items"]}
     assert len(phones) == 6 and all(re.fullmatch(r"1380000\d{4}", p) for p in phones.values()), phones
-    assert all(u["active_tokens"] >= 1 for u in users["items"])
+    assert all(u["active_tokens"] == 0 for u in users["items"])  # the demo signs in with passwords
     status, parked = call(f"{base}/api/v1/admin/parked?group=notifications", tokens["admin"])
     assert status == 200 and parked == {"group": "notifications", "items": []}
     status, lead = call(f"{base}/api/v1/lead/inbox", tokens["dept_lead"])

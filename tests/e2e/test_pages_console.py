@@ -1,22 +1,26 @@
-"""The staff console /console in a real browser: the window clerk's registration with the
-one-time notice of everything missing, the department clerk's scan-and-sign, and the courier's
-offline queue that delivers a report exactly once."""
+"""The staff console /console in a real browser: signing in with a user name and a password (a
+wrong one first, the lock-out, axe-core on the login screen), the window clerk's registration with
+the one-time notice of everything missing, the hand-over with the courier picker, the department
+clerk's scan-and-sign and the copy to a lead picked by name, and the courier's offline queue that
+delivers a report exactly once."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, Route, expect
 
 from tests.integration.api.test_journeys import post
 from tests.integration.api.test_pages import registered_case
+from tests.integration.api.test_sessions import PASSWORD, give_password
 from tests.support.browser import DESKTOP, PHONE, base_url, screenshot
 
 
-async def open_console(browser, site, user: str, device: dict) -> tuple[Page, list[str]]:
-    """A fresh browser context logged in as USER; the list collects every script error (an HTTP
-    error answer that the page shows to the user is not one)."""
+async def new_page(browser, device: dict) -> tuple[Page, list[str]]:
+    """A fresh browser context; the list collects every script error (an HTTP error answer that
+    the page shows to the user is not one)."""
     context = await browser.new_context(**device)
     page = await context.new_page()
     errors: list[str] = []
@@ -29,9 +33,21 @@ async def open_console(browser, site, user: str, device: dict) -> tuple[Page, li
             else None
         ),
     )
+    return page, errors
+
+
+async def sign_in(page: Page, user: str, password: str) -> None:
+    await page.get_by_label("用户名").fill(user)
+    await page.get_by_label("密码", exact=True).fill(password)
+    await page.get_by_role("button", name="登录", exact=True).click()
+
+
+async def open_console(browser, site, user: str, device: dict) -> tuple[Page, list[str]]:
+    """A fresh browser context signed in as USER with a password."""
+    await give_password(site, user)
+    page, errors = await new_page(browser, device)
     await page.goto(f"{base_url(site)}/console")
-    await page.get_by_label("访问令牌").fill(site.tokens[user])
-    await page.get_by_role("button", name="登录").click()
+    await sign_in(page, user, PASSWORD)
     await expect(page.locator("#who")).to_contain_text("退出")
     return page, errors
 
@@ -183,5 +199,149 @@ async def test_a_courier_reports_offline_and_the_queued_report_is_delivered_exac
     picked = [e for e in events if e["kind"] == "picked_up"]
     assert len(picked) == 1
     assert datetime.fromisoformat(picked[0]["client_time"]) == phone_time
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_clerk_signs_in_after_a_wrong_password_on_a_login_screen_without_accessibility_violations(
+    site, browser
+):
+    await give_password(site, "clerk-lf")
+    page, errors = await new_page(browser, DESKTOP)
+    await page.goto(f"{base_url(site)}/console")
+    await expect(page.get_by_role("heading", name="登录工作台")).to_be_visible()
+    results = await Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    await screenshot(page, "console-desktop-login")
+
+    await sign_in(page, "clerk-lf", "not-my-password")
+    await expect(page.locator("#messages .alert.error")).to_contain_text("用户名或密码不正确")
+    assert (await Axe().run(page)).violations_count == 0
+    await sign_in(page, "clerk-lf", PASSWORD)
+    await expect(page.locator("#who")).to_contain_text("陈晓红（陆丰窗口）")
+    await expect(page.locator("#nav a.active")).to_have_text("收件登记")
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert cookies["handoff_session"]["httpOnly"] and cookies["handoff_session"]["sameSite"] == "Strict"
+    assert not cookies["handoff_csrf"]["httpOnly"]
+
+    await page.get_by_role("button", name="退出").click()
+    await expect(page.get_by_role("heading", name="登录工作台")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="登录工作台")).to_be_visible()  # the session is over
+    assert errors == []
+    await page.context.close()
+
+
+async def test_five_wrong_passwords_lock_the_user_out_and_the_console_says_how_long_to_wait(site, browser):
+    await give_password(site, "dept-zj")
+    page, errors = await new_page(browser, DESKTOP)
+    await page.goto(f"{base_url(site)}/console")
+    for _ in range(4):
+        await sign_in(page, "dept-zj", "wrong-password")
+        await expect(page.locator("#messages .alert.error")).to_contain_text("用户名或密码不正确")
+        await page.locator("#messages").evaluate("el => el.replaceChildren()")
+    await sign_in(page, "dept-zj", "wrong-password")
+    await expect(page.locator("#messages .alert.error")).to_contain_text("账号已暂时锁定，请 1 分钟后再试")
+    await sign_in(page, "dept-zj", PASSWORD)  # right, but locked
+    await expect(page.locator("#messages .alert.error")).to_contain_text("账号已暂时锁定")
+    await screenshot(page, "console-desktop-locked")
+    site.tick(seconds=61)
+    await sign_in(page, "dept-zj", PASSWORD)
+    await expect(page.locator("#who")).to_contain_text("退出")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_window_clerk_hands_a_package_to_a_courier_chosen_by_name_from_the_picker(site, browser):
+    case, _ = await registered_case(site)
+    package = await post(site, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
+    page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
+    await page.goto(f"{base_url(site)}/console#/handover")
+    await page.get_by_label("加入材料包").fill(package["code"])
+    await page.get_by_role("button", name="加入", exact=True).click()
+    await expect(page.locator("td.package-code")).to_have_text(package["code"])
+    picker = page.get_by_label("快递员")
+    await expect(picker.locator("option", has_text="吴海波（政务专递）")).to_have_count(1)
+    offered = await picker.locator("option").all_inner_texts()
+    assert "外地快递员" not in offered  # courier-x serves another region
+    assert not any("courier-" in text for text in offered)  # names, never ids
+    await picker.select_option(label="吴海波（政务专递）")
+    await screenshot(page, "console-desktop-handover-picker")
+    await page.get_by_role("button", name="交接给快递员（生成交接单）").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("已交接 1 个材料包给快递员 吴海波（政务专递）")
+    await expect(page.locator(".card.success")).to_contain_text("吴海波（政务专递）")
+    handed = (await custody_kinds(site, package["id"]))[-1]
+    assert (handed["kind"], handed["to_party"]) == ("picked_up", "courier:courier-07"), handed
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_department_clerk_copies_a_case_to_a_lead_chosen_by_name_from_the_picker(site, browser):
+    case, _ = await registered_case(site)
+    assert case["department_office_id"] == "dept-441500-qx"  # 防雷装置竣工验收: the weather bureau
+    lead = {"user_id": "lead-qx", "name": "蔡文辉", "role": "dept_lead", "scope": "office:dept-441500-qx"}
+    await post(site, "/api/v1/admin/tokens", "admin", lead, 201)
+    page, errors = await open_console(browser, site, "dept-zj", DESKTOP)
+    await page.goto(f"{base_url(site)}/console#/case/{case['id']}")
+    await page.get_by_text("抄送分管领导", exact=True).first.click()
+    picker = page.get_by_label("分管领导")
+    await expect(picker.locator("option", has_text="蔡文辉")).to_have_count(1)
+    offered = await picker.locator("option").all_inner_texts()
+    assert "黄建国（分管领导）" not in offered  # the lead of another department
+    assert not any("lead-" in text for text in offered)
+    await picker.select_option(label="蔡文辉")
+    await page.get_by_label("说明").fill("请阅示")
+    await page.get_by_role("button", name="抄送分管领导").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("抄送分管领导：已完成")
+    full = await (await site.client.get(f"/api/v1/cases/{case['id']}", headers=site.auth("dept-zj"))).json()
+    assert [(c["lead"], c["note"]) for c in full["lead_copies"]] == [("lead-qx", "请阅示")]
+    copies = page.locator("p", has_text="请阅示")
+    await expect(copies).to_contain_text("蔡文辉（")
+    await expect(copies).not_to_contain_text("lead-qx")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_a_lead_sees_their_name_once_in_the_header_changes_their_password_and_signs_in_with_the_new_one(
+    site, browser
+):
+    page, errors = await open_console(browser, site, "lead-zj", DESKTOP)
+    await expect(page.locator("#who span")).to_have_text("黄建国（分管领导）")
+    await page.get_by_role("link", name="修改密码").click()
+    await page.get_by_label("原密码").fill(PASSWORD)
+    await page.get_by_label("新密码", exact=True).fill("lead-zj")
+    await page.get_by_label("再次输入新密码").fill("lead-zj")
+    await page.get_by_role("button", name="修改密码").click()
+    assert not await page.get_by_label("新密码", exact=True).evaluate("el => el.validity.valid")  # under 10
+    await page.get_by_label("新密码", exact=True).fill("汕尾-黄建国-2026")
+    await page.get_by_label("再次输入新密码").fill("汕尾-黄建国-2025")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#messages .alert.error")).to_contain_text("两次输入的新密码不一致")
+    await page.get_by_label("再次输入新密码").fill("汕尾-黄建国-2026")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("密码已修改")
+    await page.get_by_role("button", name="退出").click()
+    await sign_in(page, "lead-zj", PASSWORD)
+    await expect(page.locator("#messages .alert.error")).to_contain_text("用户名或密码不正确")
+    await sign_in(page, "lead-zj", "汕尾-黄建国-2026")
+    await expect(page.locator("#who span")).to_have_text("黄建国（分管领导）")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_after_an_admins_reset_the_user_must_set_a_new_password_before_anything_else(site, browser):
+    await give_password(site, "clerk-lf")
+    reset = await post(site, "/api/v1/admin/users/clerk-lf/password", "admin", None, 200)
+    page, errors = await new_page(browser, DESKTOP)
+    await page.goto(f"{base_url(site)}/console")
+    await sign_in(page, "clerk-lf", reset["password"])
+    await expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    assert await page.locator("#nav a").count() == 0
+    await page.get_by_label("管理员提供的一次性密码").fill(reset["password"])
+    await page.get_by_label("新密码", exact=True).fill("陆丰-陈晓红-2026")
+    await page.get_by_label("再次输入新密码").fill("陆丰-陈晓红-2026")
+    await page.get_by_role("button", name="修改密码").click()
+    await expect(page.locator("#nav a.active")).to_have_text("收件登记")
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("密码已修改")
     assert errors == []
     await page.context.close()

@@ -40,6 +40,14 @@ def test_demo_data_is_refused_in_production_and_a_misspelt_environment_is_not_ta
     assert Settings.from_env({"HANDOFF_ENV": " Development "}).production_refusal() is None
 
 
+def test_a_session_idles_out_after_30_minutes_or_as_configured_between_1_and_720():
+    assert Settings().session_idle() == 30
+    assert Settings.from_env({"HANDOFF_SESSION_IDLE_MINUTES": "15"}).session_idle() == 15
+    for bad in ("0", "721"):
+        with pytest.raises(InvalidInput):
+            Settings.from_env({"HANDOFF_SESSION_IDLE_MINUTES": bad}).session_idle()
+
+
 def test_tokens_last_90_days_for_staff_30_for_couriers_or_as_configured():
     assert TokenLifetimes().expiry("dept_clerk", NOW) == NOW + timedelta(days=90)
     assert TokenLifetimes().expiry("courier", NOW) == NOW + timedelta(days=30)

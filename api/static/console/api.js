@@ -1,19 +1,33 @@
-// Talking to the JSON API (/api/v1): the bearer token, problem+json errors, Idempotency-Keys,
-// PDF documents as blobs, and which routes the served OpenAPI document declares.
+// Talking to the JSON API (/api/v1): the session cookie set at sign-in (HttpOnly, so never seen
+// here) with its CSRF token echoed on every state-changing request, or a device's bearer token;
+// problem+json errors, Idempotency-Keys, PDF documents as blobs, and which routes the served
+// OpenAPI document declares.
 
 const TOKEN_KEY = "handoff.console.token";
+const SAFE = ["GET", "HEAD", "OPTIONS"];
+
+/** The CSRF cookie's value (set with the session; not HttpOnly, so that it can be echoed). */
+function csrfToken() {
+  const found = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("handoff_csrf="));
+  return found ? decodeURIComponent(found.slice("handoff_csrf=".length)) : "";
+}
 
 export const session = {
-  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  token: sessionStorage.getItem(TOKEN_KEY) || "", // a device's bearer token, when it signs in with one
   me: null, // GET /api/v1/me: user_id, name, role, role_zh, scope, offices
-  login(token) {
+  useToken(token) {
     this.token = token;
     sessionStorage.setItem(TOKEN_KEY, token);
   },
-  logout() {
+  forget() {
     this.token = "";
     this.me = null;
+    this.people = {};
     sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
+  },
+  people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
+  personName(id) {
+    return this.people[id] || id;
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
@@ -61,6 +75,7 @@ function url(path, query) {
 async function send(method, path, { body, key, query, accept = "application/json" } = {}) {
   const headers = { Accept: `${accept}, application/problem+json` };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  else if (!SAFE.includes(method)) headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (key) headers["Idempotency-Key"] = key;
   let response;
@@ -70,7 +85,7 @@ async function send(method, path, { body, key, query, accept = "application/json
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      credentials: "omit",
+      credentials: session.token ? "omit" : "same-origin",
     });
   } catch {
     throw new NetworkError();
@@ -127,4 +142,17 @@ export async function routeExists(method, template) {
     }
   }
   return routes.has(`${method.toUpperCase()} ${shape(template)}`);
+}
+
+/** Learn the names of the couriers and leads in the user's scope, for showing names instead of ids. */
+export async function learnNames() {
+  if (session.me?.role === "courier") return;
+  await Promise.all(["courier", "dept_lead"].map((role) => staffOptions(role).catch(() => [])));
+}
+
+/** [[id, name]] of the couriers or leads (ROLE) who may be named for OFFICE_ID: names shown, ids sent. */
+export async function staffOptions(role, officeId) {
+  const data = await call("GET", "/api/v1/staff", { query: { role, office_id: officeId } });
+  for (const item of data.items) session.people[item.id] = item.name;
+  return data.items.map((item) => [item.id, item.name]);
 }

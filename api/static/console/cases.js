@@ -1,7 +1,7 @@
 // Cases: the ledger list (filters, cursor pagination), one case with its clock and the actions of
 // the user's role, and the department lead's inbox (待阅).
 
-import { call, newKey, routeExists, session } from "./api.js";
+import { call, newKey, routeExists, session, staffOptions } from "./api.js";
 import { custodyPanel } from "./packages.js";
 import {
   attempt,
@@ -275,7 +275,13 @@ function actions(c, rerender) {
     ]);
   if (dept && !terminal)
     simple("copies", "抄送分管领导", [
-      { name: "lead", label: "领导编号", required: true, maxlength: 64, placeholder: "如 lead-zj" },
+      {
+        name: "lead",
+        label: "分管领导",
+        type: "select",
+        required: true,
+        load: () => staffOptions("dept_lead", c.department_office_id),
+      },
       { name: "note", label: "说明", maxlength: 500 },
     ]);
   if (dept && c.rating?.bad && !c.rating.rectified)
@@ -453,7 +459,7 @@ function caseBody(c, rerender) {
               { class: "card" },
               h("h2", {}, "领导待阅与批阅"),
               c.lead_copies.map((l) =>
-                h("p", {}, `${l.lead}（${time(l.copied_at)} 抄送${l.note ? `：${l.note}` : ""}）`, h("br"), l.remark ? `批阅：${l.remark}` : "待阅"),
+                h("p", {}, `${session.personName(l.lead)}（${time(l.copied_at)} 抄送${l.note ? `：${l.note}` : ""}）`, h("br"), l.remark ? `批阅：${l.remark}` : "待阅"),
               ),
             )
           : null,

@@ -1,6 +1,6 @@
 // DOM helpers, messages, Chinese labels and the small form builder every screen uses.
 
-import { ApiError, documentUrl, routeExists } from "./api.js";
+import { ApiError, documentUrl, routeExists, session } from "./api.js";
 
 /** h("p", {class: "x", onclick: f}, "text", child): an element; text is always text, never HTML. */
 export function h(tag, attrs = {}, ...children) {
@@ -159,12 +159,12 @@ export function percent(value) {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
 }
 
-/** office:win-441581 → its name; courier:courier-07 → 快递员 courier-07. */
+/** office:win-441581 → its name; courier:courier-07 → 快递员 吴海波（政务专递） (the id when unknown). */
 export function party(text, officeName) {
   if (!text) return "";
   const [kind, id] = text.split(/:(.*)/s);
   if (kind === "office") return officeName(id);
-  if (kind === "courier") return `快递员 ${id}`;
+  if (kind === "courier") return `快递员 ${session.personName(id)}`;
   if (kind === "applicant") return "申请人";
   return text;
 }
@@ -208,8 +208,9 @@ export function form(fields, submitLabel, onSubmit, attrs = {}) {
       control = h(
         "select",
         common,
-        f.options.map(([value, label]) => h("option", { value, selected: value === f.value }, label)),
+        (f.options || []).map(([value, label]) => h("option", { value, selected: value === f.value }, label)),
       );
+      if (f.load) fillSelect(control, f.load);
     } else if (f.type === "checkbox") {
       control = h("input", { ...common, type: "checkbox", checked: f.value });
     } else {
@@ -256,6 +257,26 @@ export function form(fields, submitLabel, onSubmit, attrs = {}) {
     }
   });
   return el;
+}
+
+/**
+ * Fill a picker from LOAD (async → [[value, label]]): names shown, ids sent. Until it answers, and
+ * when nobody may be chosen, the only option is an empty one that a required select refuses.
+ */
+export async function fillSelect(select, load) {
+  select.replaceChildren(h("option", { value: "" }, "正在加载……"));
+  let options;
+  try {
+    options = await load();
+  } catch (error) {
+    select.replaceChildren(h("option", { value: "" }, "名单加载失败"));
+    showError(error);
+    return;
+  }
+  select.replaceChildren(
+    h("option", { value: "" }, options.length ? "请选择" : "（没有可选的人员）"),
+    ...options.map(([value, label]) => h("option", { value }, label)),
+  );
 }
 
 // ------------------------------------------------------------------ documents

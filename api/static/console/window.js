@@ -1,12 +1,13 @@
 // The proxy window (代收窗口): register a case against the matter's checklist, seal its package,
 // print the receipt notice and the transfer slip, and hand a batch of packages to a courier.
 
-import { call, newKey, session } from "./api.js";
+import { call, newKey, session, staffOptions } from "./api.js";
 import {
   attempt,
   clearMessages,
   DELIVERY_ZH,
   documentButton,
+  fillSelect,
   dl,
   form,
   h,
@@ -363,7 +364,13 @@ export async function handoverScreen(root) {
   const handForm = form(
     [
       { name: "office_id", label: "交出单位", type: "select", options: offices.map((o) => [o.id, o.name]) },
-      { name: "courier", label: "快递员编号", required: true, maxlength: 64, placeholder: "如 courier-07" },
+      {
+        name: "courier",
+        label: "快递员",
+        type: "select",
+        required: true,
+        load: () => staffOptions("courier", offices[0]?.id),
+      },
     ],
     "交接给快递员（生成交接单）",
     async (values) => {
@@ -382,7 +389,8 @@ export async function handoverScreen(root) {
       sessionStorage.removeItem(BATCH_KEY);
       batch = loadBatch();
       render();
-      showOk(`已交接 ${handed.length} 个材料包给快递员 ${manifest.courier}。`);
+      const courierName = couriers.selectedOptions[0]?.textContent || manifest.courier;
+      showOk(`已交接 ${handed.length} 个材料包给快递员 ${courierName}。`);
       done.replaceChildren(
         h(
           "div",
@@ -390,7 +398,7 @@ export async function handoverScreen(root) {
           h("h2", {}, "交接单"),
           dl([
             ["交接单号", manifest.id],
-            ["快递员", manifest.courier],
+            ["快递员", courierName],
             ["材料包", handed.map((p) => p.code).join("、")],
           ]),
           documentButton(
@@ -403,6 +411,11 @@ export async function handoverScreen(root) {
       );
     },
   );
+  // The couriers offered are those who serve the office handing over: chosen again with the office.
+  const couriers = handForm.querySelector("select[name=courier]");
+  handForm.querySelector("select[name=office_id]").addEventListener("change", (event) => {
+    fillSelect(couriers, () => staffOptions("courier", event.target.value));
+  });
   root.append(h("h1", {}, "交接快递"), add, list, handForm, done);
   render();
 }
