@@ -271,7 +271,10 @@ def main() -> None:
             "HANDOFF_BROKER_URL": "memory://",
             "HANDOFF_LOG_LEVEL": "WARNING",
             "HANDOFF_RATE_API_PER_MINUTE": "100000000",
-            "HANDOFF_RATE_TRACKING_PER_MINUTE": "100000000",
+            "HANDOFF_RATE_API_BURST": "100000000",
+            # the tracking page's limits are HANDOFF_RATE_TRACK_* (a misspelt name measured 429s)
+            "HANDOFF_RATE_TRACK_PER_MINUTE": "100000000",
+            "HANDOFF_RATE_TRACK_BURST": "100000000",
         }
         handoff = str(Path(sys.executable).with_name("handoff"))
         procs.append(

@@ -438,6 +438,15 @@ api_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 
+auth_version = Table(
+    "auth_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+"""One row (id 1): bumped with every change that can take authority away from a token (a
+revocation, a user disabled, a role or scope changed); see adapters/db/admin.bump_auth_version."""
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
