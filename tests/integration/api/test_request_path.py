@@ -75,13 +75,14 @@ async def test_a_case_view_runs_a_handful_of_statements(api):
     assert len(seen) <= CASE_VIEW_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
 
 
-async def test_the_tracking_page_runs_a_handful_of_statements(api):
+async def test_the_tracking_page_and_its_json_run_a_handful_of_statements(api):
     w = await world(api)
-    path = f"/t/{api.container.deps.tracking.token_for(w['case']['id'])}"
-    with statements(api.container.engine) as seen:
-        response = await api.client.get(path)
-        assert response.status == 200, await response.text()
-    assert len(seen) <= TRACKING_PAGE_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
+    token = api.container.deps.tracking.token_for(w["case"]["id"])
+    for path in (f"/t/{token}", f"/api/v1/track/{token}"):
+        with statements(api.container.engine) as seen:
+            response = await api.client.get(path)
+            assert response.status == 200, await response.text()
+            assert len(seen) <= TRACKING_PAGE_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
 
 
 async def test_a_cached_principal_spares_the_token_read_on_the_next_request(api):
