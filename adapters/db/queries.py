@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
 from adapters.db.admin import Conflict
+from adapters.db.repositories import JsonRows
 from adapters.db.tables import outbox
+from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
 from handoff.calendar import Schedule
 from handoff.errors import DomainError
@@ -510,6 +512,31 @@ async def case_notifications(conn: AsyncConnection, case_id: str) -> list[dict[s
         .order_by(n.c.created_at, n.c.id)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def case_messages(conn: AsyncConnection, case_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """In one statement: the case's SMS as :func:`case_notifications` gives them, and its gaps
+    as ``adapters.db.positions.gaps(case_id=…)`` does."""
+    row = (await conn.execute(_case_messages(conn.dialect.name), {"case_id": case_id})).one()
+    return _CASE_SMS.rows(row[0]), _CASE_GAPS.rows(row[1])
+
+
+_CASE_SMS = JsonRows(
+    t.notifications,
+    bindparam("case_id"),
+    "case_id",
+    columns=["id", "recipient", "audience", "template_key", "status", "reason", "created_at", "updated_at"],
+    order=["created_at", "id"],
+)
+_CASE_GAPS = JsonRows(consumer_gaps, bindparam("case_id"), "case_id", order=["parked_at", "seq"])
+_CASE_MESSAGES: dict[str, Any] = {}
+
+
+def _case_messages(dialect: str) -> Any:
+    found = _CASE_MESSAGES.get(dialect)
+    if found is None:
+        found = _CASE_MESSAGES[dialect] = select(_CASE_SMS.column(dialect, "sms"), _CASE_GAPS.column(dialect, "gaps"))
+    return found
 
 
 async def shipment_label(conn: AsyncConnection, package_id: str) -> str | None:

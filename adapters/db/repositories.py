@@ -226,17 +226,27 @@ def _decoder(column: Any) -> Callable[[Any], Any]:
     return _same
 
 
-class _Children:
-    """One child table of an aggregate as a JSON column of the aggregate's SELECT."""
+class JsonRows:
+    """Rows of a table as one JSON column of another SELECT: those whose ``key`` equals
+    ``parent_key`` (a column of the outer SELECT, or a bound parameter); ``columns``: which
+    (default: all but ``key``); ``order``: the column names the rows are sorted by once decoded
+    (default: ``seq`` where the table has one)."""
 
-    def __init__(self, table: Table, parent_key: Any, key: str) -> None:
+    def __init__(
+        self,
+        table: Table,
+        parent_key: Any,
+        key: str,
+        columns: Sequence[str] | None = None,
+        order: Sequence[str] | None = None,
+    ) -> None:
         self.table = table
         self.parent_key = parent_key
-        self.columns = [c for c in table.c if c.name != key]
+        self.columns = [c for c in table.c if c.name != key and (columns is None or c.name in columns)]
         self.names = [c.name for c in self.columns]
         self.decoders = [_decoder(c) for c in self.columns]
         self.key = table.c[key]
-        self.ordered = "seq" in table.c
+        self.order = list(order) if order is not None else (["seq"] if "seq" in table.c else [])
 
     def column(self, dialect: str, label: str) -> Any:
         if dialect == "postgresql":
@@ -247,29 +257,29 @@ class _Children:
         return select(aggregate).where(self.key == self.parent_key).scalar_subquery().label(label)
 
     def rows(self, value: Any) -> list[dict[str, Any]]:
-        """The child rows out of the aggregate's JSON (None or [] when there are none), in ``seq`` order."""
+        """The rows out of the JSON (None or [] when there are none), in ``order``."""
         found = [
             {name: decode(v) for name, decode, v in zip(self.names, self.decoders, row, strict=True)}
             for row in value or ()
         ]
-        if self.ordered:
-            found.sort(key=lambda r: r["seq"])
+        if self.order:
+            found.sort(key=lambda r: tuple(r[name] for name in self.order))
         return found
 
 
 _CASE_CHILDREN = {
-    "materials": _Children(t.case_materials, t.cases.c.id, "case_id"),
-    "ious": _Children(t.case_ious, t.cases.c.id, "case_id"),
-    "supplements": _Children(t.case_supplements, t.cases.c.id, "case_id"),
-    "stages": _Children(t.case_stages, t.cases.c.id, "case_id"),
-    "extensions": _Children(t.case_extensions, t.cases.c.id, "case_id"),
-    "lead_copies": _Children(t.case_lead_copies, t.cases.c.id, "case_id"),
-    "pickup": _Children(t.pickups, t.cases.c.id, "case_id"),
-    "rating": _Children(t.ratings, t.cases.c.id, "case_id"),
+    "materials": JsonRows(t.case_materials, t.cases.c.id, "case_id"),
+    "ious": JsonRows(t.case_ious, t.cases.c.id, "case_id"),
+    "supplements": JsonRows(t.case_supplements, t.cases.c.id, "case_id"),
+    "stages": JsonRows(t.case_stages, t.cases.c.id, "case_id"),
+    "extensions": JsonRows(t.case_extensions, t.cases.c.id, "case_id"),
+    "lead_copies": JsonRows(t.case_lead_copies, t.cases.c.id, "case_id"),
+    "pickup": JsonRows(t.pickups, t.cases.c.id, "case_id"),
+    "rating": JsonRows(t.ratings, t.cases.c.id, "case_id"),
 }
 _PACKAGE_CHILDREN = {
-    "items": _Children(t.package_items, t.packages.c.id, "package_id"),
-    "custody": _Children(t.custody_events, t.packages.c.id, "package_id"),
+    "items": JsonRows(t.package_items, t.packages.c.id, "package_id"),
+    "custody": JsonRows(t.custody_events, t.packages.c.id, "package_id"),
 }
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.integration
 COURIER_REPORT_STATEMENTS = 7
 """Was 10, the token read among them; now: reserve the key, load the package
 in one statement, update it, its custody event, the case sequence, the outbox row, the stored answer."""
-CASE_VIEW_STATEMENTS = 4
-"""Was 15: the case in one statement (was 9), its packages in one, its SMS and its gaps."""
+CASE_VIEW_STATEMENTS = 3
+"""Was 15: the case in one statement (was 9), its packages in one, its SMS and its gaps in one."""
 TRACKING_PAGE_STATEMENTS = 2
 """Was 12."""
 
