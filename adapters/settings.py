@@ -182,6 +182,8 @@ class Settings:
     """Addresses each limit remembers (the least recently seen are forgotten first)."""
     trusted_proxies: str = ""
     """``10.0.0.1,10.1.0.0/16``: peers whose X-Forwarded-For names the client; no one else's is read."""
+    principal_cache_seconds: float = 5.0
+    """How long the API remembers a bearer token's user; revocations hold at once regardless."""
     export_workers: int = 1
     """Threads that render exports (ledger PDF/XLSX/CSV), beside the counter documents' own thread."""
     extra: Mapping[str, str] = field(default_factory=dict)

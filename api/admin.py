@@ -595,6 +595,7 @@ async def update_user(ctx: Ctx) -> JSON:
     if values:
         async with c.engine.begin() as conn:
             await db.update_user(conn, user_id, **values)
+        c.principals.drop()
         audit(ctx, "user.updated", user_id)
     return user_view(await _visible_user(ctx, user_id))
 
@@ -612,6 +613,7 @@ async def revoke_user_tokens(ctx: Ctx) -> JSON:
     await _visible_user(ctx, user_id)
     async with c.engine.begin() as conn:
         revoked = await db.revoke_tokens(conn, user_id, c.deps.clock.now())
+    c.principals.drop()
     audit(ctx, "user.tokens_revoked", user_id)
     return {"user_id": user_id, "revoked": revoked}
 

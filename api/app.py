@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -153,13 +154,25 @@ async def authenticate(request: web.Request, container: Container) -> Principal 
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "访问令牌格式不对，应为 Authorization: Bearer <令牌>")
-    async with container.engine.connect() as conn:
-        owner = await queries.token_owner(conn, hash_token(token))
-    if owner is None:
-        raise Problem(401, "访问令牌无效或已吊销")
-    if owner.expires_at <= container.deps.clock.now():
+    token_hash = hash_token(token)
+    cache = container.principals
+    cached = cache.get(token_hash)
+    if cached is not None:
+        principal, expires_at = cached.principal, cached.expires_at
+    else:
+        generation = cache.generation
+        async with container.engine.connect() as conn:
+            owner = await queries.token_owner(conn, token_hash)
+        if owner is None:
+            raise Problem(401, "访问令牌无效或已吊销")
+        principal = Principal(
+            user_id=owner.user_id, name=owner.name, role=Role(owner.role), scope=Scope.parse(owner.scope)
+        )
+        expires_at = owner.expires_at
+        cache.put(token_hash, principal, expires_at, generation)
+    if expires_at <= container.deps.clock.now():
         raise Problem(401, "访问令牌已过期")
-    return Principal(user_id=owner.user_id, name=owner.name, role=Role(owner.role), scope=Scope.parse(owner.scope))
+    return principal
 
 
 def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -285,10 +298,23 @@ async def _load_target(ctx: Ctx, route: Route, container: Container) -> None:
             check_package(route.authority, who, package, ctx.office_regions, internal_carrier=INTERNAL_CARRIER)
 
 
+async def _auth_listener(app: web.Application) -> AsyncIterator[None]:
+    """PostgreSQL: listen for authority changes committed by any process (api/principals.py)."""
+    principals = app[CONTAINER].principals
+    task = asyncio.get_running_loop().create_task(principals.listen(app[CONTAINER].engine))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(principals.attempted.wait(), 5)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(container: Container, registry: CollectorRegistry | None = None) -> web.Application:
     """``registry``: where the HTTP metrics go, shared with the workers of the same process."""
     app = web.Application(middlewares=[rate_limit, problems], client_max_size=MAX_BODY)
     app[CONTAINER] = container
+    app.cleanup_ctx.append(_auth_listener)
     app[LIMITER] = RateLimiter(container.rate_limits)
     app.on_response_prepare.append(security_headers)
     registry = registry or CollectorRegistry()

@@ -14,6 +14,7 @@ from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.settings import TokenLifetimes
 from adapters.sms.dispatch import SmsDispatch
+from api.principals import PrincipalCache
 from api.ratelimit import RateLimits
 from api.rendering import Renderers
 from handoff.codes import ScanSigner
@@ -60,9 +61,19 @@ class Container:
     courts: dict[str, str] = field(default_factory=dict)
     """人民法院 for 行政诉讼 per office id (``*``: every other office); HANDOFF_COURT."""
 
+    principal_cache_seconds: float = 5.0
+    """How long a token's principal is remembered (HANDOFF_PRINCIPAL_CACHE_SECONDS; 0: never);
+    a revocation holds at once all the same (api/principals.py)."""
+    principals: PrincipalCache = field(init=False)
+
     _regions: dict[str, str] = field(default_factory=dict)
     _regions_loaded_at: float = -1.0
     regions_ttl_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.principals = PrincipalCache(
+            self.principal_cache_seconds, listening=self.engine.dialect.name == "postgresql"
+        )
 
     async def office_regions(self) -> dict[str, str]:
         """office id → region code, for scope checks; read at most every ``regions_ttl_seconds``

@@ -16,7 +16,6 @@ from typing import Any
 from aiohttp import web
 
 from adapters.db import queries, reports
-from adapters.db.positions import gaps
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.images import reencode
 from adapters.logistics.common import event_key
@@ -941,8 +940,9 @@ async def get_case(ctx: Ctx) -> dict[str, Any]:
         case = await visible_case(ctx, ctx.path["case_id"], uow)
         view = case_view(case, c.deps.calendar, today(c))
         view["packages"] = [package_view(p, payload_for(c, p)) for p in await uow.packages.for_case(case.id)]
-        view["sms"] = [sms_view(n) for n in await queries.case_notifications(uow.conn, case.id)]
-        view["gaps"] = [gap_view(g) for g in await gaps(uow.conn, case_id=case.id)]
+        sms, case_gaps = await queries.case_messages(uow.conn, case.id)
+        view["sms"] = [sms_view(n) for n in sms]
+        view["gaps"] = [gap_view(g) for g in case_gaps]
         return view
 
 

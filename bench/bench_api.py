@@ -11,7 +11,7 @@ where installed) against a scratch database built by the real migrations and fil
 real services; the raw server runs in its own process with a pool of the same size. Every figure
 is the median of ``--runs`` runs, printed beside the raw figure, the ratio and the load average.
 
-Run:  .venv/bin/python bench/bench_api.py [--packages 400] [--duration 10] [--runs 3]
+Run:  .venv/bin/python bench/bench_api.py [--packages 400] [--duration 10] [--runs 3] [--only tracking]
 Needs PostgreSQL on 127.0.0.1:5432 and wrk (apt-get install wrk).
 """
 
@@ -241,6 +241,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only the figures whose title contains this (e.g. tracking)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -324,6 +325,8 @@ def main() -> None:
             f"{'figure':52} {'ours req/s':>11} {'p99 ms':>8} {'non-2xx':>8} {'raw req/s':>10} {'ratio':>7} {'load':>6}"
         )
         for title, (ours_url, ours_script), (raw_url, raw_script) in scenarios:
+            if args.only not in title:
+                continue
             ours_runs, raw_runs = [], []
             for _ in range(args.runs):
                 ours_runs.append(wrk(ours_url, ours_script, args.duration, args.connections))

@@ -162,6 +162,7 @@ async def build(settings: Settings) -> Runtime:
         renderers=Renderers(exports=export_pool(settings.export_workers)),
         review_bodies=settings.review_bodies(),
         courts=settings.courts(),
+        principal_cache_seconds=settings.principal_cache_seconds,
     )
     runtime = Runtime(
         settings=settings,

@@ -316,17 +316,48 @@ async def add_user(
 
 
 async def update_user(conn: AsyncConnection, user_id: str, **values: str | bool) -> None:
+    """Change a user; the tokens' cached principals are dropped when the transaction commits."""
     await conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
+    await bump_auth_version(conn)
 
 
 async def revoke_tokens(conn: AsyncConnection, user_id: str, at: datetime) -> int:
-    """Revoke every active token of the user; how many were active."""
+    """Revoke every active token of the user; how many were active. The tokens' cached
+    principals are dropped when the transaction commits."""
     done = await conn.execute(
         update(t.api_tokens)
         .where(t.api_tokens.c.user_id == user_id, t.api_tokens.c.revoked_at.is_(None))
         .values(revoked_at=at)
     )
+    await bump_auth_version(conn)
     return int(done.rowcount or 0)
+
+
+AUTH_CHANNEL = "handoff_auth"
+"""PostgreSQL channel on which every API process listens to drop its cached principals."""
+
+
+async def bump_auth_version(conn: AsyncConnection) -> int:
+    """Count a change that can take authority away from a token, in the caller's transaction;
+    on PostgreSQL also ``NOTIFY handoff_auth, '<version>'``, delivered to every listening API
+    process when (and only if) the transaction commits. The new version."""
+    row = t.auth_version
+    done = await conn.execute(
+        update(row).where(row.c.id == 1).values(version=row.c.version + 1).returning(row.c.version)
+    )
+    version = done.scalar()
+    if version is None:
+        await conn.execute(insert(row).values(id=1, version=1))
+        version = 1
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(AUTH_CHANNEL, str(version))))
+    return int(version)
+
+
+async def auth_version(conn: AsyncConnection) -> int:
+    """How many authority changes were committed (0 before the first)."""
+    found = (await conn.execute(select(t.auth_version.c.version).where(t.auth_version.c.id == 1))).scalar()
+    return int(found or 0)
 
 
 async def known_offices(conn: AsyncConnection, office_ids: Sequence[str]) -> set[str]:

@@ -501,6 +501,15 @@ user_sessions = Table(
 """Signed-in sessions: the SHA-256 of the cookie, never the cookie; idle after ``last_seen_at``
 plus the idle limit, over at ``expires_at`` in any case, or when ended (logout, password change)."""
 
+auth_version = Table(
+    "auth_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+"""One row (id 1): bumped with every change that can take authority away from a token (a
+revocation, a user disabled, a role or scope changed); see adapters/db/admin.bump_auth_version."""
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
 from adapters.db.admin import Conflict
+from adapters.db.repositories import JsonRows
 from adapters.db.tables import outbox
+from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
 from handoff.calendar import Schedule
 from handoff.errors import DomainError
@@ -50,18 +52,19 @@ class UserDiffers(Conflict):
 async def token_owner(conn: AsyncConnection, token_hash: str) -> TokenOwner | None:
     """The user of an unrevoked token, and when the token expires (the caller compares it with
     its own clock)."""
-    row = (
-        await conn.execute(
-            select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope, t.api_tokens.c.expires_at)
-            .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
-            .where(
-                t.api_tokens.c.token_hash == token_hash,
-                t.api_tokens.c.revoked_at.is_(None),
-                t.users.c.active.is_(True),
-            )
-        )
-    ).first()
+    row = (await conn.execute(_TOKEN_OWNER, {"token_hash": token_hash})).first()
     return TokenOwner(*row) if row else None
+
+
+_TOKEN_OWNER = (
+    select(t.users.c.id, t.users.c.name, t.users.c.role, t.users.c.scope, t.api_tokens.c.expires_at)
+    .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+    .where(
+        t.api_tokens.c.token_hash == bindparam("token_hash"),
+        t.api_tokens.c.revoked_at.is_(None),
+        t.users.c.active.is_(True),
+    )
+)
 
 
 async def add_token(
@@ -241,27 +244,43 @@ async def reserve_idempotency_key(
     (PostgreSQL's unique index; SQLite has one writer) and then finds its answer — stored in the
     same transaction as the command's effects by :func:`store_idempotent_answer` — or, if the
     first rolled back, reserves the key itself."""
-    keys = t.idempotency_keys
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     reserved = await conn.execute(
-        dialect_insert(keys)
-        .values(actor=actor, key=key, request_hash=request_hash, status=0, body="", created_at=at)
-        .on_conflict_do_nothing(index_elements=[keys.c.actor, keys.c.key])
+        _reserve_key(conn.dialect.name),
+        {"actor": actor, "key": key, "request_hash": request_hash, "status": 0, "body": "", "created_at": at},
     )
     if reserved.rowcount == 1:
         return None
-    row = (
-        await conn.execute(
-            select(keys.c.request_hash, keys.c.status, keys.c.body).where(keys.c.actor == actor, keys.c.key == key)
-        )
-    ).one()
+    row = (await conn.execute(_READ_KEY, {"actor": actor, "key": key})).one()
     return (row[0], row[1], row[2])
 
 
 async def store_idempotent_answer(conn: AsyncConnection, actor: str, key: str, status: int, body: str) -> None:
     """The answer of the request that reserved the key, in the transaction of its effects."""
-    keys = t.idempotency_keys
-    await conn.execute(update(keys).where(keys.c.actor == actor, keys.c.key == key).values(status=status, body=body))
+    await conn.execute(_STORE_ANSWER, {"w_actor": actor, "w_key": key, "w_status": status, "w_body": body})
+
+
+# Per-request statements built once (bound parameters), so that SQLAlchemy does not rebuild them
+# and recompute their cache keys on every request.
+_KEYS = t.idempotency_keys
+_RESERVE_KEY: dict[str, Any] = {}
+_READ_KEY = select(_KEYS.c.request_hash, _KEYS.c.status, _KEYS.c.body).where(
+    _KEYS.c.actor == bindparam("actor"), _KEYS.c.key == bindparam("key")
+)
+_STORE_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.actor == bindparam("w_actor"), _KEYS.c.key == bindparam("w_key"))
+    .values(status=bindparam("w_status"), body=bindparam("w_body"))
+)
+
+
+def _reserve_key(dialect: str) -> Any:
+    found = _RESERVE_KEY.get(dialect)
+    if found is None:
+        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        found = _RESERVE_KEY[dialect] = dialect_insert(_KEYS).on_conflict_do_nothing(
+            index_elements=[_KEYS.c.actor, _KEYS.c.key]
+        )
+    return found
 
 
 # --------------------------------------------------------------------------- the ledger (Appendix C)
@@ -521,6 +540,31 @@ async def case_notifications(conn: AsyncConnection, case_id: str) -> list[dict[s
         .order_by(n.c.created_at, n.c.id)
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def case_messages(conn: AsyncConnection, case_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """In one statement: the case's SMS as :func:`case_notifications` gives them, and its gaps
+    as ``adapters.db.positions.gaps(case_id=…)`` does."""
+    row = (await conn.execute(_case_messages(conn.dialect.name), {"case_id": case_id})).one()
+    return _CASE_SMS.rows(row[0]), _CASE_GAPS.rows(row[1])
+
+
+_CASE_SMS = JsonRows(
+    t.notifications,
+    bindparam("case_id"),
+    "case_id",
+    columns=["id", "recipient", "audience", "template_key", "status", "reason", "created_at", "updated_at"],
+    order=["created_at", "id"],
+)
+_CASE_GAPS = JsonRows(consumer_gaps, bindparam("case_id"), "case_id", order=["parked_at", "seq"])
+_CASE_MESSAGES: dict[str, Any] = {}
+
+
+def _case_messages(dialect: str) -> Any:
+    found = _CASE_MESSAGES.get(dialect)
+    if found is None:
+        found = _CASE_MESSAGES[dialect] = select(_CASE_SMS.column(dialect, "sms"), _CASE_GAPS.column(dialect, "gaps"))
+    return found
 
 
 async def shipment_label(conn: AsyncConnection, package_id: str) -> str | None:

@@ -11,16 +11,17 @@ written.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import JSON, Boolean, Date, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
+from adapters.db.types import UtcDateTime
 from handoff import events as ev
 from handoff.case import (
     Applicant,
@@ -185,6 +186,144 @@ class SqlOffices:
 # =========================================================================== cases
 
 
+# =========================================================================== one statement per aggregate
+#
+# An aggregate is read with one SELECT: its row, and each child table as a JSON array of arrays in
+# a correlated scalar subquery (PostgreSQL json_agg(json_build_array(…)), SQLite
+# json_group_array(json_array(…))). The values come back as JSON scalars and are turned into the
+# columns' own Python types here (dates, aware UTC datetimes, booleans; JSON columns are embedded
+# as JSON). The statements are built once per dialect and reused with bound parameters, so
+# SQLAlchemy neither rebuilds them nor recomputes their cache keys on every request.
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _day(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decoder(column: Any) -> Callable[[Any], Any]:
+    kind = column.type
+    if isinstance(kind, UtcDateTime):
+        return _utc
+    if isinstance(kind, Date):
+        return _day
+    if isinstance(kind, Boolean):
+        return _flag
+    return _same
+
+
+class JsonRows:
+    """Rows of a table as one JSON column of another SELECT: those whose ``key`` equals
+    ``parent_key`` (a column of the outer SELECT, or a bound parameter); ``columns``: which
+    (default: all but ``key``); ``order``: the column names the rows are sorted by once decoded
+    (default: ``seq`` where the table has one)."""
+
+    def __init__(
+        self,
+        table: Table,
+        parent_key: Any,
+        key: str,
+        columns: Sequence[str] | None = None,
+        order: Sequence[str] | None = None,
+    ) -> None:
+        self.table = table
+        self.parent_key = parent_key
+        self.columns = [c for c in table.c if c.name != key and (columns is None or c.name in columns)]
+        self.names = [c.name for c in self.columns]
+        self.decoders = [_decoder(c) for c in self.columns]
+        self.key = table.c[key]
+        self.order = list(order) if order is not None else (["seq"] if "seq" in table.c else [])
+
+    def column(self, dialect: str, label: str) -> Any:
+        if dialect == "postgresql":
+            aggregate = func.json_agg(func.json_build_array(*self.columns), type_=JSON)
+        else:
+            values = [func.json(c) if isinstance(c.type, JSON) else c for c in self.columns]
+            aggregate = func.json_group_array(func.json_array(*values), type_=JSON)
+        return select(aggregate).where(self.key == self.parent_key).scalar_subquery().label(label)
+
+    def rows(self, value: Any) -> list[dict[str, Any]]:
+        """The rows out of the JSON (None or [] when there are none), in ``order``."""
+        found = [
+            {name: decode(v) for name, decode, v in zip(self.names, self.decoders, row, strict=True)}
+            for row in value or ()
+        ]
+        if self.order:
+            found.sort(key=lambda r: tuple(r[name] for name in self.order))
+        return found
+
+
+_CASE_CHILDREN = {
+    "materials": JsonRows(t.case_materials, t.cases.c.id, "case_id"),
+    "ious": JsonRows(t.case_ious, t.cases.c.id, "case_id"),
+    "supplements": JsonRows(t.case_supplements, t.cases.c.id, "case_id"),
+    "stages": JsonRows(t.case_stages, t.cases.c.id, "case_id"),
+    "extensions": JsonRows(t.case_extensions, t.cases.c.id, "case_id"),
+    "lead_copies": JsonRows(t.case_lead_copies, t.cases.c.id, "case_id"),
+    "pickup": JsonRows(t.pickups, t.cases.c.id, "case_id"),
+    "rating": JsonRows(t.ratings, t.cases.c.id, "case_id"),
+}
+_PACKAGE_CHILDREN = {
+    "items": JsonRows(t.package_items, t.packages.c.id, "package_id"),
+    "custody": JsonRows(t.custody_events, t.packages.c.id, "package_id"),
+}
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _children_prefix(name: str) -> str:
+    return f"children_{name}"
+
+
+def case_statement(dialect: str, by: str) -> Any:
+    """The case with all its children in one SELECT, found by ``id`` or ``tracking`` (token hash)
+    through the bound parameter ``key``; built once per dialect."""
+    found = _STATEMENTS.get((dialect, "case:" + by))
+    if found is None:
+        key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
+        found = select(
+            t.cases, *(children.column(dialect, _children_prefix(n)) for n, children in _CASE_CHILDREN.items())
+        ).where(key == bindparam("key"))
+        _STATEMENTS[(dialect, "case:" + by)] = found
+    return found
+
+
+def package_statement(dialect: str, by: str) -> Any:
+    """Packages with their items and custody chain in one SELECT, found by ``id``, ``code``,
+    ``waybill`` (with ``carrier``) or ``case`` (ordered by creation); built once per dialect."""
+    found = _STATEMENTS.get((dialect, "package:" + by))
+    if found is None:
+        statement = select(
+            t.packages,
+            *(children.column(dialect, _children_prefix(n)) for n, children in _PACKAGE_CHILDREN.items()),
+        )
+        if by == "id":
+            statement = statement.where(t.packages.c.id == bindparam("key"))
+        elif by == "code":
+            statement = statement.where(t.packages.c.code == bindparam("key"))
+        elif by == "waybill":
+            statement = statement.where(
+                t.packages.c.carrier == bindparam("carrier"), t.packages.c.waybill == bindparam("key")
+            )
+        else:
+            statement = statement.where(t.packages.c.case_id == bindparam("key")).order_by(t.packages.c.created_at)
+        found = _STATEMENTS[(dialect, "package:" + by)] = statement
+    return found
+
+
 class SqlCases:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
@@ -194,29 +333,27 @@ class SqlCases:
         if isinstance(known, Case):
             return known
         conn = self._uow.conn
-        row = (await conn.execute(select(t.cases).where(t.cases.c.id == case_id))).mappings().first()
-        return None if row is None else self._uow.track(await self._load(conn, row))
+        statement = case_statement(conn.dialect.name, "id")
+        row = (await conn.execute(statement, {"key": case_id})).mappings().first()
+        return None if row is None else self._uow.track(self._load(row))
 
     async def by_tracking_hash(self, token_hash: str) -> Case | None:
         conn = self._uow.conn
-        row = (
-            (await conn.execute(select(t.cases).where(t.cases.c.tracking_token_hash == token_hash))).mappings().first()
-        )
+        statement = case_statement(conn.dialect.name, "tracking")
+        row = (await conn.execute(statement, {"key": token_hash})).mappings().first()
         if row is None:
             return None
         known = self._uow.known("case", row["id"])
-        return known if isinstance(known, Case) else self._uow.track(await self._load(conn, row))
+        return known if isinstance(known, Case) else self._uow.track(self._load(row))
 
     async def add(self, case: Case) -> None:
         self._uow.track(case)
 
-    async def _children(self, conn: AsyncConnection, table: Any, case_id: str) -> list[Any]:
-        rows = await conn.execute(select(table).where(table.c.case_id == case_id).order_by(table.c.seq))
-        return list(rows.mappings())
-
-    async def _load(self, conn: AsyncConnection, row: Any) -> Case:
+    def _load(self, row: Any) -> Case:
+        """The case of a row of :func:`case_statement` (its children as JSON columns)."""
         cipher = self._uow.cipher
         cid = row["id"]
+        children = {n: c.rows(row[_children_prefix(n)]) for n, c in _CASE_CHILDREN.items()}
         materials = [
             MaterialSubmission(
                 name=m["name"],
@@ -226,10 +363,10 @@ class SqlCases:
                 remarks=m["remarks"],
                 electronic=m["electronic"],
             )
-            for m in await self._children(conn, t.case_materials, cid)
+            for m in children["materials"]
         ]
-        pickup_row = (await conn.execute(select(t.pickups).where(t.pickups.c.case_id == cid))).mappings().first()
-        rating_row = (await conn.execute(select(t.ratings).where(t.ratings.c.case_id == cid))).mappings().first()
+        pickup_row = children["pickup"][0] if children["pickup"] else None
+        rating_row = children["rating"][0] if children["rating"] else None
         case = Case(
             id=cid,
             matter=matter_from_json(row["matter_terms"]),
@@ -251,7 +388,7 @@ class SqlCases:
             state=CaseState(row["state"]),
             ious=[
                 Iou(material=i["material"], due_on=i["due_on"], fulfilled_at=i["fulfilled_at"])
-                for i in await self._children(conn, t.case_ious, cid)
+                for i in children["ious"]
             ],
             forwarded_at=row["forwarded_at"],
             received_at=row["received_at"],
@@ -266,7 +403,7 @@ class SqlCases:
                     stage_id=s["stage_id"],
                     reason=s["reason"],
                 )
-                for s in await self._children(conn, t.case_supplements, cid)
+                for s in children["supplements"]
             ],
             stages=[
                 Stage(
@@ -284,11 +421,11 @@ class SqlCases:
                     closed_at=s["closed_at"],
                     approved_by=s["approved_by"],
                 )
-                for s in await self._children(conn, t.case_stages, cid)
+                for s in children["stages"]
             ],
             extensions=[
                 Extension(days=e["days"], approver=e["approver"], reason=e["reason"], on=e["on_date"], at=e["at"])
-                for e in await self._children(conn, t.case_extensions, cid)
+                for e in children["extensions"]
             ],
             decided_at=row["decided_at"],
             outcome=Outcome(row["outcome"]) if row["outcome"] else None,
@@ -327,7 +464,7 @@ class SqlCases:
                     remark=c["remark"],
                     remarked_at=c["remarked_at"],
                 )
-                for c in await self._children(conn, t.case_lead_copies, cid)
+                for c in children["lead_copies"]
             ],
             version=row["version"],
         )
@@ -547,39 +684,28 @@ class SqlPackages:
         known = self._uow.known("package", package_id)
         if isinstance(known, Package):
             return known
-        row = (await self._uow.conn.execute(select(t.packages).where(t.packages.c.id == package_id))).mappings().first()
-        return None if row is None else await self._loaded(row)
+        return await self._one("id", package_id)
 
-    async def _loaded(self, row: Any) -> Package:
+    async def _one(self, by: str, key: str, **more: str) -> Package | None:
+        conn = self._uow.conn
+        row = (await conn.execute(package_statement(conn.dialect.name, by), {"key": key, **more})).mappings().first()
+        return None if row is None else self._loaded(row)
+
+    def _loaded(self, row: Any) -> Package:
         """The package of ``row``: the one this unit of work already holds, or loaded and tracked."""
         known = self._uow.known("package", row["id"])
-        return known if isinstance(known, Package) else self._uow.track(await self._load(row))
+        return known if isinstance(known, Package) else self._uow.track(self._load(row))
 
     async def by_code(self, compact_code: str) -> Package | None:
-        row = (
-            (await self._uow.conn.execute(select(t.packages).where(t.packages.c.code == compact_code)))
-            .mappings()
-            .first()
-        )
-        return None if row is None else await self._loaded(row)
+        return await self._one("code", compact_code)
 
     async def by_waybill(self, carrier: str, waybill: str) -> Package | None:
-        row = (
-            (
-                await self._uow.conn.execute(
-                    select(t.packages).where(t.packages.c.carrier == carrier, t.packages.c.waybill == waybill)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return None if row is None else await self._loaded(row)
+        return await self._one("waybill", waybill, carrier=carrier)
 
     async def for_case(self, case_id: str) -> Sequence[Package]:
-        rows = await self._uow.conn.execute(
-            select(t.packages).where(t.packages.c.case_id == case_id).order_by(t.packages.c.created_at)
-        )
-        return [await self._loaded(r) for r in rows.mappings().all()]
+        conn = self._uow.conn
+        rows = await conn.execute(package_statement(conn.dialect.name, "case"), {"key": case_id})
+        return [self._loaded(r) for r in rows.mappings().all()]
 
     async def add(self, package: Package) -> None:
         self._uow.track(package)
@@ -600,15 +726,11 @@ class SqlPackages:
     async def add_manifest(self, manifest: Manifest) -> None:
         self._uow.manifests.append(manifest)
 
-    async def _load(self, row: Any) -> Package:
-        conn = self._uow.conn
+    def _load(self, row: Any) -> Package:
+        """The package of a row of :func:`package_statement` (items and chain as JSON columns)."""
         pid = row["id"]
-        items = await conn.execute(
-            select(t.package_items).where(t.package_items.c.package_id == pid).order_by(t.package_items.c.seq)
-        )
-        chain = await conn.execute(
-            select(t.custody_events).where(t.custody_events.c.package_id == pid).order_by(t.custody_events.c.seq)
-        )
+        items = _PACKAGE_CHILDREN["items"].rows(row[_children_prefix("items")])
+        chain = _PACKAGE_CHILDREN["custody"].rows(row[_children_prefix("custody")])
         package = Package(
             id=pid,
             code=PackageCode.parse(row["code"]),
@@ -626,14 +748,14 @@ class SqlPackages:
                     original=i["original"],
                     remarks=i["remarks"],
                 )
-                for i in items.mappings()
+                for i in items
             ),
             created_at=row["created_at"],
             state=PackageState(row["state"]),
             carrier=row["carrier"],
             waybill=row["waybill"],
             holder=row["holder"],
-            custody=[custody_from_row(c) for c in chain.mappings()],
+            custody=[custody_from_row({"package_id": pid, **c}) for c in chain],
             exception_kind=ExceptionKind(row["exception_kind"]) if row["exception_kind"] else None,
             version=row["version"],
             purpose=Purpose(row["purpose"]),

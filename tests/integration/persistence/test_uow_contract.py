@@ -220,3 +220,31 @@ async def test_package_sequences_are_unique_under_concurrency(world):
     assert len(set(codes)) == 6
     # the six case numbers took 1–6 of the same daily sequence
     assert sorted(int(c.split("-")[2]) for c in codes) == [7, 8, 9, 10, 11, 12]
+
+
+async def test_every_child_row_read_in_the_aggregates_one_statement_equals_the_row_read_on_its_own(world):
+    """The JSON aggregation (adapters/db/repositories.py) gives back each column's own value and
+    type — dates, aware UTC datetimes, booleans, JSON — as a plain SELECT of the child table does."""
+    from adapters.db.repositories import _CASE_CHILDREN, _PACKAGE_CHILDREN, case_statement, package_statement
+
+    engine = world[0]
+    await test_a_whole_journey_is_saved_and_read_back_with_its_outbox(world)
+    async with engine.connect() as conn:
+        dialect = conn.dialect.name
+        compared = 0
+        for statement, children, parent in (
+            (case_statement(dialect, "id"), _CASE_CHILDREN, t.cases),
+            (package_statement(dialect, "id"), _PACKAGE_CHILDREN, t.packages),
+        ):
+            for parent_id in (await conn.execute(select(parent.c.id))).scalars():
+                row = (await conn.execute(statement, {"key": parent_id})).mappings().one()
+                for name, child in children.items():
+                    plain = await conn.execute(
+                        select(*child.columns).where(child.key == parent_id).order_by(*child.columns[:1])
+                    )
+                    expected = sorted(
+                        (dict(r) for r in plain.mappings()), key=lambda r: tuple(r[n] for n in child.order)
+                    )
+                    assert child.rows(row[f"children_{name}"]) == expected, name
+                    compared += len(expected)
+        assert compared >= 15  # materials, a stage, an extension, a rating, items, custody events

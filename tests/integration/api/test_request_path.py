@@ -1,0 +1,162 @@
+"""The request path (issue 16): a request is one unit of work in a handful of statements, and the
+token's principal is remembered for a few seconds without ever outliving a revocation.
+
+Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine (BEGIN,
+COMMIT and the pool's pings are not cursor executions and are not counted)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.db import admin as db_admin
+from adapters.db.engine import make_engine
+from api.app import create_app
+from api.container import Container
+from handoff.codes import hash_token
+from tests.support.db import CIPHER
+
+from .conftest import Harness
+from .test_authority import world
+from .test_journeys import post
+
+pytestmark = pytest.mark.integration
+
+COURIER_REPORT_STATEMENTS = 7
+"""Was 10, the token read among them; now: reserve the key, load the package
+in one statement, update it, its custody event, the case sequence, the outbox row, the stored answer."""
+CASE_VIEW_STATEMENTS = 3
+"""Was 15: the case in one statement (was 9), its packages in one, its SMS and its gaps in one."""
+TRACKING_PAGE_STATEMENTS = 2
+"""Was 12."""
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_courier_report_with_an_idempotency_key_runs_a_handful_of_statements(api):
+    w = await world(api)
+    pid = w["package"]["id"]
+    await api.client.get("/api/v1/me", headers=api.auth("courier-07"))  # the token's principal is cached
+    with statements(api.container.engine) as seen:
+        response = await api.client.post(
+            f"/api/v1/packages/{pid}/in-transit",
+            json={"place": "海丰中转站"},
+            headers={**api.auth("courier-07"), "Idempotency-Key": "report-1"},
+        )
+        assert response.status == 200, await response.text()
+    assert len(seen) <= COURIER_REPORT_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
+
+
+async def test_a_case_view_runs_a_handful_of_statements(api):
+    w = await world(api)
+    cid = w["case"]["id"]
+    await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))  # principal and offices cached
+    with statements(api.container.engine) as seen:
+        response = await api.client.get(f"/api/v1/cases/{cid}", headers=api.auth("clerk-lf"))
+        assert response.status == 200, await response.text()
+    assert len(seen) <= CASE_VIEW_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
+
+
+async def test_the_tracking_page_and_its_json_run_a_handful_of_statements(api):
+    w = await world(api)
+    token = api.container.deps.tracking.token_for(w["case"]["id"])
+    for path in (f"/t/{token}", f"/api/v1/track/{token}"):
+        with statements(api.container.engine) as seen:
+            response = await api.client.get(path)
+            assert response.status == 200, await response.text()
+            assert len(seen) <= TRACKING_PAGE_STATEMENTS, f"{len(seen)} statements:\n" + "\n".join(seen)
+
+
+async def test_a_cached_principal_spares_the_token_read_on_the_next_request(api):
+    await api.client.get("/api/v1/me", headers=api.auth("clerk-lf"))
+    with statements(api.container.engine) as seen:
+        response = await api.client.get("/api/v1/me", headers=api.auth("clerk-lf"))
+        assert response.status == 200
+    assert not [s for s in seen if "api_tokens" in s]
+
+
+async def test_revoked_tokens_are_refused_on_the_very_next_request_within_the_cache_window(api):
+    assert (await api.client.get("/api/v1/me", headers=api.auth("clerk-lf"))).status == 200
+    await post(api, "/api/v1/admin/users/clerk-lf/revoke-tokens", "admin")
+    response = await api.client.get("/api/v1/me", headers=api.auth("clerk-lf"))
+    assert response.status == 401
+
+
+async def test_a_disabled_user_is_refused_on_the_very_next_request_within_the_cache_window(api):
+    assert (await api.client.get("/api/v1/me", headers=api.auth("courier-07"))).status == 200
+    response = await api.client.patch(
+        "/api/v1/admin/users/courier-07", json={"active": False}, headers=api.auth("admin")
+    )
+    assert response.status == 200
+    assert (await api.client.get("/api/v1/me", headers=api.auth("courier-07"))).status == 401
+
+
+async def test_a_changed_role_holds_on_the_very_next_request_within_the_cache_window(api):
+    assert (await api.client.get("/api/v1/deadlines?kind=overdue", headers=api.auth("clerk-lf"))).status == 200
+    response = await api.client.patch(
+        "/api/v1/admin/users/clerk-lf", json={"role": "courier"}, headers=api.auth("admin")
+    )
+    assert response.status == 200
+    assert (await api.client.get("/api/v1/deadlines?kind=overdue", headers=api.auth("clerk-lf"))).status == 403
+
+
+async def test_a_revocation_in_one_api_process_holds_in_another_on_the_same_database(
+    pg_api: Harness, aiohttp_client, tmp_path: Path
+) -> None:
+    """Two app instances, each with its own engine and its own LISTEN connection, on one
+    PostgreSQL database: the second learns of the first's revocation through NOTIFY."""
+    engine = make_engine(pg_api.container.engine.url.render_as_string(hide_password=False), pool_size=2)
+    try:
+        first = pg_api.container
+        second = Container(
+            engine=engine,
+            uow=lambda: first.uow(),
+            deps=first.deps,
+            signer=first.signer,
+            cipher=CIPHER,
+            blobs=first.blobs,
+            public_base_url=first.public_base_url,
+            rate_limits=first.rate_limits,
+            principal_cache_seconds=3600,
+        )
+        other = await aiohttp_client(create_app(second))
+        assert second.principals.live
+        headers = pg_api.auth("clerk-lf")
+        assert (await other.get("/api/v1/me", headers=headers)).status == 200
+        assert second.principals.get(hash_token(pg_api.tokens["clerk-lf"])) is not None  # cached for an hour
+
+        await post(pg_api, "/api/v1/admin/users/clerk-lf/revoke-tokens", "admin")
+        async with first.engine.connect() as conn:
+            version = await db_admin.auth_version(conn)
+        await asyncio.wait_for(second.principals.seen(version), 30)  # the NOTIFY, not a clock
+        assert (await other.get("/api/v1/me", headers=headers)).status == 401
+    finally:
+        await engine.dispose()
+
+
+async def test_without_its_listener_a_postgresql_process_caches_nothing(pg_api: Harness, aiohttp_client) -> None:
+    """A process that cannot hear revocations must not remember principals at all."""
+    container = pg_api.container
+    cache = container.principals
+    assert cache.live
+    cache._set_live(False)
+    await pg_api.client.get("/api/v1/me", headers=pg_api.auth("clerk-lf"))
+    assert cache.get(hash_token(pg_api.tokens["clerk-lf"])) is None
