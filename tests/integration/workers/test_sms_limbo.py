@@ -275,6 +275,29 @@ async def test_the_console_provider_cannot_tell_so_a_cut_off_send_is_a_technical
     assert not (tmp_path / "sms.jsonl").exists()
 
 
+async def test_a_console_send_cut_off_after_its_line_was_written_is_settled_from_the_file_and_never_sent_again(
+    world, tmp_path
+):
+    """A worker killed (or a database gone) between the console's write and recording the answer:
+    the file is the console's record, so the row is delivered, not a technical failure to resend."""
+    path = tmp_path / "sms.jsonl"
+    console = ConsoleSms(ConsoleSmsSettings(file=str(path)), world.clock)
+    worker = notifier(world, console, queries={"console": console})
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    written = await cut_off_after_claim(world, case_id)
+    cut = await row(world, written)
+    await console.send(cut["recipient"], "receipt", {"link": "https://hf.cn/t/x"}, reference=cut["reference"])
+    never_written = await cut_off_after_claim(world, case_id)
+    world.clock.at += timedelta(minutes=11)
+    assert await worker.sweep() == (0, 2)
+    settled = await row(world, written)
+    assert settled["status"] == "delivered" and settled["provider"] == "console"
+    unknown = await row(world, never_written)
+    assert (unknown["status"], unknown["reason"]) == ("technical_failure", UNKNOWN_NO_RECORD)
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1  # nothing sent again
+
+
 async def test_two_sweepers_at_once_on_postgresql_never_send_one_row_twice(pg_world):
     world = pg_world
     world.at(2026, 3, 2)
