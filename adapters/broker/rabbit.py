@@ -174,6 +174,17 @@ def _headers(message: Outgoing) -> dict[str, Any]:
     return headers
 
 
+DELAY_QUEUE = {
+    # A message whose delay ends moves back to the group's queue by dead-lettering. From a classic
+    # queue that move is at most once: a broker killed in the middle loses the message (and a lost
+    # event holds all its case's successors behind the gap). From a quorum queue with this
+    # strategy the message leaves only once the group's queue has taken it.
+    "x-queue-type": "quorum",
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+}
+
+
 async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> None:
     exchange = await channel.declare_exchange(exchange_name(prefix), aio_pika.ExchangeType.TOPIC, durable=True)
     await channel.declare_queue(group.parked, durable=True, arguments={"x-queue-type": "quorum"})
@@ -194,6 +205,7 @@ async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> 
             group.retry_queue(attempt),
             durable=True,
             arguments={
+                **DELAY_QUEUE,
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": group.queue,
@@ -204,6 +216,7 @@ async def declare_group(channel: AbstractChannel, group: Group, prefix: str) -> 
             group.hold_queue(step),
             durable=True,
             arguments={
+                **DELAY_QUEUE,
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": group.queue,
