@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.fault_pass import run_pass
+from tests.support.fault_pass import PASS_CONNECTIONS, run_pass
 from tests.support.private_pg import private_postgres
 from tests.support.private_rabbit import private_rabbit
 
@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="handoff-faults-"))
     try:
-        with private_postgres() as pg, private_rabbit() as rabbit:
+        with private_postgres(max_connections=PASS_CONNECTIONS) as pg, private_rabbit() as rabbit:
             figures = asyncio.run(run_pass(root, pg, rabbit, args.cases, args.concurrency))
         if args.keep:
             shutil.copytree(root, args.keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("blobs"))

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.support.fault_pass import run_pass
+from tests.support.fault_pass import PASS_CONNECTIONS, run_pass
 from tests.support.private_pg import private_postgres
 from tests.support.private_rabbit import private_rabbit
 
@@ -22,7 +22,7 @@ CASES = int(os.environ.get("HANDOFF_FAULT_CASES", "20"))
 async def test_cases_driven_through_broker_worker_and_database_restarts_all_finish_with_their_sms_once_in_order(
     tmp_path,
 ):
-    with private_postgres() as pg, private_rabbit() as rabbit:
+    with private_postgres(max_connections=PASS_CONNECTIONS) as pg, private_rabbit() as rabbit:
         figures = await run_pass(tmp_path, pg, rabbit, CASES)
     print("\n" + figures.report())
     assert len(figures.faults) == 3, figures.report()

@@ -73,6 +73,10 @@ USERS = [  # the roles the pass acts as (demo ids; their phones are the demo one
 MATERIALS = [{"name": "建设工程规划许可申请表"}, {"name": "建设工程设计方案"}, {"name": "土地权属证明"}]
 STEPS_PER_CASE = 14
 GROUP_NAMES = ("notifications", "logistics", "deadlines", "projections")
+PASS_CONNECTIONS = 100
+"""The private PostgreSQL's max_connections: the API and two workers hold up to 20 each (pool 10
++ overflow 10), a restarted worker's old connections linger a moment, and the checks connect too.
+With 40 the workers met "too many clients" under load and retried their messages for minutes."""
 
 
 class CaseFailed(Exception):
