@@ -24,6 +24,7 @@ staff's queue (``GET /api/v1/sms/failed``), where a clerk can resend it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -53,6 +54,9 @@ from handoff.timeutil import local_date
 from worker.consumer import envelope_of
 
 log = logging.getLogger("handoff.notifications")
+ORDER_PATIENCE_SECONDS = 3.0
+"""How long a new SMS waits for an earlier one of its case and recipient still unsettled (being
+sent by another process) before it is left to the sweeper, which sends them oldest first."""
 CONSUMER = "notifications"
 BATCH_NAMESPACE = uuid.UUID("6f1c2d9e-6a57-4c1e-9a43-2b0c7c5e8d11")
 
@@ -403,8 +407,24 @@ class Notifier:
             except (KeyError, ValueError, InvalidInput) as exc:
                 raise Park(f"cannot plan SMS for {envelope.get('type')}: {exc!r}") from exc
             written = await self._write(conn, envelope, str(case_id), facts, planned, staff)
+        left: set[str] = set()
         for row in written:
+            if row["recipient"] in left or await self._waits_behind(row, patience=ORDER_PATIENCE_SECONDS):
+                left.add(str(row["recipient"]))  # still ``created``: the sweeper sends it after its predecessor
+                continue
             await self.dispatch.send(row)
+
+    async def _waits_behind(self, row: Mapping[str, Any], patience: float = 0.0) -> bool:
+        """Whether an earlier SMS of the case to this recipient is still unsettled after waiting
+        up to ``patience`` seconds (another process may be sending it this very moment)."""
+        deadline = time.monotonic() + patience
+        while True:
+            async with self.engine.connect() as conn:
+                if not await notification_rows.waits_behind(conn, row):
+                    return False
+            if time.monotonic() >= deadline:
+                return True
+            await asyncio.sleep(0.1)
 
     async def _write(
         self,
@@ -422,6 +442,7 @@ class Notifier:
         regions = await _office_regions(conn)
         for item in planned:
             for recipient in _recipients(item.to, facts, staff, regions):
+                now += timedelta(microseconds=1)  # the rows of one event in their planned order
                 row = {
                     "id": str(uuid.uuid4()),
                     "event_id": item.key or str(envelope["id"]),
@@ -455,7 +476,9 @@ class Notifier:
         async with self.engine.connect() as conn:
             leftovers = await notification_rows.created_before(conn, before, self.sweep_settings.batch)
         sent = 0
-        for row in leftovers:
+        for row in leftovers:  # oldest first: a predecessor is sent before the row behind it
+            if await self._waits_behind(row):
+                continue  # its predecessor was cut off: it goes once that one is settled
             status = await self.dispatch.send(row)
             if status is not None:
                 sent += 1

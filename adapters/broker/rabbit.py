@@ -13,9 +13,8 @@ within its timeout. Sending again is safe: the relay marks outbox rows published
 confirm, and the consumers' inbox absorbs the duplicates.
 
 On a cluster every queue of a group is a quorum queue replicated on ``len(urls)`` nodes
-(``x-quorum-initial-group-size``): also the retry and hold queues, which on one node are classic —
-a classic queue lives on one node only, and while that node is down it can neither be declared
-again nor take a held message."""
+(``x-quorum-initial-group-size``), the retry and hold queues too; those are quorum queues with the
+``at-least-once`` dead-letter strategy on one node as well (:func:`declare_group`)."""
 
 from __future__ import annotations
 
@@ -369,7 +368,11 @@ async def declare_group(channel: AbstractChannel, group: Group, prefix: str, clu
     docstring) — every one a quorum queue on that many nodes."""
     exchange = await channel.declare_exchange(exchange_name(prefix), aio_pika.ExchangeType.TOPIC, durable=True)
     quorum = queue_arguments(quorum=True, cluster_size=cluster_size)
-    delayed = queue_arguments(quorum=cluster_size is not None, cluster_size=cluster_size)
+    # A message whose delay ends moves back to the group's queue by dead-lettering. From a classic
+    # queue that move is at most once: a broker killed in the middle loses the message (and a lost
+    # event holds all its case's successors behind the gap). From a quorum queue with this
+    # strategy the message leaves only once the group's queue has taken it.
+    delayed = {**quorum, "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
     await channel.declare_queue(group.parked, durable=True, arguments=quorum)
     queue = await channel.declare_queue(
         group.queue,

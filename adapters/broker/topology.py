@@ -4,11 +4,11 @@ Per consumer group G (queue ``handoff.G``):
 * a durable **quorum** queue bound to the topic exchange ``handoff.events`` for G's routing keys,
   with ``x-delivery-limit`` and a dead-letter route to ``handoff.G.parked`` (a quorum queue drops
   a poison message past its delivery limit unless it has somewhere to dead-letter it);
-* delayed-retry queues ``handoff.G.retry.N`` (classic, durable, ``x-message-ttl`` = the delay)
+* delayed-retry queues ``handoff.G.retry.N`` (quorum, dead-lettering at least once, ``x-message-ttl`` = the delay)
   that dead-letter back into ``handoff.G`` through the default exchange;
 * ``handoff.G.parked``: messages that failed every retry, with their last error, waiting for an
   admin's ``handoff parked replay``;
-* hold queues ``handoff.G.hold.N`` (classic, durable, ``x-message-ttl`` = 200 ms, 1 s, 5 s) that
+* hold queues ``handoff.G.hold.N`` (quorum like the retry queues, ``x-message-ttl`` = 200 ms, 1 s, 5 s) that
   dead-letter back into ``handoff.G`` like the retry queues: a message that came ahead of its
   predecessor waits there (worker/consumer.py). Being held is not a failed attempt; the first
   holds are short, and a message held for long (its predecessor is in a long retry) is looked

@@ -97,6 +97,22 @@ async def created_before(conn: AsyncConnection, before: datetime, limit: int) ->
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+async def waits_behind(conn: AsyncConnection, row: Mapping[str, Any]) -> bool:
+    """Whether an earlier SMS of the same case to the same recipient is still unsettled — left
+    ``created``, or ``sending`` with no provider id yet — so that this one must not overtake it."""
+    unsettled = (n.c.status == SmsStatus.CREATED.value) | (
+        (n.c.status == SmsStatus.SENDING.value) & n.c.provider_message_id.is_(None)
+    )
+    query = select(n.c.id).where(
+        n.c.case_id == row["case_id"],
+        n.c.recipient == row["recipient"],
+        n.c.created_at < row["created_at"],
+        n.c.resend_of.is_(None),
+        unsettled,
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
 async def cut_off_before(conn: AsyncConnection, before: datetime, limit: int) -> list[dict[str, Any]]:
     """``sending`` rows without a provider message id, untouched since before ``before``: the
     provider call was cut off (a crash, a timeout) and its outcome is unknown."""

@@ -66,11 +66,13 @@ def build_status_queries(
     env: Mapping[str, str], session: aiohttp.ClientSession, clock: Clock
 ) -> dict[str, SmsStatusQuery]:
     """provider name → its SmsStatusQuery, for the listed providers that can be asked what became
-    of a message (the console provider cannot: what it wrote is all there is)."""
+    of a message (the console provider only with a file, which it reads back)."""
     queries: dict[str, SmsStatusQuery] = {}
     for name in SmsSettings.from_env(env).providers:
         if name == "alibaba":
             queries[name] = AlibabaSms(AlibabaSmsSettings.from_env(env), session, clock)
         elif name == "tencent":
             queries[name] = TencentSms(TencentSmsSettings.from_env(env), session, clock)
+        elif name == "console" and ConsoleSmsSettings.from_env(env).file:
+            queries[name] = ConsoleSms(ConsoleSmsSettings.from_env(env), clock)
     return queries

@@ -44,8 +44,9 @@ def free_port() -> int:
 
 
 class PrivatePostgres:
-    def __init__(self, root: Path, bin_dir: Path, port: int) -> None:
+    def __init__(self, root: Path, bin_dir: Path, port: int, max_connections: int = 40) -> None:
         self.root = root
+        self.max_connections = max_connections
         self.bin = bin_dir
         self.port = port
         self.data = root / "data"
@@ -78,7 +79,8 @@ class PrivatePostgres:
     def start(self) -> None:
         options = (
             f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB"
+            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={self.max_connections} "
+            "-c shared_buffers=16MB"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
@@ -91,14 +93,16 @@ class PrivatePostgres:
 
 
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """A fresh cluster, started; stopped and deleted afterwards whatever happened."""
+def private_postgres(max_connections: int = 40) -> Iterator[PrivatePostgres]:
+    """A fresh cluster, started; stopped and deleted afterwards whatever happened. Each process of
+    Handoff may hold up to 20 connections (a pool of 10 and as many more): a test that starts
+    several raises ``max_connections``."""
     bin_dir = server_bin()
     if bin_dir is None:
         service_missing("the PostgreSQL server binaries (/usr/lib/postgresql/*/bin)", FileNotFoundError("initdb"))
         raise AssertionError("unreachable")
     root = Path(tempfile.mkdtemp(prefix="handoff-pg-"))
-    cluster = PrivatePostgres(root, bin_dir, free_port())
+    cluster = PrivatePostgres(root, bin_dir, free_port(), max_connections)
     try:
         cluster.init()
         cluster.start()

@@ -6,6 +6,7 @@ never sent again; two sweepers at once on PostgreSQL never send one row twice.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -14,7 +15,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.db import domain_tables as t
 from adapters.db import notifications as rows
@@ -273,6 +274,59 @@ async def test_the_console_provider_cannot_tell_so_a_cut_off_send_is_a_technical
     assert await worker.sweep() == (0, 1)
     assert (await row(world, row_id))["reason"] == UNKNOWN_NO_QUERY
     assert not (tmp_path / "sms.jsonl").exists()
+
+
+async def test_a_console_send_cut_off_after_its_line_was_written_is_settled_from_the_file_and_never_sent_again(
+    world, tmp_path
+):
+    """A worker killed (or a database gone) between the console's write and recording the answer:
+    the file is the console's record, so the row is delivered, not a technical failure to resend."""
+    path = tmp_path / "sms.jsonl"
+    console = ConsoleSms(ConsoleSmsSettings(file=str(path)), world.clock)
+    worker = notifier(world, console, queries={"console": console})
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    written = await cut_off_after_claim(world, case_id)
+    cut = await row(world, written)
+    await console.send(cut["recipient"], "receipt", {"link": "https://hf.cn/t/x"}, reference=cut["reference"])
+    never_written = await cut_off_after_claim(world, case_id)
+    world.clock.at += timedelta(minutes=11)
+    assert await worker.sweep() == (0, 2)
+    settled = await row(world, written)
+    assert settled["status"] == "delivered" and settled["provider"] == "console"
+    unknown = await row(world, never_written)
+    assert (unknown["status"], unknown["reason"]) == ("technical_failure", UNKNOWN_NO_RECORD)
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1  # nothing sent again
+
+
+async def test_an_sms_whose_predecessor_was_left_unsent_by_a_crash_waits_for_it_and_goes_after_it(world):
+    """The case's receipt was committed but its worker died before sending it; the next event's
+    SMS must not overtake it: it is left to the sweeper, which sends both, the older first."""
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    sms = RecordingSms()
+    steps = itertools.count()  # a clock that moves between events, as a real one does
+    worker = Notifier(
+        world.engine,
+        sms,
+        lambda: world.calendar,
+        lambda cid: link(world, cid),
+        clock=lambda: world.clock.now() + timedelta(milliseconds=next(steps)),
+        sweep=SWEEP,
+    )
+    feed = world.feed(worker.handle)
+    await feed()
+    assert [t for _, t, _, _ in sms.sent] == ["receipt"]
+    sms.sent.clear()
+    async with world.engine.begin() as conn:  # as if that send never happened
+        await conn.execute(update(t.notifications).values(status="created", provider_message_id=None))
+    world.clock.at += timedelta(hours=1)
+    await world.to_department(case_id)  # handed over: the applicant's "forwarded" SMS, then "signed"
+    await feed()
+    assert [t for phone, t, _, _ in sms.sent if phone == APPLICANT] == []  # both wait behind the receipt
+    world.clock.at += timedelta(minutes=3)
+    await worker.sweep()
+    assert [t for phone, t, _, _ in sms.sent if phone == APPLICANT] == ["receipt", "forwarded", "signed"]
 
 
 async def test_two_sweepers_at_once_on_postgresql_never_send_one_row_twice(pg_world):

@@ -146,6 +146,8 @@ async def test_the_configured_providers_are_built_in_failover_order_from_setting
         assert [p.name for p in sender.providers] == ["tencent", "console"]
         assert list(build_report_receivers(env)) == ["tencent"]
         assert list(build_status_queries(env, session, FixedClock())) == ["tencent"]  # the console cannot tell
+        with_file = {**env, "HANDOFF_SMS_CONSOLE_FILE": "/tmp/sms.jsonl"}
+        assert list(build_status_queries(with_file, session, FixedClock())) == ["tencent", "console"]  # it reads back
         with pytest.raises(SettingsError, match="HANDOFF_SMS_PROVIDERS"):
             build_sender({"HANDOFF_SMS_PROVIDERS": "smsbao"}, session, FixedClock(), RecordedMetrics())
 
