@@ -148,6 +148,31 @@ def excluded_workdays(counter: WorkdayCounter, stages: Iterable[StagePeriod], as
     return frozenset(days)
 
 
+def _check_clock_inputs(
+    accepted_on: date,
+    limit: int,
+    stages: Sequence[StagePeriod],
+    extensions: Sequence[int],
+    decided_on: date | None,
+    legal_limit: int | None,
+    stopped_on: date | None,
+) -> None:
+    """What :func:`read_clock` and :class:`ClockBook` refuse alike."""
+    if not 0 <= limit <= MAX_LIMIT_DAYS:
+        raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
+    if legal_limit is not None and not 0 <= legal_limit <= MAX_LIMIT_DAYS:
+        raise InvalidInput(f"法定期限 {legal_limit} 个工作日不合理")
+    if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
+        raise InvalidInput("延期天数必须是正整数")
+    if decided_on is not None and decided_on < accepted_on:
+        raise InvalidInput(f"办结日期 {decided_on} 早于受理日期 {accepted_on}")
+    for stage in stages:
+        if stage.start < accepted_on:
+            raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
+    if stopped_on is not None and stopped_on < accepted_on:
+        raise InvalidInput(f"停止计时日期 {stopped_on} 早于受理日期 {accepted_on}")
+
+
 def read_clock(
     calendar: Calendar,
     *,
@@ -165,20 +190,7 @@ def read_clock(
 
     ``stopped_on`` is the date the clock stopped without a decision (withdrawal); ``overdue_before``
     says the case was found overdue under an earlier state of its record (see ``Case.clock``)."""
-    if not 0 <= limit <= MAX_LIMIT_DAYS:
-        raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
-    if legal_limit is not None and not 0 <= legal_limit <= MAX_LIMIT_DAYS:
-        raise InvalidInput(f"法定期限 {legal_limit} 个工作日不合理")
-    if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
-        raise InvalidInput("延期天数必须是正整数")
-    if decided_on is not None and decided_on < accepted_on:
-        raise InvalidInput(f"办结日期 {decided_on} 早于受理日期 {accepted_on}")
-    for stage in stages:
-        if stage.start < accepted_on:
-            raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
-
-    if stopped_on is not None and stopped_on < accepted_on:
-        raise InvalidInput(f"停止计时日期 {stopped_on} 早于受理日期 {accepted_on}")
+    _check_clock_inputs(accepted_on, limit, stages, extensions, decided_on, legal_limit, stopped_on)
 
     counter = WorkdayCounter(calendar)
     finished = decided_on is not None and decided_on <= at
@@ -466,19 +478,7 @@ class ClockBook:
         stopped_on: date | None = None,
         overdue_before: bool = False,
     ) -> ClockReading:
-        if not 0 <= limit <= MAX_LIMIT_DAYS:
-            raise InvalidInput(f"承诺时限 {limit} 个工作日不合理")
-        if legal_limit is not None and not 0 <= legal_limit <= MAX_LIMIT_DAYS:
-            raise InvalidInput(f"法定期限 {legal_limit} 个工作日不合理")
-        if any(not 0 < days <= MAX_LIMIT_DAYS for days in extensions):
-            raise InvalidInput("延期天数必须是正整数")
-        if decided_on is not None and decided_on < accepted_on:
-            raise InvalidInput(f"办结日期 {decided_on} 早于受理日期 {accepted_on}")
-        for stage in stages:
-            if stage.start < accepted_on:
-                raise InvalidInput(f"特殊环节开始日期 {stage.start} 早于受理日期 {accepted_on}")
-        if stopped_on is not None and stopped_on < accepted_on:
-            raise InvalidInput(f"停止计时日期 {stopped_on} 早于受理日期 {accepted_on}")
+        _check_clock_inputs(accepted_on, limit, stages, extensions, decided_on, legal_limit, stopped_on)
         table = self.table
         finished = decided_on is not None and decided_on <= at
         stopped = not finished and stopped_on is not None and stopped_on <= at
