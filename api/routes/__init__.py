@@ -15,4 +15,5 @@ from api import documents as documents  # isort: skip
 from api.routes import custody as custody  # isort: skip
 from api.routes import admin as admin  # isort: skip
 from api.routes import sms as sms  # isort: skip
+from api.routes import electronic as electronic  # isort: skip
 from api import sessions as sessions  # isort: skip

@@ -68,6 +68,8 @@ async def snapshot(api) -> dict[str, Any]:
             "outbox": await count(outbox),
             "manifests": await count(t.manifests),
             "keys": await count(t.idempotency_keys),
+            "files": await count(t.case_files),
+            "results": await count(t.case_results),
             "blobs": await stored_blobs(api),
         }
 
@@ -162,7 +164,7 @@ UNIT_ROUTES_WITHOUT_AUTHORITY = {
 
 async def test_every_mutating_route_refuses_the_other_office_and_changes_nothing(api):
     w = await world(api)
-    ids = {"case_id": w["case"]["id"], "package_id": w["package"]["id"], "stage_id": "s-1"}
+    ids = {"case_id": w["case"]["id"], "package_id": w["package"]["id"], "stage_id": "s-1", "file_id": "f-1"}
     routes = [r for r in API.routes if r.unit and r.roles is not None]
     assert {(r.method, r.path) for r in routes if r.authority is None} == UNIT_ROUTES_WITHOUT_AUTHORITY
     checked = []
