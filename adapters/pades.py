@@ -60,7 +60,7 @@ class ResultSigner:
         signer = signers.SimpleSigner(
             signing_cert=signing_cert,
             signing_key=private,
-            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),
+            cert_registry=SimpleCertificateStore.from_certs([signing_cert, *chain]),  # type: ignore[no-untyped-call]
         )
         name = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) or cert.subject.get_attributes_for_oid(
             NameOID.COMMON_NAME

@@ -1,6 +1,7 @@
 // Cases: the ledger list (filters, cursor pagination), one case with its clock and the actions of
 // the user's role, and the department lead's inbox (待阅).
 
+import { electronicResultPanel, filesPanel } from "./files.js";
 import { call, newKey, routeExists, session, staffOptions } from "./api.js";
 import { custodyPanel } from "./packages.js";
 import {
@@ -184,7 +185,9 @@ function actions(c, rerender) {
       }),
     );
 
-  if (windowClerk && next.has("seal_package")) add("封装材料包", sealButton(c.id, () => rerender()), true);
+  if (windowClerk && next.has("seal_package") && c.mode === "online")
+    add("电子材料（上传并推送）", filesPanel(c, () => rerender()), true);
+  else if (windowClerk && next.has("seal_package")) add("封装材料包", sealButton(c.id, () => rerender()), true);
   if (dept && next.has("accept")) simple("accept", "受理", [], undefined, "受理（开始计时）");
   if (dept && next.has("request_supplement"))
     simple("supplement", "补正告知", [
@@ -240,6 +243,8 @@ function actions(c, rerender) {
         if (view) await done("通知领取")();
       }),
     );
+  } else if (dept && next.has("ship_result") && c.delivery === "electronic") {
+    add("出具电子办理结果", electronicResultPanel(c, () => rerender()), true);
   } else if (dept && next.has("ship_result")) {
     const key = newKey();
     add(
