@@ -437,6 +437,7 @@ class Package:
         place: str = "",
         evidence: Sequence[str] = (),
         offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS,
+        note: str = "",
     ) -> None:
         """The courier says it handed the package over. Until the receiver signs, the handoff is
         not complete. A courier's report that comes in after the receiver already signed (its
@@ -450,7 +451,16 @@ class Package:
         self._require("deliver_package", PackageState.WITH_COURIER, PackageState.IN_TRANSIT)
         self._check_client_time(client_time, at, offline_max_days, method)
         self._custody(
-            CustodyKind.DELIVERED, self.holder, self.to_party, actor, at, method, client_time, place, evidence
+            CustodyKind.DELIVERED,
+            self.holder,
+            self.to_party,
+            actor,
+            at,
+            method,
+            client_time,
+            place,
+            evidence,
+            note=note,
         )
         self.state = PackageState.ARRIVED
         self._record(ev.PackageArrived(occurred_at=at, actor=actor, delivered_by=self.holder, to_party=self.to_party))

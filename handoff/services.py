@@ -492,7 +492,16 @@ async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps)
         elif e.status in (TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY):
             package.report_in_transit(place=e.place, note=e.description, **common)
         elif e.status is TrackingStatus.DELIVERED:
-            package.deliver(place=e.place, **common)
+            arriving = package.state is not PackageState.SIGNED
+            package.deliver(place=e.place, note=f"签收人：{e.receiver}" if e.receiver else "", **common)
+            if arriving and package.direction is Direction.RESULT and package.to_party == APPLICANT:
+                case = await _case(uow, package.case_id)
+                if case.state is CaseState.RESULT_SHIPPED and case.result_package_id == package.id:
+                    # 邮寄送达: the carrier's delivery is the applicant's receipt, no clerk's button
+                    case.deliver(at=at, actor=actor, receiver_name=e.receiver)
+                    await uow.cases.add(case)
+                else:
+                    case = None
         else:
             kind = ExceptionKind.REFUSED if e.status is TrackingStatus.RETURNED else ExceptionKind.OTHER
             package.report_exception(kind=kind, note=e.reason or e.description or e.raw_code, at=at, actor=actor)

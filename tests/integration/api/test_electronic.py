@@ -267,3 +267,55 @@ def _png_page() -> bytes:
     out = io.BytesIO()
     Image.new("L", (200, 280), 255).save(out, format="PNG")
     return out.getvalue()
+
+
+async def test_a_mailed_result_is_delivered_when_the_carrier_reports_delivery_with_the_receivers_name(dept):
+    from handoff.services import AssignWaybill, dispatch
+
+    from .test_callbacks import sf_push
+    from .test_journeys import registration
+
+    api = dept
+    body = registration(delivery="mail_to_applicant")
+    body["applicant"] = {**body["applicant"], "address": "广东省陆丰市东海街道人民路 1 号"}
+    case = await post(api, "/api/v1/cases", WINDOW, body, 201)
+    package = await post(api, f"/api/v1/cases/{case['id']}/packages", WINDOW, {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        WINDOW,
+        {"office_id": "win-441581", "courier": "courier-07", "package_ids": [package["id"]]},
+        201,
+    )
+    await post(api, f"/api/v1/packages/{package['id']}/sign", DEPT, {"office_id": "dept-441500-qx"})
+    for action, payload in [
+        ("ious/fulfil", {"material": "施工单位的资质证"}),
+        ("ious/fulfil", {"material": "授权委托书"}),
+    ]:
+        await post(api, f"/api/v1/cases/{case['id']}/{action}", DEPT, payload)
+    await post(api, f"/api/v1/cases/{case['id']}/accept", DEPT)
+    await post(api, f"/api/v1/cases/{case['id']}/decision", DEPT, {"outcome": "approved", "opinion": "同意"})
+    await post(api, f"/api/v1/cases/{case['id']}/result", DEPT, {"carrier": "sf"})
+    view = await (await get(api, f"/api/v1/cases/{case['id']}", DEPT)).json()
+    (result,) = [p for p in view["packages"] if p["direction"] == "result"]
+    await dispatch(AssignWaybill(result["id"], "sf", "SF7000000000001"), api.container.uow(), api.container.deps)
+
+    url = "/api/v1/callbacks/carriers/sf?token=sf-callback-secret"
+    await api.client.post(url, json=sf_push("SF7000000000001", "50", "2026-03-02 14:00:00"))
+    view = await (await get(api, f"/api/v1/cases/{case['id']}", DEPT)).json()
+    assert view["state"] == "result_shipped"
+    delivered = sf_push("SF7000000000001", "80", "2026-03-03 10:00:00")
+    delivered["Body"]["WaybillRoute"][0]["remark"] = "快件已签收，签收人是：张小三"
+    assert (await api.client.post(url, json=delivered)).status == 200
+    view = await (await get(api, f"/api/v1/cases/{case['id']}", DEPT)).json()
+    assert view["state"] == "delivered"  # no clerk's button
+    custody = await (await get(api, f"/api/v1/packages/{result['id']}/custody", DEPT)).json()
+    assert custody["events"][-1]["note"] == "签收人：张小三" and custody["verified"]
+    async with api.container.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from adapters.db.tables import outbox
+
+        rows = (await conn.execute(select(outbox.c.type, outbox.c.payload))).all()
+    (event,) = [r for r in rows if r.type == "case.delivered"]
+    assert "张小三" in str(event.payload)
