@@ -319,3 +319,22 @@ async def test_a_mailed_result_is_delivered_when_the_carrier_reports_delivery_wi
         rows = (await conn.execute(select(outbox.c.type, outbox.c.payload))).all()
     (event,) = [r for r in rows if r.type == "case.delivered"]
     assert "张小三" in str(event.payload)
+
+
+async def test_a_refused_upload_or_result_stores_no_file_and_no_row(dept):
+    from .test_authority import actor, snapshot
+
+    api = dept
+    case = await post(api, "/api/v1/cases", WINDOW, online_registration(), 201)
+    # reads the case through its department, but is not its window
+    stranger = await actor(api, "city-window", "window_clerk", "office:dept-441500-qx")
+    before = await snapshot(api)
+    problem = await upload(api, case["id"], 1, "申请书.pdf", a_pdf(), 403, user=stranger)
+    assert problem["type"] == "forbidden_action"
+    assert await snapshot(api) == before
+    # a file the command refuses after reading it (the case is not the window's to change any more)
+    await upload(api, case["id"], 1, "申请书.pdf", a_pdf())
+    await post(api, f"/api/v1/cases/{case['id']}/packages", WINDOW, {"electronic": True}, 201)
+    before = await snapshot(api)
+    await upload(api, case["id"], 2, "图纸.pdf", a_pdf(3), 409)
+    assert await snapshot(api) == before
