@@ -38,7 +38,7 @@ from api.routes.common import (
     visible_package,
 )
 from api.routes.tracking import case_by_token
-from api.routing import INT, STR, Ctx, array, obj
+from api.routing import INT, STR, Ctx, array, obj, read_limited
 from api.views import case_view
 from handoff.case import CaseState, Outcome
 from handoff.errors import IllegalTransition
@@ -96,20 +96,10 @@ def clean_file_name(raw: str | None, content_type: str) -> str:
     return stem + EXTENSIONS[content_type]
 
 
-async def read_upload(ctx: Ctx, limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes (413 beyond, before reading it all when the
-    client says its length). Read from the stream: the app's body limit is for JSON."""
-    request = ctx.request
-    too_big = Problem(413, f"文件过大：每个文件最多 {limit // (1024 * 1024)} MB", kind="file_too_large")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_big
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
+def upload(ctx: Ctx) -> bytes:
+    """The uploaded file: the endpoint read it, within the size limit, before the unit began."""
+    assert isinstance(ctx.body, bytes)
+    return ctx.body
 
 
 @API.route(
@@ -142,7 +132,7 @@ async def attach_file(ctx: Ctx) -> dict[str, Any]:
         raise IllegalTransition("case", case.state.value, "attach_file", "电子材料已推送，不能再添加文件")
     if case.state not in (CaseState.COLLECTED, CaseState.FORWARDED):
         raise IllegalTransition("case", case.state.value, "attach_file", "材料已由审批部门签收")
-    data = await read_upload(ctx, c.material_max_bytes)
+    data = upload(ctx)
     checked = await asyncio.to_thread(check_material, data, max_pages=c.material_max_pages)
     now = c.deps.clock.now()
     used = await queries.add_evidence_usage(ctx.uow.conn, f"files:{ctx.who.user_id}", local_date(now), len(data))
@@ -334,7 +324,7 @@ async def issue_electronic_result(ctx: Ctx) -> dict[str, Any]:
         raise IllegalTransition(
             "case", case.state.value, "issue_electronic_result", "审批部门未配置电子签章证书（HANDOFF_RESULT_SIGNING）"
         )
-    data = await read_upload(ctx, c.material_max_bytes)
+    data = upload(ctx)
     offices = await queries.offices(ctx.uow.conn)
     department = offices.get(case.department_office_id)
     unit_name = department.name if department else case.department_office_id
@@ -509,4 +499,4 @@ async def verify_result(c: Container, data: bytes) -> dict[str, Any]:
 )
 async def verify(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    return await verify_result(c, await read_upload(ctx, c.material_max_bytes))
+    return await verify_result(c, await read_limited(ctx.request, c.material_max_bytes))
