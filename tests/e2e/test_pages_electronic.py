@@ -6,6 +6,7 @@ the applicant's tracking page links. axe-core finds no violation on the new scre
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import expect
@@ -13,7 +14,7 @@ from playwright.async_api import expect
 from adapters.pades import ResultSigner, make_identity, pkcs12_bytes
 from tests.integration.api.test_electronic import a_pdf
 from tests.integration.api.test_journeys import post
-from tests.support.browser import DESKTOP, screenshot
+from tests.support.browser import DESKTOP, PHONE, base_url, screenshot
 
 from .test_pages_console import open_console
 
@@ -88,3 +89,26 @@ async def test_an_online_case_is_registered_with_files_pushed_signed_for_and_its
     assert "下载电子办理结果" in tracking and "第 3 页" not in tracking
     assert "无法识读" in tracking  # where the electronic item stands, with the department's finding
     await page.context.close()
+
+    # the applicant's phone: the tracking page's card, the download, the verification page
+    context = await browser.new_context(**PHONE, accept_downloads=True)  # the pages have no script of their own
+    phone = await context.new_page()
+    await phone.goto(f"{base_url(site)}/t/{token}")
+    results = await Axe().run(phone)
+    assert results.violations_count == 0, results.generate_report()
+    await screenshot(phone, "track-phone-electronic")
+    async with phone.expect_download() as downloading:
+        await phone.get_by_role("link", name="下载电子办理结果（PDF）").click()
+    signed = Path(await (await downloading.value).path()).read_bytes()
+    assert signed.startswith(b"%PDF-")
+    await phone.goto(f"{base_url(site)}/verify")
+    assert (await Axe().run(phone)).violations_count == 0
+    await phone.get_by_label("电子办理结果（PDF 文件）").set_input_files(
+        {"name": "结果.pdf", "mimeType": "application/pdf", "buffer": signed}
+    )
+    await phone.get_by_role("button", name="核验").click()
+    await expect(phone.locator("main")).to_contain_text("签章有效")
+    results = await Axe().run(phone)
+    assert results.violations_count == 0, results.generate_report()
+    await screenshot(phone, "verify-phone-valid")
+    await context.close()
