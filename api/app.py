@@ -192,6 +192,8 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             # An upload is read before its unit of work begins: a slow client never holds a
             # database connection (SQLite has one) while its file trickles in.
             body = await read_limited(request, container.material_max_bytes)
+            if route.prepare is not None:
+                body = await route.prepare(container, body)
         regions: dict[str, str] = {}
         if principal is not None and not principal.scope.everything:
             regions = await container.office_regions()

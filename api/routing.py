@@ -94,6 +94,9 @@ class Route:
     authority: Authority | None = None
     """Whose office the action needs (api/authority.py), checked on the case or package of the
     path before the handler runs; None for routes that check it themselves or only read."""
+    prepare: Callable[[Any, bytes], Awaitable[Any]] | None = None
+    """An upload's check (decode, re-encode, open), run on the body read before the unit of work
+    begins, so that no database connection waits on it; its result is ``Ctx.body``."""
 
     def __post_init__(self) -> None:
         if self.idempotent and not self.unit:
@@ -131,6 +134,7 @@ class Api:
         errors: set[int] | None = None,
         unit: bool = False,
         authority: Authority | None = None,
+        prepare: Callable[[Any, bytes], Awaitable[Any]] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -153,6 +157,7 @@ class Api:
                     errors=frozenset(errors or ()),
                     unit=unit,
                     authority=authority,
+                    prepare=prepare,
                 )
             )
             return handler

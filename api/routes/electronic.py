@@ -21,7 +21,7 @@ from aiohttp import web
 
 from adapters.db import files as db_files
 from adapters.db import queries
-from adapters.files import EXTENSIONS, PDF, check_material, sniff
+from adapters.files import EXTENSIONS, PDF, MaterialFile, check_material, sniff
 from adapters.pades import verify_pdf
 from api.authority import Authority
 from api.container import Container
@@ -96,10 +96,19 @@ def clean_file_name(raw: str | None, content_type: str) -> str:
     return stem + EXTENSIONS[content_type]
 
 
-def upload(ctx: Ctx) -> bytes:
-    """The uploaded file: the endpoint read it, within the size limit, before the unit began."""
-    assert isinstance(ctx.body, bytes)
-    return ctx.body
+async def checked_material(c: Container, data: bytes) -> MaterialFile:
+    """An attached file, read and checked before the unit of work begins (``Route.prepare``)."""
+    return await asyncio.to_thread(check_material, data, max_pages=c.material_max_pages)
+
+
+async def checked_result(c: Container, data: bytes) -> MaterialFile | None:
+    """The department's own result PDF, checked like a material; None: Handoff renders one."""
+    if not data:
+        return None
+    checked = await checked_material(c, data)
+    if checked.content_type != PDF:
+        raise Problem(422, "办理结果须为 PDF 文件", kind="invalid_input")
+    return checked
 
 
 @API.route(
@@ -118,6 +127,7 @@ def upload(ctx: Ctx) -> bytes:
     errors={413},
     unit=True,
     authority=Authority.WINDOW,
+    prepare=checked_material,
 )
 async def attach_file(ctx: Ctx) -> dict[str, Any]:
     c, case = container(ctx), ctx.case
@@ -132,8 +142,9 @@ async def attach_file(ctx: Ctx) -> dict[str, Any]:
         raise IllegalTransition("case", case.state.value, "attach_file", "电子材料已推送，不能再添加文件")
     if case.state not in (CaseState.COLLECTED, CaseState.FORWARDED):
         raise IllegalTransition("case", case.state.value, "attach_file", "材料已由审批部门签收")
-    data = upload(ctx)
-    checked = await asyncio.to_thread(check_material, data, max_pages=c.material_max_pages)
+    checked = ctx.body
+    assert isinstance(checked, MaterialFile)
+    data = checked.data
     now = c.deps.clock.now()
     used = await queries.add_evidence_usage(ctx.uow.conn, f"files:{ctx.who.user_id}", local_date(now), len(data))
     if used > c.material_daily_bytes:
@@ -311,6 +322,7 @@ def result_view(r: db_files.CaseResult, url: str = "") -> dict[str, Any]:
     errors={413},
     unit=True,
     authority=Authority.DEPARTMENT,
+    prepare=checked_result,
 )
 async def issue_electronic_result(ctx: Ctx) -> dict[str, Any]:
     c, case = container(ctx), ctx.case
@@ -324,15 +336,13 @@ async def issue_electronic_result(ctx: Ctx) -> dict[str, Any]:
         raise IllegalTransition(
             "case", case.state.value, "issue_electronic_result", "审批部门未配置电子签章证书（HANDOFF_RESULT_SIGNING）"
         )
-    data = upload(ctx)
+    own = ctx.body
+    assert own is None or isinstance(own, MaterialFile)
     offices = await queries.offices(ctx.uow.conn)
     department = offices.get(case.department_office_id)
     unit_name = department.name if department else case.department_office_id
-    if data:
-        checked = await asyncio.to_thread(check_material, data, max_pages=c.material_max_pages)
-        if checked.content_type != PDF:
-            raise Problem(422, "办理结果须为 PDF 文件", kind="invalid_input")
-        source = checked.data
+    if own is not None:
+        source = own.data
     else:
         source = await c.renderers.document(
             render_electronic_result,
