@@ -89,7 +89,7 @@ def clean_file_name(raw: str | None, content_type: str) -> str:
     """The uploaded file's name as shown to the department: printable, no path, at most 100
     characters, its extension the one of what the file really is (a JPEG named .pdf becomes .jpg)."""
     name = unicodedata.normalize("NFC", (raw or "").strip())
-    name = _UNSAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
+    name = _UNSAFE_NAME.sub("_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])  # no folders, then no odd characters
     name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf")).strip(" .")
     stem = name.rsplit(".", 1)[0] if "." in name else name
     stem = stem[:96] or "电子材料"

@@ -137,6 +137,13 @@ async def test_files_are_recognised_by_content_and_anything_else_is_refused_in_c
     listed = (await (await get(api, f"/api/v1/cases/{case['id']}/files", DEPT)).json())["files"]
     assert [(f["item_seq"], f["name"]) for f in listed] == [(1, "申请书.pdf"), (2, "图纸.jpg")]
 
+    # a path in the name is dropped; a file attached by mistake is removed before the push
+    extra = await upload(api, case["id"], 3, "C:\\高拍仪\\scan<1>.png", _png_page())
+    assert extra["name"] == "scan_1_.png"
+    left = await post(api, f"/api/v1/cases/{case['id']}/files/{extra['id']}/remove", WINDOW, {})
+    assert [f["name"] for f in left["files"]] == ["申请书.pdf", "图纸.jpg"]
+    await post(api, f"/api/v1/cases/{case['id']}/files/{extra['id']}/remove", WINDOW, {}, 404)
+
 
 async def test_an_online_case_moves_without_a_courier_to_a_signed_result_the_applicant_downloads(dept):
     api = dept
