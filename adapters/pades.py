@@ -82,8 +82,8 @@ class ResultSigner:
 
         try:
             writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        except (PdfError, ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput("办理结果 PDF 无法读取，不能签章") from exc
+        except Exception as exc:  # a PDF pdfium opens may still be one pyHanko's parser refuses
+            raise InvalidInput("办理结果 PDF 无法读取，不能签章，请另存为标准 PDF 后重试") from exc
         meta = signers.PdfSignatureMetadata(
             field_name="HandoffResult",
             subfilter=fields.SigSeedSubFilter.PADES,
@@ -93,7 +93,10 @@ class ResultSigner:
             name=self.name,
         )
         pdf_signer = signers.PdfSigner(meta, signer=self.signer)
-        out = pdf_signer.sign_pdf(writer, in_place=False)
+        try:
+            out = pdf_signer.sign_pdf(writer, in_place=False)
+        except PdfError as exc:  # e.g. an encrypted or malformed document structure
+            raise InvalidInput("办理结果 PDF 的结构无法签章，请另存为标准 PDF 后重试") from exc
         return bytes(out.getbuffer())
 
 
@@ -113,7 +116,6 @@ class Verification:
 
 def verify_pdf(data: bytes, trust_roots: list[Any]) -> Verification:
     """What pyHanko's validator says of the file's last signature (blocking)."""
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
@@ -121,7 +123,7 @@ def verify_pdf(data: bytes, trust_roots: list[Any]) -> Verification:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # whatever a crafted file makes the parser raise, it is not a readable PDF
         raise InvalidInput("该文件不是可以读取的 PDF") from exc
     if not signatures:
         return Verification(signed=False, reason="该 PDF 没有电子签章")
