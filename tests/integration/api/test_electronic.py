@@ -350,3 +350,16 @@ async def test_a_refused_upload_or_result_stores_no_file_and_no_row(dept):
     before = await snapshot(api)
     await upload(api, case["id"], 2, "图纸.pdf", a_pdf(3), 409)
     assert await snapshot(api) == before
+
+
+async def test_the_public_verification_refuses_what_is_not_a_readable_pdf(api):
+    for data in [b"", a_zip(), b"%PDF-1.4\n" + b"x" * 100, b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF"]:
+        response = await api.client.post("/api/v1/verify", data=data)
+        problem = await response.json()
+        assert response.status == 422 and problem["title"] in (
+            "请上传要核验的 PDF 文件",
+            "只能核验 PDF 文件（按文件内容识别）",
+            "该文件不是可以读取的 PDF",
+        ), problem
+    page = await api.client.post("/verify", data={"file": io.BytesIO(b"%PDF-broken")})
+    assert page.status == 422 and "该文件不是可以读取的 PDF" in await page.text()
