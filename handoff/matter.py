@@ -235,6 +235,13 @@ class Matter:
             raise OutsideScope(f"事项“{self.name}”在申请人所属区划（{applicant_region}）没有实施部门，不能收件")
         return max(serving, key=lambda i: significant_digits(i.region_code))
 
+    def collectable_at(self, window_region: str) -> tuple[Implementation, ...] | None:
+        """通办: the implementations a window of ``window_region`` may collect for (empty: none);
+        None for a matter without implementations (any window, its department for everyone)."""
+        if not self.implementations:
+            return None
+        return tuple(i for i in self.implementations if i.collectable_at(window_region))
+
     def route(
         self, applicant_region: str | None, window_region: str, names: Mapping[str, str] | None = None
     ) -> Implementation | None:

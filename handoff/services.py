@@ -188,7 +188,9 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
             cmd.applicant_organisation,
             cmd.applicant_region_code,
         )
-        names = await uow.offices.region_names() if matter.implementations else {}
+        names = await uow.offices.region_names() if matter.implementations or applicant.region_code else {}
+        if applicant.region_code and applicant.region_code not in names:
+            raise InvalidInput(f"申请人所属区划 {applicant.region_code} 不存在，请从区划列表中选择")
         implementation = matter.route(applicant.region_code or None, window.region_code, names)
         home = await _office(
             uow, implementation.department_office_id if implementation else matter.department_office_id, "department"
