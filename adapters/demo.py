@@ -3,9 +3,10 @@ window in each, departments in the city, and matters from the seeds.
 
 Coordinates are the approximate centres of each seat of government (good to a few kilometres,
 which is what 少跑距离 needs). Each matter has its implementations per region (属地: which
-department decides for 城区, 海丰, 陆河 and 陆丰 applicants) and their 通办范围. The 防雷装置竣工验收 matter is seed 002's sample with its four
-materials, two of them 容缺-able; the seed labels it 即办件 but gives a promised limit of 1
-working day, so it is entered here as a promised case with limit 1 (an instant case has limit 0).
+department decides for 城区, 海丰, 陆河 and 陆丰 applicants) and their 通办范围. The
+防雷装置竣工验收 matter is seed 002's sample with its four materials, two of them 容缺-able; the
+seed labels it 即办件 but gives a promised limit of 1 working day, so it is entered here as a
+promised case with limit 1 (an instant case has limit 0).
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ MATTERS = [
         service_objects=("企业法人", "事业法人", "其他组织"),
         result_name="建设工程规划许可证",
         # the city bureau decides for every district and county
-        implementations=tuple(Implementation(r, "dept-441500-zj", CITY) for r in ("441502", "441521", "441523", "441581")),
+        implementations=tuple(
+            Implementation(r, "dept-441500-zj", CITY) for r in ("441502", "441521", "441523", "441581")
+        ),
     ),
     Matter(
         id="m-spjy-xk",

@@ -49,7 +49,8 @@ def _region_section(region: dict[str, Any]) -> str:
             for m in region["matters"]
         )
         table = (
-            f'<div class="scroll"><table><caption>{e(region["name"])}可代收的事项（{len(region["matters"])} 项）</caption>'
+            f'<div class="scroll"><table><caption>{e(region["name"])}可代收的事项'
+            f"（{len(region['matters'])} 项）</caption>"
             '<thead><tr><th scope="col">事项名称</th><th scope="col">申请人所属区划：属地审批部门</th></tr></thead>'
             f"<tbody>{rows}</tbody></table></div>"
         )
@@ -73,7 +74,8 @@ def _material_row(n: int, m: dict[str, Any]) -> str:
     notes = e(m["notes"]) + ("<br>" if m["notes"] and marks else "") + " ".join(marks)
     return (
         f'<tr><td>{n}</td><th scope="row">{e(m["name"])}</th><td>{need}</td>'
-        f'<td>{"原件" if m["original"] else "复印件"}</td><td>{m["copies"]}</td><td>{e(m["form"])}</td><td>{notes}</td></tr>'
+        f"<td>{'原件' if m['original'] else '复印件'}</td><td>{m['copies']}</td>"
+        f"<td>{e(m['form'])}</td><td>{notes}</td></tr>"
     )
 
 
@@ -126,7 +128,8 @@ def catalogue_page(data: dict[str, Any]) -> str:
         + "".join(_region_section(r) for r in data["regions"])
         + '<section class="card"><h2>事项要素与申请材料</h2><p class="muted">办件按登记时公布的版本办理。</p></section>'
         + "".join(_matter_section(m) for m in data["items"])
-        + "<footer>标注“可容缺”的材料，可先行受理、限期补齐；标注“免提交”的材料，窗口通过电子证照核验，无需提交纸质材料。</footer>"
+        + "<footer>标注“可容缺”的材料，可先行受理、限期补齐；"
+        "标注“免提交”的材料，窗口通过电子证照核验，无需提交纸质材料。</footer>"
     )
     return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'

@@ -179,7 +179,12 @@ async def save_matter(
         await conn.execute(
             insert(t.matter_implementations),
             [
-                {"matter_id": matter.id, "region_code": i["region_code"], "office_id": i["department_office_id"], "scope": i["scope"]}
+                {
+                    "matter_id": matter.id,
+                    "region_code": i["region_code"],
+                    "office_id": i["department_office_id"],
+                    "scope": i["scope"],
+                }
                 for i in implementations
             ],
         )

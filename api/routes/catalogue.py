@@ -179,7 +179,9 @@ def published_regions(
             else:
                 continue
             listed.append({"id": matter.id, "name": matter.name, "applicants": applicants})
-        windows = sorted((o for o in offices.values() if o.kind == "window" and o.region_code == code), key=lambda o: o.id)
+        windows = sorted(
+            (o for o in offices.values() if o.kind == "window" and o.region_code == code), key=lambda o: o.id
+        )
         regions.append(
             {
                 "code": code,
@@ -335,7 +337,9 @@ async def set_implementation(ctx: Ctx) -> JSON:
         raise Problem(403, f"区划 {region_code} 的现有实施部门不在本人的管理范围内")
     implementation = Implementation(region_code, b["department_office_id"], tuple(b.get("scope", ())))
     others = tuple(i for i in matter.implementations if i.region_code != region_code)
-    answer = await _new_implementations(ctx, matter, tuple(sorted((*others, implementation), key=lambda i: i.region_code)))
+    answer = await _new_implementations(
+        ctx, matter, tuple(sorted((*others, implementation), key=lambda i: i.region_code))
+    )
     audit(ctx, "matter.implementation.set", f"{matter.id}/{region_code}")
     return answer
 
@@ -360,4 +364,3 @@ async def remove_implementation(ctx: Ctx) -> JSON:
     )
     audit(ctx, "matter.implementation.removed", f"{matter.id}/{region_code}")
     return answer
-

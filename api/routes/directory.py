@@ -82,7 +82,12 @@ MATTER_VIEW = obj(
     version=INT,
     retired=BOOL,
     implementations=array(
-        obj(["region_code", "department_office_id", "scope"], region_code=STR, department_office_id=STR, scope=array(STR)),
+        obj(
+            ["region_code", "department_office_id", "scope"],
+            region_code=STR,
+            department_office_id=STR,
+            scope=array(STR),
+        ),
         max_items=500,
     ),
 )
@@ -116,9 +121,7 @@ async def list_matters(ctx: Ctx) -> dict[str, Any]:
         "items": [
             matter_to_json(m)
             for m in found
-            if m is not None
-            and not m.retired
-            and (window_region is None or m.collectable_at(window_region) != ())
+            if m is not None and not m.retired and (window_region is None or m.collectable_at(window_region) != ())
         ]
     }
 

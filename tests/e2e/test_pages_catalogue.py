@@ -61,13 +61,20 @@ async def test_the_region_picker_follows_the_address_and_routes_the_case_to_the_
 async def test_a_matter_outside_the_windows_scope_is_refused_on_the_form(site, browser):
     page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
     await page.get_by_role("button", name=re.compile("食品经营许可证核发")).click()
-    for name in ("食品经营许可申请书", "营业执照复印件", "与食品经营相适应的主要设备设施布局、操作流程等文件", "食品安全管理制度"):
+    for name in (
+        "食品经营许可申请书",
+        "营业执照复印件",
+        "与食品经营相适应的主要设备设施布局、操作流程等文件",
+        "食品安全管理制度",
+    ):
         await page.get_by_label(f"已收：{name}").check()
     await page.get_by_label("申请人（单位或个人）").fill("李四")
     await page.get_by_label("联系电话").fill("13812345678")
     await page.get_by_label("申请人所属区划").select_option("441521")
     await page.get_by_role("button", name="登记收件").click()
-    await expect(page.locator("#messages .alert.error")).to_contain_text("不在事项“食品经营许可证核发”（海丰县实施）的通办范围内")
+    await expect(page.locator("#messages .alert.error")).to_contain_text(
+        "不在事项“食品经营许可证核发”（海丰县实施）的通办范围内"
+    )
     assert errors == []
     await page.context.close()
 
@@ -80,7 +87,9 @@ async def test_the_published_catalogue_page_lists_each_regions_matters_without_s
         await expect(page.get_by_role("heading", level=1)).to_have_text("公布代收代办事项清单")
         lufeng = page.locator("#region-441581")
         await expect(lufeng).to_contain_text("陆丰市政务服务中心市域通办窗口")
-        await expect(lufeng.get_by_role("row", name=re.compile("防雷装置竣工验收"))).to_contain_text("海丰县：海丰县气象局")
+        await expect(lufeng.get_by_role("row", name=re.compile("防雷装置竣工验收"))).to_contain_text(
+            "海丰县：海丰县气象局"
+        )
         lightning = page.locator("#m-flzz-ys")
         await expect(lightning).to_contain_text("防雷装置验收意见书")
         await expect(lightning.get_by_role("row", name=re.compile("施工单位的资质证"))).to_contain_text("可容缺")

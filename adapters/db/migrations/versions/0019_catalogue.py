@@ -62,7 +62,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["region_code"], ["regions.code"], name=op.f("fk_matter_implementations_region_code_regions")
         ),
-        sa.ForeignKeyConstraint(["office_id"], ["offices.id"], name=op.f("fk_matter_implementations_office_id_offices")),
+        sa.ForeignKeyConstraint(
+            ["office_id"], ["offices.id"], name=op.f("fk_matter_implementations_office_id_offices")
+        ),
         sa.PrimaryKeyConstraint("matter_id", "region_code", name=op.f("pk_matter_implementations")),
     )
     op.create_table(
