@@ -99,3 +99,32 @@ async def test_the_published_catalogue_page_lists_each_regions_matters_without_s
         await screenshot(page, f"catalogue-{name}")
         assert errors == []
         await page.context.close()
+
+
+async def test_an_admin_changes_a_regions_implementation_and_retires_a_matter_on_the_catalogue_screen(site, browser):
+    page, errors = await open_console(browser, site, "admin", DESKTOP)
+    await page.get_by_role("link", name="事项清单").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("事项清单")
+    await page.get_by_role("button", name="管理：建设工程规划许可证核发").click()
+    await page.get_by_label("陆丰市的审批部门").select_option("dept-441581-sj")
+    await page.get_by_label("陆丰市的通办范围（区划代码）").fill("441581、441521")
+    row = page.get_by_role("row", name=re.compile("陆丰市（441581）"))
+    await row.get_by_role("button", name="保存").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("已保存陆丰市的实施（第 2 版）")
+    results = await Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    await screenshot(page, "console-catalogue")
+
+    matter = await (await site.client.get("/api/v1/matters/m-jsgc-xk", headers=site.auth("admin"))).json()
+    assert {i["region_code"]: i for i in matter["implementations"]}["441581"] == {
+        "region_code": "441581",
+        "department_office_id": "dept-441581-sj",
+        "scope": ["441581", "441521"],
+    }
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="停止办理").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("已停止办理")
+    listed = await (await site.client.get("/api/v1/matters", headers=site.auth("clerk-lf"))).json()
+    assert "m-jsgc-xk" not in [m["id"] for m in listed["items"]]
+    assert errors == []
+    await page.context.close()
