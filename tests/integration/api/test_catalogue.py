@@ -162,3 +162,19 @@ async def test_an_admin_sets_implementations_in_their_own_region_only(api):
     )
     refused = await post(api, "/api/v1/cases", "clerk-lf", body, 422)
     assert "没有实施部门" in refused["title"]
+
+
+async def test_the_published_catalogue_is_rate_limited_like_the_tracking_page(aiohttp_client, tmp_path):
+    from tests.support.db import sqlite_engine
+
+    from .conftest import _harness
+    from .test_rate_limits import LOW, refused
+
+    gen = sqlite_engine(tmp_path)
+    api = await _harness(await gen.__anext__(), aiohttp_client, tmp_path, rate_limits=LOW)
+    assert (await api.client.get("/matters")).status == 200
+    assert (await api.client.get("/api/v1/public/matters")).status == 200
+    assert (await api.client.get("/t/000000000000")).status == 404  # the same bucket as the tracking page
+    await refused(await api.client.get("/matters"))
+    await refused(await api.client.get("/api/v1/public/matters"))
+    await gen.aclose()
