@@ -67,6 +67,12 @@ def test_each_applicant_goes_to_the_department_of_their_own_region_and_others_to
     assert LIGHTNING.implementation_for("441521") is None
 
 
+def test_without_a_region_a_matter_whose_own_department_implements_nothing_asks_for_one():
+    elsewhere = replace(IMPLEMENTED, implementations=IMPLEMENTED.implementations[1:])
+    with pytest.raises(OutsideScope, match="请选择申请人所属区划"):
+        elsewhere.route(None, "441581", NAMES)
+
+
 def test_an_applicant_of_a_region_nobody_implements_is_refused_in_chinese():
     with pytest.raises(OutsideScope, match="申请人所属区划（440300）没有实施部门"):
         IMPLEMENTED.route("440300", "441581", NAMES)
