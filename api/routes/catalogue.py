@@ -16,6 +16,7 @@ from adapters.db import admin as db
 from adapters.db import queries
 from adapters.db.repositories import matter_to_json
 from api.auth import Role
+from api.container import Container
 from api.problems import Problem
 from api.routes.admin import CODE, ID, audit
 from api.routes.common import API, container, in_scope
@@ -193,13 +194,13 @@ def published_regions(
     return regions
 
 
-async def published_catalogue(ctx_container: Any, only: str | None = None) -> JSON:
+async def published_catalogue(c: Container, only: str | None = None) -> JSON:
     """The published catalogue (the JSON route and the page /matters alike)."""
-    async with ctx_container.engine.connect() as conn:
+    async with c.engine.connect() as conn:
         ids = await db.catalogue_ids(conn)
         offices = await queries.offices(conn)
         names = await queries.region_names(conn)
-    async with ctx_container.uow() as uow:
+    async with c.uow() as uow:
         matters = [m for m in [await uow.matters.get(i) for i in ids] if m is not None]
     return {
         "items": [public_matter(m, offices, names) for m in matters],
