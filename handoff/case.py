@@ -21,7 +21,7 @@ from handoff.errors import IllegalTransition, InvalidInput, MissingMaterials
 from handoff.labels_zh import MODE_ZH, STAGE_TYPE_ZH
 from handoff.matter import CaseKind, Delivery, Matter, Mode, StageType
 from handoff.ports import Calendar
-from handoff.privacy import normalize_id_number, normalize_phone
+from handoff.privacy import mask_phone, normalize_id_number, normalize_phone
 from handoff.timeutil import local_date, require_aware
 
 
@@ -829,6 +829,26 @@ class Case:
                 self._record(ev.LeadRemarked(occurred_at=at, actor=lead, lead=lead, remark=remark.strip()))
                 return
         self._fail("remark", "该办件没有抄送给您待阅")
+
+    def correct_phone(self, *, phone: str, reason: str, at: datetime, actor: str) -> None:
+        """改正申请人手机号码: the number on record was wrong (an SMS failed, the applicant called).
+        Later SMS and resends go to the new number; the event keeps both numbers masked."""
+        new = normalize_phone(phone)
+        if new == self.applicant.phone:
+            self._fail("correct_phone", "新号码与登记的号码相同")
+        reason = _text(reason, "改正原因")
+        at = require_aware(at)
+        old = self.applicant.phone
+        self.applicant = replace(self.applicant, phone=new)
+        self._record(
+            ev.ApplicantPhoneCorrected(
+                occurred_at=at,
+                actor=actor,
+                old_phone_masked=mask_phone(old),
+                new_phone_masked=mask_phone(new),
+                reason=reason,
+            )
+        )
 
     # ------------------------------------------------------------------ reading
 

@@ -479,6 +479,7 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     "rectify_rating": lambda c, a, at, actor: c.rectify_rating(note=a["note"], at=at, actor=actor),
     "copy_to_lead": lambda c, a, at, actor: c.copy_to_lead(lead=a["lead"], note=a.get("note", ""), at=at, actor=actor),
     "remark": lambda c, a, at, actor: c.remark(lead=actor, remark=a["remark"], at=at),
+    "correct_phone": lambda c, a, at, actor: c.correct_phone(phone=a["phone"], reason=a["reason"], at=at, actor=actor),
 }
 
 
