@@ -263,6 +263,10 @@ pickups = Table(
     Column("id_hash", String(64)),
     Column("at", UtcDateTime, nullable=False),
     Column("actor", String(ID), nullable=False),
+    # 证件类型, 领取方式 and the clerk's 意见 (migration 0021)
+    Column("id_type", String(24), nullable=False, server_default="resident_id"),
+    Column("method", String(24), nullable=False, server_default="window"),
+    Column("note", Text, nullable=False, server_default=""),
 )
 
 ratings = Table(

@@ -1,8 +1,9 @@
 """queues and the archive search
 
-Indexes for the console's 待办 (an office's cases in a state; open supplements, IOUs owed and open
-stages; packages still on their way from or to an office) and for 办件档案 (cases by the
-applicant's phone, keyed ID-number hash, name or matter, newest first).
+证件类型, 领取方式 and 意见 of a pickup registration (发放登记); indexes for the console's 待办 (an
+office's cases in a state; open supplements, IOUs owed and open stages; packages still on their
+way from or to an office) and for 办件档案 (cases by the applicant's phone, keyed ID-number hash,
+name or matter, newest first).
 
 Revision ID: 0021
 Revises: 0016
@@ -39,6 +40,10 @@ PARTIAL = [
 
 
 def upgrade() -> None:
+    # 发放登记: 证件类型, 领取方式 and 意见 (seed 002); plain add_column (pickups has a foreign key)
+    op.add_column("pickups", sa.Column("id_type", sa.String(24), nullable=False, server_default="resident_id"))
+    op.add_column("pickups", sa.Column("method", sa.String(24), nullable=False, server_default="window"))
+    op.add_column("pickups", sa.Column("note", sa.Text(), nullable=False, server_default=""))
     for name, table, columns in PLAIN:
         op.create_index(name, table, columns)
     for name, table, columns, where in PARTIAL:
@@ -50,3 +55,5 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     for name, table, _columns in reversed(PLAIN):
         op.drop_index(name, table_name=table)
+    for column in ("note", "method", "id_type"):
+        op.drop_column("pickups", column)
