@@ -268,7 +268,11 @@ def _copies(section: str, lead: str, remarked: bool, offices: Sequence[str] | No
             lc.lead == lead,
             lc.remarked_at.is_not(None) if remarked else lc.remarked_at.is_(None),
             *_where(
-                or_(_in(c.window_office_id, offices), _in(c.department_office_id, offices))
+                (
+                    or_(c.window_office_id.in_(offices), c.department_office_id.in_(offices))
+                    if offices
+                    else literal(False)
+                )
                 if offices is not None
                 else None
             ),

@@ -48,6 +48,21 @@ CASE_STATES = [
 ]
 
 
+SEARCH_BODY = obj(
+    [],
+    case_no=text(24),
+    package_code=text(40),
+    applicant_name=text(100),
+    phone=text(20),
+    id_number=text(20),
+    matter_id=text(64),
+    states=array({"type": "string", "enum": CASE_STATES}, max_items=20),
+    cursor=text(200),
+    limit={"type": "integer", "minimum": 1, "maximum": 100},
+)
+SEARCH_BODY["properties"].update({"from": DATE, "to": DATE})
+
+
 @API.route(
     "POST",
     "/api/v1/archive/search",
@@ -57,19 +72,7 @@ CASE_STATES = [
     ),
     tag=TAG,
     roles=STAFF,
-    body=obj(
-        [],
-        case_no=text(24),
-        package_code=text(40),
-        applicant_name=text(100),
-        phone=text(20),
-        id_number=text(20),
-        matter_id=text(64),
-        states=array({"type": "string", "enum": CASE_STATES}, max_items=20),
-        **{"from": DATE, "to": DATE},
-        cursor=text(200),
-        limit={"type": "integer", "minimum": 1, "maximum": 100},
-    ),
+    body=SEARCH_BODY,
     response=obj(["items", "next_cursor"], items=array(ARCHIVE_ROW, max_items=100), next_cursor=nullable(STR)),
 )
 async def search(ctx: Ctx) -> dict[str, Any]:

@@ -94,7 +94,7 @@ async def todo(ctx: Ctx) -> dict[str, Any]:
     day = today(c)
     async with c.engine.connect() as conn:
         found = await workqueues.queue(conn, who.role.value, who.user_id, report_scope(ctx), day, limit)
-    sections = []
+    sections: list[dict[str, Any]] = []
     for part in workqueues.sections(who.role.value, who.user_id, None, day):
         count, rows = found.get(part.key, (0, []))
         action = ACTION_ZH.get((who.role.value, part.key), "查看")
@@ -124,5 +124,5 @@ async def todo(ctx: Ctx) -> dict[str, Any]:
                 ],
             }
         )
-    total = sum(s["count"] for s in sections if s["counted"])
+    total = sum(int(s["count"]) for s in sections if s["counted"])
     return {"role": who.role.value, "total": total, "sections": sections}

@@ -13,6 +13,7 @@ from adapters.db import domain_tables as t
 from adapters.db.tables import outbox
 from tests.support.outbox import OutboxFeed
 
+from .test_authority import actor
 from .test_journeys import post, registration
 from .test_request_path import statements
 
@@ -92,6 +93,9 @@ async def test_the_department_sees_packages_to_sign_prereview_supplements_stages
     assert case_nos(todo, "to_sign") == []
     prereview = section(todo, "prereview")["items"]
     assert [(i["case_no"], i["action_zh"]) for i in prereview] == [(case["case_no"], "预审受理")]
+    # a county's department clerk reads the case (its window is in the county) but does not decide it
+    county = await actor(api, "county-clerk", "dept_clerk", "region:441581")
+    assert all(s["items"] == [] for s in (await get(api, "/api/v1/todo", county))["sections"])
     cid = case["id"]
     await post(api, f"/api/v1/cases/{cid}/supplement", "dept-zj", {"items": ["竣工图纸"], "due_on": "2026-03-10"})
     todo = await get(api, "/api/v1/todo", "dept-zj")
@@ -116,9 +120,9 @@ async def test_the_department_sees_packages_to_sign_prereview_supplements_stages
     await post(api, f"/api/v1/cases/{cid}/decision", "dept-zj", {"outcome": "approved", "opinion": "同意"})
     todo = await get(api, "/api/v1/todo", "dept-zj")
     assert case_nos(todo, "stages") == [] and case_nos(todo, "to_ship") == [case["case_no"]]
-    # a county clerk reads the case through the window's county, but the queue is the department's
-    county = await get(api, "/api/v1/todo", "supervisor")
-    assert county["sections"] == [] and county["total"] == 0
+    # the supervisor has no queue of its own (the deadline board and the ledger are theirs)
+    supervisor = await get(api, "/api/v1/todo", "supervisor")
+    assert supervisor["sections"] == [] and supervisor["total"] == 0
 
 
 async def test_the_department_queue_lists_overdue_and_due_soon_cases_from_the_deadline_board(api):
@@ -138,7 +142,11 @@ async def test_the_department_queue_lists_overdue_and_due_soon_cases_from_the_de
     todo = await get(api, "/api/v1/todo", "dept-zj")
     overdue = section(todo, "overdue")["items"]
     assert [(i["case_no"], i["overdue"]) for i in overdue] == [(case["case_no"], True)]
-    assert case_nos(todo, "due_soon") == []
+    assert case_nos(todo, "due_soon") == [] and case_nos(todo, "legal_overdue") == []
+    api.tick(days=14)  # past the legal limit of 10 working days as well
+    await watcher.scan()
+    todo = await get(api, "/api/v1/todo", "dept-zj")
+    assert case_nos(todo, "legal_overdue") == [case["case_no"]]
 
 
 async def test_after_remarking_a_copy_leaves_the_leads_unread_and_shows_among_read(api):
@@ -301,3 +309,86 @@ async def test_a_clerk_corrects_the_applicants_phone_and_it_is_audited(api, capl
     assert "相同" in problem["title"]
     await post(api, f"/api/v1/cases/{cid}/applicant-phone", "clerk-lf", {"phone": "123", "reason": "错"}, 422)
     await post(api, f"/api/v1/cases/{cid}/applicant-phone", "clerk-hf", {"phone": "13900003333", "reason": "无权"}, 404)
+
+
+# =========================================================================== the window's day
+
+
+async def ready_for_pickup(api) -> dict[str, Any]:
+    from tests.integration.api.test_pages import decided_case
+
+    case, _ = await decided_case(api)
+    await post(api, f"/api/v1/cases/{case['id']}/result", "dept-zj", {})
+    full = await get(api, f"/api/v1/cases/{case['id']}", "dept-zj")
+    result = next(p for p in full["packages"] if p["direction"] == "result")
+    await post(
+        api,
+        "/api/v1/manifests",
+        "dept-zj",
+        {"office_id": "dept-441500-qx", "courier": "courier-07", "package_ids": [result["id"]]},
+        201,
+    )
+    await post(api, f"/api/v1/packages/{result['id']}/delivered", "courier-07", {})
+    todo = await get(api, "/api/v1/todo", "clerk-lf")
+    assert [(i["case_no"], i["action_zh"]) for i in section(todo, "results_incoming")["items"]] == [
+        (case["case_no"], "签收结果")
+    ]
+    await post(api, f"/api/v1/packages/{result['id']}/sign", "clerk-lf", {"office_id": "win-441581"})
+    return case
+
+
+async def test_the_window_queue_lists_results_to_hand_out_and_pickup_records_document_type_and_method(api):
+    case = await ready_for_pickup(api)
+    todo = await get(api, "/api/v1/todo", "clerk-lf")
+    assert [(i["case_no"], i["action_zh"]) for i in section(todo, "pickup")["items"]] == [(case["case_no"], "发放登记")]
+    picked = await post(
+        api,
+        f"/api/v1/cases/{case['id']}/pickup",
+        "clerk-lf",
+        {
+            "office_id": "win-441581",
+            "receiver_name": "John Smith",
+            "receiver_id_number": "E12345678",
+            "by_proxy": True,
+            "id_type": "passport",
+            "method": "self_service",
+            "note": "代领人持护照，已核对",
+        },
+    )
+    pickup = picked["pickup"]
+    assert (pickup["id_type_zh"], pickup["method_zh"], pickup["note"], pickup["id_number_masked"]) == (
+        "护照",
+        "自助终端领取",
+        "代领人持护照，已核对",
+        "E123*5678",
+    )
+    again = await get(api, f"/api/v1/cases/{case['id']}", "clerk-lf")  # stored, not only answered
+    assert again["pickup"] == pickup
+    assert case_nos(await get(api, "/api/v1/todo", "clerk-lf"), "pickup") == []
+    assert {d["path"] for d in again["documents"]} >= {"acceptance-notice"}
+
+
+async def test_the_applicant_in_person_needs_no_number_typed_the_one_on_file_is_recorded(api):
+    case = await ready_for_pickup(api)
+    picked = await post(
+        api,
+        f"/api/v1/cases/{case['id']}/pickup",
+        "clerk-lf",
+        {"office_id": "win-441581", "receiver_name": "张小三", "by_proxy": False},
+    )
+    assert picked["pickup"]["id_number_masked"] == "1101**********002X"
+    assert (picked["pickup"]["id_type"], picked["pickup"]["method"]) == ("resident_id", "window")
+
+
+async def test_the_case_lists_only_the_documents_it_has(api):
+    case, package = await forwarded_case(api)
+    cid = case["id"]
+    view = await get(api, f"/api/v1/cases/{cid}", "clerk-lf")
+    assert [d["path"] for d in view["documents"]] == ["iou-receipt"]  # two 容缺 materials owed
+    await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(api, f"/api/v1/cases/{cid}/supplement", "dept-zj", {"items": ["竣工图纸"], "due_on": "2026-03-10"})
+    view = await get(api, f"/api/v1/cases/{cid}", "clerk-lf")
+    assert [d["path"] for d in view["documents"]] == ["iou-receipt", "supplement-notice/1"]
+    for d in view["documents"]:
+        response = await api.client.get(f"/api/v1/cases/{cid}/documents/{d['path']}", headers=api.auth("clerk-lf"))
+        assert response.status == 200 and response.content_type == "application/pdf", d
