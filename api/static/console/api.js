@@ -33,7 +33,7 @@ export const session = {
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
-    return office ? office.name : this.names[id] || id;
+    return office ? office.name : this.names[id] || this.me?.office_names?.[id] || id;
   },
   learn(names) {
     Object.assign(this.names, names || {});

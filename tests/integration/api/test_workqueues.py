@@ -392,3 +392,16 @@ async def test_the_case_lists_only_the_documents_it_has(api):
     for d in view["documents"]:
         response = await api.client.get(f"/api/v1/cases/{cid}/documents/{d['path']}", headers=api.auth("clerk-lf"))
         assert response.status == 200 and response.content_type == "application/pdf", d
+
+
+async def test_the_search_and_the_history_run_a_handful_of_statements_and_me_names_every_office(api):
+    case, _ = await forwarded_case(api)
+    me = await get(api, "/api/v1/me", "dept-zj")  # each principal is read once, then cached
+    with statements(api.container.engine) as seen:
+        await search(api, "clerk-lf", phone="13812345678")
+    assert len(seen) <= 1, "\n".join(seen)  # an office scope: the cases page alone
+    with statements(api.container.engine) as seen:
+        await get(api, f"/api/v1/cases/{case['id']}/events", "dept-zj")
+    assert len(seen) <= 4, "\n".join(seen)  # the case, its packages, its events, the names
+    assert me["office_names"]["win-441581"] == "陆丰市政务服务中心市域通办窗口"
+    assert "win-441581" not in {o["id"] for o in me["offices"]}  # named, not in scope
