@@ -24,7 +24,7 @@ export const session = {
     this.me = null;
     this.people = {};
     this.names = {};
-    sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
+    sessionStorage.clear(); // the device token; an unsent hand-over batch stays, under its user's id
   },
   people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
   names: {}, // user or office id → name, learned from the cases the user opened (过程信息)
