@@ -250,3 +250,31 @@ async def test_the_window_takes_in_a_supplement_and_registers_pickup_with_the_ap
     await screenshot(page, "console-window-pickup")
     assert errors == []
     await page.context.close()
+
+
+async def test_a_department_closes_an_unsupplemented_case_from_its_queue_with_its_opinion(site, browser):
+    case, package = await forwarded(site)
+    await post(site, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(
+        site, f"/api/v1/cases/{case['id']}/supplement", "dept-zj", {"items": ["竣工图纸"], "due_on": "2026-03-03"}
+    )
+    site.tick(days=3)  # Thursday: the due date has passed and nothing came
+    page, errors = await open_console(browser, site, "dept-zj", DESKTOP)
+    await page.locator('#nav a[data-screen="todo"]').click()
+    waiting = page.locator('[data-section="supplements"] li')
+    await expect(waiting).to_have_count(1)
+    await expect(waiting.locator(".late")).to_have_text("已过期限 2026-03-03")
+    await waiting.get_by_role("link").click()
+    closing = page.locator("details", has_text="补正不来办结（补正期限届满后）")
+    await closing.get_by_label("办结意见").fill("申请人逾期未补交竣工图纸")
+    await closing.get_by_role("button", name="补正不来办结（补正期限届满后）").click()
+    await expect(page.locator("#messages .alert.ok")).to_contain_text("补正不来办结")
+    await expect(page.locator(".case-head .state")).to_have_text("补正不来办结")
+    closed = page.locator(".history-card li", has_text="补正不来办结")
+    await expect(closed).to_contain_text("林志强（市住建局）")
+    await expect(closed).to_contain_text("意见：申请人逾期未补交竣工图纸")
+    await no_violations(page)
+    await page.locator('#nav a[data-screen="todo"]').click()
+    await expect(page.locator('[data-section="supplements"] li')).to_have_count(0)
+    assert errors == []
+    await page.context.close()

@@ -239,6 +239,17 @@ function actions(c, rerender, hint) {
       { name: "due_on", label: "补正期限", type: "date", required: true },
     ]);
   if (dept && next.has("supplement_supplied")) simple("supplement/supplied", "补正受理", []);
+  if (dept && !terminal && c.supplements.some((s) => !s.supplied_at))
+    simple("supplement/close", "补正不来办结（补正期限届满后）", [
+      {
+        name: "opinion",
+        label: "办结意见",
+        type: "textarea",
+        required: true,
+        max: 2000,
+        value: "申请人在补正期限内未补正材料，按补正不来办结。",
+      },
+    ]);
   if (dept && next.has("reject"))
     simple("reject", "不予受理", [{ name: "reason", label: "理由", type: "textarea", required: true, max: 2000 }]);
   if (dept && next.has("open_stage"))
