@@ -3,8 +3,9 @@ window in each, departments in the city, and matters from the seeds.
 
 Coordinates are the approximate centres of each seat of government (good to a few kilometres,
 which is what 少跑距离 needs). The 防雷装置竣工验收 matter is seed 002's sample with its four
-materials, two of them 容缺-able; the seed labels it 即办件 but gives a promised limit of 1
-working day, so it is entered here as a promised case with limit 1 (an instant case has limit 0).
+materials, two of them 容缺-able, as the seed publishes it: 办件类型 即办件, 法定期限 10, 承诺期限 1
+(an instant case done on the spot or by the next working day: handoff.matter allows a 即办件 a
+promised limit of 0 or 1).
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ MATTERS = [
         department_office_id="dept-441500-qx",
         legal_limit=10,
         promised_limit=1,
-        kind=CaseKind.PROMISED,
+        kind=CaseKind.INSTANT,
         modes=frozenset({Mode.PROXY_COLLECT, Mode.ONLINE}),
         materials=(
             MaterialRequirement("《防雷装置竣工验收申请书》", notes="加盖公章"),
             MaterialRequirement("防雷装置竣工图纸", notes="加盖施工单位竣工图章并在相应位置签字"),
-            MaterialRequirement("施工单位的资质证", tolerable=True, original=False, notes="核对原件，加盖施工单位公章"),
+            MaterialRequirement(
+                "施工单位的资质证",
+                tolerable=True,
+                original=False,
+                notes=(
+                    "核对原件，资质证需加盖施工单位公章。施工单位必须具备该项目相应行业总承包施工资质，"
+                    "且资质证在有效期内。"
+                ),
+            ),
             MaterialRequirement("授权委托书", tolerable=True, notes="加盖公章"),
         ),
     ),
