@@ -176,6 +176,9 @@ def test_a_newcomers_first_screens_show_the_demo_cases(served):
     status, ledger = call(f"{base}/api/v1/ledger?limit=200", tokens["supervisor"])
     assert status == 200 and len(ledger["items"]) == 34
     assert len({row["window"] for row in ledger["items"]}) == 4
+    for row in ledger["items"]:  # every demo case opens, whatever its state
+        status, view = call(f"{base}/api/v1/cases/{row['case_id']}", tokens["supervisor"])
+        assert status == 200 and view["state"] == row["state"], view
     status, mine = call(f"{base}/api/v1/ledger?limit=200", tokens["window_clerk"])  # 陆丰's window only
     assert (
         status == 200
