@@ -92,7 +92,7 @@ async def serve(settings: Settings, workers: bool = True) -> int:
             runtime.engine,
             runtime.container.uow,
             runtime.container.deps,
-            announce=lambda n: print(f"正在生成 {n} 个演示办件（仅首次启动，约需十几秒）……", flush=True),
+            announce=lambda n: print(f"正在生成 {n} 个演示办件（仅首次启动，需要几秒到十几秒）……", flush=True),
         )
     await runtime.bus.start()
     session = aiohttp.ClientSession()
