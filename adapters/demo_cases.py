@@ -74,9 +74,26 @@ STAFF = [
     ("clerk-hf", "蔡文杰（海丰窗口）", "window_clerk", "office:win-441521", "13800001003"),
     ("clerk-lh", "叶美华（陆河窗口）", "window_clerk", "office:win-441523", "13800001004"),
     ("dept-lfsj", "庄志明（陆丰市市场监管局）", "dept_clerk", "office:dept-441581-sj", "13800002002"),
+    ("dept-hfsj", "王海燕（海丰县市场监管局）", "dept_clerk", "office:dept-441521-sj", "13800002003"),
+    ("dept-lhsj", "彭振东（陆河县市场监管局）", "dept_clerk", "office:dept-441523-sj", "13800002004"),
+    ("dept-lfqx", "陈耀光（陆丰市气象局）", "dept_clerk", "office:dept-441581-qx", "13800002005"),
+    ("dept-hfqx", "黄秋萍（海丰县气象局）", "dept_clerk", "office:dept-441521-qx", "13800002006"),
+    ("dept-lhqx", "叶俊明（陆河县气象局）", "dept_clerk", "office:dept-441523-qx", "13800002007"),
 ]
 CLERKS = {"win-441581": "clerk-lf", "win-441502": "clerk-cq", "win-441521": "clerk-hf", "win-441523": "clerk-lh"}
-DEPARTMENTS = {"dept-441500-zj", "dept-441500-qx", "dept-441500-sj", "dept-441581-sj"}
+DEPARTMENT_CLERKS = {
+    "dept-441500-zj": "dept-zj",  # the demo user dept-zj works for the three city bureaus
+    "dept-441500-qx": "dept-zj",
+    "dept-441500-sj": "dept-zj",
+    "dept-441581-sj": "dept-lfsj",
+    "dept-441521-sj": "dept-hfsj",
+    "dept-441523-sj": "dept-lhsj",
+    "dept-441581-qx": "dept-lfqx",
+    "dept-441521-qx": "dept-hfqx",
+    "dept-441523-qx": "dept-lhqx",
+}
+DEPARTMENTS = set(DEPARTMENT_CLERKS)
+REGION_OF_ADDRESS = {"汕尾市城区": "441502", "海丰县": "441521", "陆河县": "441523", "陆丰市": "441581"}
 COURIER = "courier-07"
 LEAD = "lead-zj"
 
@@ -117,6 +134,11 @@ class Person:
     phone: str
     address: str
     organisation: str = ""
+
+    @property
+    def region(self) -> str:
+        """属地: the region of the address, which decides the department (handoff.matter.route)."""
+        return next(code for prefix, code in REGION_OF_ADDRESS.items() if self.address.startswith(prefix))
 
 
 @dataclass
@@ -163,7 +185,7 @@ class Story:
 
     @property
     def dept_clerk(self) -> str:
-        return "dept-lfsj" if self.department == "dept-441581-sj" else "dept-zj"
+        return DEPARTMENT_CLERKS[self.department]
 
     # ------------------------------------------------------------------ time
 
@@ -221,6 +243,7 @@ class Story:
                 applicant_phone=person.phone,
                 applicant_address=person.address,
                 applicant_organisation=person.organisation,
+                applicant_region_code=person.region,
                 window_office_id=self.window,
                 actor=self.clerk,
                 materials=materials,
@@ -346,11 +369,11 @@ def _created_package(events: Sequence[ev.Event]) -> str:
 P = {
     "chen": Person("陈美玲", "13700001001", "陆丰市东海街道人民路 18 号", "陆丰市东海美玲小吃店"),
     "lin": Person("林家豪", "13700001002", "陆丰市城东镇新河路 6 号", "陆丰市城东镇家豪建材有限公司"),
-    "huang": Person("黄晓敏", "13700001003", "陆丰市碣石镇新街 21 号", "陆丰市碣石镇海晟食品店"),
+    "huang": Person("黄晓敏", "13700001003", "海丰县海城镇新城路 21 号", "海丰县海晟建筑安装工程有限公司"),
     "zheng": Person("郑国栋", "13700001004", "陆丰市甲子镇瀛江路 9 号", "陆丰市甲子镇瀛江置业有限公司"),
-    "wu": Person("吴丽芳", "13700001005", "陆丰市东海街道龙山路 33 号", "陆丰市东海丽芳餐饮店"),
+    "wu": Person("吴丽芳", "13700001005", "汕尾市城区新港街道通航路 33 号", "汕尾市城区丽芳餐饮店"),
     "cai": Person("蔡少雄", "13700001006", "陆丰市博美镇振兴路 2 号", "陆丰市博美镇少雄五金店"),
-    "zhuang": Person("庄雅琪", "13700001007", "陆丰市东海街道金厢路 15 号", "陆丰市雅琪烘焙坊"),
+    "zhuang": Person("庄雅琪", "13700001007", "汕尾市城区香洲街道金湖路 15 号", "汕尾市城区雅琪烘焙坊"),
     "peng": Person("彭志远", "13700001008", "陆丰市南塘镇南溪路 4 号", "陆丰市南塘志远农产品有限公司"),
     "xu": Person("许佳慧", "13700001009", "陆丰市东海街道东堤路 7 号", "陆丰市佳慧便利店"),
     "ye": Person("叶伟强", "13700001010", "陆丰市河西街道河西路 12 号", "陆丰市河西伟强电器有限公司"),
@@ -371,11 +394,11 @@ P = {
     "peng2": Person("彭淑贞", "13700004001", "陆河县河田镇人民路 25 号", "陆河县河田淑贞农家菜馆"),
     "ye2": Person("叶建明", "13700004002", "陆河县新田镇新田大道 7 号", "陆河县新田建明工贸有限公司"),
     "zhu": Person("朱晓峰", "13700004003", "陆河县水唇镇水唇路 19 号", "陆河县水唇晓峰置业有限公司"),
-    "huang2": Person("黄佳怡", "13700004004", "陆河县河田镇朝阳路 8 号", "陆河县佳怡仓储有限公司"),
+    "huang2": Person("黄佳怡", "13700004004", "陆丰市城东镇朝阳路 8 号", "陆丰市佳怡仓储有限公司"),
     "luo2": Person("罗志坚", "13700004005", "陆河县河口镇河口路 6 号", "陆河县河口志坚房地产开发有限公司"),
     "gao": Person("高美娟", "13700001012", "陆丰市东海街道三清路 10 号", "陆丰市东海美娟服装店"),
     "mo": Person("莫振华", "13700001013", "陆丰市城东镇东海大道 101 号", "陆丰市振华实业投资有限公司"),
-    "zeng": Person("曾淑华", "13700001014", "陆丰市桥冲镇桥冲路 5 号", "陆丰市桥冲淑华饮食店"),
+    "zeng": Person("曾淑华", "13700001014", "汕尾市城区凤山街道汕尾大道 205 号", "汕尾市城区淑华饮食店"),
     "tang": Person("唐伟民", "13700003008", "海丰县海城镇海丰大道 45 号", "海丰县伟民茶餐厅"),
     "chen2": Person("陈思远", "13700004006", "陆河县螺溪镇螺溪路 1 号", "陆河县螺溪思远实业有限公司"),
 }
