@@ -199,6 +199,33 @@ def assert_nothing_lost_twice_or_out_of_order(figures: Figures) -> None:
     assert figures.cases == CASES
 
 
+async def test_killing_the_leader_of_the_queue_mid_stream_loses_repeats_and_reorders_nothing(pg, cluster):
+    pipeline = Pipeline(pg, cluster.urls)
+    try:
+        await pipeline.start()
+        group = pipeline.group
+        queues = {q["name"]: q for q in await asyncio.to_thread(cluster.queues)}
+        assert set(group.queues) <= set(queues)
+        node_names = {n.name for n in cluster.nodes}
+        for name in group.queues:  # the retry and hold queues too: a classic one would die with its node
+            assert queues[name]["type"] == "quorum" and set(queues[name]["members"]) == node_names, queues[name]
+        leader = cluster.node_named(queues[group.queue]["leader"])
+
+        async def kill_leader() -> None:
+            cluster.kill(leader)
+
+        figures = await pipeline.run(kill_leader)
+        print(
+            f"leader {leader.name} killed; failovers: publisher {pipeline.publisher_bus.supervisor.failovers}, "
+            f"consumer {pipeline.consumer_bus.supervisor.failovers}"
+        )
+        # both were connected to the leader (the queue is led by the node its declarer is on)
+        assert pipeline.publisher_bus.supervisor.failovers >= 1 and pipeline.consumer_bus.supervisor.failovers >= 1
+        assert_nothing_lost_twice_or_out_of_order(figures)
+    finally:
+        await pipeline.close()
+
+
 @pytest.fixture
 async def single_node():
     if not available():
