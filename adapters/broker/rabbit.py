@@ -91,7 +91,14 @@ class ConnectionSupervisor:
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed and self._ready.is_set()
+        # a robust connection (one URL) that is reconnecting is not closed, but not connected either
+        connection = self._connection
+        return (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+            and self._ready.is_set()
+        )
 
     @property
     def node(self) -> str:
@@ -235,11 +242,11 @@ class RabbitBus:
         return self.supervisor.connected
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        """All confirmed, or PublishFailed. Confirms are awaited together (pipelined), each round
-        at most ``confirm_wait`` seconds. Messages nacked or left unconfirmed in a round are sent
-        again on a fresh channel (see :meth:`_drop_publish_channel`) — on a cluster until
-        ``publish_timeout``, on one node once the robust connection has its node back (the next
-        batch)."""
+        """All confirmed, or PublishFailed. Confirms are awaited together (pipelined). On a
+        cluster each round waits at most ``confirm_wait``, and what was nacked or left unconfirmed
+        is sent again on a new channel (see :meth:`_drop_publish_channel`) until
+        ``publish_timeout``; on one node there is one round of ``publish_timeout``, and the next
+        batch goes out on a new channel."""
         if not messages:
             return
         loop = asyncio.get_running_loop()
@@ -247,7 +254,13 @@ class RabbitBus:
         remaining = list(messages)
         async with self._publish_lock:
             while True:
-                remaining, error = await self._publish_once(remaining, min(self.confirm_wait, deadline - loop.time()))
+                # one node: one round, the whole timeout (nothing to send again on before the next batch)
+                wait = (
+                    min(self.confirm_wait, deadline - loop.time())
+                    if self.supervisor.several
+                    else deadline - loop.time()
+                )
+                remaining, error = await self._publish_once(remaining, wait)
                 if not remaining:
                     return
                 await self._drop_publish_channel()
