@@ -4,8 +4,8 @@
 // signed electronic result. Kept apart from window.js / packages.js / cases.js, which only call
 // the functions exported here.
 
-import { ApiError, call, NetworkError, newKey, session } from "./api.js";
-import { attempt, documentButton, h, showError, showOk, table } from "./ui.js";
+import { ApiError, call, documentUrl, NetworkError, newKey, session } from "./api.js";
+import { attempt, h, showError, showOk, table } from "./ui.js";
 
 const ACCEPT = "application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png";
 
@@ -54,8 +54,26 @@ export function sizeText(bytes) {
   return `${Math.max(1, Math.round(bytes / 1024))} KB`;
 }
 
+/** A file of a case or package: fetched with the user's credentials, then offered to open or save. */
 function fileLink(file, path) {
-  return documentButton(`${file.name}`, path.template, path.url, file.name);
+  const holder = h("span", { class: "doc file" });
+  const button = h("button", { type: "button", class: "secondary" }, file.name);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const href = await documentUrl(path.url);
+      holder.replaceChildren(
+        h("a", { href, target: "_blank", rel: "noopener", class: "button secondary" }, `打开：${file.name}`),
+        h("a", { href, download: file.name, class: "button link" }, `下载：${file.name}`),
+      );
+    } catch (error) {
+      showError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  holder.append(button);
+  return holder;
 }
 
 /**
