@@ -62,9 +62,7 @@ async def test_an_online_case_is_registered_with_files_pushed_signed_for_and_its
     assert results.violations_count == 0, results.generate_report()
     await screenshot(page, "console-package-files")
     await files.get_by_role("button", name="扫描件2.pdf").click()
-    await expect(files.get_by_role("link", name="打开：扫描件2.pdf")).to_have_attribute(
-        "href", re.compile("^blob:")
-    )
+    await expect(files.get_by_role("link", name="打开：扫描件2.pdf")).to_have_attribute("href", re.compile("^blob:"))
     await page.get_by_label("第 2 项核对结果").select_option("unreadable")
     await page.get_by_role("button", name="签收", exact=True).click()
     await expect(page.locator("#messages .alert.ok")).to_contain_text("登记差异 1 项")
