@@ -33,6 +33,7 @@ from api.openapi import build_spec
 from api.outages import DEPENDENCY_ZH, RETRY_AFTER_SECONDS, unavailable
 from api.outages import TITLE as UNAVAILABLE
 from api.pages import add_page_routes
+from api.qr_pages import add_qr_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
 from api.ratelimit import LIMITER, RateLimiter, rate_limit
 from api.routes import API
@@ -367,4 +368,5 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     add_page_routes(app)
+    add_qr_routes(app)
     return app
