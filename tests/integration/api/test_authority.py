@@ -443,7 +443,8 @@ async def test_a_batch_signature_by_a_manifest_is_refused_to_an_office_that_does
     manifest_id = await _manifest_of(api, w["package"]["id"])
     for user, office, status in (
         (w["county_clerk"], "dept-441500-qx", 403),  # reads the batch, does not receive it
-        (w["county_clerk"], "dept-441500-zj", 404),  # not even in scope: as if it did not exist
+        (w["county_clerk"], "dept-441500-zj", 403),
+        (await actor(api, "far-clerk", "dept_clerk", "region:4401"), "dept-441500-qx", 404),  # sees nothing of it
     ):
         before = await snapshot(api)
         response = await api.client.post(
