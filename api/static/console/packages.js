@@ -2,6 +2,7 @@
 // per-item discrepancies, report an exception, read its custody chain.
 
 import { call, newKey, session } from "./api.js";
+import { batchCard } from "./batch.js";
 import {
   ACTION_ZH,
   attempt,
@@ -192,7 +193,7 @@ function packageCard(pkg, show) {
   );
 }
 
-export async function scanScreen(root) {
+export async function scanScreen(root, initialCode) {
   const out = h("div");
   const code = h("input", { id: "scan-code", name: "code", placeholder: "扫描二维码或输入材料包编号", autocomplete: "off" });
   const scanForm = h(
@@ -208,16 +209,32 @@ export async function scanScreen(root) {
     if (message) showOk(message);
   }
 
-  scanForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function lookUp() {
     const raw = code.value.trim();
     if (!raw) return;
     const pkg = await attempt(() => call("POST", "/api/v1/scan", { body: { code: raw } }));
-    if (pkg) {
-      code.value = "";
-      show(pkg);
-    }
+    if (!pkg) return;
+    code.value = "";
+    if (pkg.kind === "manifest") {
+      // a 交接单's QR: the whole batch (batch.js)
+      out.replaceChildren(
+        batchCard(pkg, (card, message) => {
+          out.replaceChildren(card);
+          showOk(message);
+        }),
+      );
+    } else show(pkg);
+  }
+
+  scanForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookUp();
   });
   root.append(h("h1", {}, "扫码签收"), scanForm, out);
   code.focus();
+  if (initialCode) {
+    // opened from a QR code's page (/P/… or /M/…) by a signed-in user
+    code.value = initialCode;
+    await lookUp();
+  }
 }
