@@ -44,9 +44,7 @@ async def courier_packages(
     me = f"courier:{courier}"
     if kind == "delivered_today":
         query = (
-            select(
-                p.id, p.code, p.case_id, p.state, p.from_party, p.to_party, p.holder, ce.server_time.label("at")
-            )
+            select(p.id, p.code, p.case_id, p.state, p.from_party, p.to_party, p.holder, ce.server_time.label("at"))
             .select_from(t.custody_events.join(t.packages, p.id == ce.package_id))
             .where(ce.kind == "delivered", ce.from_party == me, ce.server_time >= since)
             .order_by(ce.server_time.desc(), p.id.desc())
@@ -63,7 +61,9 @@ async def courier_packages(
             ]
             if sender_offices is not None:
                 where.append(p.holder.in_(_office_party(sender_offices)) if sender_offices else literal(False))
-        query = select(p.id, p.code, p.case_id, p.state, p.from_party, p.to_party, p.holder, p.last_movement_at.label("at"))
+        query = select(
+            p.id, p.code, p.case_id, p.state, p.from_party, p.to_party, p.holder, p.last_movement_at.label("at")
+        )
         query = query.where(*where).order_by(p.last_movement_at, p.id)
         if after is not None:
             query = query.where(

@@ -24,6 +24,7 @@ from handoff.services import NotFound, SignPackage, dispatch
 SIGNABLE = (PackageState.WITH_COURIER, PackageState.IN_TRANSIT, PackageState.ARRIVED)
 UUID_HEX = re.compile(r"[0-9A-Fa-f]{32}")
 
+
 def manifest_id_of(value: str) -> str:
     """The manifest id a QR's value names: the value is the id without hyphens, upper case
     (handoff.codes.manifest_value); a UUID's 32 hex digits get their hyphens back."""
@@ -70,9 +71,7 @@ async def manifest_answer(ctx: Ctx, value: str) -> dict[str, Any]:
         "courier_name": names.get(manifest.courier, "快递员"),
         "created_at": iso(manifest.created_at),
         "scan_payload": c.signer.sign_manifest(manifest.id),
-        "packages": [
-            {**package_view(p, payload_for(c, p)), "signable": _signable_here(ctx, p)} for p in packages
-        ],
+        "packages": [{**package_view(p, payload_for(c, p)), "signable": _signable_here(ctx, p)} for p in packages],
     }
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from adapters.db import queries, reports
 from adapters.db.courier_lists import courier_packages
 from adapters.logistics.internal import NAME as INTERNAL_CARRIER
-
 from api.auth import Role
 from api.authority import Authority
 from api.problems import Problem
@@ -34,12 +33,12 @@ from api.routing import (
 from handoff.codes import PackageCode
 from handoff.labels_zh import STATE_ZH
 from handoff.package import ExceptionKind, Method
-from handoff.timeutil import CHINA, local_date
 from handoff.services import (
     CourierReport,
     ReportPackageException,
     dispatch,
 )
+from handoff.timeutil import CHINA, local_date
 
 # =========================================================================== couriers
 
@@ -184,7 +183,10 @@ async def my_packages(ctx: Ctx) -> dict[str, Any]:
     scope = ctx.who.scope
     async with c.engine.connect() as conn:
         senders = await reports.scope_offices(
-            conn, reports.Scope(None, None) if scope.everything else reports.Scope(sorted(scope.offices), list(scope.regions))
+            conn,
+            reports.Scope(None, None)
+            if scope.everything
+            else reports.Scope(sorted(scope.offices), list(scope.regions)),
         )
         rows = await courier_packages(
             conn,

@@ -46,7 +46,11 @@ async def test_a_courier_scans_a_handed_over_slip_with_the_camera_confirms_and_d
     )
     assert slip.status == 200
     video = write_y4m(top_right_frame(pdf_page_image(await slip.read())), tmp_path / "slip.y4m")
-    camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}")
+    camera = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
     async with chromium(camera) as browser:
         await give_password(site, "courier-07")
         page, errors = await new_page(browser, {**PHONE, "permissions": ["camera"]})
@@ -72,7 +76,11 @@ async def test_a_courier_scans_a_handed_over_slip_with_the_camera_confirms_and_d
         await expect(page.locator("#pending-count")).to_have_text("0")
         await expect(page.locator("#sent li").first).to_contain_text("揽收")
         events = await custody_kinds(site, package["id"])
-        assert (events[-1]["kind"], events[-1]["note"], events[-1]["actor"]) == ("picked_up", "快递员确认揽收", "courier-07")
+        assert (events[-1]["kind"], events[-1]["note"], events[-1]["actor"]) == (
+            "picked_up",
+            "快递员确认揽收",
+            "courier-07",
+        )
         # what is next is offered, not 揽收 again
         await expect(in_hand.get_by_role("button", name=f"揽收 {package['code']}")).to_have_count(0)
 
@@ -108,6 +116,7 @@ async def test_the_courier_reports_an_exception_with_a_reason(site, browser):
     await page.get_by_label("原因说明").fill("外包装被雨淋湿")
     await no_violations(page)
     await page.get_by_role("button", name="登记异常").click()
+    await expect(page.locator("#sent li").first).to_contain_text("异常")
     await expect(page.locator("#pending-count")).to_have_text("0")
     last = (await custody_kinds(site, package["id"]))[-1]
     assert (last["kind"], last["note"]) == ("exception", "外包装被雨淋湿")
@@ -169,6 +178,7 @@ async def test_the_offline_queue_survives_a_reload_and_is_sent_once_with_the_sam
 
 
 async def test_the_console_is_an_installable_pwa_that_opens_the_courier_screen_offline(site, browser):
+    package = await sealed(site)
     page, errors = await open_console(browser, site, "courier-07", PHONE)
     manifest = await (await site.client.get("/console/manifest.webmanifest")).json()
     assert manifest["start_url"] == "/console#/courier" and manifest["display"] == "standalone"
@@ -188,6 +198,8 @@ async def test_the_console_is_an_installable_pwa_that_opens_the_courier_screen_o
     await page.reload()
     await expect(page.locator("h1")).to_have_text("快递上报")
     await expect(page.locator(".network")).to_contain_text("离线")
+    await expect(page.locator("#lists-note")).to_contain_text("未能连接服务器")
+    await expect(page.locator("#list-to_pick_up li", has_text=package["code"])).to_be_visible()  # as last loaded
     assert errors == []
     await page.context.close()
 

@@ -24,7 +24,7 @@ def pdf_page_image(pdf: bytes, scale: float = 3.0) -> Image.Image:
 
 def top_right_frame(page: Image.Image) -> Image.Image:
     """The slip's head (its QR code sits at the top right), framed as a phone held over it."""
-    w, h = page.size
+    w = page.size[0]
     crop = page.crop((w // 2, 0, w, w // 2 * HEIGHT // WIDTH))
     frame = Image.new("RGB", (WIDTH, HEIGHT), (250, 250, 250))
     crop.thumbnail((WIDTH, HEIGHT))

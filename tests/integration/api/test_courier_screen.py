@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.db import domain_tables as t
-from tests.integration.api.test_sessions import give_password, signed_in
 from tests.integration.api.test_pages import registered_case
+from tests.integration.api.test_sessions import give_password, signed_in
 
 from .test_authority import actor, snapshot
 from .test_journeys import post
@@ -31,9 +31,7 @@ async def hand_over(api, *packages: dict[str, Any], courier: str = "courier-07")
 
 
 async def my_list(api, user: str, kind: str, **query: Any) -> dict[str, Any]:
-    response = await api.client.get(
-        "/api/v1/courier/packages", params={"list": kind, **query}, headers=api.auth(user)
-    )
+    response = await api.client.get("/api/v1/courier/packages", params={"list": kind, **query}, headers=api.auth(user))
     body = await response.json()
     assert response.status == 200, body
     return body
@@ -135,9 +133,7 @@ async def test_a_department_signs_a_whole_batch_by_the_manifest_qr_with_a_discre
     assert replay.status == 200 and replay.headers.get("Idempotent-Replayed") == "true"
     assert await replay.json() == signed
     assert await snapshot(api) == state
-    again = await post(
-        api, f"/api/v1/manifests/{manifest['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"}, 409
-    )
+    again = await post(api, f"/api/v1/manifests/{manifest['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"}, 409)
     assert again["title"] == "交接单中没有待本单位签收的材料包"
     rescanned = await post(api, "/api/v1/scan", "dept-zj", {"code": manifest["scan_payload"]})
     assert [p["signable"] for p in rescanned["packages"]] == [False, False]
