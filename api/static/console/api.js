@@ -24,7 +24,7 @@ export const session = {
     this.token = "";
     this.me = null;
     this.people = {};
-    sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
+    sessionStorage.clear(); // the device token; an unsent hand-over batch stays, under its user's id
     localStorage.removeItem(OFFLINE_ME);
   },
   /** Remember a courier's identity (name, role, offices) for a start without network (the PWA). */

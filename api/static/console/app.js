@@ -3,6 +3,7 @@
 // #/screen/argument; logout and the password change.
 
 import { ApiError, call, learnNames, NetworkError, session } from "./api.js";
+import { catalogueScreen } from "./catalogue.js";
 import { caseScreen, casesScreen, inboxScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
@@ -34,6 +35,7 @@ const NAV = {
   admin: [
     ["cases", "办理台账"],
     ["indicators", "评价指标"],
+    ["catalogue", "事项清单"],
   ],
 };
 
@@ -46,6 +48,7 @@ const SCREENS = {
   inbox: inboxScreen,
   courier: courierScreen,
   indicators: indicatorsScreen,
+  catalogue: catalogueScreen,
   password: (container) => passwordScreen(container),
 };
 

@@ -18,14 +18,21 @@ import {
   STATE_ZH,
   table,
 } from "./ui.js";
+import { REGION_FIELD, wireRegionPicker } from "./regions.js";
 
 // ------------------------------------------------------------------ the batch to hand over
 
-const BATCH_KEY = "handoff.console.batch";
+// Kept in localStorage under the signed-in user's id, so that a closed tab, a reload or a new
+// sign-in of the same user finds the batch where it was (and another user never sees it).
+const BATCH_PREFIX = "handoff.console.batch.";
+
+function batchKey() {
+  return BATCH_PREFIX + (session.me?.user_id || "");
+}
 
 export function loadBatch() {
   try {
-    const batch = JSON.parse(sessionStorage.getItem(BATCH_KEY) || "null");
+    const batch = JSON.parse(localStorage.getItem(batchKey()) || "null");
     if (batch && Array.isArray(batch.packages)) return batch;
   } catch {
     /* a damaged entry starts a new batch */
@@ -34,7 +41,7 @@ export function loadBatch() {
 }
 
 function saveBatch(batch) {
-  sessionStorage.setItem(BATCH_KEY, JSON.stringify(batch));
+  localStorage.setItem(batchKey(), JSON.stringify(batch));
 }
 
 export function addToBatch(pkg) {
@@ -187,6 +194,7 @@ function registrationForm(matter, windows, onClose) {
       { name: "id_number", label: "身份证号", maxlength: 18, hint: "加密保存，只显示脱敏号码" },
       { name: "organisation", label: "单位名称", maxlength: 200 },
       { name: "address", label: "地址", maxlength: 300 },
+      REGION_FIELD,
       {
         name: "mode",
         label: "办理方式",
@@ -224,6 +232,7 @@ function registrationForm(matter, windows, onClose) {
           ...(values.id_number ? { id_number: values.id_number } : {}),
           ...(values.organisation ? { organisation: values.organisation } : {}),
           ...(values.address ? { address: values.address } : {}),
+          ...(values.applicant_region ? { region_code: values.applicant_region } : {}),
         },
         materials: materials
           .filter((m) => m.received)
@@ -246,6 +255,7 @@ function registrationForm(matter, windows, onClose) {
     },
     { class: "form applicant" },
   );
+  wireRegionPicker(applicant);
   const result = h("div", { class: "result" });
 
   function registered(created) {
@@ -386,7 +396,7 @@ export async function handoverScreen(root) {
       );
       if (!manifest) return;
       const handed = batch.packages;
-      sessionStorage.removeItem(BATCH_KEY);
+      localStorage.removeItem(batchKey());
       batch = loadBatch();
       render();
       const courierName = couriers.selectedOptions[0]?.textContent || manifest.courier;
