@@ -232,3 +232,34 @@ async def test_a_department_signs_a_batch_by_the_manifest_qr_opened_from_the_pho
         assert last["kind"] == "signed" and len(last["discrepancies"]) == discrepancies
     assert errors == []
     await page.context.close()
+
+
+async def test_a_department_clerk_scans_the_printed_manifest_with_the_camera_and_signs_the_batch(site, tmp_path):
+    one, two = await sealed(site), await sealed(site)
+    manifest = await hand_over(site, one, two)
+    printed = await site.client.get(
+        f"/api/v1/manifests/{manifest['id']}/documents/manifest", headers=site.auth("clerk-lf")
+    )
+    assert printed.status == 200
+    video = write_y4m(top_right_frame(pdf_page_image(await printed.read())), tmp_path / "manifest.y4m")
+    camera = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
+    async with chromium(camera) as browser:
+        await give_password(site, "dept-zj")
+        page, errors = await new_page(browser, {**DESKTOP, "permissions": ["camera"]})
+        await page.goto(f"{base_url(site)}/console")
+        await sign_in(page, "dept-zj", PASSWORD)
+        await expect(page.locator("#nav a.active")).to_have_text("扫码签收")
+        await page.get_by_role("button", name="用摄像头扫码").click()
+        await expect(page.get_by_role("heading", name="交接单整批签收")).to_be_visible(timeout=30_000)
+        await expect(page.locator(".batch-package")).to_have_count(2)
+        await no_violations(page)
+        await page.get_by_role("button", name=re.compile("整批签收（2 个材料包）")).click()
+        await expect(page.locator("#messages .alert.ok")).to_contain_text("已整批签收 2 个材料包，无差异")
+        for p in (one, two):
+            assert (await custody_kinds(site, p["id"]))[-1]["kind"] == "signed"
+        assert errors == []
+        await page.context.close()

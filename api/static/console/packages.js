@@ -3,6 +3,7 @@
 
 import { call, newKey, session } from "./api.js";
 import { batchCard } from "./batch.js";
+import { cameraAvailable, scanQr } from "./scanner.js";
 import {
   ACTION_ZH,
   attempt,
@@ -196,12 +197,31 @@ function packageCard(pkg, show) {
 export async function scanScreen(root, initialCode) {
   const out = h("div");
   const code = h("input", { id: "scan-code", name: "code", placeholder: "扫描二维码或输入材料包编号", autocomplete: "off" });
+  const cameraPanel = h("div", { class: "camera-panel", hidden: true });
+  const camera = cameraAvailable()
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: async () => {
+            const text = await attempt(() => scanQr(cameraPanel));
+            if (text) {
+              code.value = text.trim();
+              lookUp();
+            }
+          },
+        },
+        "用摄像头扫码",
+      )
+    : null;
   const scanForm = h(
     "form",
     { class: "inline-form" },
     h("label", { for: "scan-code" }, "材料包"),
     code,
     h("button", { type: "submit", class: "primary" }, "查找"),
+    camera,
   );
 
   function show(pkg, message) {
@@ -230,7 +250,7 @@ export async function scanScreen(root, initialCode) {
     event.preventDefault();
     lookUp();
   });
-  root.append(h("h1", {}, "扫码签收"), scanForm, out);
+  root.append(h("h1", {}, "扫码签收"), scanForm, cameraPanel, out);
   code.focus();
   if (initialCode) {
     // opened from a QR code's page (/P/… or /M/…) by a signed-in user
