@@ -353,8 +353,11 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
 CONSOLE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        "connect-src 'self'; frame-src blob:; object-src blob:; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
     ),
+    # frame-src and object-src blob:: a document is printed from a hidden frame holding the PDF the
+    # console fetched (an object URL made by its own script; the browser's PDF viewer embeds it)
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",

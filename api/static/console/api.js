@@ -24,6 +24,7 @@ export const session = {
     this.token = "";
     this.me = null;
     this.people = {};
+    this.names = {};
     sessionStorage.clear(); // the device token; an unsent hand-over batch stays, under its user's id
     localStorage.removeItem(OFFLINE_ME);
   },
@@ -40,12 +41,16 @@ export const session = {
     }
   },
   people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
+  names: {}, // user or office id → name, learned from the cases the user opened (过程信息)
   personName(id) {
-    return this.people[id] || id;
+    return this.people[id] || this.names[id] || id;
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
-    return office ? office.name : id;
+    return office ? office.name : this.names[id] || this.me?.office_names?.[id] || id;
+  },
+  learn(names) {
+    Object.assign(this.names, names || {});
   },
 };
 

@@ -5,7 +5,7 @@ at an office of the route by holder (then last movement and id, the keyset), and
 reports by the reporting courier, kind and time.
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-11-29 20:40:00
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
