@@ -385,6 +385,9 @@ async def console_file(request: web.Request) -> web.StreamResponse:
 
 
 def add_page_routes(app: web.Application) -> None:
+    from api.catalogue_page import matters_page
+
+    app.router.add_get("/matters", matters_page)
     app.router.add_get("/t/{token}", track_page)
     app.router.add_post("/t/{token}/rating", rate_page)
     app.router.add_get("/console", console_file)

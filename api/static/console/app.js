@@ -3,6 +3,7 @@
 // #/screen/argument; logout and the password change.
 
 import { ApiError, call, learnNames, session } from "./api.js";
+import { catalogueScreen } from "./catalogue.js";
 import { caseScreen, casesScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
@@ -43,6 +44,7 @@ const NAV = {
     ["cases", "办理台账"],
     ["archive", "办件档案"],
     ["indicators", "评价指标"],
+    ["catalogue", "事项清单"],
   ],
 };
 
@@ -57,6 +59,7 @@ const SCREENS = {
   archive: archiveScreen,
   courier: courierScreen,
   indicators: indicatorsScreen,
+  catalogue: catalogueScreen,
   password: (container) => passwordScreen(container),
 };
 

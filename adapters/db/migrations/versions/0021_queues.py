@@ -6,7 +6,7 @@ way from or to an office) and for 办件档案 (cases by the applicant's phone, 
 name or matter, newest first).
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0019
 Create Date: 2026-11-29 20:30:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
