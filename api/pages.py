@@ -354,7 +354,7 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
 
 CONSOLE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
         "connect-src 'self'; frame-src blob:; object-src blob:; base-uri 'none'; frame-ancestors 'none'; "
         "form-action 'self'"
     ),
@@ -368,7 +368,11 @@ TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".png": "image/png",
+    ".wasm": "application/wasm",
 }
+VENDOR = STATIC / "vendor"
 
 
 async def verify_get(request: web.Request) -> web.Response:
@@ -424,7 +428,28 @@ async def console_file(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound()
     content_type = TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return web.FileResponse(path, headers={**CONSOLE_HEADERS, "Content-Type": content_type})
+    headers = {**CONSOLE_HEADERS, "Content-Type": content_type}
+    if name == "sw.js":  # the console's service worker controls /console as well as /console/…
+        headers["Service-Worker-Allowed"] = "/console"
+    return web.FileResponse(path, headers=headers)
+
+
+@cache
+def vendor_files() -> dict[str, Path]:
+    """Front-end libraries vendored from the npm registry (api/static/vendor), by path."""
+    return {
+        p.relative_to(VENDOR).as_posix(): p
+        for p in VENDOR.rglob("*")
+        if p.is_file() and p.suffix in TYPES and p.suffix != ".html"
+    }
+
+
+async def vendor_file(request: web.Request) -> web.StreamResponse:
+    path = vendor_files().get(request.match_info["path"])
+    if path is None:
+        raise web.HTTPNotFound()
+    headers = {**CONSOLE_HEADERS, "Content-Type": TYPES[path.suffix], "Cache-Control": "public, max-age=86400"}
+    return web.FileResponse(path, headers=headers)
 
 
 def add_page_routes(app: web.Application) -> None:
@@ -438,3 +463,4 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/console", console_file)
     app.router.add_get("/console/", console_file)
     app.router.add_get("/console/{name}", console_file)
+    app.router.add_get("/console/vendor/{path:[A-Za-z0-9_./-]+}", vendor_file)

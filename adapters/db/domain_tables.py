@@ -340,6 +340,8 @@ packages = Table(
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
     Index("ix_packages_stalled", "last_movement_at", "id", **partial(MOVING)),
+    # the courier's lists (adapters/db/courier_lists.py): in hand, and sealed at an office
+    Index("ix_packages_holder", "holder", "last_movement_at", "id"),
     # 待办: what an office sends or receives that is still on its way (migration 0021)
     Index("ix_packages_from_moving", "from_party", "state", **partial(MOVING)),
     Index("ix_packages_to_moving", "to_party", "state", **partial(MOVING)),
@@ -378,6 +380,8 @@ custody_events = Table(
     Column("hash", String(64), nullable=False),
     Column("files", JSON),  # an electronic push's manifest (item, name, size, sha256 …); NULL otherwise
     PrimaryKeyConstraint("package_id", "seq"),
+    # a courier's 送达 reports of the day (adapters/db/courier_lists.py)
+    Index("ix_custody_events_reporter", "from_party", "kind", "server_time"),
 )
 
 custody_checkpoints = Table(

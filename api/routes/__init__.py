@@ -7,6 +7,7 @@ from api.routes import directory as directory  # isort: skip
 from api.routes import window as window  # isort: skip
 from api.routes import department as department  # isort: skip
 from api.routes import courier as courier  # isort: skip
+from api.routes import batch as batch  # isort: skip
 from api.routes import cases as cases  # isort: skip
 from api.routes import reports as reports  # isort: skip
 from api.routes import tracking as tracking  # isort: skip

@@ -165,7 +165,7 @@ async def test_a_courier_reports_offline_and_the_queued_report_is_delivered_exac
     await page.context.set_offline(True)
     await expect(page.locator(".network")).to_contain_text("离线")
     await page.get_by_label("材料包编号").fill(package["code"])
-    await page.get_by_role("button", name="揽收").click()
+    await page.get_by_role("button", name="揽收", exact=True).click()
     await expect(page.locator("#pending-count")).to_have_text("1")
     await screenshot(page, "console-phone-courier-offline")
     assert [e["kind"] for e in await custody_kinds(site, package["id"])] == ["created", "sealed"]

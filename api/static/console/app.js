@@ -2,7 +2,7 @@
 // still use a bearer token), then the screens of the user's role, chosen by the URL's
 // #/screen/argument; logout and the password change.
 
-import { ApiError, call, learnNames, session } from "./api.js";
+import { ApiError, call, learnNames, NetworkError, session } from "./api.js";
 import { catalogueScreen } from "./catalogue.js";
 import { caseScreen, casesScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
@@ -275,7 +275,16 @@ async function route() {
 async function start(mustChange = false) {
   try {
     session.me = await call("GET", "/api/v1/me");
+    session.keepForOffline(session.me);
   } catch (error) {
+    const kept = error instanceof NetworkError ? session.keptForOffline() : null;
+    if (kept) {
+      // a courier's phone without network: its screen works from the offline queue (courier.js)
+      session.me = kept;
+      shell();
+      await route();
+      return;
+    }
     if (error.status === 401) {
       const hadToken = Boolean(session.token);
       session.forget();
