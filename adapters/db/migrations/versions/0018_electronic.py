@@ -5,7 +5,7 @@ push records in its custody event (``custody_events.files``), and the signed ele
 (``case_results``, 电子证照).
 
 Revision ID: 0018
-Revises: 0021 (re-chained after merging main; was 0016)
+Revises: 0022 (re-chained after merging main; was 0016)
 Create Date: 2026-11-29 20:30:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from adapters.db.types import UtcDateTime
 
 revision = "0018"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
