@@ -1,6 +1,7 @@
 // The proxy window (代收窗口): register a case against the matter's checklist, seal its package,
 // print the receipt notice and the transfer slip, and hand a batch of packages to a courier.
 
+import { filesPanel, withElectronic } from "./files.js";
 import { call, newKey, session, staffOptions } from "./api.js";
 import {
   attempt,
@@ -234,14 +235,17 @@ function registrationForm(matter, windows, onClose) {
           ...(values.address ? { address: values.address } : {}),
           ...(values.applicant_region ? { region_code: values.applicant_region } : {}),
         },
-        materials: materials
-          .filter((m) => m.received)
-          .map((m) => ({
-            name: m.name,
-            copies: m.copies,
-            original: m.original,
-            ...(m.pages === undefined ? {} : { pages: m.pages }),
-          })),
+        materials: withElectronic(
+          values.mode,
+          materials
+            .filter((m) => m.received)
+            .map((m) => ({
+              name: m.name,
+              copies: m.copies,
+              original: m.original,
+              ...(m.pages === undefined ? {} : { pages: m.pages }),
+            })),
+        ),
         tolerated: materials.filter((m) => m.tolerated).map((m) => m.name),
       };
       try {
@@ -279,10 +283,11 @@ function registrationForm(matter, windows, onClose) {
           "div",
           { class: "actions" },
           receiptButton(created.id, created.case_no),
-          sealButton(created.id),
+          created.mode === "online" ? null : sealButton(created.id),
           h("a", { href: `#/case/${encodeURIComponent(created.id)}`, class: "button secondary" }, "打开办件"),
           h("button", { type: "button", class: "secondary", onclick: onClose }, "登记下一件"),
         ),
+        created.mode === "online" ? h("div", {}, h("h2", {}, "电子材料（全程网办）"), filesPanel(created)) : null,
       ),
     );
   }
