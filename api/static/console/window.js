@@ -149,11 +149,26 @@ function materialRow(material, index) {
   const tolerated = material.tolerable
     ? h("input", { type: "checkbox", name: "tolerated", "aria-label": `容缺：${material.name}` })
     : null;
-  const copies = h("input", { type: "number", name: "copies", min: 1, max: 999, value: material.copies || 1 });
-  const pages = h("input", { type: "number", name: "pages", min: 0, max: 99999, value: "", placeholder: "页" });
+  const copies = h("input", {
+    type: "number",
+    name: "copies",
+    min: 1,
+    max: 999,
+    value: material.copies || 1,
+    "aria-label": `份数：${material.name}`,
+  });
+  const pages = h("input", {
+    type: "number",
+    name: "pages",
+    min: 0,
+    max: 99999,
+    value: "",
+    placeholder: "页",
+    "aria-label": `页数：${material.name}`,
+  });
   const original = h(
     "select",
-    { name: "original" },
+    { name: "original", "aria-label": `原件/复印件：${material.name}` },
     h("option", { value: "1", selected: material.original !== false }, "原件"),
     h("option", { value: "0", selected: material.original === false }, "复印件"),
   );
