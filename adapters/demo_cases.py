@@ -26,6 +26,7 @@ is a plain async function of one :class:`Story`.
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 import zlib
@@ -34,10 +35,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db import domain_tables as t
+from adapters.db import files as db_files
 from adapters.db.tables import inbox, outbox
 from handoff import events as ev
 from handoff.case import MaterialSubmission, Outcome
@@ -45,7 +51,7 @@ from handoff.clock import add_working_days
 from handoff.errors import DomainError
 from handoff.matter import Delivery, Mode, StageType
 from handoff.package import Item
-from handoff.ports import Calendar, UnitOfWork
+from handoff.ports import BlobStore, Calendar, UnitOfWork
 from handoff.services import (
     CaseCommand,
     CourierReport,
@@ -154,6 +160,8 @@ class Builder:
 
     unit: UnitOfWork | None = None
     """The story's unit of work: each command commits into it (a flush), the story commits once."""
+    blobs: BlobStore | None = None
+    """Where the 全程网办 story's scanned materials go (as the window's upload would put them)."""
 
     async def run(self, cmd: object) -> list[ev.Event]:
         if self.clock.at >= self.now:
@@ -254,9 +262,43 @@ class Story:
         assert isinstance(collected, ev.CaseCollected)
         self.department = collected.department_office_id
 
+    async def attach_scans(self) -> None:
+        """The window's scans of every material, as ``POST /api/v1/cases/{id}/files`` stores them:
+        a one-page PDF per material that says it is a fictional demo scan."""
+        unit, blobs = self.builder.unit, self.builder.blobs
+        if blobs is None or unit is None:
+            raise DomainError("演示的全程网办办件需要文件存储")
+        case = await unit.cases.get(self.case_id)
+        assert case is not None
+        self.later(5)
+        for seq, material in enumerate(case.materials, start=1):
+            data = demo_scan(material.name)
+            digest = await blobs.put(data, "application/pdf")
+            await db_files.add_case_file(
+                unit.conn,  # type: ignore[attr-defined]
+                db_files.CaseFile(
+                    id=str(uuid.uuid5(NAMESPACE, f"handoff-demo-file:{self.key}:{seq}")),
+                    case_id=self.case_id,
+                    item_seq=seq,
+                    name=f"{material.name.strip('《》')}.pdf",
+                    content_type="application/pdf",
+                    size=len(data),
+                    pages=1,
+                    sha256=digest,
+                    uploaded_by=self.clerk,
+                    uploaded_at=self.builder.clock.now(),
+                ),
+            )
+
     async def seal(self, electronic: bool = False) -> None:
         self.later(15)
-        events = await self.builder.run(SealOutbound(case_id=self.case_id, actor=self.clerk, electronic=electronic))
+        files = ()
+        if electronic:
+            assert self.builder.unit is not None
+            files = tuple(await db_files.manifest(self.builder.unit.conn, self.case_id))  # type: ignore[attr-defined]
+        events = await self.builder.run(
+            SealOutbound(case_id=self.case_id, actor=self.clerk, electronic=electronic, files=files)
+        )
         self.outbound = _created_package(events)
 
     async def hand_over(self, package_id: str = "") -> None:
@@ -667,6 +709,7 @@ async def instant(s: Story) -> None:
 async def online(s: Story) -> None:
     """全程网办: electronic materials pushed, electronic result, rated."""
     await s.register("m-flzz-ys", P["guo"], mode=Mode.ONLINE, delivery=Delivery.ELECTRONIC)
+    await s.attach_scans()
     await s.seal(electronic=True)
     s.later(50)
     await s.sign()
@@ -822,6 +865,7 @@ async def build_demo_cases(
     deps: Deps,
     now: datetime | None = None,
     announce: Callable[[int], None] | None = None,
+    blobs: BlobStore | None = None,
 ) -> int:
     """Build the demo cases that are not there yet (see the module's docstring); returns how many
     were built now. ``deps`` are the services' own (calendar, tracking tokens); their clock is
@@ -852,7 +896,9 @@ async def build_demo_cases(
         clock=clock,
         workdays=recent_workdays(deps.calendar, now.astimezone(CHINA).date()),
         now=now,
+        blobs=blobs,
     )
+    made = 0
     for plan in todo:
         clock.at = datetime.min.replace(tzinfo=UTC)
         story = Story(builder, plan.key, plan.window, plan.ago, minute=zlib.crc32(plan.key.encode()) % 40)
@@ -864,6 +910,7 @@ async def build_demo_cases(
                 builder.unit = unit
                 await plan.story(story)
                 await unit.commit()
+            made += 1
         except DomainError as exc:  # an admin changed a demo matter or office: the others still come
             log.warning("demo case not built", extra={"demo_case": plan.key, "reason": exc.title})
         finally:
@@ -874,7 +921,23 @@ async def build_demo_cases(
             await conn.execute(
                 insert(inbox), [{"message_id": i, "consumer": NOTIFICATIONS, "handled_at": now} for i in built]
             )
-    return len(todo)
+    return made
+
+
+def demo_scan(material: str) -> bytes:
+    """A one-page A4 PDF standing for the scan of MATERIAL (reportlab's built-in CJK font)."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=True)
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pdf.setTitle(f"演示扫描件：{material}")
+    pdf.setFont("STSong-Light", 18)
+    pdf.drawCentredString(A4[0] / 2, A4[1] - 120, material)
+    pdf.setFont("STSong-Light", 11)
+    pdf.drawCentredString(A4[0] / 2, A4[1] - 150, "演示扫描件（虚构，仅供试用 Handoff）")
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
 
 
 async def _add_staff(engine: AsyncEngine, at: datetime) -> None:

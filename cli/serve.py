@@ -92,6 +92,7 @@ async def serve(settings: Settings, workers: bool = True) -> int:
             runtime.engine,
             runtime.container.uow,
             runtime.container.deps,
+            blobs=runtime.container.blobs,
             announce=lambda n: print(f"正在生成 {n} 个演示办件（仅首次启动，需要几秒到十几秒）……", flush=True),
         )
     await runtime.bus.start()
@@ -125,7 +126,7 @@ async def serve(settings: Settings, workers: bool = True) -> int:
         print(f"  {note}")
     if demo is not None:
         print(
-            f"  演示数据：{len(STORIES)} 个示例办件（{'本次生成' if built else '此前已生成'}），"
+            f"  演示数据：{built or len(STORIES)} 个示例办件（{'本次生成' if built else '此前已生成'}），"
             "分布在城区、海丰、陆河、陆丰四个代收窗口，涵盖各个办理环节"
         )
     if demo is not None and demo.users:

@@ -5,12 +5,15 @@ nothing."""
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from adapters.blobs import FileBlobStore
 from adapters.crypto import Ed25519Signer
 from adapters.db import checkpoints
 from adapters.db import domain_tables as t
@@ -47,11 +50,15 @@ EVERY_STATE = {
 }
 
 
+BLOBS = FileBlobStore(Path(tempfile.mkdtemp(prefix="handoff-demo-blobs-")))
+
+
 async def built(engine, uow, calendar) -> int:
+    """How many stories were built now (a story that fails is logged and not counted)."""
     async with engine.begin() as conn:
         await load_demo_world(conn, NOW)
     deps = Deps(clock=FixedClock(NOW), calendar=calendar, tracking=TrackingTokens(b"track-key-for-tests-only-32byte"))
-    return await build_demo_cases(engine, uow, deps, now=NOW)
+    return await build_demo_cases(engine, uow, deps, now=NOW, blobs=BLOBS)
 
 
 async def cases(uow) -> list[Case]:
