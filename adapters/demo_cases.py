@@ -50,7 +50,7 @@ from handoff.case import MaterialSubmission, Outcome
 from handoff.clock import add_working_days
 from handoff.errors import DomainError
 from handoff.matter import Delivery, Mode, StageType
-from handoff.package import Item
+from handoff.package import FileEntry, Item
 from handoff.ports import BlobStore, Calendar, UnitOfWork
 from handoff.services import (
     CaseCommand,
@@ -292,7 +292,7 @@ class Story:
 
     async def seal(self, electronic: bool = False) -> None:
         self.later(15)
-        files = ()
+        files: tuple[FileEntry, ...] = ()
         if electronic:
             assert self.builder.unit is not None
             files = tuple(await db_files.manifest(self.builder.unit.conn, self.case_id))  # type: ignore[attr-defined]
