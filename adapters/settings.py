@@ -152,6 +152,8 @@ class Settings:
     relay_poll_seconds: float = 0.5
     offline_max_days: int = 7
     """A courier's report made offline is accepted at most this many days later."""
+    rectify_days: int = 5
+    """Working days a department has to answer a bad rating (差评整改) before it is late."""
     evidence_daily_mb: int = 50
     """Evidence (photos, signatures) one user may upload per day, in MB."""
     sms_sweep_seconds: float = 60.0
