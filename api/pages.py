@@ -381,7 +381,29 @@ async def console_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={**CONSOLE_HEADERS, "Content-Type": content_type})
 
 
+@cache
+def vendor_files() -> dict[tuple[str, str], Path]:
+    """Front-end libraries vendored from the npm registry (api/static/vendor/LIB/), by (lib, name):
+    their scripts and their licence files, nothing else."""
+    found: dict[tuple[str, str], Path] = {}
+    for lib in (STATIC / "vendor").iterdir():
+        if lib.is_dir():
+            for p in lib.iterdir():
+                if p.is_file() and (p.suffix == ".js" or p.name in ("LICENSE", "NOTICE")):
+                    found[(lib.name, p.name)] = p
+    return found
+
+
+async def vendor_file(request: web.Request) -> web.StreamResponse:
+    path = vendor_files().get((request.match_info["lib"], request.match_info["name"]))
+    if path is None:
+        raise web.HTTPNotFound()
+    content_type = TYPES[".js"] if path.suffix == ".js" else "text/plain; charset=utf-8"
+    return web.FileResponse(path, headers={**CONSOLE_HEADERS, "Content-Type": content_type})
+
+
 def add_page_routes(app: web.Application) -> None:
+    app.router.add_get("/vendor/{lib}/{name}", vendor_file)
     app.router.add_get("/t/{token}", track_page)
     app.router.add_post("/t/{token}/rating", rate_page)
     app.router.add_get("/console", console_file)

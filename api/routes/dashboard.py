@@ -322,7 +322,7 @@ SUPERVISION_ROW = obj(
 @API.route(
     "POST",
     "/api/v1/cases/{case_id}/supervision",
-    summary="督办：监管人员标记办件并留言，审批部门在督办队列中看到，短信通知其分管领导",
+    summary="督办：管辖审批部门的监管人员标记办件并留言，审批部门在督办队列中看到，短信通知其分管领导",
     tag=TAG,
     roles={Role.SUPERVISOR},
     body=obj(["note"], note=text(1000)),
