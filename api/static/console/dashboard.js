@@ -100,8 +100,8 @@ function barChart(el, groups) {
     animation: false,
     aria: { enabled: true },
     tooltip: { trigger: "axis", formatter: plainTooltip },
-    legend: { data: ["办件数", "办结数", "逾期件数"] },
-    grid: { left: 48, right: 16, bottom: 80 },
+    legend: { top: 0, data: ["办件数", "办结数", "逾期件数"] },
+    grid: { left: 48, right: 16, top: 40, bottom: 80 },
     xAxis: { type: "category", data: groups.map((g) => g.name), axisLabel: { interval: 0, rotate: 30 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
@@ -124,8 +124,8 @@ function trendChart(el, groups) {
     animation: false,
     aria: { enabled: true },
     tooltip: { trigger: "axis", formatter: plainTooltip },
-    legend: { data: ["办件数", "办结率（%）"] },
-    grid: { left: 48, right: 48, bottom: 40 },
+    legend: { top: 0, data: ["办件数", "办结率（%）"] },
+    grid: { left: 48, right: 48, top: 48, bottom: 40 },
     xAxis: { type: "category", data: groups.map((g) => g.key) },
     yAxis: [
       { type: "value", minInterval: 1, name: "件" },
@@ -186,6 +186,7 @@ async function drillDown(holder, filters, group, key, figure, label) {
     call("GET", "/api/v1/dashboard/cases", { query: query(filters, { group, key, figure, limit: 200 }) }),
   );
   if (!data) return;
+  holder.hidden = false;
   holder.replaceChildren(
     h("h2", { id: "drill-title", tabindex: "-1" }, `${label}：${data.figure_zh} ${data.count} 件`),
     data.items.length
@@ -473,7 +474,7 @@ export async function dashboardScreen(root) {
       call("GET", "/api/v1/dashboard", { query: query(filters, { group: filters.group }) }),
       call("GET", "/api/v1/dashboard", { query: query(filters, { group: filters.trend }) }),
     ]);
-    const drillHolder = h("section", { class: "card", id: "drill", "aria-live": "polite" });
+    const drillHolder = h("section", { class: "card", id: "drill", "aria-live": "polite", hidden: true });
     const groupHeaders = [grouped.group_zh.replace("按", ""), "办件数", "办结数", "逾期件数"];
     const groupRows = grouped.groups.map((g) =>
       h("tr", {}, h("th", { scope: "row" }, g.name), h("td", {}, g.figures.cases), h("td", {}, g.figures.decided), h("td", {}, g.figures.overdue)),
