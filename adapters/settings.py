@@ -249,6 +249,13 @@ class Settings:
         )
 
     @property
+    def rectify_working_days(self) -> int:
+        """HANDOFF_RECTIFY_DAYS, checked: 1–60 working days."""
+        if not 1 <= self.rectify_days <= 60:
+            raise InvalidInput(f"HANDOFF_RECTIFY_DAYS 应在 1–60 个工作日之间，而不是 {self.rectify_days}")
+        return self.rectify_days
+
+    @property
     def broker_urls(self) -> list[str]:
         """The broker URL, or each node's URL when several are given separated by commas."""
         return [url.strip() for url in self.broker_url.split(",") if url.strip()]
