@@ -18,6 +18,7 @@ from handoff.access import Role
 from handoff.services import CaseCommand, dispatch
 from handoff.stats import Point, case_facts, indicators, matter_figures
 from handoff.timeutil import local_date
+from tests.integration.api.test_authority import actor
 from tests.integration.api.test_journeys import LIGHTNING_MATERIALS, PNG, post, registration
 from tests.support.outbox import OutboxFeed
 from worker.notifications import PLANS, Facts, StaffOf
@@ -232,3 +233,14 @@ async def test_admin_writes_are_in_the_audit_log_and_offices_keep_their_opening_
     log = await get(api, "/api/v1/admin/audit", "admin")
     assert log["items"][0]["action"] == "office.updated" and log["items"][0]["target"] == "win-441581"
     assert log["items"][0]["actor"] == "admin" and log["items"][0]["action_zh"] == "修改单位"
+
+    # an admin of 陆丰 reads the entries of admins within 陆丰 only
+    county_admin = await actor(api, "admin-lf", "admin", "region:441581")
+    assert (await get(api, "/api/v1/admin/audit", county_admin))["items"] == []
+    changed = await api.client.patch(
+        "/api/v1/admin/offices/win-441581", json={"phone": "0660-8888888"}, headers=api.auth(county_admin)
+    )
+    assert changed.status == 200
+    [own] = (await get(api, "/api/v1/admin/audit", county_admin))["items"]
+    assert own["actor"] == "admin-lf"
+    assert [e["actor"] for e in (await get(api, "/api/v1/admin/audit", "admin"))["items"]] == ["admin-lf", "admin"]
