@@ -69,6 +69,7 @@ async def test_the_supervisor_reads_the_charts_drills_down_and_puts_a_case_under
     await drill_row.get_by_placeholder("督办意见").fill("请加快办理")
     await drill_row.get_by_role("button", name="督办").click()
     await expect(page.locator("#messages .alert.ok")).to_contain_text("已督办")
+    await expect(page.locator("#supervision-title")).to_have_text("督办（1 件待答复）")
     await no_violations(page)
     await screenshot(page, "dashboard-drill-down")
     assert errors == []

@@ -202,7 +202,7 @@ async function drillDown(holder, filters, group, key, figure, label) {
               h("td", {}, r.department),
               h("td", {}, r.collected_on),
               h("td", {}, r.state_zh),
-              h("td", {}, superviseForm(r.case_id)),
+              h("td", {}, superviseForm(r.case_id, refreshSupervisions)),
             ),
           ),
           { class: "drill" },
@@ -515,14 +515,7 @@ export async function dashboardScreen(root) {
       board("due_soon", "即将到期"),
       stalled(),
       ratings(filters),
-      supervisions("all").then((items) =>
-        h(
-          "section",
-          { class: "card", "aria-labelledby": "supervision-title" },
-          h("h2", { id: "supervision-title" }, `督办（${items.filter((i) => i.open).length} 件待答复）`),
-          items.length ? supervisionTable(items, false) : h("p", { class: "muted" }, "没有督办。"),
-        ),
-      ),
+      supervisionSection(),
     ]);
     body.append(...lists);
   }
@@ -532,6 +525,22 @@ export async function dashboardScreen(root) {
     window.removeEventListener("resize", resize);
     disposeCharts();
   };
+}
+
+async function supervisionSection() {
+  const items = await supervisions("all");
+  return h(
+    "section",
+    { class: "card", id: "supervision-section", "aria-labelledby": "supervision-title" },
+    h("h2", { id: "supervision-title" }, `督办（${items.filter((i) => i.open).length} 件待答复）`),
+    items.length ? supervisionTable(items, false) : h("p", { class: "muted" }, "没有督办。"),
+  );
+}
+
+/** The dashboard's 督办 list again, after a case was put under 督办 from a drill-down. */
+async function refreshSupervisions() {
+  const old = document.getElementById("supervision-section");
+  if (old) old.replaceWith(await supervisionSection());
 }
 
 /** The department's 督办 queue: open ones first; each answered here. */
