@@ -403,7 +403,10 @@ async def vendor_file(request: web.Request) -> web.StreamResponse:
 
 
 def add_page_routes(app: web.Application) -> None:
+    from api.catalogue_page import matters_page
+
     app.router.add_get("/vendor/{lib}/{name}", vendor_file)
+    app.router.add_get("/matters", matters_page)
     app.router.add_get("/t/{token}", track_page)
     app.router.add_post("/t/{token}/rating", rate_page)
     app.router.add_get("/console", console_file)

@@ -90,6 +90,7 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "kind_zh": CASE_KIND_ZH[case.matter.kind.value],
             "legal_limit": case.matter.legal_limit,
             "promised_limit": case.matter.promised_limit,
+            "version": case.matter.version,
         },
         "mode": case.mode.value,
         "mode_zh": MODE_ZH[case.mode.value],
@@ -101,9 +102,11 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "id_number_masked": mask_id_number(id_number) if id_number else None,
             "address": case.applicant.address,
             "organisation": case.applicant.organisation,
+            "region_code": case.applicant.region_code,
         },
         "window_office_id": case.window_office_id,
         "department_office_id": case.department_office_id,
+        "home_office_id": case.home_office_id,
         "materials": [
             {
                 "name": m.name,

@@ -22,6 +22,7 @@ from handoff.labels_zh import MODE_ZH, STAGE_TYPE_ZH
 from handoff.matter import CaseKind, Delivery, Matter, Mode, StageType
 from handoff.ports import Calendar
 from handoff.privacy import normalize_id_number, normalize_phone
+from handoff.regions import check_region_code
 from handoff.timeutil import local_date, require_aware
 
 
@@ -86,10 +87,18 @@ class Applicant:
     id_number: str | None = None
     address: str = ""
     organisation: str = ""
+    region_code: str = ""
+    """The applicant's jurisdiction (属地) chosen at the window; empty when none was given."""
 
     @classmethod
     def create(
-        cls, name: str, phone: str, id_number: str | None = None, address: str = "", organisation: str = ""
+        cls,
+        name: str,
+        phone: str,
+        id_number: str | None = None,
+        address: str = "",
+        organisation: str = "",
+        region_code: str | None = None,
     ) -> Applicant:
         if not name.strip():
             raise InvalidInput("申请人姓名不能为空")
@@ -99,6 +108,7 @@ class Applicant:
             id_number=normalize_id_number(id_number) if id_number else None,
             address=address.strip(),
             organisation=organisation.strip(),
+            region_code=check_region_code(region_code, "申请人所属区划") if region_code else "",
         )
 
 
@@ -252,6 +262,9 @@ class Case:
     materials: tuple[MaterialSubmission, ...]
     collected_at: datetime
     tracking_token_hash: str
+    home_office_id: str = ""
+    """The department of the applicant's own jurisdiction, where they would otherwise have gone
+    (少跑距离): the deciding department, or for 委托审批 the one the entrusted unit stands in for."""
     case_no: str = ""
     """受理编号, printed on the notices and named in staff SMS: ``RRRRRR-YYYYMMDD-SSSS-C`` in the
     scheme of package codes (the window's region, the collection date, the same daily sequence)."""
@@ -300,6 +313,7 @@ class Case:
         at: datetime,
         actor: str,
         case_no: str = "",
+        home_office_id: str = "",
     ) -> Case:
         """收件: check the materials against the matter's list. Everything missing is reported at
         once (一次性告知); required items the applicant will bring later are accepted as 容缺
@@ -319,7 +333,7 @@ class Case:
         missing: list[str] = []
         iou_names: list[str] = []
         for req in matter.materials:
-            if not req.required or req.name in handed_in:
+            if not req.required or req.exempt or req.name in handed_in:
                 continue
             if req.name in wanted_later and req.tolerable:
                 iou_names.append(req.name)
@@ -348,6 +362,8 @@ class Case:
             materials=tuple(replace(m, name=m.name.strip()) for m in submitted),
             collected_at=at,
             tracking_token_hash=tracking_token_hash,
+            home_office_id=home_office_id
+            or (matter.department_office_id if mode is Mode.DELEGATED else department_office_id),
             case_no=case_no,
             ious=[Iou(material=n, due_on=iou_due_on) for n in iou_names if iou_due_on is not None],
         )

@@ -92,6 +92,16 @@ matters = Table(
     Column("modes", JSON, nullable=False),
     Column("stage_limits", JSON, nullable=False),
     Column("iou_days", Integer, nullable=False),
+    # the catalogue's elements (事项要素, seed 002), its version and retirement (0019)
+    Column("list_name", String(200), nullable=False, server_default=""),
+    Column("matter_type", String(32), nullable=False, server_default="行政许可"),
+    Column("service_objects", JSON, nullable=True),
+    Column("visits", Integer, nullable=False, server_default="1"),
+    Column("conditions", Text, nullable=False, server_default=""),
+    Column("result_name", String(200), nullable=False, server_default=""),
+    Column("result_licence", String(200), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("retired_at", UtcDateTime, nullable=True),
 )
 
 matter_materials = Table(
@@ -106,7 +116,30 @@ matter_materials = Table(
     Column("copies", Integer, nullable=False),
     Column("form", String(50), nullable=False),
     Column("notes", Text, nullable=False),
+    Column("licence", String(200), nullable=False, server_default=""),
+    Column("exempt", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("matter_id", "seq"),
+)
+
+matter_implementations = Table(
+    "matter_implementations",
+    metadata,
+    Column("matter_id", String(ID), ForeignKey("matters.id", ondelete="CASCADE"), nullable=False),
+    Column("region_code", String(6), ForeignKey("regions.code"), nullable=False),
+    Column("office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("scope", JSON, nullable=False),
+    PrimaryKeyConstraint("matter_id", "region_code"),
+)
+
+matter_versions = Table(
+    "matter_versions",
+    metadata,
+    Column("matter_id", String(ID), ForeignKey("matters.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(ID), nullable=False),
+    PrimaryKeyConstraint("matter_id", "version"),
 )
 
 entrustments = Table(
@@ -132,6 +165,8 @@ cases = Table(
     Column("applicant_id_hash", String(64), nullable=True),
     Column("applicant_address", String(300), nullable=False),
     Column("applicant_org", String(200), nullable=False),
+    Column("applicant_region", String(6), nullable=False, server_default=""),
+    Column("home_office_id", String(ID), nullable=True),
     Column("window_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
     Column("department_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
     Column("state", String(32), nullable=False),

@@ -15,5 +15,6 @@ from api.routes import callbacks as callbacks  # isort: skip
 from api import documents as documents  # isort: skip
 from api.routes import custody as custody  # isort: skip
 from api.routes import admin as admin  # isort: skip
+from api.routes import catalogue as catalogue  # isort: skip
 from api.routes import sms as sms  # isort: skip
 from api import sessions as sessions  # isort: skip

@@ -3,6 +3,7 @@
 // #/screen/argument; logout and the password change.
 
 import { ApiError, call, learnNames, session } from "./api.js";
+import { catalogueScreen } from "./catalogue.js";
 import { caseScreen, casesScreen, inboxScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
@@ -39,6 +40,7 @@ const NAV = {
     ["dashboard", "监管看板"],
     ["cases", "办理台账"],
     ["indicators", "评价指标"],
+    ["catalogue", "事项清单"],
   ],
 };
 
@@ -55,6 +57,7 @@ const SCREENS = {
   dashboard: async (...args) => (await import("./dashboard.js")).dashboardScreen(...args),
   supervisions: async (...args) => (await import("./dashboard.js")).supervisionScreen(...args),
   admin: async (...args) => (await import("./admin.js")).adminScreen(...args),
+  catalogue: catalogueScreen,
   password: (container) => passwordScreen(container),
 };
 
