@@ -994,7 +994,10 @@ AUDIT_ENTRY = obj(
 )
 async def audit_entries(ctx: Ctx) -> JSON:
     limit = int(ctx.query.get("limit", "50"))
-    before = int(ctx.query["cursor"]) if ctx.query.get("cursor") else None
+    raw = ctx.query.get("cursor") or ""
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise Problem(422, "分页游标无效")
+    before = int(raw) if raw else None
     regions = ctx.office_regions
     items: list[JSON] = []
     scanned, exhausted, rows = 0, False, []

@@ -234,6 +234,9 @@ async def test_admin_writes_are_in_the_audit_log_and_offices_keep_their_opening_
     assert log["items"][0]["action"] == "office.updated" and log["items"][0]["target"] == "win-441581"
     assert log["items"][0]["actor"] == "admin" and log["items"][0]["action_zh"] == "修改单位"
 
+    bad = await api.client.get("/api/v1/admin/audit?cursor=null", headers=api.auth("admin"))
+    assert bad.status == 422 and (await bad.json())["title"] == "分页游标无效"
+
     # an admin of 陆丰 reads the entries of admins within 陆丰 only
     county_admin = await actor(api, "admin-lf", "admin", "region:441581")
     assert (await get(api, "/api/v1/admin/audit", county_admin))["items"] == []
