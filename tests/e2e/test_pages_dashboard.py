@@ -86,6 +86,7 @@ async def test_the_supervisor_reads_the_charts_drills_down_and_puts_a_case_under
     await queued.get_by_role("button", name="答复").click()
     await expect(page.locator("#messages .alert.ok")).to_contain_text("已答复督办")
     await expect(queued).to_have_attribute("data-open", "false")
+    await expect(page.locator("#supervision-count")).to_have_text("待答复 0 件。")
     await screenshot(page, "dashboard-department-supervision")
     assert errors == []
     await page.context.close()

@@ -380,6 +380,9 @@ function answerForm(row) {
       cell.previousElementSibling.textContent = input.value.trim();
       cell.replaceChildren("已答复");
       cell.parentElement.dataset.open = "false";
+      const left = document.querySelectorAll('tr[data-open="true"]').length;
+      const counter = document.getElementById("supervision-count");
+      if (counter) counter.textContent = `待答复 ${left} 件。`;
     }
   });
   return el;
@@ -549,7 +552,7 @@ export async function supervisionScreen(root) {
   const open = items.filter((i) => i.open).length;
   root.append(
     h("h1", {}, "督办"),
-    h("p", { class: "muted" }, `待答复 ${open} 件。监管人员督办的办件请尽快办理并答复。`),
+    h("p", { class: "muted" }, h("span", { id: "supervision-count" }, `待答复 ${open} 件。`), "监管人员督办的办件请尽快办理并答复。"),
     items.length ? supervisionTable(items, true) : h("p", { class: "muted" }, "没有督办。"),
   );
 }
