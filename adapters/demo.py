@@ -4,9 +4,9 @@ window in each, departments in the city, and matters from the seeds.
 Coordinates are the approximate centres of each seat of government (good to a few kilometres,
 which is what 少跑距离 needs). Each matter has its implementations per region (属地: which
 department decides for 城区, 海丰, 陆河 and 陆丰 applicants) and their 通办范围. The
-防雷装置竣工验收 matter is seed 002's sample with its four materials, two of them 容缺-able; the
-seed labels it 即办件 but gives a promised limit of 1 working day, so it is entered here as a
-promised case with limit 1 (an instant case has limit 0).
+防雷装置竣工验收 matter is seed 002's sample with its four materials, two of them 容缺-able, as the
+seed publishes it: 办件类型 即办件, 法定期限 10, 承诺期限 1 (an instant case done on the spot or by
+the next working day: handoff.matter allows a 即办件 a promised limit of 0 or 1).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ MATTERS = [
         department_office_id="dept-441500-qx",
         legal_limit=10,
         promised_limit=1,
-        kind=CaseKind.PROMISED,
+        kind=CaseKind.INSTANT,
         modes=frozenset({Mode.PROXY_COLLECT, Mode.ONLINE}),
         materials=(
             MaterialRequirement("《防雷装置竣工验收申请书》", notes="加盖公章"),
@@ -70,7 +70,10 @@ MATTERS = [
                 "施工单位的资质证",
                 tolerable=True,
                 original=False,
-                notes="核对原件，加盖施工单位公章",
+                notes=(
+                    "核对原件，资质证需加盖施工单位公章。施工单位必须具备该项目相应行业总承包施工资质，"
+                    "且资质证在有效期内。"
+                ),
                 licence="建筑业企业资质证书",
             ),
             MaterialRequirement("授权委托书", tolerable=True, notes="加盖公章"),

@@ -486,6 +486,9 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
         by_proxy=a["by_proxy"],
         at=at,
         actor=actor,
+        id_type=a.get("id_type", "resident_id"),
+        method=a.get("method", "window"),
+        note=a.get("note", ""),
     ),
     "archive": lambda c, a, at, actor: c.archive(at=at, actor=actor),
     "withdraw": lambda c, a, at, actor: c.withdraw(reason=a["reason"], at=at, actor=actor),
@@ -494,6 +497,7 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     "answer_supervision": lambda c, a, at, actor: c.answer_supervision(answer=a["answer"], at=at, actor=actor),
     "copy_to_lead": lambda c, a, at, actor: c.copy_to_lead(lead=a["lead"], note=a.get("note", ""), at=at, actor=actor),
     "remark": lambda c, a, at, actor: c.remark(lead=actor, remark=a["remark"], at=at),
+    "correct_phone": lambda c, a, at, actor: c.correct_phone(phone=a["phone"], reason=a["reason"], at=at, actor=actor),
 }
 
 

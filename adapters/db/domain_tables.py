@@ -192,6 +192,14 @@ cases = Table(
     Index("ix_cases_collected", "collected_at", "id"),
     Index("ix_cases_window_collected", "window_office_id", "collected_at", "id"),
     Index("ix_cases_department_collected", "department_office_id", "collected_at", "id"),
+    # 办件档案: search by a key of the applicant, newest first (migration 0021)
+    Index("ix_cases_phone_collected", "applicant_phone", "collected_at", "id"),
+    Index("ix_cases_id_hash_collected", "applicant_id_hash", "collected_at", "id"),
+    Index("ix_cases_name_collected", "applicant_name", "collected_at", "id"),
+    Index("ix_cases_matter_collected", "matter_id", "collected_at", "id"),
+    # 待办: an office's cases in a state
+    Index("ix_cases_window_state", "window_office_id", "state"),
+    Index("ix_cases_department_state", "department_office_id", "state"),
 )
 
 
@@ -222,6 +230,7 @@ case_ious = _case_child(
     Column("due_on", Date, nullable=False),
     Column("fulfilled_at", UtcDateTime),
 )
+Index("ix_case_ious_owed", case_ious.c.due_on, case_ious.c.case_id, **partial("fulfilled_at IS NULL"))
 
 case_supplements = _case_child(
     "case_supplements",
@@ -250,6 +259,12 @@ case_stages = _case_child(
     Column("closed_at", UtcDateTime),
     Column("approved_by", String(ID)),
 )
+
+# 待办: open supplements, IOUs owed and open stages, by due or start date (migration 0021)
+Index(
+    "ix_case_supplements_open", case_supplements.c.due_on, case_supplements.c.case_id, **partial("supplied_at IS NULL")
+)
+Index("ix_case_stages_open", case_stages.c.start_on, case_stages.c.case_id, **partial("end_on IS NULL"))
 
 case_extensions = _case_child(
     "case_extensions",
@@ -307,6 +322,10 @@ pickups = Table(
     Column("id_hash", String(64)),
     Column("at", UtcDateTime, nullable=False),
     Column("actor", String(ID), nullable=False),
+    # 证件类型, 领取方式 and the clerk's 意见 (migration 0021)
+    Column("id_type", String(24), nullable=False, server_default="resident_id"),
+    Column("method", String(24), nullable=False, server_default="window"),
+    Column("note", Text, nullable=False, server_default=""),
 )
 
 ratings = Table(
@@ -346,6 +365,11 @@ packages = Table(
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
     Index("ix_packages_stalled", "last_movement_at", "id", **partial(MOVING)),
+    # the courier's lists (adapters/db/courier_lists.py): in hand, and sealed at an office
+    Index("ix_packages_holder", "holder", "last_movement_at", "id"),
+    # 待办: what an office sends or receives that is still on its way (migration 0021)
+    Index("ix_packages_from_moving", "from_party", "state", **partial(MOVING)),
+    Index("ix_packages_to_moving", "to_party", "state", **partial(MOVING)),
 )
 
 package_items = Table(
@@ -380,6 +404,8 @@ custody_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     PrimaryKeyConstraint("package_id", "seq"),
+    # a courier's 送达 reports of the day (adapters/db/courier_lists.py)
+    Index("ix_custody_events_reporter", "from_party", "kind", "server_time"),
 )
 
 custody_checkpoints = Table(

@@ -517,6 +517,9 @@ class SqlCases:
                 id_number=cipher.decrypt(pickup_row["id_enc"]) if pickup_row["id_enc"] else None,
                 at=pickup_row["at"],
                 actor=pickup_row["actor"],
+                id_type=pickup_row.get("id_type") or "resident_id",
+                method=pickup_row.get("method") or "window",
+                note=pickup_row.get("note") or "",
             )
             if pickup_row
             else None,
@@ -760,6 +763,9 @@ class SqlCases:
                             "id_hash": cipher.keyed_hash(p.id_number) if p.id_number else None,
                             "at": p.at,
                             "actor": p.actor,
+                            "id_type": p.id_type,
+                            "method": p.method,
+                            "note": p.note,
                         }
                     ],
                 )

@@ -968,6 +968,10 @@ AUDIT_ACTION_ZH = {
     "calendar.uploaded": "上传节假日安排",
     "parked.replayed": "重放停放消息",
     "sms.resent": "重发短信",
+    "case.applicant_phone_corrected": "改正申请人手机号",
+    "matter.retired": "事项停止办理",
+    "matter.implementation.set": "设置事项实施（属地）",
+    "matter.implementation.removed": "取消事项实施（属地）",
 }
 AUDIT_ENTRY = obj(
     ["id", "at", "actor", "action", "action_zh", "target"],

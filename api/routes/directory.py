@@ -46,6 +46,7 @@ OFFICE_VIEW = obj(["id", "name", "kind", "region_code"], extra=True, id=STR, nam
         role_zh=STR,
         scope=STR,
         offices=array(OFFICE_VIEW, max_items=10000),
+        office_names=obj([], extra=True),
     ),
 )
 async def whoami(ctx: Ctx) -> dict[str, Any]:
@@ -63,6 +64,9 @@ async def whoami(ctx: Ctx) -> dict[str, Any]:
             for o in sorted(known.values(), key=lambda o: o.id)
             if who.scope.covers_office(o.id, o.region_code)
         ],
+        # every office's name (public facts), so that screens show names, never ids, for the
+        # other end of a package or case too
+        "office_names": {o.id: o.name for o in known.values()},
     }
 
 

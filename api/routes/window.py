@@ -31,7 +31,7 @@ from api.routing import (
     text,
 )
 from api.views import case_view
-from handoff.case import Case, MaterialSubmission
+from handoff.case import ID_TYPES, PICKUP_METHODS, Case, MaterialSubmission
 from handoff.matter import Delivery, Mode
 from handoff.package import Item, Package
 from handoff.services import (
@@ -290,15 +290,18 @@ def _office_of(party: str) -> str | None:
 @API.route(
     "POST",
     "/api/v1/cases/{case_id}/pickup",
-    summary="发放登记（本人或代领）",
+    summary=("发放登记（本人或代领）：证件类型与号码（本人领取且不填号码时，以登记的身份证号为准）、领取方式、意见"),
     tag="代收窗口",
     roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
     body=obj(
         ["office_id", "receiver_name", "by_proxy"],
         office_id=text(64),
         receiver_name=text(100),
-        receiver_id_number=text(18, 15),
+        receiver_id_number=text(20, 5),
         by_proxy=BOOL,
+        id_type=enum(list(ID_TYPES)),
+        method=enum(list(PICKUP_METHODS)),
+        note=text(500, 0),
     ),
     response=CASE_VIEW,
     unit=True,

@@ -1,10 +1,10 @@
 // The supervisor's dashboard (监管看板): seed 002's indicators for a period, grouped by region,
-// window, department or matter, drawn with Apache ECharts (vendored, /vendor/echarts/), each chart
+// window, department or matter, drawn with Apache ECharts (vendored, /console/vendor/echarts/), each chart
 // with its data table beside it; the cases behind a figure; trends by day or month; the deadline
 // boards, stalled packages, 差评 and their 整改; 督办; ledger exports with the same filters.
 // And the department's 督办 queue, where it answers.
 
-import "/vendor/echarts/echarts.min.js";
+import "/console/vendor/echarts/echarts.min.js";
 import { call, documentUrl } from "./api.js";
 import { attempt, h, percent, showOk, table, time } from "./ui.js";
 

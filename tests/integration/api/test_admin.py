@@ -226,7 +226,10 @@ async def test_editing_a_matter_leaves_the_terms_of_an_existing_case_unchanged(a
     assert case["matter"]["promised_limit"] == 1
     terms = await get(api, "/api/v1/matters/m-flzz-ys", "admin")
     edited = {k: v for k, v in terms.items() if k != "id"}
-    edited.update(promised_limit=5, materials=[m for m in terms["materials"] if m["name"] != "授权委托书"])
+    # a 即办件 may promise at most 1 working day: 5 makes it a 承诺件
+    edited.update(
+        kind="promised", promised_limit=5, materials=[m for m in terms["materials"] if m["name"] != "授权委托书"]
+    )
     assert (await call(api, "PUT", "/api/v1/admin/matters/m-flzz-ys", "admin", edited))["promised_limit"] == 5
 
     again = await get(api, f"/api/v1/cases/{case['id']}", "clerk-lf")

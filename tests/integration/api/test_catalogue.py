@@ -29,7 +29,7 @@ async def test_the_published_catalogue_needs_no_login_and_lists_the_matters_each
     assert response.status == 200
     data = await response.json()
     lightning = next(m for m in data["items"] if m["id"] == "m-flzz-ys")
-    assert lightning["kind_zh"] == "承诺件" and (lightning["legal_limit"], lightning["promised_limit"]) == (10, 1)
+    assert lightning["kind_zh"] == "即办件" and (lightning["legal_limit"], lightning["promised_limit"]) == (10, 1)
     assert lightning["result_name"] == "防雷装置验收意见书" and lightning["visits"] == 0
     assert [(i["region_name"], i["department_name"]) for i in lightning["implementations"]] == [
         ("汕尾市", "汕尾市气象局"),
@@ -105,17 +105,17 @@ async def test_a_case_keeps_its_terms_when_the_matter_changes_and_a_retired_matt
     assert old["matter"]["version"] == 1
     matter = await get(api, "/api/v1/matters/m-flzz-ys", "admin")
     changed = {k: v for k, v in matter.items() if k != "id"}
-    changed["promised_limit"], changed["legal_limit"] = 3, 15
+    changed["promised_limit"], changed["legal_limit"] = 0, 15  # a 即办件 may promise the same day
     updated = await call(api, "PUT", "/api/v1/admin/matters/m-flzz-ys", "admin", changed)
     assert updated["version"] == 2 and updated["implementations"] == matter["implementations"]
     stale = await call(api, "PUT", "/api/v1/admin/matters/m-flzz-ys", "admin", changed, 409)
     assert stale["title"] == "事项 m-flzz-ys 已被修改为第 2 版，请刷新后再修改"
     versions = await get(api, "/api/v1/admin/matters/m-flzz-ys/versions", "admin")
-    assert [(v["version"], v["actor"], v["terms"]["promised_limit"]) for v in versions["items"]] == [(2, "admin", 3)]
+    assert [(v["version"], v["actor"], v["terms"]["promised_limit"]) for v in versions["items"]] == [(2, "admin", 0)]
     kept = await get(api, f"/api/v1/cases/{old['id']}", "clerk-lf")
     assert (kept["matter"]["version"], kept["matter"]["promised_limit"], kept["matter"]["legal_limit"]) == (1, 1, 10)
     new = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
-    assert (new["matter"]["version"], new["matter"]["promised_limit"]) == (2, 3)
+    assert (new["matter"]["version"], new["matter"]["promised_limit"], new["matter"]["legal_limit"]) == (2, 0, 15)
 
     retired = await post(api, "/api/v1/admin/matters/m-flzz-ys/retire", "admin", {}, 200)
     assert retired["retired"] is True
