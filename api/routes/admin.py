@@ -69,15 +69,18 @@ OFFICE_KIND_ZH = {"window": "代收窗口", "department": "审批部门"}
 
 
 async def audit(ctx: Ctx, action: str, target: str) -> None:
-    """An admin write, after it committed: logged on ``handoff.audit`` and kept in
-    ``audit_entries`` (with the actor's scope, which says which admins may read it)."""
+    """A write, logged on ``handoff.audit`` and kept in ``audit_entries`` (with the actor's scope,
+    which says which admins may read it): in the request's unit of work when the route has one,
+    else in its own transaction after the write committed."""
     actor = ctx.who.user_id
     audit_log.info("%s %s by %s", action, target, actor, extra={"actor": actor, "action": action, "target": target})
     c = container(ctx)
+    at, scope = c.deps.clock.now(), str(ctx.who.scope)
+    if ctx.unit is not None:  # a unit route: in its own transaction, which commits with the command
+        await db.add_audit_entry(ctx.unit.conn, at=at, actor=actor, action=action, target=target, scope=scope)
+        return
     async with c.engine.begin() as conn:
-        await db.add_audit_entry(
-            conn, at=c.deps.clock.now(), actor=actor, action=action, target=target, scope=str(ctx.who.scope)
-        )
+        await db.add_audit_entry(conn, at=at, actor=actor, action=action, target=target, scope=scope)
 
 
 def _region_prefix(ctx: Ctx) -> str | None:
