@@ -159,6 +159,19 @@ class Settings:
     """Working days a department has to answer a bad rating (差评整改) before it is late."""
     evidence_daily_mb: int = 50
     """Evidence (photos, signatures) one user may upload per day, in MB."""
+    material_max_mb: int = 20
+    """Largest electronic material file (PDF, JPEG, PNG) the window may attach, in MB."""
+    material_max_pages: int = 300
+    """Most pages of one attached PDF."""
+    material_daily_mb: int = 2000
+    """Electronic materials one user may attach per day, in MB."""
+    result_signing: str = ""
+    """Electronic results (电子证照) are signed with a PKCS#12 certificate and key per deciding
+    department: ``/path/deployment.p12`` (one for every department) or
+    ``dept-a=/path/a.p12;*=/path/all.p12``; empty: none configured (results cannot be signed,
+    except the 演示证书 that ``handoff serve`` makes in development)."""
+    result_signing_passphrase: str = ""
+    """The passphrase of the PKCS#12 files (one, or ``dept-a=…;*=…`` as above)."""
     sms_sweep_seconds: float = 60.0
     """How often the notifications group sweeps SMS left in limbo."""
     sms_created_grace_seconds: float = 120.0
@@ -294,6 +307,12 @@ class Settings:
         """The ``HANDOFF_*`` names of the secrets still at their development default."""
         defaults = Settings()
         return [f"HANDOFF_{name.upper()}" for name in DEV_KEYS if getattr(self, name) == getattr(defaults, name)]
+
+    def result_signing_files(self) -> dict[str, str]:
+        return _per_office(self.result_signing, "HANDOFF_RESULT_SIGNING")
+
+    def result_signing_passphrases(self) -> dict[str, str]:
+        return _per_office(self.result_signing_passphrase, "HANDOFF_RESULT_SIGNING_PASSPHRASE")
 
     def review_bodies(self) -> dict[str, str]:
         return _per_office(self.review_body, "HANDOFF_REVIEW_BODY")

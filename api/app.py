@@ -37,7 +37,7 @@ from api.problems import HTTP_TITLES, Problem, problem_response
 from api.qr_pages import add_qr_routes
 from api.ratelimit import LIMITER, RateLimiter, rate_limit
 from api.routes import API
-from api.routing import Ctx, Route, parse_query, printable, read_json, request_hash
+from api.routing import Ctx, Route, parse_query, printable, read_json, read_limited, request_hash
 from handoff.codes import hash_token
 from handoff.errors import CodeRejected, DomainError, IllegalTransition, InvalidInput, MissingMaterials
 from handoff.services import NotFound
@@ -189,6 +189,12 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
         if idem_key is not None and not 1 <= len(idem_key) <= 200:
             raise Problem(400, "Idempotency-Key 长度应为 1–200 个字符")
         body = await read_json(request, route)
+        if route.raw_body and route.unit:
+            # An upload is read before its unit of work begins: a slow client never holds a
+            # database connection (SQLite has one) while its file trickles in.
+            body = await read_limited(request, container.material_max_bytes)
+            if route.prepare is not None:
+                body = await route.prepare(container, body)
         regions: dict[str, str] = {}
         if principal is not None and not principal.scope.everything:
             regions = await container.office_regions()

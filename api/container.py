@@ -12,6 +12,7 @@ from adapters.broker.bus import Bus
 from adapters.crypto import IdCipher
 from adapters.db import queries
 from adapters.db.repositories import SqlUnitOfWork
+from adapters.pades import ResultSigner
 from adapters.settings import TokenLifetimes
 from adapters.sms.dispatch import SmsDispatch
 from api.principals import PrincipalCache
@@ -35,6 +36,14 @@ class Container:
     max_evidence_bytes: int = 2 * 1024 * 1024
     evidence_daily_bytes: int = 50 * 1024 * 1024
     """Evidence one user may upload per local day (HANDOFF_EVIDENCE_DAILY_MB)."""
+    material_max_bytes: int = 20 * 1024 * 1024
+    """Largest electronic material file (HANDOFF_MATERIAL_MAX_MB)."""
+    material_max_pages: int = 300
+    """Most pages of one attached PDF (HANDOFF_MATERIAL_MAX_PAGES)."""
+    material_daily_bytes: int = 2000 * 1024 * 1024
+    """Electronic materials one user may attach per local day (HANDOFF_MATERIAL_DAILY_MB)."""
+    result_signers: dict[str, ResultSigner] = field(default_factory=dict)
+    """Who signs electronic results (电子证照) per deciding office id (``*``: every other office)."""
     sms_receivers: dict[str, SmsReportReceiver] = field(default_factory=dict)
     carrier_receivers: dict[str, TrackingPushReceiver] = field(default_factory=dict)
     bus: Bus | None = None
@@ -88,6 +97,9 @@ class Container:
     def forget_office_regions(self) -> None:
         """An office was added or moved: the next scope check reads the offices again."""
         self._regions_loaded_at = -1.0
+
+    def result_signer(self, office_id: str) -> ResultSigner | None:
+        return self.result_signers.get(office_id) or self.result_signers.get("*")
 
     def tracking_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/t/{self.deps.tracking.token_for(case_id)}"

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from api.container import Container
+from api.electronic_views import electronic_card, verify_page
 from api.keys import CONTAINER
 from api.problems import Problem
 from api.routes.tracking import rate_by_token, tracking_by_token
@@ -276,6 +277,7 @@ def tracking_page(view: dict[str, Any], token: str, flash: str = "", flash_ok: b
             package_card(view),
             stages_card(view),
             notices_card(view),
+            electronic_card(view),
             timeline_card(view),
             rating_card(view, token, flash, flash_ok),
             applicant,
@@ -373,6 +375,47 @@ TYPES = {
 VENDOR = STATIC / "vendor"
 
 
+async def verify_get(request: web.Request) -> web.Response:
+    return _verify_response(verify_page())
+
+
+async def verify_post(request: web.Request) -> web.Response:
+    """The verification form's upload (multipart, read with the material size limit)."""
+    from api.routes.electronic import verify_result
+
+    container = _container(request)
+    limit = container.material_max_bytes
+    data = b""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) != "file":
+                continue
+            chunks, size = [], 0
+            while chunk := await part.read_chunk(256 * 1024):  # type: ignore[union-attr]
+                size += len(chunk)
+                if size > limit:
+                    return _verify_response(verify_page(error=f"文件过大：最多 {limit // (1024 * 1024)} MB"), 413)
+                chunks.append(chunk)
+            data = b"".join(chunks)
+            break
+    except (ValueError, AssertionError, KeyError):
+        return _verify_response(verify_page(error="上传的内容无法读取，请选择 PDF 文件后重试"), 400)
+    try:
+        result = await verify_result(container, data)
+    except Problem as exc:
+        return _verify_response(verify_page(error=str(exc.problem["title"])), exc.status_code)
+    except DomainError as exc:
+        return _verify_response(verify_page(error=exc.title), 422)
+    return _verify_response(verify_page(result))
+
+
+def _verify_response(body: str, status: int = 200) -> web.Response:
+    response = html_response(page("核验电子办理结果", body), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @cache
 def console_files() -> dict[str, Path]:
     """The console's files by URL name: only what ships in api/static/console is ever served."""
@@ -415,6 +458,8 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/matters", matters_page)
     app.router.add_get("/t/{token}", track_page)
     app.router.add_post("/t/{token}/rating", rate_page)
+    app.router.add_get("/verify", verify_get)
+    app.router.add_post("/verify", verify_post)
     app.router.add_get("/console", console_file)
     app.router.add_get("/console/", console_file)
     app.router.add_get("/console/{name}", console_file)

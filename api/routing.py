@@ -94,6 +94,9 @@ class Route:
     authority: Authority | None = None
     """Whose office the action needs (api/authority.py), checked on the case or package of the
     path before the handler runs; None for routes that check it themselves or only read."""
+    prepare: Callable[[Any, bytes], Awaitable[Any]] | None = None
+    """An upload's check (decode, re-encode, open), run on the body read before the unit of work
+    begins, so that no database connection waits on it; its result is ``Ctx.body``."""
 
     def __post_init__(self) -> None:
         if self.idempotent and not self.unit:
@@ -131,6 +134,7 @@ class Api:
         errors: set[int] | None = None,
         unit: bool = False,
         authority: Authority | None = None,
+        prepare: Callable[[Any, bytes], Awaitable[Any]] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -153,11 +157,28 @@ class Api:
                     errors=frozenset(errors or ()),
                     unit=unit,
                     authority=authority,
+                    prepare=prepare,
                 )
             )
             return handler
 
         return register
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """A raw request body (an uploaded file) of at most ``limit`` bytes: 413 beyond, before reading
+    it when the client states its length. Read from the stream, so the app's limit on JSON bodies
+    does not apply."""
+    too_big = Problem(413, f"文件过大：每个文件最多 {limit // (1024 * 1024)} MB", kind="file_too_large")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def request_hash(body: bytes) -> str:

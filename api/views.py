@@ -293,6 +293,18 @@ def package_view(package: Package, scan_payload: str) -> JSON:
         "last_movement_at": iso(package.last_movement_at),
         "custody_events": len(package.custody),
         "next_actions": PACKAGE_NEXT.get(package.state, []),
+        "files": [
+            {
+                "item_seq": f.item_seq,
+                "name": f.name,
+                "size": f.size,
+                "pages": f.pages,
+                "sha256": f.sha256,
+                "content_type": f.content_type,
+                "url": f"/api/v1/packages/{package.id}/files/{f.sha256}",
+            }
+            for f in package.files
+        ],
     }
 
 

@@ -24,6 +24,7 @@ from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.factory import build_bookers, build_push_receivers, build_trackers
+from adapters.pades import ResultSigner, demo_signer
 from adapters.passwords import use_cost
 from adapters.settings import Settings
 from adapters.sms.factory import build_report_receivers, build_sender, build_status_queries
@@ -170,6 +171,10 @@ async def build(settings: Settings) -> Runtime:
         broker_prefix=settings.broker_prefix,
         stall_days=LogisticsSettings.from_env(settings.extra).stall_days,
         evidence_daily_bytes=settings.evidence_daily_mb * 1024 * 1024,
+        material_max_bytes=settings.material_max_mb * 1024 * 1024,
+        material_max_pages=settings.material_max_pages,
+        material_daily_bytes=settings.material_daily_mb * 1024 * 1024,
+        result_signers=result_signers(settings),
         token_lifetimes=settings.token_lifetimes(),
         session_idle_minutes=settings.session_idle(),
         rate_limits=rate_limits(settings),
@@ -189,6 +194,10 @@ async def build(settings: Settings) -> Runtime:
     )
     if settings.uses_dev_secrets():
         runtime.notes.append(f"警告：正在使用开发用默认密钥。生产环境请设置 {'、'.join(settings.dev_keys_in_use())}。")
+    if any(signer.demo for signer in container.result_signers.values()):
+        runtime.notes.append("提示：电子办理结果以本次启动生成的演示证书签章（仅供开发测试，不具法律效力）。")
+    elif not container.result_signers:
+        runtime.notes.append("提示：未设置 HANDOFF_RESULT_SIGNING，审批部门不能出具电子办理结果（电子证照）。")
     if not settings.review_body or not settings.court:
         runtime.notes.append(
             "提示：未设置 HANDOFF_REVIEW_BODY 或 HANDOFF_COURT，决定书中的行政复议机关和人民法院按审批部门所在"
@@ -198,6 +207,27 @@ async def build(settings: Settings) -> Runtime:
     if note:
         runtime.notes.append(note)
     return runtime
+
+
+def result_signers(settings: Settings) -> dict[str, ResultSigner]:
+    """The certificates that sign electronic results, per deciding office (``*``: the others), from
+    HANDOFF_RESULT_SIGNING. None configured in development: one self-signed 演示证书 made now (its
+    subject says so; production never gets one, and refuses a configured one that says it)."""
+    files = settings.result_signing_files()
+    phrases = settings.result_signing_passphrases()
+    signers: dict[str, ResultSigner] = {}
+    for office, path in files.items():
+        phrase = phrases.get(office, phrases.get("*", ""))
+        try:
+            signer = ResultSigner.from_file(path, phrase)
+        except OSError as exc:
+            raise InvalidInput(f"HANDOFF_RESULT_SIGNING：无法读取签章证书 {path}（{exc.strerror or exc}）") from exc
+        if signer.demo and not settings.development:
+            raise InvalidInput(f"生产环境不能使用演示证书签发电子办理结果（{path}）")
+        signers[office] = signer
+    if not signers and settings.development:
+        signers["*"] = demo_signer()
+    return signers
 
 
 def rate_limits(settings: Settings) -> RateLimits:

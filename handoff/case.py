@@ -778,14 +778,19 @@ class Case:
             )
         )
 
-    def deliver(self, *, at: datetime, actor: str) -> None:
-        """送达 by mail or electronically (for pickups, see :meth:`register_pickup`)."""
+    def deliver(self, *, at: datetime, actor: str, receiver_name: str = "") -> None:
+        """送达 by mail or electronically (for pickups, see :meth:`register_pickup`); a mailed
+        result names who signed for it when the carrier said."""
         self._require("deliver", CaseState.RESULT_SHIPPED)
         if self.delivery in (Delivery.PICKUP_AT_WINDOW, Delivery.PICKUP_AT_DEPARTMENT):
             self._fail("deliver", "自取的结果以发放登记为送达")
         self.delivered_at = at = require_aware(at)
         self.state = CaseState.DELIVERED
-        self._record(ev.CaseDelivered(occurred_at=at, actor=actor, delivery=self.delivery.value))
+        self._record(
+            ev.CaseDelivered(
+                occurred_at=at, actor=actor, delivery=self.delivery.value, receiver_name=receiver_name.strip()[:50]
+            )
+        )
 
     def ready_for_pickup(self, *, office_id: str, at: datetime, actor: str) -> None:
         """待领取: the result waits for the applicant — the window signed for the result package,

@@ -299,6 +299,8 @@ class ResultReadyForPickup(Event):
 class CaseDelivered(Event):
     type: ClassVar[str] = "case.delivered"
     delivery: str
+    receiver_name: str = ""
+    """Who signed for a mailed result, as the carrier reported it (empty when it did not say)."""
 
 
 @event

@@ -96,6 +96,10 @@ class DiscrepancyKind(StrEnum):
     MISSING = "missing"
     DAMAGED = "damaged"
     PAGES_DIFFER = "pages_differ"
+    # electronic materials (an electronic package's files; seed 000: 纸质材料与电子材料不符)
+    UNREADABLE = "unreadable"
+    INCOMPLETE = "incomplete"
+    NOT_MATCHING_PAPER = "not_matching_paper"
 
 
 class ExceptionKind(StrEnum):
@@ -115,6 +119,20 @@ class Item:
     pages: int = 0
     original: bool = True
     remarks: str = ""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of an electronic package's manifest: which item it belongs to (the package's item
+    ``seq``), its name as uploaded, and the content address of the stored (checked, re-encoded)
+    bytes."""
+
+    item_seq: int
+    name: str
+    size: int
+    sha256: str
+    content_type: str = "application/pdf"
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -144,11 +162,16 @@ class CustodyEvent:
     note: str = ""
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    files: tuple[FileEntry, ...] = ()
+    """An electronic push's manifest (item, name, size, sha256 of every file)."""
 
     def canonical(self) -> bytes:
-        """The bytes that are hashed: every field but ``hash``, as sorted compact JSON."""
+        """The bytes that are hashed: every field but ``hash``, as sorted compact JSON. An event
+        without files hashes as events did before manifests existed, so old chains still verify."""
         body = asdict(self)
         body.pop("hash")
+        if not body["files"]:
+            body.pop("files")
         return json.dumps(
             body, default=_json_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
@@ -416,6 +439,7 @@ class Package:
         place: str = "",
         evidence: Sequence[str] = (),
         offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS,
+        note: str = "",
     ) -> None:
         """The courier says it handed the package over. Until the receiver signs, the handoff is
         not complete. A courier's report that comes in after the receiver already signed (its
@@ -429,7 +453,16 @@ class Package:
         self._require("deliver_package", PackageState.WITH_COURIER, PackageState.IN_TRANSIT)
         self._check_client_time(client_time, at, offline_max_days, method)
         self._custody(
-            CustodyKind.DELIVERED, self.holder, self.to_party, actor, at, method, client_time, place, evidence
+            CustodyKind.DELIVERED,
+            self.holder,
+            self.to_party,
+            actor,
+            at,
+            method,
+            client_time,
+            place,
+            evidence,
+            note=note,
         )
         self.state = PackageState.ARRIVED
         self._record(ev.PackageArrived(occurred_at=at, actor=actor, delivered_by=self.holder, to_party=self.to_party))
@@ -468,13 +501,30 @@ class Package:
             note="离线补报：签收之后收到的送达报告",
         )
 
-    def push(self, *, at: datetime, actor: str) -> None:
-        """电子推送: an electronic package goes to the receiver's queue."""
+    def push(self, *, at: datetime, actor: str, files: Sequence[FileEntry] = ()) -> None:
+        """电子推送: an electronic package goes to the receiver's queue, its manifest of files
+        (item, name, size, sha256) recorded in the custody event."""
         self._require("push", PackageState.CREATED)
         if self.medium is not Medium.ELECTRONIC:
             self._fail("push", "纸质材料包需要封装后交快递")
+        seqs = {i.seq for i in self.items}
+        for f in files:
+            if f.item_seq not in seqs:
+                raise InvalidInput(f"材料包中没有序号为 {f.item_seq} 的材料")
+            if not SHA256_RE.match(f.sha256):
+                raise InvalidInput("文件引用必须是文件的 sha256")
+            if f.size < 0 or f.pages < 0 or not f.name.strip():
+                raise InvalidInput("文件清单的名称、大小或页数无效")
         at = require_aware(at)
-        self._custody(CustodyKind.PUSHED, self.holder, self.to_party, actor, at, Method.ELECTRONIC_PUSH)
+        self._custody(
+            CustodyKind.PUSHED,
+            self.holder,
+            self.to_party,
+            actor,
+            at,
+            Method.ELECTRONIC_PUSH,
+            files=tuple(sorted(files, key=lambda f: (f.item_seq, f.name, f.sha256))),
+        )
         self.state = PackageState.PUSHED
         self._record(ev.PackagePushed(occurred_at=at, actor=actor, to_party=self.to_party))
 
@@ -568,6 +618,11 @@ class Package:
         return check
 
     @property
+    def files(self) -> tuple[FileEntry, ...]:
+        """The manifest pushed with an electronic package (empty for paper)."""
+        return next((e.files for e in self.custody if e.kind is CustodyKind.PUSHED), ())
+
+    @property
     def last_movement_at(self) -> datetime:
         # a chain emptied behind the domain's back still reads (and verifies as broken)
         return self.custody[-1].server_time if self.custody else self.created_at
@@ -642,6 +697,7 @@ class Package:
         evidence: Sequence[str] = (),
         discrepancies: tuple[Discrepancy, ...] = (),
         note: str = "",
+        files: tuple[FileEntry, ...] = (),
     ) -> CustodyEvent:
         for ref in evidence:
             if not SHA256_RE.match(ref):
@@ -661,6 +717,7 @@ class Package:
             discrepancies=discrepancies,
             note=note,
             prev_hash=self.custody[-1].hash if self.custody else GENESIS_HASH,
+            files=files,
         )
         event = replace(event, hash=event.computed_hash())
         self.custody.append(event)

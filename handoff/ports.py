@@ -207,6 +207,8 @@ class TrackingEvent:
     occurred_at: datetime
     place: str = ""
     description: str = ""
+    receiver: str = ""
+    """Who signed for a delivery, as the carrier wrote it (签收人: 本人, a name, 前台 …); may be empty."""
 
 
 class CarrierError(Exception):

@@ -26,6 +26,7 @@ from handoff.package import (
     Direction,
     Discrepancy,
     ExceptionKind,
+    FileEntry,
     Item,
     Medium,
     Method,
@@ -90,6 +91,9 @@ class SealOutbound:
     actor: str
     carrier: str | None = None
     electronic: bool = False
+    files: Sequence[FileEntry] = ()
+    """An electronic push: the files attached to the case's materials, ``item_seq`` being the
+    material's place in the case (1, 2 …); the package carries the materials that have files."""
 
 
 @dataclass(frozen=True)
@@ -224,22 +228,52 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
 
 
 async def handle_seal_outbound(cmd: SealOutbound, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
+    """A paper package is sealed (the slip printed) with the paper materials; an electronic one is
+    pushed with the materials that have files and the manifest of those files. A mixed case sends
+    both: whichever leaves the window first forwards the case, the other follows."""
     at = deps.clock.now()
     async with uow:
         case = await _case(uow, cmd.case_id)
         window = await _office(uow, case.window_office_id, "window")
+        earlier = [
+            p
+            for p in await uow.packages.for_case(case.id)
+            if p.direction is Direction.OUTBOUND
+            and p.purpose is Purpose.MATERIALS
+            and p.state is not PackageState.EXCEPTION
+        ]
+        medium = Medium.ELECTRONIC if cmd.electronic else Medium.PAPER
+        if any(p.medium is medium for p in earlier):
+            what = "电子材料已推送" if cmd.electronic else "纸质材料已封装"
+            raise IllegalTransition("case", case.state.value, "seal_package", what)
+        if case.state is not CaseState.COLLECTED and not earlier:
+            raise IllegalTransition("case", case.state.value, "seal_package", "材料已封装或已流转")
+        numbered = list(enumerate(case.materials, start=1))
+        if cmd.electronic:
+            with_files = sorted({f.item_seq for f in cmd.files})
+            unknown = [n for n in with_files if not 1 <= n <= len(case.materials)]
+            if unknown:
+                raise InvalidInput(f"办件没有序号为 {unknown[0]} 的材料")
+            if not with_files:
+                raise InvalidInput("没有可推送的电子材料：请先为材料上传电子文件（PDF、JPEG 或 PNG）")
+            chosen = [(n, m) for n, m in numbered if n in with_files]
+        else:
+            chosen = [(n, m) for n, m in numbered if not m.electronic]
+            if not chosen:
+                raise InvalidInput("本办件的材料均为电子材料，请推送电子材料包，无需封装纸质材料")
+        renumber = {n: seq for seq, (n, _) in enumerate(chosen, start=1)}
         day = local_date(at)
         code = PackageCode(window.region_code, day, await uow.packages.next_sequence(window.region_code, day))
         items = [
-            Item(seq=n, name=m.name, copies=m.copies, pages=m.pages, original=m.original, remarks=m.remarks)
-            for n, m in enumerate(case.materials, start=1)
+            Item(seq=renumber[n], name=m.name, copies=m.copies, pages=m.pages, original=m.original, remarks=m.remarks)
+            for n, m in chosen
         ]
         package = Package.create(
             package_id=deps.new_id(),
             code=code,
             case_id=case.id,
             direction=Direction.OUTBOUND,
-            medium=Medium.ELECTRONIC if cmd.electronic else Medium.PAPER,
+            medium=medium,
             from_party=party_office(window.id),
             to_party=party_office(case.department_office_id),
             items=items,
@@ -247,11 +281,10 @@ async def handle_seal_outbound(cmd: SealOutbound, uow: UnitOfWork, deps: Deps) -
             actor=cmd.actor,
         )
         if cmd.electronic:
-            package.push(at=at, actor=cmd.actor)
-            case.forward(at=at, actor=cmd.actor)  # pushed: the materials have left the window
+            package.push(at=at, actor=cmd.actor, files=[replace(f, item_seq=renumber[f.item_seq]) for f in cmd.files])
+            if case.state is CaseState.COLLECTED:
+                case.forward(at=at, actor=cmd.actor)  # pushed: the materials have left the window
         else:
-            if case.state is not CaseState.COLLECTED:
-                raise IllegalTransition("case", case.state.value, "seal_package", "材料已封装或已流转")
             package.seal(at=at, actor=cmd.actor, carrier=cmd.carrier or window.carrier)
         await uow.packages.add(package)
         await uow.cases.add(case)
@@ -343,12 +376,27 @@ async def handle_sign_package(cmd: SignPackage, uow: UnitOfWork, deps: Deps) -> 
         if package.purpose is Purpose.SUPPLEMENT:
             case.supplied_by_package(items=[i.name for i in package.items], at=at, actor=cmd.actor)
         elif package.direction is Direction.OUTBOUND:
-            case.receive(at=at, actor=cmd.actor)
+            if case.state is CaseState.FORWARDED or not _signed_outbound_before(
+                await uow.packages.for_case(case.id), package
+            ):
+                case.receive(at=at, actor=cmd.actor)
+            # else: the second half of a mixed case (paper after electronic, or the reverse)
         elif package.to_party == party_office(case.window_office_id) and case.state is CaseState.RESULT_SHIPPED:
             case.ready_for_pickup(office_id=case.window_office_id, at=at, actor=cmd.actor)
         await uow.packages.add(package)
         await uow.cases.add(case)
         return await _commit(uow, case, package)
+
+
+def _signed_outbound_before(packages: Sequence[Package], package: Package) -> bool:
+    """Another outbound materials package of the case was signed already (a mixed case)."""
+    return any(
+        p.id != package.id
+        and p.direction is Direction.OUTBOUND
+        and p.purpose is Purpose.MATERIALS
+        and p.state is PackageState.SIGNED
+        for p in packages
+    )
 
 
 async def handle_package_exception(cmd: ReportPackageException, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
@@ -458,7 +506,16 @@ async def handle_apply_tracking(cmd: ApplyTracking, uow: UnitOfWork, deps: Deps)
         elif e.status in (TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY):
             package.report_in_transit(place=e.place, note=e.description, **common)
         elif e.status is TrackingStatus.DELIVERED:
-            package.deliver(place=e.place, **common)
+            arriving = package.state is not PackageState.SIGNED
+            package.deliver(place=e.place, note=f"签收人：{e.receiver}" if e.receiver else "", **common)
+            if arriving and package.direction is Direction.RESULT and package.to_party == APPLICANT:
+                case = await _case(uow, package.case_id)
+                if case.state is CaseState.RESULT_SHIPPED and case.result_package_id == package.id:
+                    # 邮寄送达: the carrier's delivery is the applicant's receipt, no clerk's button
+                    case.deliver(at=at, actor=actor, receiver_name=e.receiver)
+                    await uow.cases.add(case)
+                else:
+                    case = None
         else:
             kind = ExceptionKind.REFUSED if e.status is TrackingStatus.RETURNED else ExceptionKind.OTHER
             package.report_exception(kind=kind, note=e.reason or e.description or e.raw_code, at=at, actor=actor)

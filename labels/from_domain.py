@@ -702,7 +702,14 @@ METHOD_ZH: dict[str, str] = {
     "electronic_push": "电子推送",
     "manual": "人工登记",
 }
-DISCREPANCY_ZH: dict[str, str] = {"missing": "缺失", "damaged": "破损", "pages_differ": "页数不符"}
+DISCREPANCY_ZH: dict[str, str] = {
+    "missing": "缺失",
+    "damaged": "破损",
+    "pages_differ": "页数不符",
+    "unreadable": "无法识读",
+    "incomplete": "内容不完整",
+    "not_matching_paper": "纸质材料与电子材料不符",
+}
 DIRECTION_ZH: dict[str, str] = {"outbound": "申请材料（窗口转审批部门）", "result": "办理结果"}
 
 

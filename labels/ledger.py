@@ -47,8 +47,10 @@ def csv_safe(value: str | int) -> str | int:
 
 def xlsx_row(sheet: Any, values: list[str | int]) -> None:
     """Append a row whose text cells are string cells: openpyxl turns a text starting with ``=``
-    into a formula (and ``#N/A`` into an error), so the type is set after the value."""
-    sheet.append(values)
+    into a formula (and ``#N/A`` into an error), so the type is set after the value. A line break
+    is written as LF, Excel's own: a CR would read back as LF or as CR depending on the XML
+    library the writer found installed (lxml escapes it, the standard library does not)."""
+    sheet.append([v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) else v for v in values])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"

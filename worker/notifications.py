@@ -205,7 +205,7 @@ def _on_left(e: Mapping[str, Any], f: Facts, c: Calendar) -> list[Planned]:
         return []
     planned: list[Planned] = []
     if p.direction == Direction.OUTBOUND.value:
-        planned += _applicant("forwarded")
+        planned += _applicant("pushed" if e.get("type") == "package.pushed" else "forwarded")
     if p.to_office is not None:
         manifest = _data(e).get("manifest_id")
         key = str(uuid.uuid5(BATCH_NAMESPACE, f"{manifest}:{p.to_office}")) if manifest else None
@@ -270,7 +270,10 @@ PLANS: dict[str, Planner] = {
         "ready_for_pickup", place=f.offices.get(str(_data(e)["office_id"]), "领取地点")
     ),
     "package.booked": _on_booked,
-    "case.delivered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],
+    "case.delivered": lambda e, f, c: [
+        *_applicant("result_electronic" if f.delivery == "electronic" else "delivered"),
+        *_applicant("rating_request"),
+    ],
     "case.pickup_registered": lambda e, f, c: [*_applicant("delivered"), *_applicant("rating_request")],
     # packages on the move: the applicant, and the clerks who will receive them
     "package.picked_up": _on_left,

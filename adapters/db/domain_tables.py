@@ -403,6 +403,7 @@ custody_events = Table(
     Column("note", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("files", JSON),  # an electronic push's manifest (item, name, size, sha256 …); NULL otherwise
     PrimaryKeyConstraint("package_id", "seq"),
     # a courier's 送达 reports of the day (adapters/db/courier_lists.py)
     Index("ix_custody_events_reporter", "from_party", "kind", "server_time"),
@@ -538,6 +539,44 @@ users = Table(
     Column("phone", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("active", Boolean, nullable=False, server_default=true()),
+)
+
+case_files = Table(
+    # Files attached at the window to a case's materials (PDF, JPEG, PNG), checked and re-encoded;
+    # the bytes are in the blob store under ``sha256``.
+    "case_files",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("item_seq", Integer, nullable=False),  # the material's place in the case (1, 2 …)
+    Column("name", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(ID), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    UniqueConstraint("case_id", "item_seq", "sha256", name="uq_case_files_item_sha256"),
+    Index("ix_case_files_case", "case_id", "item_seq"),
+)
+
+case_results = Table(
+    # Electronic results (电子证照): the PAdES-signed PDF the applicant downloads, by sha256.
+    "case_results",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("case_id", String(ID), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("signer", String(300), nullable=False),
+    Column("office_id", String(ID), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("signed_by", String(ID), nullable=False),
+    Column("demo", Boolean, nullable=False),
+    Index("ix_case_results_sha256", "sha256"),
+    Index("ix_case_results_case", "case_id"),
 )
 
 evidence_usage = Table(

@@ -49,6 +49,7 @@ from handoff.package import (
     Discrepancy,
     DiscrepancyKind,
     ExceptionKind,
+    FileEntry,
     Item,
     Manifest,
     Medium,
@@ -966,6 +967,18 @@ def custody_to_row(c: CustodyEvent) -> dict[str, Any]:
         "note": c.note,
         "prev_hash": c.prev_hash,
         "hash": c.hash,
+        "files": [
+            {
+                "item_seq": f.item_seq,
+                "name": f.name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "content_type": f.content_type,
+                "pages": f.pages,
+            }
+            for f in c.files
+        ]
+        or None,
     }
 
 
@@ -989,6 +1002,10 @@ def custody_from_row(r: Any) -> CustodyEvent:
         note=r["note"],
         prev_hash=r["prev_hash"],
         hash=r["hash"],
+        files=tuple(
+            FileEntry(f["item_seq"], f["name"], f["size"], f["sha256"], f["content_type"], f["pages"])
+            for f in (r.get("files") or ())
+        ),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from hmac import compare_digest
 
@@ -47,10 +49,22 @@ def event_key(event: TrackingEvent) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+_RECEIVER = re.compile(r"(?:签收人|签收者|收件人|代收人)\s*(?:是|为)?\s*[:：]?\s*([^\s,，。;；:：()（）]{1,20})")
+
+
+def receiver_from(text: str) -> str:
+    """The receiver's name in a carrier's delivery text ("已签收，签收人是：张三", "签收人:本人"): every
+    carrier here writes it into its free text only; empty when it does not say."""
+    found = _RECEIVER.search(text or "")
+    return found.group(1) if found else ""
+
+
 def dedupe(events: Iterable[TrackingEvent]) -> list[TrackingEvent]:
-    """Oldest first, each movement once."""
+    """Oldest first, each movement once; a delivery carries the receiver its text names."""
     seen: dict[str, TrackingEvent] = {}
     for event in events:
+        if event.status is TrackingStatus.DELIVERED and not event.receiver:
+            event = replace(event, receiver=receiver_from(event.description))
         seen.setdefault(event_key(event), event)
     return sorted(seen.values(), key=lambda e: e.occurred_at)
 

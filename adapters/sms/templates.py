@@ -61,6 +61,7 @@ class SmsTemplate:
 _TEMPLATES = [
     SmsTemplate("receipt", "您的申请材料已收件，办理进度请查看：{link}", "applicant"),
     SmsTemplate("forwarded", "您的材料已寄往审批部门，进度查看：{link}", "applicant"),
+    SmsTemplate("pushed", "您的电子材料已推送至审批部门，进度查看：{link}", "applicant"),
     SmsTemplate("signed", "审批部门已签收您的材料，进度查看：{link}", "applicant"),
     SmsTemplate("accepted", "您的申请已受理，{due}前办结，详情：{link}", "applicant"),
     SmsTemplate("supplement_requested", "您需于{due}前补正材料，详见：{link}", "applicant"),
@@ -75,6 +76,7 @@ _TEMPLATES = [
     SmsTemplate("result_shipped", "办理结果已寄出，运单号{waybill}，物流详情：{link}", "applicant", one_segment=False),
     SmsTemplate("ready_for_pickup", "办理结果已到{place}，请带身份证领取：{link}", "applicant"),
     SmsTemplate("delivered", "办理结果已送达，详情：{link}", "applicant"),
+    SmsTemplate("result_electronic", "电子办理结果已签发，请下载：{link}", "applicant"),
     SmsTemplate("rating_request", "请为本次政务服务评价（好差评）：{link}", "applicant"),
     SmsTemplate("iou_reminder", "请于{due}前补交容缺材料：{material}，逾期将影响办理。", "applicant"),
     SmsTemplate("incoming_package", "有{count}件材料包正寄往{office}，请及时扫码签收。", "staff"),

@@ -18,6 +18,7 @@ from api.routes import custody as custody  # isort: skip
 from api.routes import admin as admin  # isort: skip
 from api.routes import catalogue as catalogue  # isort: skip
 from api.routes import sms as sms  # isort: skip
+from api.routes import electronic as electronic  # isort: skip
 from api import sessions as sessions  # isort: skip
 from api.routes import todo as todo  # isort: skip
 from api.routes import archive as archive  # isort: skip

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.db import files as db_files
 from adapters.db import queries
 from adapters.images import reencode
 from api.auth import Role, Scope
@@ -42,8 +43,8 @@ from api.routing import (
 )
 from api.views import case_view, package_view
 from handoff.codes import PackageCode, PayloadKind
-from handoff.errors import CodeRejected
-from handoff.matter import StageType
+from handoff.errors import CodeRejected, IllegalTransition
+from handoff.matter import Delivery, StageType
 from handoff.package import Discrepancy, DiscrepancyKind
 from handoff.services import (
     NotFound,
@@ -364,5 +365,9 @@ case_route("remarks", "remark", "领导批阅", obj(["remark"], remark=text(2000
 async def ship_result(ctx: Ctx) -> dict[str, Any]:
     c, case = container(ctx), ctx.case
     assert case is not None
+    if case.delivery is Delivery.ELECTRONIC and not await db_files.case_results(ctx.uow.conn, case.id):
+        raise IllegalTransition(
+            "case", case.state.value, "ship_result", "电子送达须先出具电子办理结果（POST …/electronic-result）"
+        )
     await dispatch(ShipResult(case_id=case.id, actor=ctx.who.user_id, carrier=ctx.body.get("carrier")), ctx.uow, c.deps)
     return case_view(case, c.deps.calendar, today(c))

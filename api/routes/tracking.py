@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.db import files as db_files
 from adapters.db.repositories import SqlUnitOfWork
 from api.container import Container
+from api.electronic_views import electronic_status
 from api.routes.common import (
     API,
     container,
@@ -66,7 +68,9 @@ async def tracking_by_token(c: Container, token: str) -> dict[str, Any]:
     async with c.uow() as uow:
         case = await case_by_token(c, token, uow)
         packages = list(await uow.packages.for_case(case.id))
-        return tracking_view(case, packages, c.deps.calendar, today(c), token)
+        view = tracking_view(case, packages, c.deps.calendar, today(c), token)
+        view["electronic"] = electronic_status(packages, await db_files.case_results(uow.conn, case.id), token)
+        return view
 
 
 @API.route(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.db import files as db_files
 from adapters.db import queries
 from adapters.logistics.internal import NAME as INTERNAL_CARRIER
 from api.auth import Role, Scope
@@ -124,7 +125,10 @@ async def register_case(ctx: Ctx) -> dict[str, Any]:
 @API.route(
     "POST",
     "/api/v1/cases/{case_id}/packages",
-    summary="生成并封装材料包（打印转办单）",
+    summary=(
+        "生成并封装纸质材料包（打印转办单）；electronic=true 时推送电子材料包："
+        "已上传文件的材料及文件清单（名称、大小、sha256）记入监管链，无需快递"
+    ),
     tag="代收窗口",
     roles=WINDOW,
     body=obj([], carrier=text(32), electronic=BOOL),
@@ -136,12 +140,14 @@ async def register_case(ctx: Ctx) -> dict[str, Any]:
 )
 async def seal_outbound(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
+    electronic = bool(ctx.body.get("electronic"))
     events = await dispatch(
         SealOutbound(
             case_id=ctx.path["case_id"],
             actor=ctx.who.user_id,
             carrier=ctx.body.get("carrier"),
-            electronic=bool(ctx.body.get("electronic")),
+            electronic=electronic,
+            files=await db_files.manifest(ctx.uow.conn, ctx.path["case_id"]) if electronic else (),
         ),
         ctx.uow,
         c.deps,

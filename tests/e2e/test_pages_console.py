@@ -61,6 +61,9 @@ async def test_a_window_clerk_registers_sees_the_whole_missing_list_then_registe
     page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
     await expect(page.locator("#nav a.active")).to_have_text("收件登记")
     await page.get_by_role("button", name=re.compile("防雷装置竣工验收")).click()
+    await expect(page.get_by_label("份数：《防雷装置竣工验收申请书》")).to_be_visible()
+    results = await Axe().run(page)  # the checklist: every input named for its material
+    assert results.violations_count == 0, results.generate_report()
 
     await page.get_by_label("已收：《防雷装置竣工验收申请书》").check()
     await page.get_by_label("申请人（单位或个人）").fill("张小三")

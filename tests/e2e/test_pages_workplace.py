@@ -108,6 +108,7 @@ async def test_the_archive_finds_a_case_by_each_key(site, browser):
     await post(site, "/api/v1/cases", "clerk-lf", registration(applicant={"name": "李四", "phone": "13900001111"}), 201)
     page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
     await page.locator('#nav a[data-screen="archive"]').click()
+    await expect(page.get_by_role("heading", name="办件档案")).to_be_visible()
     await no_violations(page)
     form = page.locator("form.archive-form")
     keys = [

@@ -1,6 +1,7 @@
 // Cases: the ledger list (filters, cursor pagination), one case with its clock and the actions of
 // the user's role, and the department lead's inbox (待阅).
 
+import { electronicResultPanel, filesPanel } from "./files.js";
 import { call, documentUrl, newKey, session, staffOptions } from "./api.js";
 import {
   caseDocuments,
@@ -231,7 +232,9 @@ function actions(c, rerender, hint) {
       ),
     );
 
-  if (windowClerk && next.has("seal_package")) add("封装材料包", sealButton(c.id, () => rerender()), true);
+  if (windowClerk && next.has("seal_package") && c.mode === "online")
+    add("电子材料（上传并推送）", filesPanel(c, () => rerender()), true);
+  else if (windowClerk && next.has("seal_package")) add("封装材料包", sealButton(c.id, () => rerender()), true);
   if (dept && next.has("accept")) simple("accept", "受理", [], undefined, "受理（开始计时）");
   if (dept && next.has("request_supplement"))
     simple("supplement", "补正告知", [
@@ -299,6 +302,8 @@ function actions(c, rerender, hint) {
       }),
       hint === "result",
     );
+  } else if (dept && next.has("ship_result") && c.delivery === "electronic") {
+    add("出具电子办理结果", electronicResultPanel(c, () => rerender()), true);
   } else if (dept && next.has("ship_result")) {
     const key = newKey();
     add(

@@ -1,6 +1,7 @@
 // Packages: scan or type a code, see the package and its next actions, sign for it with
 // per-item discrepancies, report an exception, read its custody chain.
 
+import { packageFiles } from "./files.js";
 import { call, newKey, session } from "./api.js";
 import { batchCard } from "./batch.js";
 import { cameraAvailable, scanQr } from "./scanner.js";
@@ -182,6 +183,7 @@ function packageCard(pkg, show) {
       custodyPanel(pkg.id, custody),
     ),
     custody,
+    packageFiles(pkg),
     canSign
       ? signForm(pkg, (signed, count) => show(signed, `已签收材料包 ${signed.code}${count ? `，登记差异 ${count} 项` : "，无差异"}。`))
       : table(

@@ -132,7 +132,14 @@ export const CUSTODY_ZH = {
   signed: "签收",
   exception: "异常",
 };
-export const DISCREPANCY_ZH = { missing: "缺失", damaged: "破损", pages_differ: "页数不符" };
+export const DISCREPANCY_ZH = {
+  missing: "缺失",
+  damaged: "破损",
+  pages_differ: "页数不符",
+  unreadable: "无法识读",
+  incomplete: "内容不完整",
+  not_matching_paper: "纸质材料与电子材料不符",
+};
 export const EXCEPTION_ZH = { damaged: "破损", lost: "丢失", refused: "拒收", other: "其他" };
 export const TERMINAL = ["archived", "rejected", "closed_unsupplemented", "withdrawn"];
 

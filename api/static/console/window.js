@@ -1,6 +1,7 @@
 // The proxy window (代收窗口): register a case against the matter's checklist, seal its package,
 // print the receipt notice and the transfer slip, and hand a batch of packages to a courier.
 
+import { filesPanel, withElectronic } from "./files.js";
 import { call, newKey, session, staffOptions } from "./api.js";
 import {
   attempt,
@@ -148,11 +149,26 @@ function materialRow(material, index) {
   const tolerated = material.tolerable
     ? h("input", { type: "checkbox", name: "tolerated", "aria-label": `容缺：${material.name}` })
     : null;
-  const copies = h("input", { type: "number", name: "copies", min: 1, max: 999, value: material.copies || 1 });
-  const pages = h("input", { type: "number", name: "pages", min: 0, max: 99999, value: "", placeholder: "页" });
+  const copies = h("input", {
+    type: "number",
+    name: "copies",
+    min: 1,
+    max: 999,
+    value: material.copies || 1,
+    "aria-label": `份数：${material.name}`,
+  });
+  const pages = h("input", {
+    type: "number",
+    name: "pages",
+    min: 0,
+    max: 99999,
+    value: "",
+    placeholder: "页",
+    "aria-label": `页数：${material.name}`,
+  });
   const original = h(
     "select",
-    { name: "original" },
+    { name: "original", "aria-label": `原件/复印件：${material.name}` },
     h("option", { value: "1", selected: material.original !== false }, "原件"),
     h("option", { value: "0", selected: material.original === false }, "复印件"),
   );
@@ -234,14 +250,17 @@ function registrationForm(matter, windows, onClose) {
           ...(values.address ? { address: values.address } : {}),
           ...(values.applicant_region ? { region_code: values.applicant_region } : {}),
         },
-        materials: materials
-          .filter((m) => m.received)
-          .map((m) => ({
-            name: m.name,
-            copies: m.copies,
-            original: m.original,
-            ...(m.pages === undefined ? {} : { pages: m.pages }),
-          })),
+        materials: withElectronic(
+          values.mode,
+          materials
+            .filter((m) => m.received)
+            .map((m) => ({
+              name: m.name,
+              copies: m.copies,
+              original: m.original,
+              ...(m.pages === undefined ? {} : { pages: m.pages }),
+            })),
+        ),
         tolerated: materials.filter((m) => m.tolerated).map((m) => m.name),
       };
       try {
@@ -279,10 +298,11 @@ function registrationForm(matter, windows, onClose) {
           "div",
           { class: "actions" },
           receiptButton(created.id, created.case_no),
-          sealButton(created.id),
+          created.mode === "online" ? null : sealButton(created.id),
           h("a", { href: `#/case/${encodeURIComponent(created.id)}`, class: "button secondary" }, "打开办件"),
           h("button", { type: "button", class: "secondary", onclick: onClose }, "登记下一件"),
         ),
+        created.mode === "online" ? h("div", {}, h("h2", {}, "电子材料（全程网办）"), filesPanel(created)) : null,
       ),
     );
   }

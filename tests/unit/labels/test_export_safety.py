@@ -45,7 +45,7 @@ def test_no_cell_of_the_ledger_xlsx_is_a_formula_and_every_hostile_text_reads_ba
             for cell in line:
                 assert cell.data_type != "f", (cell.coordinate, cell.value)
     rows = list(book.active.iter_rows(min_row=3, values_only=True))
-    typed = [text.replace("\r", "\n") for text in HOSTILE]  # XML reads a lone CR as a line feed
+    typed = [text.replace("\r", "\n") for text in HOSTILE]  # a line break is written as Excel's LF
     assert [row[6] for row in rows] == typed and [row[11] for row in rows] == typed
     assert all(isinstance(row[0], int) and isinstance(row[4], int) for row in rows)
 

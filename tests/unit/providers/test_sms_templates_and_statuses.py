@@ -18,7 +18,7 @@ from handoff.ports import InboundHttp, ProviderError, SmsStatus
 OUR_KEYS = {
     "receipt", "forwarded", "signed", "accepted", "supplement_requested", "rejected", "stage_opened",
     "stage_closed", "extended", "decided", "result_shipped", "closed_unsupplemented", "ready_for_pickup",
-    "delivered", "rating_request", "iou_reminder",
+    "delivered", "rating_request", "iou_reminder", "pushed", "result_electronic",
     "incoming_package", "action_needed", "deadline_warning", "overdue",
 }  # fmt: skip
 
