@@ -7,7 +7,7 @@
 - ``audit_entries``: every admin write with its actor (also logged on ``handoff.audit``).
 
 Revision ID: 0020
-Revises: 0022
+Revises: 0018
 Create Date: 2026-11-29 20:30:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import adapters.db.types
 
 revision = "0020"
-down_revision = "0022"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
