@@ -155,6 +155,8 @@ class Settings:
     relay_poll_seconds: float = 0.5
     offline_max_days: int = 7
     """A courier's report made offline is accepted at most this many days later."""
+    rectify_days: int = 5
+    """Working days a department has to answer a bad rating (差评整改) before it is late."""
     evidence_daily_mb: int = 50
     """Evidence (photos, signatures) one user may upload per day, in MB."""
     material_max_mb: int = 20
@@ -258,6 +260,13 @@ class Settings:
         raise InvalidInput(
             f"不支持的消息队列地址 {self.broker_url}（应为 memory://，或一个或多个以逗号分隔的 amqp:// 地址）"
         )
+
+    @property
+    def rectify_working_days(self) -> int:
+        """HANDOFF_RECTIFY_DAYS, checked: 1–60 working days."""
+        if not 1 <= self.rectify_days <= 60:
+            raise InvalidInput(f"HANDOFF_RECTIFY_DAYS 应在 1–60 个工作日之间，而不是 {self.rectify_days}")
+        return self.rectify_days
 
     @property
     def broker_urls(self) -> list[str]:

@@ -39,6 +39,8 @@ class Authority(StrEnum):
     HOLDER = "holder"
     """The courier holding the package (or, for its one late 送达 report, the courier who handed
     it to the receiver who signed)."""
+    SUPERVISION = "supervision"
+    """督办: a supervisor whose scope covers the case's deciding department (the one 督办 is for)."""
     PACKAGE_PARTY = "package_party"
     """The courier holding the package, or a clerk of its sending or receiving office (异常)."""
 
@@ -94,6 +96,9 @@ def check_case(authority: Authority, who: Principal, case: Case, regions: Mappin
     elif authority is Authority.RESULT_DELIVERY:
         if who.role is not Role.COURIER and not _covers(who, department, regions):
             raise _refuse("该操作只能由办件的审批部门办理")
+    elif authority is Authority.SUPERVISION:
+        if who.role is not Role.SUPERVISOR or not _covers(who, department, regions):
+            raise _refuse("只有管辖该办件审批部门的监管人员可以督办")
     else:
         raise _refuse("该操作不适用于办件")
 

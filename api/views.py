@@ -183,9 +183,25 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "comment": case.rating.comment,
             "bad": case.rating.bad,
             "rectified": case.rating.rectified_at is not None,
+            "rectify_due_on": iso(case.rating.rectify_due_on),
+            "rectified_at": iso(case.rating.rectified_at),
+            "rectification": case.rating.rectification,
+            "rectified_in_time": case.rating.rectified_in_time,
+            "rectification_late": case.rating.rectification_late(today),
         }
         if case.rating
         else None,
+        "supervisions": [
+            {
+                "note": s.note,
+                "by": s.by,
+                "at": iso(s.at),
+                "answer": s.answer,
+                "answered_at": iso(s.answered_at),
+                "answered_by": s.answered_by,
+            }
+            for s in case.supervisions
+        ],
         "lead_copies": [
             {
                 "lead": c.lead,

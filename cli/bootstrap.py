@@ -158,6 +158,7 @@ async def build(settings: Settings) -> Runtime:
             calendar=calendar,
             tracking=TrackingTokens(settings.tracking_key_bytes()),
             offline_max_days=settings.offline_max_days,
+            rectify_days=settings.rectify_working_days,
         ),
         signer=ScanSigner(KeyRing(settings.scan_key_ring()), settings.scan_base_url),
         cipher=cipher,

@@ -44,6 +44,9 @@ class CaseState(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+DEFAULT_RECTIFY_DAYS = 5
+"""Working days a department has to answer a bad rating (整改), unless HANDOFF_RECTIFY_DAYS says."""
+
 TERMINAL = frozenset({CaseState.ARCHIVED, CaseState.REJECTED, CaseState.CLOSED_UNSUPPLEMENTED, CaseState.WITHDRAWN})
 UNDER_REVIEW = (CaseState.ACCEPTED, CaseState.IN_REVIEW)
 BEFORE_DECISION = (
@@ -232,10 +235,40 @@ class Rating:
     at: datetime
     rectified_at: datetime | None = None
     rectification: str = ""
+    rectify_due_on: date | None = None
+    """整改期限: a bad rating's rectification is due on this working day (HANDOFF_RECTIFY_DAYS)."""
 
     @property
     def bad(self) -> bool:
         return self.score <= BAD_RATING_MAX
+
+    @property
+    def rectified_in_time(self) -> bool:
+        """及时整改 (seed 002's 差评整改率 counts only these): answered on or before the due day
+        (a rating recorded without a due day counts when answered at all)."""
+        if not self.bad or self.rectified_at is None:
+            return False
+        return self.rectify_due_on is None or local_date(self.rectified_at) <= self.rectify_due_on
+
+    def rectification_late(self, today: date) -> bool:
+        """Not answered and past its due day, or answered after it."""
+        if not self.bad or self.rectify_due_on is None:
+            return False
+        done = local_date(self.rectified_at) if self.rectified_at else None
+        return (done or today) > self.rectify_due_on
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """督办: a supervisor marks the case for the department's attention with a note; the
+    department answers it."""
+
+    note: str
+    by: str
+    at: datetime
+    answer: str = ""
+    answered_at: datetime | None = None
+    answered_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +319,7 @@ class Case:
     closed_at: datetime | None = None
     rating: Rating | None = None
     lead_copies: list[LeadCopy] = field(default_factory=list)
+    supervisions: list[Supervision] = field(default_factory=list)
     version: int = 0
     events: list[ev.Event] = field(default_factory=list, repr=False, compare=False)
 
@@ -856,8 +890,9 @@ class Case:
 
     # ------------------------------------------------------------------ rating and leads
 
-    def rate(self, *, score: int, comment: str, at: datetime, actor: str) -> None:
-        """好差评: once per case, 1 (非常不满意) to 5 (非常满意), after the case has an outcome."""
+    def rate(self, *, score: int, comment: str, at: datetime, actor: str, rectify_due_on: date | None = None) -> None:
+        """好差评: once per case, 1 (非常不满意) to 5 (非常满意), after the case has an outcome. A
+        bad one raises a 整改 task for the department, due on ``rectify_due_on``."""
         self._require("rate", *FINISHED)
         if self.rating is not None:
             self._fail("rate", "该办件已评价")
@@ -866,8 +901,11 @@ class Case:
         at = require_aware(at)
         if score <= BAD_RATING_MAX and not comment.strip():
             raise InvalidInput("差评请填写不满意的原因，以便整改")
-        self.rating = Rating(score=score, comment=comment.strip(), at=at)
-        self._record(ev.CaseRated(occurred_at=at, actor=actor, score=score, comment=comment.strip()))
+        due = rectify_due_on if score <= BAD_RATING_MAX else None
+        self.rating = Rating(score=score, comment=comment.strip(), at=at, rectify_due_on=due)
+        self._record(
+            ev.CaseRated(occurred_at=at, actor=actor, score=score, comment=comment.strip(), rectify_due_on=due)
+        )
 
     def rectify_rating(self, *, note: str, at: datetime, actor: str) -> None:
         """差评整改: the department answers a bad rating."""
@@ -899,6 +937,32 @@ class Case:
                 self._record(ev.LeadRemarked(occurred_at=at, actor=lead, lead=lead, remark=remark.strip()))
                 return
         self._fail("remark", "该办件没有抄送给您待阅")
+
+    def supervise(self, *, note: str, at: datetime, actor: str) -> None:
+        """督办: a supervisor marks the case for the department's attention (one open at a time)."""
+        if self.state in TERMINAL:
+            self._fail("supervise")
+        if any(s.answered_at is None for s in self.supervisions):
+            self._fail("supervise", "该办件已在督办中，请等待审批部门答复")
+        at = require_aware(at)
+        self.supervisions.append(Supervision(note=_text(note, "督办意见"), by=actor, at=at))
+        self._record(ev.CaseSupervised(occurred_at=at, actor=actor, note=note.strip(), seq=len(self.supervisions)))
+
+    def answer_supervision(self, *, answer: str, at: datetime, actor: str) -> None:
+        """The department answers the open 督办."""
+        for index, item in enumerate(self.supervisions):
+            if item.answered_at is None:
+                at = require_aware(at)
+                self.supervisions[index] = replace(
+                    item, answer=_text(answer, "督办答复"), answered_at=at, answered_by=actor
+                )
+                self._record(ev.SupervisionAnswered(occurred_at=at, actor=actor, answer=answer.strip(), seq=index + 1))
+                return
+        self._fail("answer_supervision", "该办件没有待答复的督办")
+
+    @property
+    def open_supervision(self) -> Supervision | None:
+        return next((s for s in self.supervisions if s.answered_at is None), None)
 
     def correct_phone(self, *, phone: str, reason: str, at: datetime, actor: str) -> None:
         """改正申请人手机号码: the number on record was wrong (an SMS failed, the applicant called).

@@ -332,6 +332,8 @@ class CaseRated(Event):
     type: ClassVar[str] = "case.rated"
     score: int
     comment: str
+    rectify_due_on: date | None = None
+    """A bad rating's 整改 due day (None for a good one)."""
 
 
 @event
@@ -339,6 +341,24 @@ class CaseRated(Event):
 class RatingRectified(Event):
     type: ClassVar[str] = "case.rating_rectified"
     note: str
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class CaseSupervised(Event):
+    """督办: a supervisor marked the case for the department's attention (SMS to its lead)."""
+
+    type: ClassVar[str] = "case.supervised"
+    note: str
+    seq: int
+
+
+@event
+@dataclass(frozen=True, kw_only=True)
+class SupervisionAnswered(Event):
+    type: ClassVar[str] = "case.supervision_answered"
+    answer: str
+    seq: int
 
 
 @event

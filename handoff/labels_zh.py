@@ -49,6 +49,8 @@ COMMAND_ZH: dict[str, str] = {
     "withdraw": "撤回",
     "rate": "评价",
     "rectify_rating": "差评整改",
+    "supervise": "督办",
+    "answer_supervision": "督办答复",
     "fulfil_iou": "容缺材料补齐",
     "copy_to_lead": "抄送领导",
     "remark": "批阅",

@@ -305,6 +305,8 @@ class Office:
     address: str = ""
     phone: str = ""
     carrier: str = "internal"
+    hours: str = ""
+    """Opening hours (办公时间), printed on the notices."""
 
 
 class CaseRepository(Protocol):

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from handoff import events as ev
-from handoff.case import Applicant, Case, CaseState, MaterialSubmission, Outcome
+from handoff.case import DEFAULT_RECTIFY_DAYS, Applicant, Case, CaseState, MaterialSubmission, Outcome
 from handoff.clock import add_working_days
 from handoff.codes import PackageCode, TrackingTokens
 from handoff.errors import DomainError, IllegalTransition, InvalidInput
@@ -56,6 +56,8 @@ class Deps:
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
     offline_max_days: int = DEFAULT_OFFLINE_MAX_DAYS
     """How old a courier's offline report may be when it finally arrives (HANDOFF_OFFLINE_MAX_DAYS)."""
+    rectify_days: int = DEFAULT_RECTIFY_DAYS
+    """Working days the department has to answer a bad rating (HANDOFF_RECTIFY_DAYS)."""
 
 
 # =========================================================================== commands
@@ -547,8 +549,9 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     ),
     "archive": lambda c, a, at, actor: c.archive(at=at, actor=actor),
     "withdraw": lambda c, a, at, actor: c.withdraw(reason=a["reason"], at=at, actor=actor),
-    "rate": lambda c, a, at, actor: c.rate(score=a["score"], comment=a.get("comment", ""), at=at, actor=actor),
     "rectify_rating": lambda c, a, at, actor: c.rectify_rating(note=a["note"], at=at, actor=actor),
+    "supervise": lambda c, a, at, actor: c.supervise(note=a["note"], at=at, actor=actor),
+    "answer_supervision": lambda c, a, at, actor: c.answer_supervision(answer=a["answer"], at=at, actor=actor),
     "copy_to_lead": lambda c, a, at, actor: c.copy_to_lead(lead=a["lead"], note=a.get("note", ""), at=at, actor=actor),
     "remark": lambda c, a, at, actor: c.remark(lead=actor, remark=a["remark"], at=at),
     "correct_phone": lambda c, a, at, actor: c.correct_phone(phone=a["phone"], reason=a["reason"], at=at, actor=actor),
@@ -579,14 +582,26 @@ CLOCK_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str, Calendar], N
 }
 
 
+def _rate(case: Case, a: dict[str, Any], at: Any, actor: str, deps: Deps) -> None:
+    """好差评; a bad one's 整改 is due ``deps.rectify_days`` working days after the rating."""
+    due = add_working_days(deps.calendar, local_date(at), deps.rectify_days).due
+    case.rate(score=a["score"], comment=a.get("comment", ""), at=at, actor=actor, rectify_due_on=due)
+
+
+DEPS_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str, Deps], None]] = {"rate": _rate}
+
+
 async def handle_case_command(cmd: CaseCommand, uow: UnitOfWork, deps: Deps) -> list[ev.Event]:
     plain, timed = CASE_COMMANDS.get(cmd.name), CLOCK_COMMANDS.get(cmd.name)
-    if plain is None and timed is None:
+    with_deps = DEPS_COMMANDS.get(cmd.name)
+    if plain is None and timed is None and with_deps is None:
         raise InvalidInput(f"未知的办件操作 “{cmd.name}”")
     async with uow:
         case = await _case(uow, cmd.case_id)
         try:
-            if timed is not None:
+            if with_deps is not None:
+                with_deps(case, cmd.args, deps.clock.now(), cmd.actor, deps)
+            elif timed is not None:
                 timed(case, cmd.args, deps.clock.now(), cmd.actor, deps.calendar)
             elif plain is not None:
                 plain(case, cmd.args, deps.clock.now(), cmd.actor)

@@ -16,7 +16,13 @@ Each ratio is None when its denominator is zero: "no cases" is not "0 %".
   the home jurisdiction). Cases registered before the case recorded it use the matter's department.
 
 A withdrawn case's clock froze on its withdrawal date (``Case.clock``): its figures do not move.
-* 好差评: coverage = rated / all; average score; 差评率 = bad / rated; 整改率 = rectified bad / bad
+* 好差评: coverage = rated / all; average score; 差评率 = bad / rated; 差评整改率 = bad ratings
+  rectified in time (及时: answered on or before the 整改 due day) / bad
+* 时限压缩率 (seed 002 "减时间") = (Σ 法定办结时限 − Σ 承诺办结时限) / Σ 法定办结时限, over matters
+* 即办程度 (seed 002) = 即办件 matters / all matters
+
+The two matter figures are over the distinct matters of a set of cases, each on the terms its
+cases were registered under (:func:`matter_figures`).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from handoff.case import UNDER_REVIEW, Case, CaseState
-from handoff.matter import Delivery
+from handoff.matter import CaseKind, Delivery, Matter
 from handoff.ports import Calendar
 
 EARTH_RADIUS_KM = 6371.0088
@@ -64,6 +70,7 @@ class CaseFacts:
     rating: int | None
     bad_rating: bool
     rectified: bool
+    """A bad rating rectified in time (及时整改); a late answer does not count."""
 
 
 def case_facts(case: Case, calendar: Calendar, today: date, offices: Mapping[str, Point]) -> CaseFacts:
@@ -90,7 +97,7 @@ def case_facts(case: Case, calendar: Calendar, today: date, offices: Mapping[str
         distance_km=distance_km(window, home) if window and home else 0.0,
         rating=rating.score if rating else None,
         bad_rating=bool(rating and rating.bad),
-        rectified=bool(rating and rating.bad and rating.rectified_at is not None),
+        rectified=bool(rating and rating.rectified_in_time),
     )
 
 
@@ -162,6 +169,55 @@ def indicators(facts: Iterable[CaseFacts]) -> Indicators:
         rating_sum=sum(f.rating or 0 for f in rated),
         bad=sum(f.bad_rating for f in rows),
         rectified=sum(f.rectified for f in rows),
+    )
+
+
+@dataclass(frozen=True)
+class MatterFigures:
+    """Seed 002's 减时间 and 即办程度 over a set of matters."""
+
+    matters: int
+    legal_days: int
+    promised_days: int
+    instant: int
+
+    @property
+    def time_compression(self) -> float | None:
+        """时限压缩率 = (Σ 法定 − Σ 承诺) / Σ 法定."""
+        return _ratio(self.legal_days - self.promised_days, self.legal_days)
+
+    @property
+    def instant_share(self) -> float | None:
+        """即办程度 = 即办件 / 事项数."""
+        return _ratio(self.instant, self.matters)
+
+
+@dataclass(frozen=True)
+class MatterTerms:
+    """What 减时间 and 即办程度 read of a matter."""
+
+    matter_id: str
+    legal_limit: int
+    promised_limit: int
+    instant: bool
+
+    @classmethod
+    def of(cls, matter: Matter) -> MatterTerms:
+        return cls(matter.id, matter.legal_limit, matter.promised_limit, matter.kind is CaseKind.INSTANT)
+
+
+def matter_figures(matters: Iterable[Matter | MatterTerms]) -> MatterFigures:
+    """Over distinct matters (by id; the first terms seen for an id count)."""
+    seen: dict[str, MatterTerms] = {}
+    for m in matters:
+        terms = m if isinstance(m, MatterTerms) else MatterTerms.of(m)
+        seen.setdefault(terms.matter_id, terms)
+    rows = list(seen.values())
+    return MatterFigures(
+        matters=len(rows),
+        legal_days=sum(m.legal_limit for m in rows),
+        promised_days=sum(m.promised_limit for m in rows),
+        instant=sum(m.instant for m in rows),
     )
 
 

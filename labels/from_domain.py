@@ -448,9 +448,7 @@ def stage_notice_data(
     """特别程序告知书 of one special stage (``notice_id`` = its id) or one extension (``ext-N``),
     with the applicant's tracking QR. ``reading`` is the clock today (``clock_day``): the due
     date printed is the current one. ``public`` masks a person's name as the tracking page does."""
-    department = offices.get(case.department_office_id)
-    window = offices.get(case.window_office_id)
-    phone = (department.phone if department else "") or (window.phone if window else "") or "见受理窗口"
+    phone = _contact_phone(offices, case.department_office_id, case.window_office_id)
     common = dict(
         applicant_name=applicant_title(case, public),
         matter_name=case.matter.name,
@@ -826,10 +824,17 @@ def _base_name(item: str) -> str:
 
 
 def _contact_phone(offices: Offices, *office_ids: str, unknown: str = "见受理窗口") -> str:
+    """The first office's telephone with its opening hours (办公时间); without any telephone, the
+    first office's address and hours that are known, else ``unknown``."""
     for office_id in office_ids:
         office = offices.get(office_id)
         if office is not None and office.phone:
-            return office.phone
+            return f"{office.phone}（{office.hours}）" if office.hours else office.phone
+    if unknown:
+        for office_id in office_ids:
+            office = offices.get(office_id)
+            if office is not None and (office.address or office.hours):
+                return "，".join(part for part in (office.address, office.hours and f"办公时间 {office.hours}") if part)
     return unknown
 
 

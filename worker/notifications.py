@@ -314,6 +314,25 @@ PLANS: dict[str, Planner] = {
     ),
     "case.iou_overdue": lambda e, f, c: _staff_action(f.window_office_id, f, "催交容缺材料"),
     "stage.limit_reached": lambda e, f, c: _staff_action(f.department_office_id, f, f"{_stage(e)}已达时限"),
+    # the supervisor's follow-up: a bad rating's 整改 and a 督办, to the department's lead
+    "case.rated": lambda e, f, c: (
+        [
+            Planned(
+                "action_needed",
+                StaffOf(f.department_office_id, (Role.DEPT_LEAD,)),
+                {"case_no": f.case_no, "action": f"差评整改，{_data(e)['rectify_due_on']}前答复"},
+            )
+        ]
+        if _data(e).get("rectify_due_on")
+        else []
+    ),
+    "case.supervised": lambda e, f, c: [
+        Planned(
+            "action_needed",
+            StaffOf(f.department_office_id, (Role.DEPT_LEAD,)),
+            {"case_no": f.case_no, "action": "督办，请及时办理并答复"},
+        )
+    ],
 }
 
 

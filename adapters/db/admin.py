@@ -163,6 +163,7 @@ def _office_row(item: Office) -> dict[str, Any]:
         "address": item.address,
         "phone": item.phone,
         "carrier": item.carrier,
+        "hours": item.hours,
     }
 
 
@@ -410,3 +411,22 @@ async def known_offices(conn: AsyncConnection, office_ids: Sequence[str]) -> set
     if not office_ids:
         return set()
     return set((await conn.execute(select(t.offices.c.id).where(t.offices.c.id.in_(office_ids)))).scalars())
+
+
+# =========================================================================== audit entries
+
+
+async def add_audit_entry(
+    conn: AsyncConnection, *, at: datetime, actor: str, action: str, target: str, scope: str
+) -> None:
+    await conn.execute(
+        insert(t.audit_entries).values(at=at, actor=actor, action=action, target=target[:300], scope=scope[:200])
+    )
+
+
+async def audit_entries(conn: AsyncConnection, *, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """The newest entries first (by id), those with an id below ``before`` when given."""
+    query = select(t.audit_entries).order_by(t.audit_entries.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(t.audit_entries.c.id < before)
+    return [dict(r) for r in (await conn.execute(query)).mappings()]

@@ -77,6 +77,7 @@ offices = Table(
     Column("address", String(300), nullable=False, default=""),
     Column("phone", String(32), nullable=False, default=""),
     Column("carrier", String(32), nullable=False, default="internal"),
+    Column("hours", String(200), nullable=False, default="", server_default=""),
 )
 
 matters = Table(
@@ -287,6 +288,29 @@ _INBOX_ORDER = [case_lead_copies.c[name] for name in ("lead", "copied_at", "case
 Index("ix_lead_copies_unremarked", *_INBOX_ORDER, **partial("remarked_at IS NULL"))
 Index("ix_lead_copies_remarked", *_INBOX_ORDER, **partial("remarked_at IS NOT NULL"))
 
+case_supervisions = _case_child(
+    "case_supervisions",
+    Column("note", Text, nullable=False),
+    Column("by", String(ID), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("answered_at", UtcDateTime),
+    Column("answered_by", String(ID), nullable=False),
+)
+Index("ix_case_supervisions_open", case_supervisions.c.case_id, **partial("answered_at IS NULL"))
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(ID), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("scope", String(200), nullable=False),
+)
+Index("ix_audit_entries_at", audit_entries.c.at, audit_entries.c.id)
+
 pickups = Table(
     "pickups",
     metadata,
@@ -313,6 +337,7 @@ ratings = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("rectified_at", UtcDateTime),
     Column("rectification", Text, nullable=False),
+    Column("rectify_due_on", Date),
 )
 
 packages = Table(

@@ -35,6 +35,7 @@ from handoff.case import (
     PickupRecord,
     Rating,
     Stage,
+    Supervision,
     SupplementRequest,
 )
 from handoff.codes import PackageCode
@@ -347,6 +348,7 @@ _CASE_CHILDREN = {
     "stages": JsonRows(t.case_stages, t.cases.c.id, "case_id"),
     "extensions": JsonRows(t.case_extensions, t.cases.c.id, "case_id"),
     "lead_copies": JsonRows(t.case_lead_copies, t.cases.c.id, "case_id"),
+    "supervisions": JsonRows(t.case_supervisions, t.cases.c.id, "case_id"),
     "pickup": JsonRows(t.pickups, t.cases.c.id, "case_id"),
     "rating": JsonRows(t.ratings, t.cases.c.id, "case_id"),
 }
@@ -531,6 +533,7 @@ class SqlCases:
                 at=rating_row["at"],
                 rectified_at=rating_row["rectified_at"],
                 rectification=rating_row["rectification"],
+                rectify_due_on=rating_row["rectify_due_on"],
             )
             if rating_row
             else None,
@@ -543,6 +546,17 @@ class SqlCases:
                     remarked_at=c["remarked_at"],
                 )
                 for c in children["lead_copies"]
+            ],
+            supervisions=[
+                Supervision(
+                    note=v["note"],
+                    by=v["by"],
+                    at=v["at"],
+                    answer=v["answer"],
+                    answered_at=v["answered_at"],
+                    answered_by=v["answered_by"],
+                )
+                for v in children["supervisions"]
             ],
             version=row["version"],
         )
@@ -618,7 +632,14 @@ class SqlCases:
             )
             if done.rowcount != 1:
                 raise ConcurrentUpdate("办件")
-            for table in (t.case_ious, t.case_supplements, t.case_stages, t.case_extensions, t.case_lead_copies):
+            for table in (
+                t.case_ious,
+                t.case_supplements,
+                t.case_stages,
+                t.case_extensions,
+                t.case_lead_copies,
+                t.case_supervisions,
+            ):
                 await conn.execute(delete(table).where(table.c.case_id == case.id))
             await conn.execute(delete(t.pickups).where(t.pickups.c.case_id == case.id))
             await conn.execute(delete(t.ratings).where(t.ratings.c.case_id == case.id))
@@ -711,6 +732,22 @@ class SqlCases:
                     for n, c in enumerate(case.lead_copies, start=1)
                 ],
             ),
+            (
+                t.case_supervisions,
+                [
+                    {
+                        "case_id": cid,
+                        "seq": n,
+                        "note": v.note,
+                        "by": v.by,
+                        "at": v.at,
+                        "answer": v.answer,
+                        "answered_at": v.answered_at,
+                        "answered_by": v.answered_by,
+                    }
+                    for n, v in enumerate(case.supervisions, start=1)
+                ],
+            ),
         ]
         if case.pickup:
             p = case.pickup
@@ -747,6 +784,7 @@ class SqlCases:
                             "at": r.at,
                             "rectified_at": r.rectified_at,
                             "rectification": r.rectification,
+                            "rectify_due_on": r.rectify_due_on,
                         }
                     ],
                 )

@@ -10,6 +10,7 @@ from api.routes import courier as courier  # isort: skip
 from api.routes import batch as batch  # isort: skip
 from api.routes import cases as cases  # isort: skip
 from api.routes import reports as reports  # isort: skip
+from api.routes import dashboard as dashboard  # isort: skip
 from api.routes import tracking as tracking  # isort: skip
 from api.routes import callbacks as callbacks  # isort: skip
 from api import documents as documents  # isort: skip

@@ -68,9 +68,19 @@ OFFICE_PHONE: JSON = {"type": "string", "maxLength": 32, "pattern": "^[0-9+() -]
 OFFICE_KIND_ZH = {"window": "代收窗口", "department": "审批部门"}
 
 
-def audit(ctx: Ctx, action: str, target: str) -> None:
+async def audit(ctx: Ctx, action: str, target: str) -> None:
+    """A write, logged on ``handoff.audit`` and kept in ``audit_entries`` (with the actor's scope,
+    which says which admins may read it): in the request's unit of work when the route has one,
+    else in its own transaction after the write committed."""
     actor = ctx.who.user_id
     audit_log.info("%s %s by %s", action, target, actor, extra={"actor": actor, "action": action, "target": target})
+    c = container(ctx)
+    at, scope = c.deps.clock.now(), str(ctx.who.scope)
+    if ctx.unit is not None:  # a unit route: in its own transaction, which commits with the command
+        await db.add_audit_entry(ctx.unit.conn, at=at, actor=actor, action=action, target=target, scope=scope)
+        return
+    async with c.engine.begin() as conn:
+        await db.add_audit_entry(conn, at=at, actor=actor, action=action, target=target, scope=scope)
 
 
 def _region_prefix(ctx: Ctx) -> str | None:
@@ -128,7 +138,7 @@ async def create_region(ctx: Ctx) -> JSON:
         raise Problem(403, f"区划 {region.code} 不在本人的管理范围内")
     async with container(ctx).engine.begin() as conn:
         await db.add_region(conn, region)
-    audit(ctx, "region.created", region.code)
+    await audit(ctx, "region.created", region.code)
     return region_view(region)
 
 
@@ -152,14 +162,14 @@ async def update_region(ctx: Ctx) -> JSON:
             raise NotFound(f"区划 {code} 不存在")
         region = replace(was, **changes)
         await db.update_region(conn, region)
-    audit(ctx, "region.updated", code)
+    await audit(ctx, "region.updated", code)
     return region_view(region)
 
 
 # =========================================================================== offices
 
 OFFICE_VIEW = obj(
-    ["id", "name", "kind", "kind_zh", "region_code", "lat", "lon", "address", "phone", "carrier"],
+    ["id", "name", "kind", "kind_zh", "region_code", "lat", "lon", "address", "phone", "carrier", "hours"],
     id=STR,
     name=STR,
     kind=STR,
@@ -170,6 +180,7 @@ OFFICE_VIEW = obj(
     address=STR,
     phone=STR,
     carrier=STR,
+    hours=STR,
 )
 OFFICE_FIELDS: dict[str, Any] = {
     "name": text(200),
@@ -180,6 +191,7 @@ OFFICE_FIELDS: dict[str, Any] = {
     "address": text(300, 0),
     "phone": OFFICE_PHONE,
     "carrier": enum(list(CARRIERS)),
+    "hours": text(200, 0),
 }
 
 
@@ -195,6 +207,7 @@ def office_view(office: Office) -> JSON:
         "address": office.address,
         "phone": office.phone,
         "carrier": office.carrier,
+        "hours": office.hours,
     }
 
 
@@ -225,7 +238,13 @@ def _checked_office(ctx: Ctx, office: Office) -> Office:
     check_coordinates(office.lat, office.lon)
     if not ctx.who.scope.covers_office(office.id, office.region_code):
         raise Problem(403, f"区划 {office.region_code} 不在本人的管理范围内")
-    return replace(office, name=office.name.strip(), address=office.address.strip(), phone=office.phone.strip())
+    return replace(
+        office,
+        name=office.name.strip(),
+        address=office.address.strip(),
+        phone=office.phone.strip(),
+        hours=office.hours.strip(),
+    )
 
 
 @API.route(
@@ -258,11 +277,12 @@ async def create_office(ctx: Ctx) -> JSON:
                 address=b.get("address", ""),
                 phone=b.get("phone", ""),
                 carrier=b.get("carrier", "internal"),
+                hours=b.get("hours", ""),
             ),
         )
         await db.add_office(conn, office)
     c.forget_office_regions()
-    audit(ctx, "office.created", office.id)
+    await audit(ctx, "office.created", office.id)
     return office_view(office)
 
 
@@ -285,7 +305,7 @@ async def update_office(ctx: Ctx) -> JSON:
         office = _checked_office(ctx, replace(was, **changes))
         await db.update_office(conn, office, was)
     c.forget_office_regions()
-    audit(ctx, "office.updated", office_id)
+    await audit(ctx, "office.updated", office_id)
     return office_view(office)
 
 
@@ -395,7 +415,7 @@ async def create_matter(ctx: Ctx) -> JSON:
     c = container(ctx)
     async with c.engine.begin() as conn:
         await db.add_matter(conn, matter, at=c.deps.clock.now(), actor=ctx.who.user_id)
-    audit(ctx, "matter.created", matter.id)
+    await audit(ctx, "matter.created", matter.id)
     return matter_to_json(matter)
 
 
@@ -423,7 +443,7 @@ async def update_matter(ctx: Ctx) -> JSON:
     await _department_in_scope(ctx, matter)
     async with c.engine.begin() as conn:
         await db.update_matter(conn, matter, at=c.deps.clock.now(), actor=ctx.who.user_id)
-    audit(ctx, "matter.updated", f"{matter_id} v{matter.version}")
+    await audit(ctx, "matter.updated", f"{matter_id} v{matter.version}")
     return matter_to_json(matter)
 
 
@@ -488,7 +508,7 @@ async def set_entrustment(ctx: Ctx) -> JSON:
         raise db.UnknownReference("office_id", f"审批部门 {office_id} 不存在")
     async with container(ctx).engine.begin() as conn:
         await db.set_entrustment(conn, region_code, matter_id, office_id)
-    audit(ctx, "entrustment.set", f"{region_code}/{matter_id}")
+    await audit(ctx, "entrustment.set", f"{region_code}/{matter_id}")
     found = await _entrustment(ctx, region_code, matter_id)
     assert found is not None
     return entrustment_view(found)
@@ -508,7 +528,7 @@ async def remove_entrustment(ctx: Ctx) -> JSON:
         raise NotFound(f"区划 {region_code} 没有事项 {matter_id} 的委托")
     async with container(ctx).engine.begin() as conn:
         removed = await db.remove_entrustment(conn, region_code, matter_id)
-    audit(ctx, "entrustment.removed", f"{region_code}/{matter_id}")
+    await audit(ctx, "entrustment.removed", f"{region_code}/{matter_id}")
     return {"removed": removed}
 
 
@@ -618,7 +638,7 @@ async def create_user(ctx: Ctx) -> JSON:
             phone=phone,
             at=c.deps.clock.now(),
         )
-    audit(ctx, "user.created", b["id"])
+    await audit(ctx, "user.created", b["id"])
     return user_view(await _visible_user(ctx, b["id"]))
 
 
@@ -651,7 +671,7 @@ async def update_user(ctx: Ctx) -> JSON:
         async with c.engine.begin() as conn:
             await db.update_user(conn, user_id, **values)
         c.principals.drop()
-        audit(ctx, "user.updated", user_id)
+        await audit(ctx, "user.updated", user_id)
     return user_view(await _visible_user(ctx, user_id))
 
 
@@ -669,7 +689,7 @@ async def revoke_user_tokens(ctx: Ctx) -> JSON:
     async with c.engine.begin() as conn:
         revoked = await db.revoke_tokens(conn, user_id, c.deps.clock.now())
     c.principals.drop()
-    audit(ctx, "user.tokens_revoked", user_id)
+    await audit(ctx, "user.tokens_revoked", user_id)
     return {"user_id": user_id, "revoked": revoked}
 
 
@@ -690,7 +710,7 @@ async def reset_user_password(ctx: Ctx) -> JSON:
     async with c.engine.begin() as conn:
         await db_sessions.set_password(conn, user_id, hashed, must_change=True, at=now)
         await db_sessions.end_sessions(conn, user_id, now)
-    audit(ctx, "user.password_reset", user_id)
+    await audit(ctx, "user.password_reset", user_id)
     return {"user_id": user_id, "password": password, "must_change": True}
 
 
@@ -748,8 +768,8 @@ async def create_token(ctx: Ctx) -> JSON:
             expires_at=expires_at,
         )
     if created:
-        audit(ctx, "user.created", b["user_id"])
-    audit(ctx, "token.created", b["user_id"])
+        await audit(ctx, "user.created", b["user_id"])
+    await audit(ctx, "token.created", b["user_id"])
     return {
         "user_id": b["user_id"],
         "role": b["role"],
@@ -863,7 +883,7 @@ async def upload_calendar(ctx: Ctx) -> JSON:
         )
     if isinstance(c.deps.calendar, LiveCalendar):
         c.deps.calendar.load(schedule)
-    audit(ctx, "calendar.uploaded", str(schedule.year))
+    await audit(ctx, "calendar.uploaded", str(schedule.year))
     return {
         "year": schedule.year,
         "source": schedule.source,
@@ -928,8 +948,91 @@ async def replay_parked(ctx: Ctx) -> JSON:
         replayed = await bus.replay(group, ctx.body.get("limit", 100))
     except Exception as exc:  # any broker failure is "unavailable", never a 500
         raise _broker_down(exc) from exc
-    audit(ctx, "parked.replayed", f"{group.name}:{replayed}")
+    await audit(ctx, "parked.replayed", f"{group.name}:{replayed}")
     return {"group": group.name, "replayed": replayed}
+
+
+# =========================================================================== the audit log
+
+AUDIT_ACTION_ZH = {
+    "region.created": "新增区划",
+    "region.updated": "修改区划",
+    "office.created": "新增单位",
+    "office.updated": "修改单位",
+    "matter.created": "新增事项",
+    "matter.updated": "修改事项",
+    "entrustment.set": "设置委托",
+    "entrustment.removed": "取消委托",
+    "user.created": "新增用户",
+    "user.updated": "修改用户",
+    "user.tokens_revoked": "吊销令牌",
+    "user.password_reset": "重置密码",
+    "token.created": "签发令牌",
+    "calendar.uploaded": "上传节假日安排",
+    "parked.replayed": "重放停放消息",
+    "sms.resent": "重发短信",
+    "case.applicant_phone_corrected": "改正申请人手机号",
+    "matter.retired": "事项停止办理",
+    "matter.implementation.set": "设置事项实施（属地）",
+    "matter.implementation.removed": "取消事项实施（属地）",
+}
+AUDIT_ENTRY = obj(
+    ["id", "at", "actor", "action", "action_zh", "target"],
+    id=INT,
+    at=STR,
+    actor=STR,
+    action=STR,
+    action_zh=STR,
+    target=STR,
+)
+
+
+@API.route(
+    "GET",
+    "/api/v1/admin/audit",
+    summary="操作日志（管理员的每次修改，最新的在前；分级管理员只看本人范围内管理员的操作）",
+    tag=TAG,
+    roles=ADMIN,
+    query={
+        "cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    response=obj(["items", "next_cursor"], items=array(AUDIT_ENTRY, max_items=200), next_cursor=nullable(STR)),
+)
+async def audit_entries(ctx: Ctx) -> JSON:
+    limit = int(ctx.query.get("limit", "50"))
+    raw = ctx.query.get("cursor") or ""
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise Problem(422, "分页游标无效")
+    before = int(raw) if raw else None
+    regions = ctx.office_regions
+    items: list[JSON] = []
+    scanned, exhausted, rows = 0, False, []
+    async with container(ctx).engine.connect() as conn:
+        while len(items) < limit and not exhausted and scanned < 5000:
+            rows = await db.audit_entries(conn, before=before, limit=500)
+            exhausted = len(rows) < 500
+            for row in rows:
+                before, scanned = row["id"], scanned + 1
+                try:
+                    visible = ctx.who.scope.contains(Scope.parse(row["scope"]), regions)
+                except DomainError:
+                    visible = False
+                if visible:
+                    items.append(
+                        {
+                            "id": row["id"],
+                            "at": iso(row["at"]),
+                            "actor": row["actor"],
+                            "action": row["action"],
+                            "action_zh": AUDIT_ACTION_ZH.get(row["action"], row["action"]),
+                            "target": row["target"],
+                        }
+                    )
+                    if len(items) == limit:
+                        break
+    read_all = exhausted and (not rows or before == rows[-1]["id"])
+    return {"items": items, "next_cursor": None if read_all or before is None else str(before)}
 
 
 # =========================================================================== the lead's inbox (待阅)

@@ -329,5 +329,5 @@ async def case_events(ctx: Ctx) -> dict[str, Any]:
 )
 async def correct_phone(ctx: Ctx) -> dict[str, Any]:
     view = await run_case(ctx, "correct_phone", {"phone": ctx.body["phone"], "reason": ctx.body["reason"]})
-    audit(ctx, "case.applicant_phone_corrected", ctx.path["case_id"])
+    await audit(ctx, "case.applicant_phone_corrected", ctx.path["case_id"])
     return view

@@ -292,7 +292,7 @@ async def retire_matter(ctx: Ctx) -> JSON:
     async with c.engine.begin() as conn:
         if not await db.retire_matter(conn, matter.id, c.deps.clock.now()):
             raise db.Conflict(f"事项“{matter.name}”已经停止办理")
-    audit(ctx, "matter.retired", matter.id)
+    await audit(ctx, "matter.retired", matter.id)
     return matter_to_json(replace(matter, retired=True))
 
 
@@ -341,7 +341,7 @@ async def set_implementation(ctx: Ctx) -> JSON:
     answer = await _new_implementations(
         ctx, matter, tuple(sorted((*others, implementation), key=lambda i: i.region_code))
     )
-    audit(ctx, "matter.implementation.set", f"{matter.id}/{region_code}")
+    await audit(ctx, "matter.implementation.set", f"{matter.id}/{region_code}")
     return answer
 
 
@@ -363,5 +363,5 @@ async def remove_implementation(ctx: Ctx) -> JSON:
     answer = await _new_implementations(
         ctx, matter, tuple(i for i in matter.implementations if i.region_code != region_code)
     )
-    audit(ctx, "matter.implementation.removed", f"{matter.id}/{region_code}")
+    await audit(ctx, "matter.implementation.removed", f"{matter.id}/{region_code}")
     return answer

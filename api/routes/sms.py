@@ -119,7 +119,7 @@ async def resend_sms(ctx: Ctx) -> dict[str, Any]:
         resent = await rows.resend(conn, failed, c.deps.clock.now())
         if resent is None:
             raise Problem(409, "这条短信已经重发过，请查看重发的那条", kind="already_resent")
-    audit(ctx, "sms.resent", f"{notification_id}->{resent['id']}")
+    await audit(ctx, "sms.resent", f"{notification_id}->{resent['id']}")
     if c.sms is not None:
         await c.sms.send(resent)
     async with c.engine.connect() as conn:

@@ -28,19 +28,24 @@ const NAV = {
     ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["handover", "交接快递"],
+    ["supervisions", "督办"],
   ],
   dept_lead: [
     ["todo", "待阅"],
     ["archive", "办件档案"],
     ["cases", "办件列表"],
+    ["supervisions", "督办"],
   ],
   courier: [["courier", "快递上报"]],
   supervisor: [
+    ["dashboard", "监管看板"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
     ["indicators", "评价指标"],
   ],
   admin: [
+    ["admin", "系统管理"],
+    ["dashboard", "监管看板"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
     ["indicators", "评价指标"],
@@ -59,6 +64,10 @@ const SCREENS = {
   archive: archiveScreen,
   courier: courierScreen,
   indicators: indicatorsScreen,
+  // loaded when first shown: ECharts (1 MB) only for those who open the dashboard
+  dashboard: async (...args) => (await import("./dashboard.js")).dashboardScreen(...args),
+  supervisions: async (...args) => (await import("./dashboard.js")).supervisionScreen(...args),
+  admin: async (...args) => (await import("./admin.js")).adminScreen(...args),
   catalogue: catalogueScreen,
   password: (container) => passwordScreen(container),
 };

@@ -131,6 +131,8 @@ async def world(api) -> dict[str, Any]:
         "county_lead": await actor(api, "county-lead", "dept_lead", "region:441581"),
         # reads the case through the department, but is not its window
         "city_window": await actor(api, "city-window", "window_clerk", "office:dept-441500-qx"),
+        # reads the case through the window's county, but does not oversee the deciding department
+        "county_supervisor": await actor(api, "county-supervisor", "supervisor", "region:441581"),
         # a courier of the same city who was never handed the package
         "other_courier": await actor(api, "courier-08", "courier", "region:4415"),
     }
@@ -152,6 +154,8 @@ def stranger(route, w: dict[str, Any]) -> str:
         return w["city_window"] if "window_clerk" in roles else w["county_clerk"]
     if route.authority is Authority.RESULT_DELIVERY:
         return w["county_clerk"]
+    if route.authority is Authority.SUPERVISION:
+        return w["county_supervisor"]
     if "dept_lead" in roles and "dept_clerk" not in roles:
         return w["county_lead"]
     return w["county_clerk"]
