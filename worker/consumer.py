@@ -28,8 +28,9 @@ effect; the redelivered message then finds ``s == p + 1``, runs the handler agai
 since every handler is idempotent (inbox, unique keys, or a recomputation from the case) — and
 moves the position. So the gate needs nothing from the groups but idempotence, and holds for any
 number of processes: a successor goes ahead only once the position shows its predecessor done.
-Within a batch the messages are put in sequence order per key and gated in that order; if any
-must wait, the batch fails as a whole and the bus takes its messages one by one.
+Within a batch the messages are put in sequence order per key and gated in that order; those
+that must wait are held (:class:`PartlyHeld`: with the later messages of their key, which wait
+for them too) and the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park
+from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 from adapters.db.tables import inbox, outbox
@@ -228,13 +229,17 @@ class OrderGate:
             ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
             gated = [p for _, p in ordered if p is not None]
             verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
-            if any(v is Verdict.HOLD for v in verdicts.values()):
-                raise Hold("a message of the batch waits for its predecessor")
-            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] is not Verdict.SKIP]
+            # a message that must wait is held with its key's later ones (they wait for it too);
+            # the others of the batch go on
+            waiting = frozenset(m.message_id for m, p in ordered if p is not None and verdicts[id(p)] is Verdict.HOLD)
+            go = (Verdict.APPLY, Verdict.REPLAY)
+            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
             if chosen:
                 await inner(chosen)
-            applied = [p for p in gated if verdicts[id(p)] is not Verdict.SKIP]
+            applied = [p for p in gated if verdicts[id(p)] in go]
             await self.applied(applied, replayed=[p for p in gated if verdicts[id(p)] is Verdict.REPLAY])
+            if waiting:
+                raise PartlyHeld(waiting)
 
         return handle
 

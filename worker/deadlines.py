@@ -41,6 +41,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -48,7 +50,7 @@ from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import checkpoints
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_for_transaction
+from adapters.db.locks import lock_all_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
@@ -246,14 +248,19 @@ class DeadlineWatcher:
     async def recompute(self, *case_ids: str) -> None:
         """Recompute the clocks of these cases, in one transaction (locks in id order)."""
         today, now = self.today(), self.deps.clock.now()
+        ids = sorted(set(case_ids))
         async with self.engine.begin() as conn:
             await lock_clocks(conn, exclusive=False)
-            reader = ConnectionReader(conn, self.cipher)
-            for case_id in sorted(set(case_ids)):
-                await lock_for_transaction(conn, f"clock:{case_id}")
-                case = await reader.cases.get(case_id)
-                if case is not None:
-                    await _upsert(conn, clock_row(case, self.calendar, today, now, self.settings.prereview_days))
+            await lock_all_for_transaction(conn, [f"clock:{case_id}" for case_id in ids])
+            cases = await ConnectionReader(conn, self.cipher).cases.get_many(ids)
+            await upsert_clock_rows(
+                conn,
+                [
+                    clock_row(cases[case_id], self.calendar, today, now, self.settings.prereview_days)
+                    for case_id in ids
+                    if case_id in cases
+                ],
+            )
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
@@ -711,10 +718,26 @@ async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
     )
 
 
-async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
-    if done.rowcount == 0:
-        await conn.execute(case_clocks.insert().values(**row))
+async def upsert_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write whole clock rows (:func:`clock_row`), new or not: one ``INSERT … ON CONFLICT DO
+    UPDATE`` statement, executed for all the rows at once."""
+    if not rows:
+        return
+    await conn.execute(_upsert_statement(conn.dialect.name), list(rows))
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    found = _UPSERTS.get(dialect)
+    if found is None:
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(case_clocks)
+        found = _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[case_clocks.c.case_id],
+            set_={c.name: insert.excluded[c.name] for c in case_clocks.c if c.name != "case_id"},
+        )
+    return found
 
 
 def _owed_by_date(owed: Sequence[Mapping[str, str]] | None) -> list[tuple[tuple[date, date], tuple[str, ...]]]:

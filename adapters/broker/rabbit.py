@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
@@ -694,6 +694,13 @@ class _Consumer:
             if len(together) > 1:
                 try:
                     await self.batch([d.incoming for d in together])
+                except PartlyHeld as held:
+                    await self._ack([d for d in together if d.incoming.message_id not in held.waiting])
+                    for d in together:
+                        if d.incoming.message_id in held.waiting:
+                            await self._quietly(self._settle(d.message, d.incoming, Hold(str(held))))
+                            await self._quietly(d.acks.settled([], [_tag(d.message)]))
+                    unit = [d for d in unit if d.key in retried]
                 except Hold:
                     log.debug("a message of a batch of %d waits for its predecessor; one by one", len(together))
                 except Exception:
