@@ -146,6 +146,9 @@ class Settings:
     token_days_staff: int = 90
     token_days_courier: int = 30
     """How long a token lasts when its creator does not say (couriers' phones get lost)."""
+    password_cost: str = "standard"
+    """``standard``: argon2id with RFC 9106's profile (64 MiB, 3 passes); ``test``: its cheapest
+    parameters, for test suites only — production refuses to start with it."""
     session_idle_minutes: int = 30
     """A staff session signed in with a password ends after this many minutes without a request."""
     relay_batch: int = 200
@@ -307,6 +310,8 @@ class Settings:
         dev_keys = self.dev_keys_in_use()
         if dev_keys:
             reasons.append(f"仍在使用开发用默认密钥（{'、'.join(dev_keys)}）")
+        if self.password_cost != "standard":
+            reasons.append(f"口令散列使用了非标准强度（HANDOFF_PASSWORD_COST={self.password_cost}）")
         if self.demo_data:
             reasons.append("载入了演示数据（请设置 HANDOFF_DEMO_DATA=false 或使用 --no-demo）")
         if not reasons:

@@ -1,4 +1,5 @@
-"""The HTTP API. Route modules register on ``api.routes.API`` when imported; importing them here
-makes the route table (router and OpenAPI document) complete whichever module is imported first."""
+"""The HTTP API. Route modules register on ``api.routes.API`` when imported; importing the route
+package here makes the route table (router and OpenAPI document) complete whichever module is
+imported first."""
 
-from api import documents as documents
+from api import routes as routes

@@ -13,14 +13,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-import api.admin  # noqa: F401  (registers the admin and lead routes on API)
 from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
 from adapters.logistics.internal import NAME as INTERNAL_CARRIER
-from api import custody_routes as custody_routes  # registers the checkpoint and custody report routes on API
-from api import sessions as sessions  # registers the sign-in routes on API; session cookies in authenticate
-from api import sms_routes  # noqa: F401  (registers the failed-SMS queue and the resend on API)
+from api import sessions as sessions  # session cookies in authenticate
 from api.auth import Principal, Role, Scope
 from api.authority import (
     Authority,
@@ -31,6 +28,7 @@ from api.authority import (
     check_result_courier,
 )
 from api.container import Container
+from api.keys import CONTAINER, METRICS
 from api.openapi import build_spec
 from api.outages import DEPENDENCY_ZH, RETRY_AFTER_SECONDS, unavailable
 from api.outages import TITLE as UNAVAILABLE
@@ -46,8 +44,6 @@ from labels.from_domain import NotApplicable
 
 log = logging.getLogger("handoff.api")
 
-CONTAINER: web.AppKey[Container] = web.AppKey("container", Container)
-METRICS: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistry)
 MAX_BODY = 4 * 1024 * 1024
 
 

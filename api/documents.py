@@ -29,20 +29,9 @@ from adapters.db.admin import UnknownReference
 from adapters.db.repositories import SqlUnitOfWork
 from api.auth import Role
 from api.problems import Problem
-from api.routes import (
-    API,
-    COURIER,
-    LEDGER_FILTERS,
-    STAFF,
-    WINDOW,
-    case_by_token,
-    container,
-    in_scope,
-    ledger_items,
-    today,
-    visible_case,
-    visible_package,
-)
+from api.routes.common import API, COURIER, STAFF, WINDOW, container, in_scope, today, visible_case, visible_package
+from api.routes.reports import LEDGER_FILTERS, ledger_items
+from api.routes.tracking import case_by_token
 from api.routing import Ctx, array, enum, obj, text
 from handoff.case import Case
 from handoff.errors import InvalidInput

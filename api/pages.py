@@ -24,7 +24,9 @@ from typing import Any
 from aiohttp import web
 
 from api.container import Container
+from api.keys import CONTAINER
 from api.problems import Problem
+from api.routes.tracking import rate_by_token, tracking_by_token
 from api.routing import clean_text
 from handoff.case import BAD_RATING_MAX
 from handoff.errors import DomainError, IllegalTransition
@@ -284,14 +286,10 @@ def tracking_page(view: dict[str, Any], token: str, flash: str = "", flash_ok: b
 
 
 def _container(request: web.Request) -> Container:
-    from api.app import CONTAINER
-
     return request.app[CONTAINER]
 
 
 async def track_page(request: web.Request) -> web.Response:
-    from api.routes import tracking_by_token
-
     token = request.match_info["token"]
     try:
         view = await tracking_by_token(_container(request), token)
@@ -313,8 +311,6 @@ def _back(token: str, query: str) -> web.Response:
 async def rate_page(request: web.Request) -> web.StreamResponse:
     """The rating form's POST: validate, dispatch as POST /api/v1/track/{token}/rating does, then
     redirect back to the page (post/redirect/get), with a fixed error code on a bad input."""
-    from api.routes import rate_by_token, tracking_by_token
-
     c, token = _container(request), request.match_info["token"]
     try:
         view = await tracking_by_token(c, token)

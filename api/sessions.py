@@ -31,7 +31,7 @@ from adapters.passwords import hash_password, verify_password
 from api.auth import ROLE_ZH, Principal, Role, Scope
 from api.container import Container
 from api.problems import Problem
-from api.routes import API, COURIER, STAFF, container
+from api.routes.common import API, COURIER, STAFF, container
 from api.routing import BOOL, STR, Ctx, obj
 
 audit_log = logging.getLogger("handoff.audit")

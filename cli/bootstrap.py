@@ -24,6 +24,7 @@ from adapters.db.migrate import current_revision, upgrade
 from adapters.db.outbox import write_outbox
 from adapters.db.repositories import SqlUnitOfWork
 from adapters.logistics.factory import build_bookers, build_push_receivers, build_trackers
+from adapters.passwords import use_cost
 from adapters.settings import Settings
 from adapters.sms.factory import build_report_receivers, build_sender, build_status_queries
 from adapters.sms.settings import SettingsError
@@ -112,6 +113,7 @@ def make_blob_store(settings: Settings) -> BlobStore:
 
 
 async def build(settings: Settings) -> Runtime:
+    use_cost(settings.password_cost)
     blobs = make_blob_store(settings)
     engine = make_engine(settings.database_url)
     await prepare_database(settings, engine)

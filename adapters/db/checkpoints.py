@@ -8,11 +8,13 @@ the second sees the first's checkpoint (the daily one then makes none) and chain
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.crypto import IdCipher
@@ -35,6 +37,7 @@ LOCK = "custody-checkpoint"
 DAILY = "daily"
 MANUAL = "manual"
 LEAF_BATCH = 1000
+ATTEMPTS = 10
 
 
 def _from_row(row: Any) -> Checkpoint:
@@ -92,7 +95,22 @@ async def make(
     engine: AsyncEngine, signer: CheckpointSigner, at: datetime, *, daily: bool = False
 ) -> Checkpoint | None:
     """A new checkpoint over every package's anchored chain, signed and stored with its leaves.
-    ``daily``: only if none was made yet on ``at``'s date in China (then None)."""
+    ``daily``: only if none was made yet on ``at``'s date in China (then None).
+
+    On SQLite there is no lock to queue two processes (the API's watcher and ``handoff custody
+    checkpoint``): both may read the same newest checkpoint and the second's insert of the same
+    number fails. It then starts over on what the first committed, as the lock would have made it."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _make(engine, signer, at, daily=daily)
+        except (IntegrityError, OperationalError):
+            if engine.dialect.name != "sqlite" or attempt == ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def _make(engine: AsyncEngine, signer: CheckpointSigner, at: datetime, *, daily: bool) -> Checkpoint | None:
     async with engine.begin() as conn:
         await lock_for_transaction(conn, LOCK)
         day = local_date(at)

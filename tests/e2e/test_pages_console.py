@@ -252,13 +252,22 @@ async def test_five_wrong_passwords_lock_the_user_out_and_the_console_says_how_l
     await page.context.close()
 
 
-async def test_a_window_clerk_hands_a_package_to_a_courier_chosen_by_name_from_the_picker(site, browser):
+async def test_a_window_clerk_hands_a_package_kept_across_tabs_to_a_courier_chosen_by_name_from_the_picker(
+    site, browser
+):
     case, _ = await registered_case(site)
     package = await post(site, f"/api/v1/cases/{case['id']}/packages", "clerk-lf", {}, 201)
     page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
     await page.goto(f"{base_url(site)}/console#/handover")
     await page.get_by_label("加入材料包").fill(package["code"])
     await page.get_by_role("button", name="加入", exact=True).click()
+    await expect(page.locator("td.package-code")).to_have_text(package["code"])
+    # the batch survives the tab: closed, then the console opened again in a new tab
+    context = page.context
+    await page.close()
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{base_url(site)}/console#/handover")
     await expect(page.locator("td.package-code")).to_have_text(package["code"])
     picker = page.get_by_label("快递员")
     await expect(picker.locator("option", has_text="吴海波（政务专递）")).to_have_count(1)

@@ -37,3 +37,15 @@ def test_imports_point_inward():
         leaks = {name: files for name, files in _imports(inner).items() if name in outer}
         assert leaks == {}, f"{inner} imports {leaks}"
     assert "adapters" not in _imports("labels") and "labels" not in _imports("adapters")
+
+
+def test_routes_do_not_import_the_app():
+    """The composition root imports the routes, never the other way round: the app's keys live in
+    api/keys.py, so ``app ↔ routes`` is no circle."""
+    for path in [*(ROOT / "api" / "routes").rglob("*.py"), ROOT / "api" / "pages.py", ROOT / "api" / "documents.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "api.app":
+                raise AssertionError(f"{path.relative_to(ROOT)} imports api.app")
+            if isinstance(node, ast.Import) and any(a.name == "api.app" for a in node.names):
+                raise AssertionError(f"{path.relative_to(ROOT)} imports api.app")

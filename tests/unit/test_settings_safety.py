@@ -60,3 +60,29 @@ def test_tokens_last_90_days_for_staff_30_for_couriers_or_as_configured():
     )
     with pytest.raises(InvalidInput):
         Settings.from_env({"HANDOFF_TOKEN_DAYS_COURIER": "0"}).token_lifetimes()
+
+
+async def test_the_test_password_cost_is_refused_in_production_and_hashes_of_both_costs_verify():
+    from adapters import passwords
+
+    refusal = Settings.from_env({**OWN, "HANDOFF_PASSWORD_COST": "test"}).production_refusal()
+    assert refusal is not None and "HANDOFF_PASSWORD_COST" in refusal
+    assert (
+        Settings.from_env({**OWN, "HANDOFF_PASSWORD_COST": "test", "HANDOFF_ENV": "development"}).production_refusal()
+        is None
+    )
+    with pytest.raises(InvalidInput, match="HANDOFF_PASSWORD_COST"):
+        passwords.use_cost("cheap")
+    before = passwords._HASHER
+    try:
+        passwords.use_cost("standard")
+        standard = await passwords.hash_password("口令-1")
+        passwords.use_cost("test")
+        cheap = await passwords.hash_password("口令-1")
+        assert standard.startswith("$argon2id$") and "m=65536" in standard
+        assert cheap.startswith("$argon2id$") and "m=65536" not in cheap
+        for h in (standard, cheap):
+            assert await passwords.verify_password(h, "口令-1")
+            assert not await passwords.verify_password(h, "口令-2")
+    finally:
+        passwords._HASHER = before

@@ -23,7 +23,7 @@ export const session = {
     this.token = "";
     this.me = null;
     this.people = {};
-    sessionStorage.clear(); // the token and the unsent hand-over batch belong to this user
+    sessionStorage.clear(); // the device token; an unsent hand-over batch stays, under its user's id
   },
   people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
   personName(id) {

@@ -21,11 +21,17 @@ import {
 
 // ------------------------------------------------------------------ the batch to hand over
 
-const BATCH_KEY = "handoff.console.batch";
+// Kept in localStorage under the signed-in user's id, so that a closed tab, a reload or a new
+// sign-in of the same user finds the batch where it was (and another user never sees it).
+const BATCH_PREFIX = "handoff.console.batch.";
+
+function batchKey() {
+  return BATCH_PREFIX + (session.me?.user_id || "");
+}
 
 export function loadBatch() {
   try {
-    const batch = JSON.parse(sessionStorage.getItem(BATCH_KEY) || "null");
+    const batch = JSON.parse(localStorage.getItem(batchKey()) || "null");
     if (batch && Array.isArray(batch.packages)) return batch;
   } catch {
     /* a damaged entry starts a new batch */
@@ -34,7 +40,7 @@ export function loadBatch() {
 }
 
 function saveBatch(batch) {
-  sessionStorage.setItem(BATCH_KEY, JSON.stringify(batch));
+  localStorage.setItem(batchKey(), JSON.stringify(batch));
 }
 
 export function addToBatch(pkg) {
@@ -386,7 +392,7 @@ export async function handoverScreen(root) {
       );
       if (!manifest) return;
       const handed = batch.packages;
-      sessionStorage.removeItem(BATCH_KEY);
+      localStorage.removeItem(batchKey());
       batch = loadBatch();
       render();
       const courierName = couriers.selectedOptions[0]?.textContent || manifest.courier;

@@ -21,7 +21,7 @@ from adapters.db import domain_tables as t
 from adapters.db import queries
 from adapters.db.tables import outbox
 from api.authority import Authority
-from api.routes import API
+from api.routes.common import API
 from handoff.codes import hash_token
 from tests.support.images import b64, jpeg_with_gps, png
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from api.routes import API
+from api.routes.common import API
 
 from .test_journeys import post, registration
 

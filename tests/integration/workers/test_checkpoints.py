@@ -199,3 +199,24 @@ async def test_the_migration_anchors_the_chains_already_stored(world):
     assert after.anchor == before.anchor and after.anchor.length == 5 and after.verify().ok
     async with world.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(t.package_items))).scalar_one() > 0
+
+
+async def test_two_processes_on_one_sqlite_file_making_checkpoints_at_once_chain_them_without_an_error(tmp_path):
+    """SQLite has no lock to queue two processes (the API's watcher and ``handoff custody
+    checkpoint``, each with its own engine): the second's colliding insert starts over."""
+    from adapters.db.engine import make_engine
+    from tests.support.db import sqlite_engine
+
+    from .conftest import make_world
+
+    async for engine in sqlite_engine(tmp_path):
+        world = await make_world(engine)
+        await world.to_department(await world.register())
+        others = [make_engine(engine.url.render_as_string(hide_password=False)) for _ in range(3)]
+        try:
+            made = await asyncio.gather(*(checkpoints.make(e, SIGNER, world.clock.now()) for e in [engine, *others]))
+        finally:
+            for e in others:
+                await e.dispose()
+        assert sorted(m.n for m in made if m) == list(range(1, 5))
+        assert (await checkpoints.verify_all(engine, SIGNER, CIPHER)).ok

@@ -14,10 +14,11 @@ from typing import Any
 
 from adapters.db import notifications as rows
 from adapters.db import queries
-from api.admin import audit
 from api.auth import Role
 from api.problems import Problem
-from api.routes import API, STAFF, container, in_scope, report_scope
+from api.routes.admin import audit
+from api.routes.common import API, STAFF, container, in_scope
+from api.routes.reports import report_scope
 from api.routing import BOOL, STR, Ctx, array, nullable, obj
 from handoff.labels_zh import SMS_STATUS_ZH, SMS_TEMPLATE_ZH
 from handoff.privacy import mask_phone

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from adapters.db import checkpoints, queries
 from api.documents import document_route, pdf, render
-from api.routes import API, COURIER, STAFF, container, visible_package
+from api.routes.common import API, COURIER, STAFF, container, visible_package
 from api.routing import DATETIME, INT, STR, Ctx, obj
 from api.views import iso
 from handoff.custody import Checkpoint

@@ -28,7 +28,8 @@ from adapters.passwords import hash_password, one_time_password
 from adapters.settings import MAX_TOKEN_DAYS
 from api.auth import ROLE_ZH, Role, Scope
 from api.problems import Problem
-from api.routes import API, MATTER_VIEW, container, in_scope, today
+from api.routes.common import API, container, in_scope, today
+from api.routes.directory import MATTER_VIEW
 from api.routing import BOOL, INT, NUMBER, STR, Ctx, array, enum, nullable, obj, text
 from api.views import iso
 from handoff import events as ev
