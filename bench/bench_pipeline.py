@@ -203,13 +203,13 @@ def consumer_stats(bus: RabbitBus) -> str:
     """Messages per consumer transaction and how they were acknowledged (what the consumer counts)."""
     parts = []
     for consumer in bus._consumers:
-        units, messages, acks = (getattr(consumer, n, None) for n in ("units", "messages", "_acks"))
+        units, messages, acks = (getattr(consumer, n, None) for n in ("units", "messages", "ack_frames"))
         if units is None or acks is None:
             parts.append(f"{consumer.group.name}: (not counted)")
             continue
         parts.append(
             f"{consumer.group.name}: {messages / max(units, 1):4.1f} messages per unit, "
-            f"acks {acks.multiple_acks} multiple + {acks.single_acks} single"
+            f"acks {acks[0]} multiple + {acks[1]} single"
         )
     return "; ".join(parts)
 

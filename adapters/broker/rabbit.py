@@ -555,6 +555,7 @@ class _Consumer:
         self._stopping = False
         self._resuming = asyncio.Lock()
         self._reopening: asyncio.Task[None] | None = None
+        self.acked = (0, 0)
         self.units = 0
         """Units handled (for the benchmarks: messages per unit)."""
         self.messages = 0
@@ -569,10 +570,19 @@ class _Consumer:
         await declare_group(channel, self.group, self.bus.prefix, self.bus.cluster_size)
         queue = await channel.get_queue(self.group.queue)
         self._channel = channel
-        self._acks = _Acks()  # delivery tags start again at 1 on a new channel
+        self._new_acks()  # delivery tags start again at 1 on a new channel
         self._tag = await queue.consume(self._on_message, no_ack=False)
         if self.bus.supervisor.several:
             channel.close_callbacks.add(self._on_channel_closed)
+
+    def _new_acks(self) -> None:
+        self.acked = (self.acked[0] + self._acks.multiple_acks, self.acked[1] + self._acks.single_acks)
+        self._acks = _Acks()
+
+    @property
+    def ack_frames(self) -> tuple[int, int]:
+        """Acknowledgements sent so far: (multiple, single) — for the benchmarks."""
+        return self.acked[0] + self._acks.multiple_acks, self.acked[1] + self._acks.single_acks
 
     async def resume(self) -> None:
         """After a failover: a new channel on the live node, the topology declared again, consuming
@@ -628,7 +638,7 @@ class _Consumer:
         if _tag(message) <= self._acks.last_seen:
             # delivery tags only grow on a channel: this one is new (aio-pika's robust connection
             # reconnected and opened it behind the same channel object), and so are its tags
-            self._acks = _Acks()
+            self._new_acks()
         self._acks.last_seen = _tag(message)
         incoming = _incoming(message)
         self._pending.append(_Delivery(message, incoming, incoming.ordering_key or incoming.message_id, self._acks))
