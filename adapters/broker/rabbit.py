@@ -455,8 +455,6 @@ class _Acks:
     def __init__(self, wait: float = 0.05) -> None:
         self.wait = wait
         self.floor = 0
-        self.last_seen = 0
-        """The last delivery tag received on the channel."""
         self._done: dict[int, AbstractIncomingMessage | None] = {}
         """Settled tags above the floor: the message to acknowledge, or None when it was settled."""
         self._flushing: asyncio.TimerHandle | None = None
@@ -550,7 +548,8 @@ class _Consumer:
         self._idle.set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._channel: AbstractChannel | None = None
-        self._acks = _Acks()
+        self._trackers: dict[int, tuple[Any, _Acks]] = {}
+        """The acknowledgements of each channel messages came on (:meth:`_acks_for`)."""
         self._tag: str | None = None
         self._stopping = False
         self._resuming = asyncio.Lock()
@@ -570,19 +569,17 @@ class _Consumer:
         await declare_group(channel, self.group, self.bus.prefix, self.bus.cluster_size)
         queue = await channel.get_queue(self.group.queue)
         self._channel = channel
-        self._new_acks()  # delivery tags start again at 1 on a new channel
         self._tag = await queue.consume(self._on_message, no_ack=False)
         if self.bus.supervisor.several:
             channel.close_callbacks.add(self._on_channel_closed)
 
-    def _new_acks(self) -> None:
-        self.acked = (self.acked[0] + self._acks.multiple_acks, self.acked[1] + self._acks.single_acks)
-        self._acks = _Acks()
-
     @property
     def ack_frames(self) -> tuple[int, int]:
         """Acknowledgements sent so far: (multiple, single) — for the benchmarks."""
-        return self.acked[0] + self._acks.multiple_acks, self.acked[1] + self._acks.single_acks
+        multiple, single = self.acked
+        for _, acks in self._trackers.values():
+            multiple, single = multiple + acks.multiple_acks, single + acks.single_acks
+        return multiple, single
 
     async def resume(self) -> None:
         """After a failover: a new channel on the live node, the topology declared again, consuming
@@ -629,21 +626,35 @@ class _Consumer:
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
-        await self._acks.flush()
+        for _, acks in list(self._trackers.values()):
+            await acks.flush()
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(Exception):
                 await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        if _tag(message) <= self._acks.last_seen:
-            # delivery tags only grow on a channel: this one is new (aio-pika's robust connection
-            # reconnected and opened it behind the same channel object), and so are its tags
-            self._new_acks()
-        self._acks.last_seen = _tag(message)
         incoming = _incoming(message)
-        self._pending.append(_Delivery(message, incoming, incoming.ordering_key or incoming.message_id, self._acks))
+        key = incoming.ordering_key or incoming.message_id
+        self._pending.append(_Delivery(message, incoming, key, self._acks_for(message)))
         self._idle.clear()
         self._wake.set()
+
+    def _acks_for(self, message: AbstractIncomingMessage) -> _Acks:
+        """The acknowledgements of the channel the message came on: each channel has its own
+        delivery tags (a reconnection opens a new one behind aio-pika's robust channel, and
+        messages of the old one may still be arriving or in hand)."""
+        try:
+            channel = message.channel
+        except Exception:  # its channel is gone: nothing acknowledged there reaches the broker
+            return _Acks()
+        found = self._trackers.get(id(channel))
+        if found is None or found[0] is not channel:
+            for key, (old, acks) in list(self._trackers.items()):
+                if old.is_closed:
+                    del self._trackers[key]
+                    self.acked = (self.acked[0] + acks.multiple_acks, self.acked[1] + acks.single_acks)
+            found = self._trackers[id(channel)] = (channel, _Acks())
+        return found[1]
 
     async def _dispatch(self) -> None:
         while True:
