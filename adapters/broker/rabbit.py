@@ -459,31 +459,36 @@ class _Acks:
         """Settled tags above the floor: the message to acknowledge, or None when it was settled."""
         self._flushing: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
+        self._sending = asyncio.Lock()
         self.multiple_acks = 0
         self.single_acks = 0
 
     async def settled(self, acked: Sequence[AbstractIncomingMessage], otherwise: Sequence[int] = ()) -> None:
         """``acked``: handled, to acknowledge; ``otherwise``: tags already settled by their own
-        ack or nack (a retry, a hold, parked)."""
+        ack or nack (a retry, a hold, parked), sent before this call."""
         for message in acked:
             if _tag(message) > self.floor:
                 self._done[_tag(message)] = message
         for tag in otherwise:
             if tag > self.floor:
                 self._done[tag] = None
-        top: AbstractIncomingMessage | None = None
-        runs = 0
-        while self.floor + 1 in self._done:
-            self.floor += 1
-            done = self._done.pop(self.floor)
-            if done is not None:
-                top, runs = done, runs + 1
-        if top is not None:
-            if runs > 1:
-                self.multiple_acks += 1
-            else:
-                self.single_acks += 1
-            await top.ack(multiple=runs > 1)
+        # What to send is decided and sent under one lock, each frame before the next decision:
+        # the connection's frame queue is bounded, and frames waiting for room there may pass one
+        # another — a run's ack must never reach the broker before an ack it covers.
+        async with self._sending:
+            top: AbstractIncomingMessage | None = None
+            runs = 0
+            while self.floor + 1 in self._done:
+                self.floor += 1
+                done = self._done.pop(self.floor)
+                if done is not None:
+                    top, runs = done, runs + 1
+            if top is not None:
+                if runs > 1:
+                    self.multiple_acks += 1
+                else:
+                    self.single_acks += 1
+                await top.ack(multiple=runs > 1)
         if any(m is not None for m in self._done.values()) and self._flushing is None:
             self._flushing = asyncio.get_running_loop().call_later(self.wait, self._flush_later)
 
@@ -498,15 +503,17 @@ class _Acks:
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
-        waiting = [(tag, m) for tag, m in sorted(self._done.items()) if m is not None]
-        for tag, _ in waiting:  # before any await: a run acknowledged meanwhile must not take them
-            self._done[tag] = None
-        for _, message in waiting:
-            self.single_acks += 1
-            try:
-                await message.ack()
-            except Exception:
-                log.warning("could not acknowledge a message", exc_info=True)
+        async with self._sending:
+            for tag in sorted(self._done):
+                message = self._done.get(tag)
+                if message is None or tag <= self.floor:
+                    continue
+                self._done[tag] = None
+                self.single_acks += 1
+                try:
+                    await message.ack()
+                except Exception:
+                    log.warning("could not acknowledge a message", exc_info=True)
 
 
 def _tag(message: AbstractIncomingMessage) -> int:

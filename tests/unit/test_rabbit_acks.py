@@ -4,6 +4,7 @@ per run of handled messages, never over a message still in hand, and never twice
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 from adapters.broker.rabbit import _Acks
@@ -78,3 +79,37 @@ async def test_what_waits_too_long_for_an_earlier_message_is_acknowledged_by_its
     assert sorted(broker.frames) == [(2, False), (3, False)]
     await acks.settled([m[0], m[3]])  # the floor runs over 2 and 3 without acknowledging them again
     assert broker.frames[-1] == (4, True) and not broker.outstanding
+
+
+async def test_units_finishing_in_any_order_with_slow_frames_leave_nothing_unacknowledged_and_no_unknown_tag() -> None:
+    """Many units settling at once, some messages acknowledged by themselves (a retry), some
+    waiting past ``wait``, and every frame taking its time to leave (the connection's frame queue
+    is bounded): the broker never sees a tag it does not know, and ends with nothing outstanding."""
+    rng = random.Random(7)
+
+    class Slow(Delivered):
+        async def ack(self, multiple: bool = False) -> None:
+            await asyncio.sleep(rng.random() * 0.002)  # the frame leaves later
+            self.broker.ack(self.delivery_tag, multiple)
+
+    for _ in range(20):
+        broker = Broker(200)
+        messages = [Slow(tag, broker) for tag in range(1, 201)]
+        acks = _Acks(wait=0.003)
+        units, start = [], 0
+        while start < len(messages):
+            size = rng.randint(1, 6)
+            units.append(messages[start : start + size])
+            start += size
+
+        async def settle(unit: list[Slow], acks: _Acks = acks) -> None:
+            await asyncio.sleep(rng.random() * 0.02)
+            by_itself = [m for m in unit if rng.random() < 0.1]
+            for m in by_itself:
+                await m.ack()
+                await acks.settled([], [m.delivery_tag])
+            await acks.settled([m for m in unit if m not in by_itself])
+
+        await asyncio.gather(*(settle(u) for u in units))
+        await acks.flush()
+        assert not broker.outstanding
