@@ -2,9 +2,11 @@
 window in each, departments in the city, and matters from the seeds.
 
 Coordinates are the approximate centres of each seat of government (good to a few kilometres,
-which is what 少跑距离 needs). The 防雷装置竣工验收 matter is seed 002's sample with its four
-materials, two of them 容缺-able; the seed labels it 即办件 but gives a promised limit of 1
-working day, so it is entered here as a promised case with limit 1 (an instant case has limit 0).
+which is what 少跑距离 needs). Each matter has its implementations per region (属地: which
+department decides for 城区, 海丰, 陆河 and 陆丰 applicants) and their 通办范围. The
+防雷装置竣工验收 matter is seed 002's sample with its four materials, two of them 容缺-able, as the
+seed publishes it: 办件类型 即办件, 法定期限 10, 承诺期限 1 (an instant case done on the spot or by
+the next working day: handoff.matter allows a 即办件 a promised limit of 0 or 1).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from adapters.db import domain_tables as t
 from adapters.db import sessions
 from adapters.db.repositories import save_matter
 from adapters.passwords import hash_password
-from handoff.matter import CaseKind, MaterialRequirement, Matter, Mode, StageType
+from handoff.matter import CaseKind, Implementation, MaterialRequirement, Matter, Mode, StageType
 
 REGIONS = [
     ("441500", "汕尾市", None, 22.7862, 115.3751),
@@ -41,7 +43,16 @@ DEPARTMENTS = [
     ("dept-441500-zj", "汕尾市住房和城乡建设局", "441500", 22.7855, 115.3702, "汕尾市城区香洲路"),
     ("dept-441500-sj", "汕尾市市场监督管理局", "441500", 22.7840, 115.3680, "汕尾市城区海滨大道"),
     ("dept-441581-sj", "陆丰市市场监督管理局", "441581", 22.9452, 115.6443, "陆丰市东海街道"),
+    # the counties' own bureaus, which decide for their own applicants (属地, seed 002's 实施范围)
+    ("dept-441521-qx", "海丰县气象局", "441521", 22.9705, 115.3290, "海丰县海城镇"),
+    ("dept-441523-qx", "陆河县气象局", "441523", 23.2990, 115.6560, "陆河县河田镇"),
+    ("dept-441581-qx", "陆丰市气象局", "441581", 22.9480, 115.6400, "陆丰市东海街道"),
+    ("dept-441521-sj", "海丰县市场监督管理局", "441521", 22.9650, 115.3260, "海丰县海城镇"),
+    ("dept-441523-sj", "陆河县市场监督管理局", "441523", 23.3030, 115.6620, "陆河县河田镇"),
 ]
+
+CITY = ("441500",)
+"""通办范围 of the whole city (全市通办): every window of 汕尾 may collect."""
 
 MATTERS = [
     Matter(
@@ -50,13 +61,40 @@ MATTERS = [
         department_office_id="dept-441500-qx",
         legal_limit=10,
         promised_limit=1,
-        kind=CaseKind.PROMISED,
+        kind=CaseKind.INSTANT,
         modes=frozenset({Mode.PROXY_COLLECT, Mode.ONLINE}),
         materials=(
             MaterialRequirement("《防雷装置竣工验收申请书》", notes="加盖公章"),
             MaterialRequirement("防雷装置竣工图纸", notes="加盖施工单位竣工图章并在相应位置签字"),
-            MaterialRequirement("施工单位的资质证", tolerable=True, original=False, notes="核对原件，加盖施工单位公章"),
+            MaterialRequirement(
+                "施工单位的资质证",
+                tolerable=True,
+                original=False,
+                notes=(
+                    "核对原件，资质证需加盖施工单位公章。施工单位必须具备该项目相应行业总承包施工资质，"
+                    "且资质证在有效期内。"
+                ),
+                licence="建筑业企业资质证书",
+            ),
             MaterialRequirement("授权委托书", tolerable=True, notes="加盖公章"),
+        ),
+        matter_type="行政许可",
+        service_objects=("自然人", "企业法人", "事业法人", "社会组织法人", "行政机关", "其他组织"),
+        visits=0,
+        conditions=(
+            "（1）防雷装置设计已通过市（县、区）气象主管机构审核，取得《防雷装置设计核准意见书》；"
+            "（2）新建、改建、扩建工程的防雷装置与主体工程同时施工，施工单位具备国家规定的相应资质；"
+            "（3）按照经审核批准的施工图施工，施工记录完整，且通过具备防雷装置检测资质机构的检测；"
+            "（4）安装的防雷产品技术参数与设计报审阶段一致。"
+        ),
+        result_name="防雷装置验收意见书",
+        result_licence="防雷装置验收意见书",
+        # seed 002: 实施范围 汕尾市、海丰县、陆河县、陆丰市 (城区 is the city bureau's)
+        implementations=(
+            Implementation("441500", "dept-441500-qx", CITY),
+            Implementation("441521", "dept-441521-qx", CITY),
+            Implementation("441523", "dept-441523-qx", CITY),
+            Implementation("441581", "dept-441581-qx", CITY),
         ),
     ),
     Matter(
@@ -74,6 +112,12 @@ MATTERS = [
             MaterialRequirement("其他补充说明材料", required=False),
         ),
         stage_limits={StageType.EXPERT_REVIEW: 10, StageType.PUBLIC_NOTICE: 7},
+        service_objects=("企业法人", "事业法人", "其他组织"),
+        result_name="建设工程规划许可证",
+        # the city bureau decides for every district and county
+        implementations=tuple(
+            Implementation(r, "dept-441500-zj", CITY) for r in ("441502", "441521", "441523", "441581")
+        ),
     ),
     Matter(
         id="m-spjy-xk",
@@ -90,6 +134,16 @@ MATTERS = [
             MaterialRequirement("食品安全管理制度", tolerable=True),
         ),
         stage_limits={StageType.INSPECTION: 5},
+        service_objects=("自然人", "企业法人", "其他组织"),
+        result_name="食品经营许可证",
+        result_licence="食品经营许可证",
+        implementations=(
+            Implementation("441502", "dept-441500-sj", CITY),
+            # 海丰's licences are collected only in 海丰 and 城区 so far (通办区域 still growing)
+            Implementation("441521", "dept-441521-sj", ("441502",)),
+            Implementation("441523", "dept-441523-sj", CITY),
+            Implementation("441581", "dept-441581-sj", CITY),
+        ),
     ),
     Matter(
         id="m-gtzz-bl",
@@ -101,7 +155,16 @@ MATTERS = [
         modes=frozenset({Mode.PROXY_COLLECT, Mode.DELEGATED}),
         materials=(
             MaterialRequirement("个体工商户补领执照申请书"),
-            MaterialRequirement("经营者身份证明", original=False),
+            MaterialRequirement("经营者身份证明", original=False, licence="居民身份证", exempt=True),
+        ),
+        service_objects=("自然人",),
+        result_name="个体工商户营业执照",
+        result_licence="营业执照",
+        implementations=(
+            Implementation("441502", "dept-441500-sj", CITY),
+            Implementation("441521", "dept-441521-sj", CITY),
+            Implementation("441523", "dept-441523-sj", CITY),
+            Implementation("441581", "dept-441581-sj", CITY),
         ),
     ),
 ]

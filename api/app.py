@@ -34,6 +34,7 @@ from api.outages import DEPENDENCY_ZH, RETRY_AFTER_SECONDS, unavailable
 from api.outages import TITLE as UNAVAILABLE
 from api.pages import add_page_routes
 from api.problems import HTTP_TITLES, Problem, problem_response
+from api.qr_pages import add_qr_routes
 from api.ratelimit import LIMITER, RateLimiter, rate_limit
 from api.routes import API
 from api.routing import Ctx, Route, parse_query, printable, read_json, request_hash
@@ -367,4 +368,5 @@ def create_app(container: Container, registry: CollectorRegistry | None = None) 
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     add_page_routes(app)
+    add_qr_routes(app)
     return app

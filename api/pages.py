@@ -352,9 +352,12 @@ async def rate_page(request: web.Request) -> web.StreamResponse:
 
 CONSOLE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; frame-src blob:; object-src blob:; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
     ),
+    # frame-src and object-src blob:: a document is printed from a hidden frame holding the PDF the
+    # console fetched (an object URL made by its own script; the browser's PDF viewer embeds it)
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
@@ -363,7 +366,11 @@ TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".png": "image/png",
+    ".wasm": "application/wasm",
 }
+VENDOR = STATIC / "vendor"
 
 
 @cache
@@ -378,12 +385,37 @@ async def console_file(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound()
     content_type = TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return web.FileResponse(path, headers={**CONSOLE_HEADERS, "Content-Type": content_type})
+    headers = {**CONSOLE_HEADERS, "Content-Type": content_type}
+    if name == "sw.js":  # the console's service worker controls /console as well as /console/…
+        headers["Service-Worker-Allowed"] = "/console"
+    return web.FileResponse(path, headers=headers)
+
+
+@cache
+def vendor_files() -> dict[str, Path]:
+    """Front-end libraries vendored from the npm registry (api/static/vendor), by path."""
+    return {
+        p.relative_to(VENDOR).as_posix(): p
+        for p in VENDOR.rglob("*")
+        if p.is_file() and p.suffix in TYPES and p.suffix != ".html"
+    }
+
+
+async def vendor_file(request: web.Request) -> web.StreamResponse:
+    path = vendor_files().get(request.match_info["path"])
+    if path is None:
+        raise web.HTTPNotFound()
+    headers = {**CONSOLE_HEADERS, "Content-Type": TYPES[path.suffix], "Cache-Control": "public, max-age=86400"}
+    return web.FileResponse(path, headers=headers)
 
 
 def add_page_routes(app: web.Application) -> None:
+    from api.catalogue_page import matters_page
+
+    app.router.add_get("/matters", matters_page)
     app.router.add_get("/t/{token}", track_page)
     app.router.add_post("/t/{token}/rating", rate_page)
     app.router.add_get("/console", console_file)
     app.router.add_get("/console/", console_file)
     app.router.add_get("/console/{name}", console_file)
+    app.router.add_get("/console/vendor/{path:[A-Za-z0-9_./-]+}", vendor_file)

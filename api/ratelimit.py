@@ -23,7 +23,8 @@ from aiohttp import web
 
 from api.problems import Problem, problem_response
 
-TRACKING_PREFIXES = ("/t/", "/api/v1/track/")
+TRACKING_PREFIXES = ("/t/", "/api/v1/track/", "/matters", "/api/v1/public/")
+"""The public pages and routes (no login): the tracking page and the published catalogue."""
 API_PREFIX = "/api/"
 TOO_MANY = "请求过于频繁，请稍后再试"
 TOO_MANY_FAILURES = "访问令牌验证失败次数过多，请稍后再试"

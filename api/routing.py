@@ -214,7 +214,9 @@ DAY_RANGE = f"{FIRST_DAY.isoformat()} 至 {LAST_DAY.isoformat()}"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
-MULTILINE_FIELDS = frozenset({"reason", "opinion", "note", "notes", "remark", "remarks", "comment", "toml"})
+MULTILINE_FIELDS = frozenset(
+    {"reason", "opinion", "note", "notes", "remark", "remarks", "comment", "toml", "conditions"}
+)
 """Free-text fields whose value may span lines (a line feed or a tab is allowed there)."""
 
 

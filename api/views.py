@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from handoff.case import FINISHED, Case, CaseState
+from handoff.case import FINISHED, ID_TYPES, PICKUP_METHODS, Case, CaseState
 from handoff.clock import ClockReading, forwarding_due
 from handoff.labels_zh import CASE_KIND_ZH, DELIVERY_ZH, MODE_ZH, STAGE_TYPE_ZH, STATE_ZH
 from handoff.package import CustodyEvent, Package, PackageState
@@ -90,6 +90,7 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "kind_zh": CASE_KIND_ZH[case.matter.kind.value],
             "legal_limit": case.matter.legal_limit,
             "promised_limit": case.matter.promised_limit,
+            "version": case.matter.version,
         },
         "mode": case.mode.value,
         "mode_zh": MODE_ZH[case.mode.value],
@@ -101,9 +102,11 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "id_number_masked": mask_id_number(id_number) if id_number else None,
             "address": case.applicant.address,
             "organisation": case.applicant.organisation,
+            "region_code": case.applicant.region_code,
         },
         "window_office_id": case.window_office_id,
         "department_office_id": case.department_office_id,
+        "home_office_id": case.home_office_id,
         "materials": [
             {
                 "name": m.name,
@@ -166,6 +169,11 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
             "by_proxy": case.pickup.by_proxy,
             "name": case.pickup.name,
             "id_number_masked": mask_id_number(case.pickup.id_number) if case.pickup.id_number else None,
+            "id_type": case.pickup.id_type,
+            "id_type_zh": ID_TYPES.get(case.pickup.id_type, case.pickup.id_type),
+            "method": case.pickup.method,
+            "method_zh": PICKUP_METHODS.get(case.pickup.method, case.pickup.method),
+            "note": case.pickup.note,
             "at": iso(case.pickup.at),
         }
         if case.pickup
@@ -190,10 +198,22 @@ def case_view(case: Case, calendar: Calendar, today: date, tracking_url: str | N
         ],
         "clock": clock_view(case.clock(calendar, today)),
         "next_actions": NEXT_ACTIONS.get(case.state, []),
+        "documents": case_documents(case),
     }
     if tracking_url is not None:
         view["tracking_url"] = tracking_url
     return view
+
+
+def case_documents(case: Case) -> list[JSON]:
+    """The written notices and decisions the case has so far (in the order issued), each with the
+    path of its PDF under /api/v1/cases/{id}/documents/: what the console offers to print."""
+    found = [(n, f"stage-notice/{n.id}") for n in notices(case)]
+    for d in decisions(case):
+        number = d.id.removeprefix("supplement-notice-")
+        found.append((d, f"supplement-notice/{number}" if number != d.id else d.id))
+    found.sort(key=lambda item: item[0].issued_at)
+    return [{"id": n.id, "title": n.title, "path": path} for n, path in found]
 
 
 def custody_view(c: CustodyEvent) -> JSON:

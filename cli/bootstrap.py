@@ -85,7 +85,18 @@ async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        await upgrade(engine)
+        # One line for the whole upgrade, not one per revision: a first start makes them all.
+        alembic_log = logging.getLogger("alembic")
+        level = alembic_log.level
+        alembic_log.setLevel(max(logging.WARNING, level))
+        try:
+            before = await current_revision(engine)
+            await upgrade(engine)
+            after = await current_revision(engine)
+        finally:
+            alembic_log.setLevel(level)
+        if after != before:
+            log.info("database migrated", extra={"from_revision": before or "empty", "to_revision": after})
         return
     from alembic.script import ScriptDirectory
 

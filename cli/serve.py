@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.demo import DemoStart, start_demo
+from adapters.demo_cases import STORIES, build_demo_cases
 from adapters.logs import configure_logging
 from adapters.settings import Settings
 from adapters.sms.settings import SettingsError
@@ -81,9 +82,18 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     configure_logging(settings.log_level, settings.log_format)
     runtime = await build(settings)
     demo: DemoStart | None = None
+    built = 0
     if settings.demo_data:
         async with runtime.engine.begin() as conn:
             demo = await start_demo(conn, datetime.now(UTC))
+        # The demo cases go through the services (their own transactions), before the bus and
+        # the relay start: their events are then relayed like any other.
+        built = await build_demo_cases(
+            runtime.engine,
+            runtime.container.uow,
+            runtime.container.deps,
+            announce=lambda n: print(f"正在生成 {n} 个演示办件（仅首次启动，需要几秒到十几秒）……", flush=True),
+        )
     await runtime.bus.start()
     session = aiohttp.ClientSession()
     all_groups = consumer_groups(settings)
@@ -113,6 +123,11 @@ async def serve(settings: Settings, workers: bool = True) -> int:
     print(f"  消费组：{'、'.join(chosen) if chosen else '无（请另行运行 handoff worker）'}")
     for note in runtime.notes:
         print(f"  {note}")
+    if demo is not None:
+        print(
+            f"  演示数据：{len(STORIES)} 个示例办件（{'本次生成' if built else '此前已生成'}），"
+            "分布在城区、海丰、陆河、陆丰四个代收窗口，涵盖各个办理环节"
+        )
     if demo is not None and demo.users:
         print(f"  演示账号（在工作台用用户名和密码登录；演示密码：{demo.password}）：")
         for user in demo.users:

@@ -8,6 +8,7 @@ Times come in as aware datetimes; nothing here asks for the current time.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,8 @@ from handoff.errors import IllegalTransition, InvalidInput, MissingMaterials
 from handoff.labels_zh import MODE_ZH, STAGE_TYPE_ZH
 from handoff.matter import CaseKind, Delivery, Matter, Mode, StageType
 from handoff.ports import Calendar
-from handoff.privacy import normalize_id_number, normalize_phone
+from handoff.privacy import mask_phone, normalize_id_number, normalize_phone
+from handoff.regions import check_region_code
 from handoff.timeutil import local_date, require_aware
 
 
@@ -83,10 +85,18 @@ class Applicant:
     id_number: str | None = None
     address: str = ""
     organisation: str = ""
+    region_code: str = ""
+    """The applicant's jurisdiction (属地) chosen at the window; empty when none was given."""
 
     @classmethod
     def create(
-        cls, name: str, phone: str, id_number: str | None = None, address: str = "", organisation: str = ""
+        cls,
+        name: str,
+        phone: str,
+        id_number: str | None = None,
+        address: str = "",
+        organisation: str = "",
+        region_code: str | None = None,
     ) -> Applicant:
         if not name.strip():
             raise InvalidInput("申请人姓名不能为空")
@@ -96,6 +106,7 @@ class Applicant:
             id_number=normalize_id_number(id_number) if id_number else None,
             address=address.strip(),
             organisation=organisation.strip(),
+            region_code=check_region_code(region_code, "申请人所属区划") if region_code else "",
         )
 
 
@@ -183,6 +194,35 @@ class PickupRecord:
     id_number: str | None
     at: datetime
     actor: str
+    id_type: str = "resident_id"
+    """证件类型: one of :data:`ID_TYPES`."""
+    method: str = "window"
+    """领取方式: one of :data:`PICKUP_METHODS`."""
+    note: str = ""
+    """The clerk's 意见."""
+
+
+ID_TYPES = {
+    "resident_id": "居民身份证",
+    "hk_macao_permit": "港澳居民来往内地通行证",
+    "taiwan_permit": "台湾居民来往大陆通行证",
+    "passport": "护照",
+    "other": "其他有效证件",
+}
+PICKUP_METHODS = {"window": "窗口现场领取", "self_service": "自助终端领取"}
+OTHER_ID_RE = re.compile(r"^[A-Z0-9]{5,20}$")
+
+
+def _receiver_id(number: str | None, id_type: str) -> str | None:
+    """A resident ID number with its check digit, or another document's 5–20 letters and digits."""
+    if not number:
+        return None
+    if id_type == "resident_id":
+        return normalize_id_number(number)
+    value = re.sub(r"[\s-]", "", number).upper()
+    if not OTHER_ID_RE.match(value):
+        raise InvalidInput(f"{ID_TYPES.get(id_type, '证件')}号码格式不正确（5–20 位字母或数字）")
+    return value
 
 
 @dataclass(frozen=True)
@@ -219,6 +259,9 @@ class Case:
     materials: tuple[MaterialSubmission, ...]
     collected_at: datetime
     tracking_token_hash: str
+    home_office_id: str = ""
+    """The department of the applicant's own jurisdiction, where they would otherwise have gone
+    (少跑距离): the deciding department, or for 委托审批 the one the entrusted unit stands in for."""
     case_no: str = ""
     """受理编号, printed on the notices and named in staff SMS: ``RRRRRR-YYYYMMDD-SSSS-C`` in the
     scheme of package codes (the window's region, the collection date, the same daily sequence)."""
@@ -266,6 +309,7 @@ class Case:
         at: datetime,
         actor: str,
         case_no: str = "",
+        home_office_id: str = "",
     ) -> Case:
         """收件: check the materials against the matter's list. Everything missing is reported at
         once (一次性告知); required items the applicant will bring later are accepted as 容缺
@@ -285,7 +329,7 @@ class Case:
         missing: list[str] = []
         iou_names: list[str] = []
         for req in matter.materials:
-            if not req.required or req.name in handed_in:
+            if not req.required or req.exempt or req.name in handed_in:
                 continue
             if req.name in wanted_later and req.tolerable:
                 iou_names.append(req.name)
@@ -314,6 +358,8 @@ class Case:
             materials=tuple(replace(m, name=m.name.strip()) for m in submitted),
             collected_at=at,
             tracking_token_hash=tracking_token_hash,
+            home_office_id=home_office_id
+            or (matter.department_office_id if mode is Mode.DELEGATED else department_office_id),
             case_no=case_no,
             ious=[Iou(material=n, due_on=iou_due_on) for n in iou_names if iou_due_on is not None],
         )
@@ -733,9 +779,14 @@ class Case:
         by_proxy: bool,
         at: datetime,
         actor: str,
+        id_type: str = "resident_id",
+        method: str = "window",
+        note: str = "",
     ) -> None:
-        """发放登记: who took the result. The applicant in person must match the applicant's
-        identity number when one is on file; a proxy gives name and identity number."""
+        """发放登记: who took the result, with which document (证件类型) and how (领取方式). The
+        applicant in person must match the applicant's identity number when one is on file (left
+        empty, the number on file is recorded: the clerk checked the card against the masked
+        number shown); a proxy gives name and document number."""
         if self.delivery is Delivery.PICKUP_AT_WINDOW:
             self._require("register_pickup", CaseState.READY_FOR_PICKUP)
             expected_office = self.window_office_id
@@ -746,19 +797,33 @@ class Case:
             self._fail("register_pickup", "申请人选择的是邮寄或电子送达，不能发放登记")
         if office_id != expected_office:
             self._fail("register_pickup", "结果不在本单位领取")
+        if id_type not in ID_TYPES:
+            raise InvalidInput("证件类型无效")
+        if method not in PICKUP_METHODS:
+            raise InvalidInput("领取方式无效")
         name = _text(receiver_name, "领取人姓名")
-        id_number = normalize_id_number(receiver_id_number) if receiver_id_number else None
+        id_number = _receiver_id(receiver_id_number, id_type)
         if by_proxy:
             if id_number is None:
-                raise InvalidInput("代领必须登记代领人的身份证号码")
+                raise InvalidInput("代领必须登记代领人的身份证号码（或其他有效证件号码）")
         else:
             if name != self.applicant.name:
                 raise InvalidInput("本人领取时，领取人姓名必须与申请人一致；否则请按代领登记")
-            if self.applicant.id_number is not None and id_number != self.applicant.id_number:
+            if id_number is None and id_type == "resident_id":
+                id_number = self.applicant.id_number
+            elif self.applicant.id_number is not None and id_number != self.applicant.id_number:
                 raise InvalidInput("领取人身份证号码与申请人不一致")
         at = require_aware(at)
         self.pickup = PickupRecord(
-            office_id=office_id, by_proxy=by_proxy, name=name, id_number=id_number, at=at, actor=actor
+            office_id=office_id,
+            by_proxy=by_proxy,
+            name=name,
+            id_number=id_number,
+            at=at,
+            actor=actor,
+            id_type=id_type,
+            method=method,
+            note=note.strip(),
         )
         self.delivered_at = at
         self.state = CaseState.DELIVERED
@@ -829,6 +894,26 @@ class Case:
                 self._record(ev.LeadRemarked(occurred_at=at, actor=lead, lead=lead, remark=remark.strip()))
                 return
         self._fail("remark", "该办件没有抄送给您待阅")
+
+    def correct_phone(self, *, phone: str, reason: str, at: datetime, actor: str) -> None:
+        """改正申请人手机号码: the number on record was wrong (an SMS failed, the applicant called).
+        Later SMS and resends go to the new number; the event keeps both numbers masked."""
+        new = normalize_phone(phone)
+        if new == self.applicant.phone:
+            self._fail("correct_phone", "新号码与登记的号码相同")
+        reason = _text(reason, "改正原因")
+        at = require_aware(at)
+        old = self.applicant.phone
+        self.applicant = replace(self.applicant, phone=new)
+        self._record(
+            ev.ApplicantPhoneCorrected(
+                occurred_at=at,
+                actor=actor,
+                old_phone_masked=mask_phone(old),
+                new_phone_masked=mask_phone(new),
+                reason=reason,
+            )
+        )
 
     # ------------------------------------------------------------------ reading
 

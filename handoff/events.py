@@ -355,6 +355,18 @@ class LeadRemarked(Event):
     remark: str
 
 
+@event
+@dataclass(frozen=True, kw_only=True)
+class ApplicantPhoneCorrected(Event):
+    """A clerk corrected the applicant's mobile number (短信回执: the number on record was wrong).
+    Only masked numbers travel: the history shows who changed which number, never the numbers."""
+
+    type: ClassVar[str] = "case.applicant_phone_corrected"
+    old_phone_masked: str
+    new_phone_masked: str
+    reason: str
+
+
 # =========================================================================== package events
 
 

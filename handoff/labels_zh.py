@@ -52,6 +52,7 @@ COMMAND_ZH: dict[str, str] = {
     "fulfil_iou": "容缺材料补齐",
     "copy_to_lead": "抄送领导",
     "remark": "批阅",
+    "correct_phone": "改正申请人手机号码",
     "seal": "封装",
     "pick_up": "揽收",
     "report_in_transit": "运输中",

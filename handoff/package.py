@@ -360,7 +360,9 @@ class Package:
         if self.state is PackageState.WITH_COURIER and self.holder == to and manifest_id is None:
             if any(e.kind is CustodyKind.PICKED_UP and e.from_party == to for e in self.custody):
                 self._fail("pick_up", "已确认揽收")
-            self._check_client_time(client_time, at, offline_max_days, method)
+            # the courier may tap 揽收 while the clerk is still recording the hand-over: the
+            # phone's time may precede the hand-over, not the sealing before it
+            self._check_client_time(client_time, at, offline_max_days, method, before_handover=True)
             self._custody(
                 CustodyKind.PICKED_UP, to, to, actor, at, method, client_time, place, evidence, note="快递员确认揽收"
             )
@@ -583,7 +585,13 @@ class Package:
     # ------------------------------------------------------------------ internals
 
     def _check_client_time(
-        self, client_time: datetime | None, at: datetime, offline_max_days: int, method: Method
+        self,
+        client_time: datetime | None,
+        at: datetime,
+        offline_max_days: int,
+        method: Method,
+        *,
+        before_handover: bool = False,
     ) -> None:
         """A time reported by a phone (made offline, sent later) must be believable: not ahead of
         the server beyond a small clock skew, not older than the offline window, and not before the
@@ -597,7 +605,11 @@ class Package:
         if at - client_time > timedelta(days=offline_max_days):
             raise InvalidInput(f"离线记录超过 {offline_max_days} 天，不能补报，请联系收件单位人工登记")
         picked = [e for e in self.custody if e.kind is CustodyKind.PICKED_UP]
-        since = (picked[-1].client_time or picked[-1].server_time) if picked else self.custody[-1].server_time
+        if before_handover and picked:
+            earlier = self.custody[: picked[-1].seq - 1]
+            since = earlier[-1].server_time if earlier else picked[-1].server_time
+        else:
+            since = (picked[-1].client_time or picked[-1].server_time) if picked else self.custody[-1].server_time
         if client_time < since - CLOCK_SKEW:
             raise InvalidInput("客户端时间早于揽收时间，请校准手机时间")
 

@@ -342,6 +342,10 @@ class OfficeRepository(Protocol):
         """For 异地委托审批: the unit of the window's own region entrusted with the matter."""
         ...
 
+    async def region_names(self) -> Mapping[str, str]:
+        """Region code → name, for messages that name regions (通办范围)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """``async with uow:`` opens a transaction and rolls it back unless ``commit()`` was called."""

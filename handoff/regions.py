@@ -65,6 +65,23 @@ def parent_cycle(code: str, parent_code: str | None, parents: Mapping[str, str |
     return None
 
 
+def significant_digits(code: str) -> int:
+    """How much of a division code names a place: 2 for a province (``440000``), 4 for a
+    prefecture-level city (``441500``), 6 for a county-level district (``441581``)."""
+    if code.endswith("0000"):
+        return 2
+    if code.endswith("00"):
+        return 4
+    return 6
+
+
+def region_covers(area: str, code: str) -> bool:
+    """Is the region ``code`` the area ``area`` or inside it (by the division code's levels)?
+    ``441500`` covers ``441581``; ``441581`` covers only itself."""
+    n = significant_digits(area)
+    return code[:n] == area[:n] and significant_digits(code) >= n
+
+
 # --------------------------------------------------------------------------- postal divisions
 # Carriers want province / city / district apart from the street address. A 6-digit code names
 # them: its first two digits the province (below), the first four plus "00" the prefecture-level

@@ -75,6 +75,9 @@ class RegisterCase:
     applicant_organisation: str = ""
     tolerated: Sequence[str] = ()
     case_id: str | None = None
+    applicant_region_code: str | None = None
+    """属地: the applicant's region, which decides the department (the matter's own department
+    when not given)."""
 
 
 @dataclass(frozen=True)
@@ -177,14 +180,22 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
         if matter is None:
             raise NotFound(f"事项 {cmd.matter_id} 不存在")
         window = await _office(uow, cmd.window_office_id, "window")
-        department = await _deciding_department(uow, cmd.mode, window, matter.id, matter.department_office_id)
         applicant = Applicant.create(
             cmd.applicant_name,
             cmd.applicant_phone,
             cmd.applicant_id_number,
             cmd.applicant_address,
             cmd.applicant_organisation,
+            cmd.applicant_region_code,
         )
+        names = await uow.offices.region_names() if matter.implementations or applicant.region_code else {}
+        if applicant.region_code and applicant.region_code not in names:
+            raise InvalidInput(f"申请人所属区划 {applicant.region_code} 不存在，请从区划列表中选择")
+        implementation = matter.route(applicant.region_code or None, window.region_code, names)
+        home = await _office(
+            uow, implementation.department_office_id if implementation else matter.department_office_id, "department"
+        )
+        department = await _deciding_department(uow, cmd.mode, window, matter.id, home.id)
         case_id = cmd.case_id or deps.new_id()
         iou_due = add_working_days(deps.calendar, local_date(at), matter.iou_days).due if cmd.tolerated else None
         day = local_date(at)
@@ -204,6 +215,7 @@ async def handle_register_case(cmd: RegisterCase, uow: UnitOfWork, deps: Deps) -
             at=at,
             actor=cmd.actor,
             case_no=str(case_no),
+            home_office_id=home.id,
         )
         await uow.cases.add(case)
         return await _commit(uow, case)
@@ -472,6 +484,9 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
         by_proxy=a["by_proxy"],
         at=at,
         actor=actor,
+        id_type=a.get("id_type", "resident_id"),
+        method=a.get("method", "window"),
+        note=a.get("note", ""),
     ),
     "archive": lambda c, a, at, actor: c.archive(at=at, actor=actor),
     "withdraw": lambda c, a, at, actor: c.withdraw(reason=a["reason"], at=at, actor=actor),
@@ -479,6 +494,7 @@ CASE_COMMANDS: dict[str, Callable[[Case, dict[str, Any], Any, str], None]] = {
     "rectify_rating": lambda c, a, at, actor: c.rectify_rating(note=a["note"], at=at, actor=actor),
     "copy_to_lead": lambda c, a, at, actor: c.copy_to_lead(lead=a["lead"], note=a.get("note", ""), at=at, actor=actor),
     "remark": lambda c, a, at, actor: c.remark(lead=actor, remark=a["remark"], at=at),
+    "correct_phone": lambda c, a, at, actor: c.correct_phone(phone=a["phone"], reason=a["reason"], at=at, actor=actor),
 }
 
 

@@ -10,9 +10,10 @@ Each ratio is None when its denominator is zero: "no cases" is not "0 %".
   ≥ 1, against the promised limit WITHOUT extensions, and never for a case that was ever overdue
 * 逾期数 = cases more than one full working day past the promised limit, decided or not
 * 少跑次数 = cases whose result was mailed to the applicant or registered at the window's pickup
-* 少跑距离 = Σ distance between the collecting window and the matter's home department, where the
-  applicant would otherwise have gone (for 委托审批 the entrusted unit is local: the trip saved is
-  still the one to the home jurisdiction)
+* 少跑距离 = Σ distance between the collecting window and the home department — the department of
+  the applicant's own jurisdiction (属地, from the matter's implementations), where they would
+  otherwise have gone (for 委托审批 the entrusted unit is local: the trip saved is still the one to
+  the home jurisdiction). Cases registered before the case recorded it use the matter's department.
 
 A withdrawn case's clock froze on its withdrawal date (``Case.clock``): its figures do not move.
 * 好差评: coverage = rated / all; average score; 差评率 = bad / rated; 整改率 = rectified bad / bad
@@ -74,7 +75,8 @@ def case_facts(case: Case, calendar: Calendar, today: date, offices: Mapping[str
         CaseState.ARCHIVED,
     )
     picked_at_window = case.pickup is not None and case.pickup.office_id == case.window_office_id
-    window, home = offices.get(case.window_office_id), offices.get(case.matter.department_office_id)
+    window = offices.get(case.window_office_id)
+    home = offices.get(case.home_office_id or case.matter.department_office_id)
     rating = case.rating
     running = case.state in UNDER_REVIEW
     return CaseFacts(

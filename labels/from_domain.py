@@ -359,10 +359,18 @@ def _delivery_row(case: Case, offices: Offices, department: str, actors: Mapping
     return StageRow("送达", _time(started), _time(case.delivered_at), opinion, who.strip())
 
 
+def _instant_promise(matter: Matter) -> str:
+    """A 即办件 is done on its acceptance date, or (承诺期限 1, as seed 002's 防雷装置竣工验收) by the
+    next working day."""
+    if matter.promised_limit == 0:
+        return "受理当日办结"
+    return f"受理后 {matter.promised_limit} 个工作日内办结"
+
+
 def _promised_text(case: Case) -> str:
     matter = case.matter
     if matter.kind is CaseKind.INSTANT:
-        text = f"即办件，受理当日办结（法定 {matter.legal_limit} 个工作日）"
+        text = f"即办件，{_instant_promise(matter)}（法定 {matter.legal_limit} 个工作日）"
     else:
         text = f"{matter.promised_limit} 个工作日（法定 {matter.legal_limit} 个工作日）"
     if case.extension_days:
@@ -923,7 +931,7 @@ def acceptance_notice_data(
     accepted_at = case.accepted_at
     matter = case.matter
     if matter.kind is CaseKind.INSTANT:
-        limit = f"即办件，受理当日办结（法定 {matter.legal_limit} 个工作日）"
+        limit = f"即办件，{_instant_promise(matter)}（法定 {matter.legal_limit} 个工作日）"
     else:
         limit = f"{matter.promised_limit} 个工作日（法定 {matter.legal_limit} 个工作日；不含特别程序时间）"
     due = date_zh(promised.due_date)

@@ -9,8 +9,11 @@ the supervisor tries the same node once more, then the next ones in order, round
 a growing pause, until one answers. Then each consumer opens a new channel, declares its topology
 again and resumes consuming; the publisher opens a new channel on its next batch, and a batch cut
 off by the failover has its unconfirmed or refused (nacked) messages sent again on the live node
-within its timeout. Sending again is safe: the relay marks outbox rows published only after every
-confirm, and the consumers' inbox absorbs the duplicates.
+within its timeout — always on a new channel: on RabbitMQ 3.10 a channel opened on a surviving
+node while the queue's new leader is being elected nacks everything it publishes to that queue
+from then on (a consumer whose retry or hold is refused likewise takes a new channel). Sending
+again is safe: the relay marks outbox rows published only after every confirm, and the consumers'
+inbox absorbs the duplicates.
 
 On a cluster every queue of a group is a quorum queue replicated on ``len(urls)`` nodes
 (``x-quorum-initial-group-size``), the retry and hold queues too; those are quorum queues with the
@@ -88,7 +91,14 @@ class ConnectionSupervisor:
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed and self._ready.is_set()
+        # a robust connection (one URL) that is reconnecting is not closed, but not connected either
+        connection = self._connection
+        return (
+            connection is not None
+            and not connection.is_closed
+            and connection.connected.is_set()
+            and self._ready.is_set()
+        )
 
     @property
     def node(self) -> str:
@@ -186,6 +196,10 @@ class RabbitBus:
         self.reconnect_interval = reconnect_interval
         self.prefix = prefix
         self.publish_timeout = publish_timeout
+        self.confirm_wait = max(0.5, publish_timeout / 2)
+        """How long one round of a batch waits for its confirms before sending the rest again on a
+        new channel (nacks and a lost connection end a round at once; this is for a channel that
+        goes silent)."""
         self.supervisor = ConnectionSupervisor(self.urls, timeout=publish_timeout, interval=reconnect_interval)
         self._publish_channel: AbstractChannel | None = None
         self._publish_lock = asyncio.Lock()
@@ -229,8 +243,10 @@ class RabbitBus:
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
         """All confirmed, or PublishFailed. Confirms are awaited together (pipelined). On a
-        cluster, the messages of a batch whose confirm was lost with its node, or came back as a
-        nack from the new queue leader, are sent again on the live node until the timeout."""
+        cluster each round waits at most ``confirm_wait``, and what was nacked or left unconfirmed
+        is sent again on a new channel (see :meth:`_drop_publish_channel`) until
+        ``publish_timeout``; on one node there is one round of ``publish_timeout``, and the next
+        batch goes out on a new channel."""
         if not messages:
             return
         loop = asyncio.get_running_loop()
@@ -238,9 +254,16 @@ class RabbitBus:
         remaining = list(messages)
         async with self._publish_lock:
             while True:
-                remaining, error = await self._publish_once(remaining, deadline - loop.time())
+                # one node: one round, the whole timeout (nothing to send again on before the next batch)
+                wait = (
+                    min(self.confirm_wait, deadline - loop.time())
+                    if self.supervisor.several
+                    else deadline - loop.time()
+                )
+                remaining, error = await self._publish_once(remaining, wait)
                 if not remaining:
                     return
+                await self._drop_publish_channel()
                 if not self.supervisor.several or loop.time() >= deadline:
                     raise PublishFailed(describe(error) if isinstance(error, BaseException) else str(error))
                 log.info("sending %d messages again: %s", len(remaining), error)
@@ -248,47 +271,65 @@ class RabbitBus:
                 await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0.0)))
                 await self.supervisor.wait_connected(deadline - loop.time())
 
+    async def _drop_publish_channel(self) -> None:
+        """Never publish again on a channel that nacked or did not confirm in time. Such a channel
+        may refuse every later message: on RabbitMQ 3.10, a channel opened on a surviving node
+        while a quorum queue elects its new leader nacks all it publishes to that queue from then
+        on, while a new channel on the same connection is confirmed (measured:
+        tests/integration/backbone/test_cluster.py). And one whose connection died silently never
+        confirms. The next round opens a new channel on the live connection."""
+        channel, self._publish_channel = self._publish_channel, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.close(), 1.0)
+
     async def _publish_once(
         self, messages: list[Outgoing], timeout: float
     ) -> tuple[list[Outgoing], BaseException | str | None]:
-        """The messages not confirmed, and why."""
+        """The messages not confirmed within ``timeout``, and why."""
         channel = self._publish_channel
-        if (channel is None or channel.is_closed) and self.supervisor.several and self.supervisor.connected:
+        if (channel is None or channel.is_closed) and self.supervisor.connected:
             try:
-                channel = self._publish_channel = await self._open_publish_channel()
+                channel = self._publish_channel = await asyncio.wait_for(
+                    self._open_publish_channel(), max(timeout, 0.001)
+                )
             except Exception as exc:
                 return messages, exc
         if channel is None or channel.is_closed:
             return messages, "publishing channel is closed"
         exchange = await channel.get_exchange(exchange_name(self.prefix), ensure=False)
-        pending = [
-            exchange.publish(
-                aio_pika.Message(
-                    body=m.body,
-                    message_id=m.message_id,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    headers=_headers(m),
-                ),
-                routing_key=m.routing_key,
-                mandatory=False,
-                timeout=self.publish_timeout,
+        sending = [
+            asyncio.ensure_future(
+                exchange.publish(
+                    aio_pika.Message(
+                        body=m.body,
+                        message_id=m.message_id,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        headers=_headers(m),
+                    ),
+                    routing_key=m.routing_key,
+                    mandatory=False,
+                )
             )
             for m in messages
         ]
-        try:
-            results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), max(timeout, 0.001))
-        except TimeoutError as exc:
-            raise PublishFailed("broker did not confirm in time") from exc
+        _, late = await asyncio.wait(sending, timeout=max(timeout, 0.001))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         failed: list[Outgoing] = []
         error: BaseException | str | None = None
-        for message, result in zip(messages, results, strict=True):
-            if isinstance(result, BaseException):
+        for message, task in zip(messages, sending, strict=True):
+            if task in late:
                 failed.append(message)
-                error = result
-            elif not isinstance(result, Basic.Ack):
+                error = error or "broker did not confirm in time"
+            elif task.exception() is not None:
                 failed.append(message)
-                error = f"broker refused a message: {result!r}"
+                error = task.exception()
+            elif not isinstance(task.result(), Basic.Ack):
+                failed.append(message)
+                error = f"broker refused a message: {task.result()!r}"
         return failed, error
 
     async def declare(self, group: Group) -> None:
@@ -803,5 +844,22 @@ class _Consumer:
             )
         except DeliveryError:
             await message.nack(requeue=True)
+            self._renew()
             return
         await message.ack()
+
+    def _renew(self) -> None:
+        """A refused retry or hold: this channel may refuse all it publishes from now on (see
+        RabbitBus._drop_publish_channel), and each nack of the message it carries counts toward
+        the delivery limit. Close it and consume on a new one; its unsettled messages come again."""
+        if self._stopping or (self._reopening is not None and not self._reopening.done()):
+            return
+        self._reopening = asyncio.get_running_loop().create_task(self._reopen_now())
+
+    async def _reopen_now(self) -> None:
+        channel = self._channel
+        if channel is not None and not channel.is_closed:
+            log.warning("channel of %s refused a message; consuming on a new channel", self.group.queue)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.close(), 1.0)
+        await self.resume()

@@ -173,20 +173,66 @@ async def _check_department(conn: AsyncConnection, matter: Matter) -> None:
     found = await office(conn, matter.department_office_id)
     if found is None or found.kind != "department":
         raise UnknownReference("department_office_id", f"审批部门 {matter.department_office_id} 不存在")
+    for n, implementation in enumerate(matter.implementations):
+        unit = await office(conn, implementation.department_office_id)
+        if unit is None or unit.kind != "department":
+            raise UnknownReference(
+                f"implementations[{n}].department_office_id", f"审批部门 {implementation.department_office_id} 不存在"
+            )
+        for code in (implementation.region_code, *implementation.scope):
+            if not await _exists(conn, t.regions.c.code, code):
+                raise UnknownReference(f"implementations[{n}]", f"区划 {code} 不存在")
 
 
-async def add_matter(conn: AsyncConnection, matter: Matter) -> None:
+async def add_matter(conn: AsyncConnection, matter: Matter, *, at: datetime, actor: str) -> None:
     if await _exists(conn, t.matters.c.id, matter.id):
         raise Conflict(f"事项 {matter.id} 已存在")
     await _check_department(conn, matter)
-    await save_matter(conn, matter)
+    await save_matter(conn, matter, at=at, actor=actor)
 
 
-async def update_matter(conn: AsyncConnection, matter: Matter) -> None:
-    """Replace the matter's terms and material list. Cases already registered keep the terms
-    they were registered under."""
+async def update_matter(conn: AsyncConnection, matter: Matter, *, at: datetime, actor: str) -> None:
+    """Write the matter's next version (terms, material list, implementations). Cases already
+    registered keep the terms they were registered under; the version before stays in
+    ``matter_versions``. Two admins writing the same version: the second is a Conflict."""
     await _check_department(conn, matter)
-    await save_matter(conn, matter)
+    try:
+        await save_matter(conn, matter, at=at, actor=actor)
+    except IntegrityError as exc:
+        raise Conflict(f"事项 {matter.id} 的第 {matter.version} 版已由他人保存，请刷新后再修改") from exc
+
+
+async def retire_matter(conn: AsyncConnection, matter_id: str, at: datetime) -> bool:
+    """停止办理: no new case; False when it was retired already."""
+    done = await conn.execute(
+        update(t.matters).where(t.matters.c.id == matter_id, t.matters.c.retired_at.is_(None)).values(retired_at=at)
+    )
+    return bool(done.rowcount)
+
+
+@dataclass(frozen=True)
+class MatterVersion:
+    version: int
+    at: datetime
+    actor: str
+    terms: dict[str, Any]
+
+
+async def matter_versions(conn: AsyncConnection, matter_id: str) -> list[MatterVersion]:
+    rows = await conn.execute(
+        select(t.matter_versions)
+        .where(t.matter_versions.c.matter_id == matter_id)
+        .order_by(t.matter_versions.c.version.desc())
+    )
+    return [MatterVersion(r.version, r.at, r.actor, r.terms) for r in rows]
+
+
+async def catalogue_ids(conn: AsyncConnection, *, retired: bool = False) -> list[str]:
+    """The matters of the catalogue by name; the retired ones only when asked."""
+    query = select(t.matters.c.id).order_by(t.matters.c.name, t.matters.c.id)
+    if not retired:
+        query = query.where(t.matters.c.retired_at.is_(None))
+    return list((await conn.execute(query)).scalars())
 
 
 # =========================================================================== entrustments (异地委托审批)

@@ -91,6 +91,16 @@ matters = Table(
     Column("modes", JSON, nullable=False),
     Column("stage_limits", JSON, nullable=False),
     Column("iou_days", Integer, nullable=False),
+    # the catalogue's elements (事项要素, seed 002), its version and retirement (0019)
+    Column("list_name", String(200), nullable=False, server_default=""),
+    Column("matter_type", String(32), nullable=False, server_default="行政许可"),
+    Column("service_objects", JSON, nullable=True),
+    Column("visits", Integer, nullable=False, server_default="1"),
+    Column("conditions", Text, nullable=False, server_default=""),
+    Column("result_name", String(200), nullable=False, server_default=""),
+    Column("result_licence", String(200), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("retired_at", UtcDateTime, nullable=True),
 )
 
 matter_materials = Table(
@@ -105,7 +115,30 @@ matter_materials = Table(
     Column("copies", Integer, nullable=False),
     Column("form", String(50), nullable=False),
     Column("notes", Text, nullable=False),
+    Column("licence", String(200), nullable=False, server_default=""),
+    Column("exempt", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("matter_id", "seq"),
+)
+
+matter_implementations = Table(
+    "matter_implementations",
+    metadata,
+    Column("matter_id", String(ID), ForeignKey("matters.id", ondelete="CASCADE"), nullable=False),
+    Column("region_code", String(6), ForeignKey("regions.code"), nullable=False),
+    Column("office_id", String(ID), ForeignKey("offices.id"), nullable=False),
+    Column("scope", JSON, nullable=False),
+    PrimaryKeyConstraint("matter_id", "region_code"),
+)
+
+matter_versions = Table(
+    "matter_versions",
+    metadata,
+    Column("matter_id", String(ID), ForeignKey("matters.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(ID), nullable=False),
+    PrimaryKeyConstraint("matter_id", "version"),
 )
 
 entrustments = Table(
@@ -131,6 +164,8 @@ cases = Table(
     Column("applicant_id_hash", String(64), nullable=True),
     Column("applicant_address", String(300), nullable=False),
     Column("applicant_org", String(200), nullable=False),
+    Column("applicant_region", String(6), nullable=False, server_default=""),
+    Column("home_office_id", String(ID), nullable=True),
     Column("window_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
     Column("department_office_id", String(ID), ForeignKey("offices.id"), nullable=False),
     Column("state", String(32), nullable=False),
@@ -156,6 +191,14 @@ cases = Table(
     Index("ix_cases_collected", "collected_at", "id"),
     Index("ix_cases_window_collected", "window_office_id", "collected_at", "id"),
     Index("ix_cases_department_collected", "department_office_id", "collected_at", "id"),
+    # 办件档案: search by a key of the applicant, newest first (migration 0021)
+    Index("ix_cases_phone_collected", "applicant_phone", "collected_at", "id"),
+    Index("ix_cases_id_hash_collected", "applicant_id_hash", "collected_at", "id"),
+    Index("ix_cases_name_collected", "applicant_name", "collected_at", "id"),
+    Index("ix_cases_matter_collected", "matter_id", "collected_at", "id"),
+    # 待办: an office's cases in a state
+    Index("ix_cases_window_state", "window_office_id", "state"),
+    Index("ix_cases_department_state", "department_office_id", "state"),
 )
 
 
@@ -186,6 +229,7 @@ case_ious = _case_child(
     Column("due_on", Date, nullable=False),
     Column("fulfilled_at", UtcDateTime),
 )
+Index("ix_case_ious_owed", case_ious.c.due_on, case_ious.c.case_id, **partial("fulfilled_at IS NULL"))
 
 case_supplements = _case_child(
     "case_supplements",
@@ -214,6 +258,12 @@ case_stages = _case_child(
     Column("closed_at", UtcDateTime),
     Column("approved_by", String(ID)),
 )
+
+# 待办: open supplements, IOUs owed and open stages, by due or start date (migration 0021)
+Index(
+    "ix_case_supplements_open", case_supplements.c.due_on, case_supplements.c.case_id, **partial("supplied_at IS NULL")
+)
+Index("ix_case_stages_open", case_stages.c.start_on, case_stages.c.case_id, **partial("end_on IS NULL"))
 
 case_extensions = _case_child(
     "case_extensions",
@@ -248,6 +298,10 @@ pickups = Table(
     Column("id_hash", String(64)),
     Column("at", UtcDateTime, nullable=False),
     Column("actor", String(ID), nullable=False),
+    # 证件类型, 领取方式 and the clerk's 意见 (migration 0021)
+    Column("id_type", String(24), nullable=False, server_default="resident_id"),
+    Column("method", String(24), nullable=False, server_default="window"),
+    Column("note", Text, nullable=False, server_default=""),
 )
 
 ratings = Table(
@@ -286,6 +340,11 @@ packages = Table(
     Index("ix_packages_case", "case_id"),
     Index("ix_packages_moving", "state", "last_movement_at"),
     Index("ix_packages_stalled", "last_movement_at", "id", **partial(MOVING)),
+    # the courier's lists (adapters/db/courier_lists.py): in hand, and sealed at an office
+    Index("ix_packages_holder", "holder", "last_movement_at", "id"),
+    # 待办: what an office sends or receives that is still on its way (migration 0021)
+    Index("ix_packages_from_moving", "from_party", "state", **partial(MOVING)),
+    Index("ix_packages_to_moving", "to_party", "state", **partial(MOVING)),
 )
 
 package_items = Table(
@@ -320,6 +379,8 @@ custody_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     PrimaryKeyConstraint("package_id", "seq"),
+    # a courier's 送达 reports of the day (adapters/db/courier_lists.py)
+    Index("ix_custody_events_reporter", "from_party", "kind", "server_time"),
 )
 
 custody_checkpoints = Table(

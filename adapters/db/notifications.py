@@ -205,7 +205,13 @@ async def with_case(conn: AsyncConnection, notification_id: str) -> dict[str, An
     row = (
         (
             await conn.execute(
-                select(n, t.cases.c.case_no, t.cases.c.window_office_id, t.cases.c.department_office_id)
+                select(
+                    n,
+                    t.cases.c.case_no,
+                    t.cases.c.window_office_id,
+                    t.cases.c.department_office_id,
+                    t.cases.c.applicant_phone,
+                )
                 .join(t.cases, t.cases.c.id == n.c.case_id)
                 .where(n.c.id == notification_id)
             )
@@ -219,12 +225,16 @@ async def with_case(conn: AsyncConnection, notification_id: str) -> dict[str, An
 async def resend(conn: AsyncConnection, failed: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
     """A new ``created`` row for the same recipient, template and parameters, linked to the failed
     one; None when the failed one was resent already (one resend per failure: a double click
-    sends one SMS)."""
+    sends one SMS). An SMS to the applicant goes to the case's phone as it is now (a clerk may
+    have corrected it after the failure: :func:`with_case` reads it)."""
+    recipient = failed["recipient"]
+    if failed["audience"] == "applicant" and failed.get("applicant_phone"):
+        recipient = failed["applicant_phone"]
     row = {
         "id": str(uuid.uuid4()),
         "event_id": f"resend:{failed['id']}",
         "case_id": failed["case_id"],
-        "recipient": failed["recipient"],
+        "recipient": recipient,
         "audience": failed["audience"],
         "user_id": failed["user_id"],
         "template_key": failed["template_key"],

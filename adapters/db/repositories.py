@@ -40,7 +40,7 @@ from handoff.case import (
 )
 from handoff.codes import PackageCode
 from handoff.errors import DomainError
-from handoff.matter import CaseKind, Delivery, MaterialRequirement, Matter, Mode, StageType
+from handoff.matter import CaseKind, Delivery, Implementation, MaterialRequirement, Matter, Mode, StageType
 from handoff.package import (
     Anchor,
     CustodyEvent,
@@ -85,16 +85,26 @@ class CustodyChainBroken(DomainError):
 
 
 def matter_to_json(matter: Matter) -> dict[str, Any]:
+    """The matter's terms as JSON: the catalogue's rows, a version's record and each case's copy."""
     return {
         "id": matter.id,
         "name": matter.name,
+        "list_name": matter.listed_name,
+        "matter_type": matter.matter_type,
         "department_office_id": matter.department_office_id,
         "legal_limit": matter.legal_limit,
         "promised_limit": matter.promised_limit,
         "kind": matter.kind.value,
         "modes": sorted(m.value for m in matter.modes),
+        "service_objects": list(matter.service_objects),
+        "visits": matter.visits,
+        "conditions": matter.conditions,
+        "result_name": matter.result_title,
+        "result_licence": matter.result_licence,
         "stage_limits": {k.value: v for k, v in matter.stage_limits.items()},
         "iou_days": matter.iou_days,
+        "version": matter.version,
+        "retired": matter.retired,
         "materials": [
             {
                 "name": m.name,
@@ -104,13 +114,21 @@ def matter_to_json(matter: Matter) -> dict[str, Any]:
                 "copies": m.copies,
                 "form": m.form,
                 "notes": m.notes,
+                "licence": m.licence,
+                "exempt": m.exempt,
             }
             for m in matter.materials
+        ],
+        "implementations": [
+            {"region_code": i.region_code, "department_office_id": i.department_office_id, "scope": list(i.scope)}
+            for i in matter.implementations
         ],
     }
 
 
 def matter_from_json(data: dict[str, Any]) -> Matter:
+    """The inverse of :func:`matter_to_json`; terms copied before the catalogue had its
+    elements (older cases) read with the elements' defaults."""
     return Matter(
         id=data["id"],
         name=data["name"],
@@ -122,15 +140,34 @@ def matter_from_json(data: dict[str, Any]) -> Matter:
         stage_limits={StageType(k): v for k, v in data["stage_limits"].items()},
         iou_days=data["iou_days"],
         materials=tuple(MaterialRequirement(**m) for m in data["materials"]),
+        list_name=data.get("list_name") or "",
+        matter_type=data.get("matter_type") or "行政许可",
+        service_objects=tuple(data.get("service_objects") or ()),
+        visits=data.get("visits", 1),
+        conditions=data.get("conditions") or "",
+        result_name=data.get("result_name") or "",
+        result_licence=data.get("result_licence") or "",
+        implementations=tuple(
+            Implementation(i["region_code"], i["department_office_id"], tuple(i.get("scope") or ()))
+            for i in data.get("implementations") or ()
+        ),
+        version=data.get("version") or 1,
+        retired=bool(data.get("retired")),
     )
 
 
-async def save_matter(conn: AsyncConnection, matter: Matter) -> None:
+async def save_matter(
+    conn: AsyncConnection, matter: Matter, *, at: datetime | None = None, actor: str = "system"
+) -> None:
     """Insert a matter, or update it in place (cases and entrustments refer to its row), with
-    its material list replaced (admin, demo data)."""
+    its material list and implementations replaced (admin, demo data). With ``at``, the version
+    is also recorded in ``matter_versions`` (the admin's writes)."""
     data = matter_to_json(matter)
     materials = data.pop("materials")
+    implementations = data.pop("implementations")
+    data.pop("retired")
     await conn.execute(delete(t.matter_materials).where(t.matter_materials.c.matter_id == matter.id))
+    await conn.execute(delete(t.matter_implementations).where(t.matter_implementations.c.matter_id == matter.id))
     updated = await conn.execute(update(t.matters).where(t.matters.c.id == matter.id).values(**data))
     if not updated.rowcount:
         await conn.execute(insert(t.matters).values(**data))
@@ -138,6 +175,25 @@ async def save_matter(conn: AsyncConnection, matter: Matter) -> None:
         await conn.execute(
             insert(t.matter_materials),
             [{"matter_id": matter.id, "seq": n, **m} for n, m in enumerate(materials, start=1)],
+        )
+    if implementations:
+        await conn.execute(
+            insert(t.matter_implementations),
+            [
+                {
+                    "matter_id": matter.id,
+                    "region_code": i["region_code"],
+                    "office_id": i["department_office_id"],
+                    "scope": i["scope"],
+                }
+                for i in implementations
+            ],
+        )
+    if at is not None:
+        await conn.execute(
+            insert(t.matter_versions).values(
+                matter_id=matter.id, version=matter.version, terms=matter_to_json(matter), at=at, actor=actor
+            )
         )
 
 
@@ -156,8 +212,20 @@ class SqlMatters:
                 .order_by(t.matter_materials.c.seq)
             )
         ).mappings()
+        implementations = (
+            await self._conn.execute(
+                select(t.matter_implementations)
+                .where(t.matter_implementations.c.matter_id == matter_id)
+                .order_by(t.matter_implementations.c.region_code)
+            )
+        ).mappings()
         data = dict(row)
+        data["retired"] = data.pop("retired_at") is not None
         data["materials"] = [{k: v for k, v in m.items() if k not in ("matter_id", "seq")} for m in items]
+        data["implementations"] = [
+            {"region_code": i["region_code"], "department_office_id": i["office_id"], "scope": i["scope"]}
+            for i in implementations
+        ]
         return matter_from_json(data)
 
 
@@ -182,6 +250,10 @@ class SqlOffices:
             .first()
         )
         return Office(**row) if row else None
+
+    async def region_names(self) -> dict[str, str]:
+        rows = await self._conn.execute(select(t.regions.c.code, t.regions.c.name))
+        return {code: name for code, name in rows}
 
 
 # =========================================================================== cases
@@ -406,12 +478,14 @@ class SqlCases:
                 id_number=cipher.decrypt(row["applicant_id_enc"]) if row["applicant_id_enc"] else None,
                 address=row["applicant_address"],
                 organisation=row["applicant_org"],
+                region_code=row["applicant_region"] or "",
             ),
             window_office_id=row["window_office_id"],
             department_office_id=row["department_office_id"],
             materials=tuple(materials),
             collected_at=row["collected_at"],
             tracking_token_hash=row["tracking_token_hash"],
+            home_office_id=row["home_office_id"] or "",
             case_no=row["case_no"] or "",
             state=CaseState(row["state"]),
             ious=[
@@ -469,6 +543,9 @@ class SqlCases:
                 id_number=cipher.decrypt(pickup_row["id_enc"]) if pickup_row["id_enc"] else None,
                 at=pickup_row["at"],
                 actor=pickup_row["actor"],
+                id_type=pickup_row.get("id_type") or "resident_id",
+                method=pickup_row.get("method") or "window",
+                note=pickup_row.get("note") or "",
             )
             if pickup_row
             else None,
@@ -513,6 +590,8 @@ class SqlCases:
             "applicant_id_hash": cipher.keyed_hash(id_number) if id_number else None,
             "applicant_address": case.applicant.address,
             "applicant_org": case.applicant.organisation,
+            "applicant_region": case.applicant.region_code,
+            "home_office_id": case.home_office_id or None,
             "window_office_id": case.window_office_id,
             "department_office_id": case.department_office_id,
             "state": case.state.value,
@@ -675,6 +754,9 @@ class SqlCases:
                             "id_hash": cipher.keyed_hash(p.id_number) if p.id_number else None,
                             "at": p.at,
                             "actor": p.actor,
+                            "id_type": p.id_type,
+                            "method": p.method,
+                            "note": p.note,
                         }
                     ],
                 )

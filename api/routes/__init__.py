@@ -7,6 +7,7 @@ from api.routes import directory as directory  # isort: skip
 from api.routes import window as window  # isort: skip
 from api.routes import department as department  # isort: skip
 from api.routes import courier as courier  # isort: skip
+from api.routes import batch as batch  # isort: skip
 from api.routes import cases as cases  # isort: skip
 from api.routes import reports as reports  # isort: skip
 from api.routes import tracking as tracking  # isort: skip
@@ -14,5 +15,8 @@ from api.routes import callbacks as callbacks  # isort: skip
 from api import documents as documents  # isort: skip
 from api.routes import custody as custody  # isort: skip
 from api.routes import admin as admin  # isort: skip
+from api.routes import catalogue as catalogue  # isort: skip
 from api.routes import sms as sms  # isort: skip
 from api import sessions as sessions  # isort: skip
+from api.routes import todo as todo  # isort: skip
+from api.routes import archive as archive  # isort: skip

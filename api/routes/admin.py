@@ -37,7 +37,16 @@ from handoff.calendar import next_year_missing, parse_schedule
 from handoff.codes import hash_token, new_api_token
 from handoff.errors import DomainError
 from handoff.labels_zh import STATE_ZH
-from handoff.matter import CaseKind, MaterialRequirement, Matter, Mode, StageType
+from handoff.matter import (
+    MATTER_TYPES,
+    SERVICE_OBJECTS,
+    CaseKind,
+    Implementation,
+    MaterialRequirement,
+    Matter,
+    Mode,
+    StageType,
+)
 from handoff.ports import Office
 from handoff.privacy import normalize_phone
 from handoff.regions import LAT_RANGE, LON_RANGE, Region, check_coordinates
@@ -300,17 +309,36 @@ MATTER_FIELDS: dict[str, Any] = {
             copies={"type": "integer", "minimum": 1, "maximum": 99},
             form=text(50),
             notes=text(2000, 0),
+            licence=text(200, 0),
+            exempt=BOOL,
         ),
         max_items=100,
         min_items=1,
     ),
     "stage_limits": obj([], **STAGE_LIMITS),
     "iou_days": {"type": "integer", "minimum": 0, "maximum": 60},
+    # the catalogue's elements (seed 002 事项要素) and the implementations per region
+    "list_name": text(200, 0),
+    "matter_type": enum(list(MATTER_TYPES)),
+    "service_objects": {**array(enum(list(SERVICE_OBJECTS)), max_items=len(SERVICE_OBJECTS)), "uniqueItems": True},
+    "visits": {"type": "integer", "minimum": 0, "maximum": 10},
+    "conditions": text(4000, 0),
+    "result_name": text(200, 0),
+    "result_licence": text(200, 0),
+    "implementations": array(
+        obj(
+            ["region_code", "department_office_id"],
+            region_code=CODE,
+            department_office_id=ID,
+            scope={**array(CODE, max_items=500), "uniqueItems": True},
+        ),
+        max_items=500,
+    ),
 }
 MATTER_REQUIRED = ["name", "department_office_id", "legal_limit", "promised_limit", "kind", "modes", "materials"]
 
 
-def matter_from_body(matter_id: str, b: JSON) -> Matter:
+def matter_from_body(matter_id: str, b: JSON, version: int = 1) -> Matter:
     """Through the domain's own rules (handoff/matter.py): a refusal is a 422 in its words."""
     return Matter(
         id=matter_id,
@@ -323,18 +351,38 @@ def matter_from_body(matter_id: str, b: JSON) -> Matter:
         materials=tuple(MaterialRequirement(**{**m, "name": m["name"].strip()}) for m in b["materials"]),
         stage_limits={StageType(k): v for k, v in b.get("stage_limits", {}).items()},
         iou_days=b.get("iou_days", 5),
+        list_name=b.get("list_name", "").strip(),
+        matter_type=b.get("matter_type", "行政许可"),
+        service_objects=tuple(b.get("service_objects", ())),
+        visits=b.get("visits", 1),
+        conditions=b.get("conditions", "").strip(),
+        result_name=b.get("result_name", "").strip(),
+        result_licence=b.get("result_licence", "").strip(),
+        implementations=tuple(
+            Implementation(i["region_code"], i["department_office_id"], tuple(i.get("scope", ())))
+            for i in b.get("implementations", ())
+        ),
+        version=version,
     )
 
 
 async def _department_in_scope(ctx: Ctx, matter: Matter) -> None:
     if not await in_scope(ctx, matter.department_office_id):
         raise db.UnknownReference("department_office_id", f"审批部门 {matter.department_office_id} 不存在")
+    for n, implementation in enumerate(matter.implementations):
+        if not await in_scope(ctx, implementation.department_office_id):
+            raise db.UnknownReference(
+                f"implementations[{n}].department_office_id", f"审批部门 {implementation.department_office_id} 不存在"
+            )
 
 
 @API.route(
     "POST",
     "/api/v1/admin/matters",
-    summary="新增事项（材料清单、法定与承诺期限、即办/承诺件、办理方式、特殊环节时限、容缺期限、审批部门）",
+    summary=(
+        "新增事项（事项要素：实施清单名称、事项类型、办件类型、法定与承诺期限、服务对象、到现场次数、受理条件、"
+        "材料清单、特别程序时限、办理结果；按区划的属地实施部门与通办范围）；为第 1 版"
+    ),
     tag=TAG,
     roles=ADMIN,
     body=obj(["id", *MATTER_REQUIRED], id=ID, **MATTER_FIELDS),
@@ -344,8 +392,9 @@ async def _department_in_scope(ctx: Ctx, matter: Matter) -> None:
 async def create_matter(ctx: Ctx) -> JSON:
     matter = matter_from_body(ctx.body["id"], ctx.body)
     await _department_in_scope(ctx, matter)
-    async with container(ctx).engine.begin() as conn:
-        await db.add_matter(conn, matter)
+    c = container(ctx)
+    async with c.engine.begin() as conn:
+        await db.add_matter(conn, matter, at=c.deps.clock.now(), actor=ctx.who.user_id)
     audit(ctx, "matter.created", matter.id)
     return matter_to_json(matter)
 
@@ -353,10 +402,13 @@ async def create_matter(ctx: Ctx) -> JSON:
 @API.route(
     "PUT",
     "/api/v1/admin/matters/{matter_id}",
-    summary="修改事项（整体替换；已登记的办件仍按登记时的事项条件办理）",
+    summary=(
+        "修改事项（整体替换，生成新版本；已登记的办件仍按登记时的版本办理）。version 为所修改的版本"
+        "（与当前版本不符时 409，防止覆盖他人的修改）；retired 只读（停止办理另有接口）"
+    ),
     tag=TAG,
     roles=ADMIN,
-    body=obj(MATTER_REQUIRED, **MATTER_FIELDS),
+    body=obj(MATTER_REQUIRED, **MATTER_FIELDS, version={"type": "integer", "minimum": 1}, retired=BOOL),
     response=MATTER_VIEW,
 )
 async def update_matter(ctx: Ctx) -> JSON:
@@ -365,11 +417,13 @@ async def update_matter(ctx: Ctx) -> JSON:
         was = await uow.matters.get(matter_id)
     if was is None or not await in_scope(ctx, was.department_office_id):
         raise NotFound(f"事项 {matter_id} 不存在")
-    matter = matter_from_body(matter_id, ctx.body)
+    if ctx.body.get("version", was.version) != was.version:
+        raise db.Conflict(f"事项 {matter_id} 已被修改为第 {was.version} 版，请刷新后再修改")
+    matter = replace(matter_from_body(matter_id, ctx.body, was.version + 1), retired=was.retired)
     await _department_in_scope(ctx, matter)
     async with c.engine.begin() as conn:
-        await db.update_matter(conn, matter)
-    audit(ctx, "matter.updated", matter_id)
+        await db.update_matter(conn, matter, at=c.deps.clock.now(), actor=ctx.who.user_id)
+    audit(ctx, "matter.updated", f"{matter_id} v{matter.version}")
     return matter_to_json(matter)
 
 

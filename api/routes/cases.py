@@ -67,6 +67,7 @@ def sms_view(n: dict[str, Any]) -> dict[str, Any]:
     from handoff.privacy import mask_phone
 
     return {
+        "id": n["id"],
         "template": n["template_key"],
         "template_zh": SMS_TEMPLATE_ZH.get(n["template_key"], n["template_key"]),
         "audience": n["audience"],

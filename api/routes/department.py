@@ -31,7 +31,9 @@ from api.routes.common import (
     visible_package,
 )
 from api.routing import (
+    BOOL,
     DATE,
+    STR,
     Ctx,
     array,
     enum,
@@ -53,6 +55,15 @@ from handoff.timeutil import CHINA, local_date
 
 # =========================================================================== scanning and signing
 
+SCAN_MANIFEST_VIEW = obj(
+    ["kind", "id", "packages"],
+    extra=True,
+    kind={"const": "manifest"},
+    id=STR,
+    packages=array(obj(["id", "code", "state", "signable"], extra=True, signable=BOOL)),
+)
+"""A manifest's QR scanned by a clerk (api/routes/batch.py answers it)."""
+
 
 @API.route(
     "POST",
@@ -61,13 +72,19 @@ from handoff.timeutil import CHINA, local_date
     tag="审批部门",
     roles={Role.DEPT_CLERK, Role.WINDOW_CLERK, Role.COURIER},
     body=obj(["code"], code=text(300)),
-    response=PACKAGE_VIEW,
+    response={"anyOf": [PACKAGE_VIEW, SCAN_MANIFEST_VIEW]},
 )
 async def scan(ctx: Ctx) -> dict[str, Any]:
+    """A package's code or QR: the package. A manifest's QR (交接单): for a clerk, the batch and
+    which of its packages they can sign (api/routes/batch.py); a courier scans packages."""
     c = container(ctx)
     raw = unicodedata.normalize("NFKC", ctx.body["code"]).strip()  # full-width input from a Chinese IME
     if "/" in raw:
         scanned = c.signer.verify(raw)
+        if scanned.kind is PayloadKind.MANIFEST and ctx.who.role is not Role.COURIER:
+            from api.routes.batch import manifest_answer
+
+            return await manifest_answer(ctx, scanned.value)
         if scanned.kind is not PayloadKind.PACKAGE:
             raise CodeRejected("这是交接单的二维码，请扫描材料包上的二维码")
         compact = scanned.value

@@ -46,6 +46,7 @@ OFFICE_VIEW = obj(["id", "name", "kind", "region_code"], extra=True, id=STR, nam
         role_zh=STR,
         scope=STR,
         offices=array(OFFICE_VIEW, max_items=10000),
+        office_names=obj([], extra=True),
     ),
 )
 async def whoami(ctx: Ctx) -> dict[str, Any]:
@@ -63,6 +64,9 @@ async def whoami(ctx: Ctx) -> dict[str, Any]:
             for o in sorted(known.values(), key=lambda o: o.id)
             if who.scope.covers_office(o.id, o.region_code)
         ],
+        # every office's name (public facts), so that screens show names, never ids, for the
+        # other end of a package or case too
+        "office_names": {o.id: o.name for o in known.values()},
     }
 
 
@@ -79,27 +83,51 @@ MATTER_VIEW = obj(
     kind=STR,
     modes=array(STR),
     materials=array(obj(["name", "required", "tolerable"], extra=True, name=STR, required=BOOL, tolerable=BOOL)),
+    version=INT,
+    retired=BOOL,
+    implementations=array(
+        obj(
+            ["region_code", "department_office_id", "scope"],
+            region_code=STR,
+            department_office_id=STR,
+            scope=array(STR),
+        ),
+        max_items=500,
+    ),
 )
 
 
 @API.route(
     "GET",
     "/api/v1/matters",
-    summary="事项目录（可按名称查找）",
+    summary="事项目录（可按名称查找；不含已停止办理的事项；给出 window_office_id 时只列该窗口通办范围内的事项）",
     tag="事项",
     roles=STAFF,
-    query={"q": {"type": "string"}},
+    query={"q": {"type": "string"}, "window_office_id": {"type": "string"}},
     response=obj(["items"], items=array(MATTER_VIEW, max_items=1000)),
 )
 async def list_matters(ctx: Ctx) -> dict[str, Any]:
     from adapters.db.repositories import matter_to_json
 
     c = container(ctx)
+    window_region = None
+    if "window_office_id" in ctx.query:
+        regions = await c.office_regions()
+        window_id = ctx.query["window_office_id"]
+        if window_id not in regions or not await in_scope(ctx, window_id):
+            raise NotFound(f"代收窗口 {window_id} 不存在")
+        window_region = regions[window_id]
     async with c.engine.connect() as conn:
         ids = await queries.matter_ids(conn, ctx.query.get("q", ""))
     async with c.uow() as uow:
         found = [await uow.matters.get(i) for i in ids]
-    return {"items": [matter_to_json(m) for m in found if m is not None]}
+    return {
+        "items": [
+            matter_to_json(m)
+            for m in found
+            if m is not None and not m.retired and (window_region is None or m.collectable_at(window_region) != ())
+        ]
+    }
 
 
 @API.route(

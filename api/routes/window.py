@@ -31,7 +31,7 @@ from api.routing import (
     text,
 )
 from api.views import case_view
-from handoff.case import Case, MaterialSubmission
+from handoff.case import ID_TYPES, PICKUP_METHODS, Case, MaterialSubmission
 from handoff.matter import Delivery, Mode
 from handoff.package import Item, Package
 from handoff.services import (
@@ -58,6 +58,7 @@ REGISTER_BODY = obj(
         id_number=text(18, 15),
         address=text(300, 0),
         organisation=text(200, 0),
+        region_code={"type": "string", "pattern": "^[1-9][0-9]{5}$"},
     ),
     materials=array(
         obj(
@@ -78,7 +79,10 @@ REGISTER_BODY = obj(
 @API.route(
     "POST",
     "/api/v1/cases",
-    summary="收件登记（材料不全时一次性告知全部缺少的材料）",
+    summary=(
+        "收件登记（材料不全时一次性告知全部缺少的材料）。applicant.region_code 为申请人所属区划，"
+        "按事项的属地实施确定审批部门（不填则由事项的主管部门办理）；本窗口不在通办范围内的事项不予登记（422）"
+    ),
     tag="代收窗口",
     roles=WINDOW,
     body=REGISTER_BODY,
@@ -105,6 +109,7 @@ async def register_case(ctx: Ctx) -> dict[str, Any]:
             materials=[MaterialSubmission(**m) for m in b["materials"]],
             tolerated=b.get("tolerated", []),
             actor=ctx.who.user_id,
+            applicant_region_code=applicant.get("region_code"),
         ),
         ctx.uow,
         c.deps,
@@ -285,15 +290,18 @@ def _office_of(party: str) -> str | None:
 @API.route(
     "POST",
     "/api/v1/cases/{case_id}/pickup",
-    summary="发放登记（本人或代领）",
+    summary=("发放登记（本人或代领）：证件类型与号码（本人领取且不填号码时，以登记的身份证号为准）、领取方式、意见"),
     tag="代收窗口",
     roles={Role.WINDOW_CLERK, Role.DEPT_CLERK},
     body=obj(
         ["office_id", "receiver_name", "by_proxy"],
         office_id=text(64),
         receiver_name=text(100),
-        receiver_id_number=text(18, 15),
+        receiver_id_number=text(20, 5),
         by_proxy=BOOL,
+        id_type=enum(list(ID_TYPES)),
+        method=enum(list(PICKUP_METHODS)),
+        note=text(500, 0),
     ),
     response=CASE_VIEW,
     unit=True,

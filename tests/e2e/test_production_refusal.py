@@ -166,6 +166,7 @@ def test_a_restart_of_the_embedded_start_keeps_an_admins_change_to_a_demo_user(t
         assert started.stop() == 0
     started = Started(tmp_path, env, "按 Ctrl+C 停止", "serve", "--port", str(port))
     try:
+        assert "演示数据：34 个示例办件（此前已生成）" in started.output  # the demo cases are not built twice
         token = admin_token("region:4415")
         status, users = call(f"{base}/api/v1/admin/users", {"Authorization": f"Bearer {token}"})
         assert status == 200

@@ -31,6 +31,7 @@ class Store:
     matters: dict[str, Matter] = field(default_factory=dict)
     offices: dict[str, Office] = field(default_factory=dict)
     entrusted: dict[tuple[str, str], str] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
     sequences: dict[tuple[str, date], int] = field(default_factory=dict)
     outbox: list[ev.Event] = field(default_factory=list)
 
@@ -113,6 +114,9 @@ class _Offices:
     async def entrusted_department(self, region_code: str, matter_id: str) -> Office | None:
         office_id = self.store.entrusted.get((region_code, matter_id))
         return self.store.offices.get(office_id) if office_id else None
+
+    async def region_names(self) -> dict[str, str]:
+        return dict(self.store.regions)
 
 
 class MemoryUnitOfWork:

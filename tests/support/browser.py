@@ -30,12 +30,15 @@ DESKTOP = {"viewport": {"width": 1280, "height": 860}}
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(extra_args: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
+    """Debian's Chromium; EXTRA_ARGS for one test's needs (a fake camera, say)."""
     if not CHROMIUM.exists():
         service_missing("Chromium", FileNotFoundError(f"{CHROMIUM} (run scripts/browser.sh)"))
     async with async_playwright() as playwright:
         try:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=30_000)
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*ARGS, *extra_args], timeout=30_000
+            )
         except Error as exc:
             service_missing("Chromium", exc)
             raise

@@ -95,6 +95,11 @@ class Figures:
     stuck: list[str] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
+    technical_failure: list[str] = field(default_factory=list)
+    """SMS whose provider could not say what became of them (DESIGN: never sent twice by the
+    system), each shown on its case and in the staff's queue of failed SMS with its resend action:
+    a person decides. Not lost and not a fault of the pass; counted apart. One that does not show
+    there is counted stuck."""
     faults: list[str] = field(default_factory=list)
     diagnosis: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -116,8 +121,19 @@ class Figures:
             f"  5xx: {self.five_xx} (503: {self.statuses.get(503, 0)}, other 5xx: {self.status_500})",
             f"  SMS out of order: {len(self.out_of_order)}, lost: {len(self.lost)}, duplicated: {len(self.duplicated)}",
             f"  stuck: {len(self.stuck)}, parked: {len(self.parked)}, chains not verified: {len(self.unverified)}",
+            f"  technical_failure (shown on the case and in the staff's resend queue): {len(self.technical_failure)}",
         ]
-        for name in ("failures", "out_of_order", "lost", "duplicated", "stuck", "parked", "unverified", "diagnosis"):
+        for name in (
+            "failures",
+            "out_of_order",
+            "lost",
+            "duplicated",
+            "stuck",
+            "parked",
+            "unverified",
+            "technical_failure",
+            "diagnosis",
+        ):
             for item in getattr(self, name)[:10]:
                 lines.append(f"  {name}: {item}")
         return "\n".join(lines)
@@ -560,18 +576,22 @@ async def check(client: Client, stack: Stack, figures: Figures, ids: dict[int, s
             if custody.get("verified") is not True:
                 figures.unverified.append(f"case {n} package {package['id']}: {json.dumps(custody)[:300]}")
 
-    # the SMS: per applicant exactly the plan, in order; per staff member exactly one per case
+    # the SMS: per applicant exactly the plan, in order; per staff member exactly one per case —
+    # less those whose outcome the provider could not tell and that did not arrive, provided a
+    # person is shown them (technical_failure)
     lines = stack.sms_lines()
     by_phone: dict[str, list[str]] = {}
     for line in lines:
         by_phone.setdefault(line["phone"], []).append(line["template"])
+    unknown = await shown_technical_failures(client, stack, figures)
     for n in ids:
         phone = f"139{n:08d}"
         got = by_phone.get(phone, [])
-        compare(figures, f"case {n} ({phone})", APPLICANT_SMS, got, ordered=True)
+        compare(figures, f"case {n} ({phone})", without(APPLICANT_SMS, unknown.get(phone), got), got, ordered=True)
     for user_id, templates in STAFF_SMS_PER_CASE.items():
         phone = next((p for p, u in phones.items() if u == user_id), "")
-        compare(figures, f"staff {user_id}", templates * len(ids), by_phone.get(phone, []), ordered=False)
+        got = by_phone.get(phone, [])
+        compare(figures, f"staff {user_id}", without(templates * len(ids), unknown.get(phone), got), got, ordered=False)
     known = {f"139{n:08d}" for n in ids} | {p for p, u in phones.items() if u in STAFF_SMS_PER_CASE}
     for phone, templates in by_phone.items():
         if phone not in known:
@@ -581,7 +601,8 @@ async def check(client: Client, stack: Stack, figures: Figures, ids: dict[int, s
     conn = await asyncpg.connect(stack.pg.url(driver="postgresql"))
     try:
         for status, n in await conn.fetch(
-            "SELECT status, count(*) FROM notifications WHERE status <> 'delivered' GROUP BY status"
+            "SELECT status, count(*) FROM notifications WHERE status NOT IN ('delivered', 'technical_failure')"
+            " GROUP BY status"
         ):
             figures.stuck.append(f"{n} notification rows {status}")
         unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -635,6 +656,61 @@ async def diagnose(stack: Stack, figures: Figures, case_ids: set[str]) -> None:
             )
     finally:
         await conn.close()
+
+
+async def shown_technical_failures(client: Client, stack: Stack, figures: Figures) -> dict[str, Counter[str]]:
+    """The SMS left ``technical_failure``, each checked to be shown on its case (failed) and in the
+    staff's queue of failed SMS, which offers the resend: per phone, the templates so shown. One
+    not shown is stuck."""
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.pg.url(driver="postgresql"))
+    try:
+        rows = await conn.fetch(
+            "SELECT id, case_id, recipient, template_key, reason FROM notifications"
+            " WHERE status = 'technical_failure' ORDER BY created_at"
+        )
+    finally:
+        await conn.close()
+    queued: set[str] = set()
+    cursor: str | None = None
+    while rows:
+        query = "/api/v1/sms/failed?status=technical_failure&limit=200" + (f"&cursor={cursor}" if cursor else "")
+        page = await client.get(query, "supervisor")
+        queued |= {item["id"] for item in page["items"]}
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    shown: dict[str, Counter[str]] = {}
+    for row in rows:
+        what = f"{row['template_key']} to {row['recipient']} (case {row['case_id']}): {row['reason'][:120]}"
+        case = await client.get(f"/api/v1/cases/{row['case_id']}", "supervisor")
+        on_case = any(
+            sms["template"] == row["template_key"] and sms["status"] == "technical_failure" and sms["failed"]
+            for sms in case.get("sms", [])
+        )
+        if on_case and str(row["id"]) in queued:
+            figures.technical_failure.append(what)
+            shown.setdefault(row["recipient"], Counter())[row["template_key"]] += 1
+        else:
+            figures.stuck.append(
+                f"technical_failure not shown (on the case: {on_case}, in the queue: "
+                f"{str(row['id']) in queued}): {what}"
+            )
+    return shown
+
+
+def without(expected: list[str], unknown: Counter[str] | None, got: list[str]) -> list[str]:
+    """The expected SMS less those of unknown outcome that did not arrive (one that did arrive
+    stays expected, in its place)."""
+    if not unknown:
+        return expected
+    missing = Counter(expected) - Counter(got)
+    left = list(expected)
+    for template, count in unknown.items():
+        for _ in range(min(count, missing[template])):
+            left.remove(template)
+    return left
 
 
 def compare(figures: Figures, who: str, expected: list[str], got: list[str], *, ordered: bool) -> None:

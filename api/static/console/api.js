@@ -4,6 +4,7 @@
 // OpenAPI document declares.
 
 const TOKEN_KEY = "handoff.console.token";
+const OFFLINE_ME = "handoff.console.offline-me"; // a courier's identity, for opening the screen offline
 const SAFE = ["GET", "HEAD", "OPTIONS"];
 
 /** The CSRF cookie's value (set with the session; not HttpOnly, so that it can be echoed). */
@@ -23,15 +24,33 @@ export const session = {
     this.token = "";
     this.me = null;
     this.people = {};
+    this.names = {};
     sessionStorage.clear(); // the device token; an unsent hand-over batch stays, under its user's id
+    localStorage.removeItem(OFFLINE_ME);
+  },
+  /** Remember a courier's identity (name, role, offices) for a start without network (the PWA). */
+  keepForOffline(me) {
+    if (me && me.role === "courier") localStorage.setItem(OFFLINE_ME, JSON.stringify(me));
+    else localStorage.removeItem(OFFLINE_ME);
+  },
+  keptForOffline() {
+    try {
+      return JSON.parse(localStorage.getItem(OFFLINE_ME) || "null");
+    } catch {
+      return null;
+    }
   },
   people: {}, // user id → name, of the couriers and leads the user may see (staffOptions)
+  names: {}, // user or office id → name, learned from the cases the user opened (过程信息)
   personName(id) {
-    return this.people[id] || id;
+    return this.people[id] || this.names[id] || id;
   },
   officeName(id) {
     const office = (this.me?.offices || []).find((o) => o.id === id);
-    return office ? office.name : id;
+    return office ? office.name : this.names[id] || this.me?.office_names?.[id] || id;
+  },
+  learn(names) {
+    Object.assign(this.names, names || {});
   },
 };
 

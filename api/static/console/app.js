@@ -2,38 +2,49 @@
 // still use a bearer token), then the screens of the user's role, chosen by the URL's
 // #/screen/argument; logout and the password change.
 
-import { ApiError, call, learnNames, session } from "./api.js";
-import { caseScreen, casesScreen, inboxScreen } from "./cases.js";
+import { ApiError, call, learnNames, NetworkError, session } from "./api.js";
+import { catalogueScreen } from "./catalogue.js";
+import { caseScreen, casesScreen } from "./cases.js";
 import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
 import { scanScreen } from "./packages.js";
 import { clearMessages, h, releaseDocuments, showError, showOk } from "./ui.js";
+import { archiveScreen } from "./search.js";
+import { refreshCount, todoScreen } from "./todo.js";
 import { handoverScreen, registerScreen } from "./window.js";
 
 const NAV = {
   window_clerk: [
     ["register", "收件登记"],
+    ["todo", "待办"],
+    ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["handover", "交接快递"],
     ["scan", "扫码签收"],
   ],
   dept_clerk: [
     ["scan", "扫码签收"],
+    ["todo", "待办"],
+    ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["handover", "交接快递"],
   ],
   dept_lead: [
-    ["inbox", "待阅"],
+    ["todo", "待阅"],
+    ["archive", "办件档案"],
     ["cases", "办件列表"],
   ],
   courier: [["courier", "快递上报"]],
   supervisor: [
     ["cases", "办理台账"],
+    ["archive", "办件档案"],
     ["indicators", "评价指标"],
   ],
   admin: [
     ["cases", "办理台账"],
+    ["archive", "办件档案"],
     ["indicators", "评价指标"],
+    ["catalogue", "事项清单"],
   ],
 };
 
@@ -43,9 +54,12 @@ const SCREENS = {
   scan: scanScreen,
   cases: casesScreen,
   case: caseScreen,
-  inbox: inboxScreen,
+  inbox: todoScreen, // 待阅 and 已阅 are the lead's queue
+  todo: todoScreen,
+  archive: archiveScreen,
   courier: courierScreen,
   indicators: indicatorsScreen,
+  catalogue: catalogueScreen,
   password: (container) => passwordScreen(container),
 };
 
@@ -229,8 +243,10 @@ async function route() {
   clearMessages();
   const allowed = (NAV[session.me.role] || []).map(([name]) => name);
   if (session.me.role !== "courier") allowed.push("case");
+  if (session.me.role === "dept_lead") allowed.push("inbox"); // old links to 待阅 open the queue
   if (!session.token) allowed.push("password");
   const [name, ...args] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  if (name !== "todo") refreshCount();
   if (!allowed.includes(name)) {
     if (allowed.length) location.replace(`#/${allowed[0]}`);
     else view().replaceChildren(h("p", {}, "您的角色没有可用的功能。"));
@@ -259,7 +275,16 @@ async function route() {
 async function start(mustChange = false) {
   try {
     session.me = await call("GET", "/api/v1/me");
+    session.keepForOffline(session.me);
   } catch (error) {
+    const kept = error instanceof NetworkError ? session.keptForOffline() : null;
+    if (kept) {
+      // a courier's phone without network: its screen works from the offline queue (courier.js)
+      session.me = kept;
+      shell();
+      await route();
+      return;
+    }
     if (error.status === 401) {
       const hadToken = Boolean(session.token);
       session.forget();

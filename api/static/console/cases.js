@@ -1,7 +1,18 @@
 // Cases: the ledger list (filters, cursor pagination), one case with its clock and the actions of
 // the user's role, and the department lead's inbox (待阅).
 
-import { call, newKey, routeExists, session, staffOptions } from "./api.js";
+import { call, documentUrl, newKey, session, staffOptions } from "./api.js";
+import {
+  caseDocuments,
+  historyPanel,
+  loadHistory,
+  owedItems,
+  packageDocuments,
+  pickupFacts,
+  pickupForm,
+  smsPanel,
+  takeInForm,
+} from "./casepanels.js";
 import { custodyPanel } from "./packages.js";
 import {
   attempt,
@@ -17,7 +28,7 @@ import {
   TERMINAL,
   time,
 } from "./ui.js";
-import { receiptButton, sealButton } from "./window.js";
+import { sealButton } from "./window.js";
 
 const caseLink = (id, text) => h("a", { href: `#/case/${encodeURIComponent(id)}` }, text);
 
@@ -26,6 +37,7 @@ const caseLink = (id, text) => h("a", { href: `#/case/${encodeURIComponent(id)}`
 export async function casesScreen(root) {
   const matters = (await attempt(() => call("GET", "/api/v1/matters"))) || { items: [] };
   const results = h("div", { class: "ledger" });
+  const exports = h("div", { class: "actions ledger-exports" });
   let filters = {};
   let cursors = [null]; // cursors[i] opens page i+1
   let page = 0;
@@ -36,6 +48,7 @@ export async function casesScreen(root) {
     if (!data) return;
     cursors = cursors.slice(0, page + 1);
     if (data.next_cursor) cursors.push(data.next_cursor);
+    exports.replaceChildren(...ledgerExports(filters));
     const rows = data.items.map((r) =>
       h(
         "tr",
@@ -102,9 +115,37 @@ export async function casesScreen(root) {
     { class: "form filters" },
   );
   const title = ["supervisor", "admin"].includes(session.me.role) ? "事项办理台账" : "办件列表";
-  root.append(h("h1", {}, title), filterForm, results);
+  root.append(h("h1", {}, title), filterForm, exports, results);
   filters = { limit: "20" };
   await load();
+}
+
+/** The ledger as filtered: printed as PDF in one click, or downloaded as XLSX or CSV. */
+function ledgerExports(filters) {
+  const query = (format) => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(filters)) if (name !== "limit" && value) params.set(name, value);
+    params.set("format", format);
+    return `/api/v1/ledger/export?${params}`;
+  };
+  const download = (format, label) => {
+    const button = h("button", { type: "button", class: "secondary" }, label);
+    button.addEventListener("click", async () => {
+      const href = await attempt(() => documentUrl(query(format)));
+      if (!href) return;
+      const link = h("a", { href, download: `事项办理台账.${format}`, class: "download" }, label);
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 60_000);
+    });
+    return button;
+  };
+  return [
+    documentButton("事项办理台账（PDF）", "/api/v1/ledger/export", query("pdf"), "事项办理台账.pdf"),
+    download("xlsx", "导出 Excel"),
+    download("csv", "导出 CSV"),
+  ];
 }
 
 // ------------------------------------------------------------------ one case
@@ -157,7 +198,7 @@ function clockPanel(clock) {
 }
 
 /** The actions of the user's role on this case, each a small form posting to the case's route. */
-function actions(c, rerender) {
+function actions(c, rerender, hint) {
   const role = session.me.role;
   const me = session.me.user_id;
   const next = new Set(c.next_actions);
@@ -173,15 +214,21 @@ function actions(c, rerender) {
   };
 
   const list = [];
+  // HINT (from a 待办 link: #/case/<id>/<hint>) opens the action the item waits for
+  const hinted = (path) => Boolean(hint) && path.startsWith(hint);
   const add = (label, content, open = false) =>
     list.push(h("details", { class: "action", open }, h("summary", {}, label), content));
   const simple = (path, label, fields, build = (v) => v, submit = label) =>
-    add(
-      label,
-      form(fields, submit, async (values) => {
-        const view = await attempt(() => post(path, build(values)));
-        if (view) await done(label)();
-      }),
+    list.push(
+      h(
+        "details",
+        { class: "action", open: hinted(path) },
+        h("summary", {}, label),
+        form(fields, submit, async (values) => {
+          const view = await attempt(() => post(path, build(values)));
+          if (view) await done(label)();
+        }),
+      ),
     );
 
   if (windowClerk && next.has("seal_package")) add("封装材料包", sealButton(c.id, () => rerender()), true);
@@ -192,6 +239,17 @@ function actions(c, rerender) {
       { name: "due_on", label: "补正期限", type: "date", required: true },
     ]);
   if (dept && next.has("supplement_supplied")) simple("supplement/supplied", "补正受理", []);
+  if (dept && !terminal && c.supplements.some((s) => !s.supplied_at))
+    simple("supplement/close", "补正不来办结（补正期限届满后）", [
+      {
+        name: "opinion",
+        label: "办结意见",
+        type: "textarea",
+        required: true,
+        max: 2000,
+        value: "申请人在补正期限内未补正材料，按补正不来办结。",
+      },
+    ]);
   if (dept && next.has("reject"))
     simple("reject", "不予受理", [{ name: "reason", label: "理由", type: "textarea", required: true, max: 2000 }]);
   if (dept && next.has("open_stage"))
@@ -239,6 +297,7 @@ function actions(c, rerender) {
         const view = await attempt(() => post("result", {}, key));
         if (view) await done("通知领取")();
       }),
+      hint === "result",
     );
   } else if (dept && next.has("ship_result")) {
     const key = newKey();
@@ -248,20 +307,15 @@ function actions(c, rerender) {
         const view = await attempt(() => post("result", values, key));
         if (view) await done("寄出结果")();
       }),
+      hint === "result",
     );
   }
-  if ((dept || windowClerk) && next.has("register_pickup"))
-    simple(
-      "pickup",
-      "发放登记",
-      [
-        { name: "office_id", label: "领取单位", type: "select", options: offices },
-        { name: "receiver_name", label: "领取人姓名", required: true, maxlength: 100 },
-        { name: "by_proxy", label: "代领（非申请人本人）", type: "checkbox" },
-        { name: "receiver_id_number", label: "领取人身份证号", maxlength: 18, hint: "代领必填；本人领取时与登记的号码核对" },
-      ],
-      (v) => ({ ...v, by_proxy: Boolean(v.by_proxy) }),
-    );
+  if ((dept || windowClerk) && next.has("register_pickup")) {
+    const pickupOffice = c.delivery === "pickup_at_department" ? c.department_office_id : c.window_office_id;
+    if (offices.some(([id]) => id === pickupOffice)) add("发放登记", pickupForm(c, pickupOffice, rerender), hint === "pickup");
+  }
+  if (windowClerk && !terminal && c.state !== "collected" && owedItems(c).length)
+    add("收取补正/容缺材料", takeInForm(c, rerender), hint === "supplement");
   if (dept && next.has("deliver")) simple("delivered", "确认送达", [], undefined, "结果已送达");
   if (dept && next.has("archive")) simple("archive", "归档", []);
   if ((dept || windowClerk) && !terminal && c.ious.some((i) => !i.fulfilled_at))
@@ -300,7 +354,7 @@ function actions(c, rerender) {
   return list;
 }
 
-function caseBody(c, rerender) {
+function caseBody(c, rerender, events, hint) {
   const officeName = (id) => session.officeName(id);
   const custody = h("div");
   const packages = (c.packages || []).map((p) =>
@@ -308,24 +362,19 @@ function caseBody(c, rerender) {
       "tr",
       {},
       h("td", { class: "package-code" }, p.code),
-      h("td", {}, p.direction === "result" ? "办理结果" : "申请材料"),
+      h("td", {}, p.direction === "result" ? "办理结果" : p.purpose === "supplement" ? "补正/容缺材料" : "申请材料"),
       h("td", {}, p.state_zh),
       h("td", {}, p.waybill || ""),
       h(
         "td",
         {},
-        documentButton(
-          "转办单",
-          "/api/v1/packages/{package_id}/documents/transfer-slip",
-          `/api/v1/packages/${p.id}/documents/transfer-slip`,
-          `转办单-${p.code}.pdf`,
-        ),
+        packageDocuments(p),
         " ",
         custodyPanel(p.id, custody),
       ),
     ),
   );
-  const acts = actions(c, rerender);
+  const acts = actions(c, rerender, hint);
   return [
     h(
       "div",
@@ -339,17 +388,11 @@ function caseBody(c, rerender) {
         h("span", { class: `state state-${c.state}` }, c.state_zh),
         h("span", { class: "muted" }, ` ${KIND_ZH[c.matter.kind] || ""} · ${c.mode_zh} · ${c.delivery_zh}`),
       ),
-      h(
-        "div",
-        { class: "actions" },
-        receiptButton(c.id, c.case_no),
-        documentButton(
-          "审批流程登记卡",
-          "/api/v1/cases/{case_id}/documents/registration-card",
-          `/api/v1/cases/${c.id}/documents/registration-card`,
-          `登记卡-${c.case_no || c.id}.pdf`,
-        ),
-      ),
+      dl([
+        ["代收窗口", officeName(c.window_office_id)],
+        ["审批部门", officeName(c.department_office_id)],
+        ["收件时间", time(c.collected_at)],
+      ]),
     ),
     h(
       "div",
@@ -388,6 +431,8 @@ function caseBody(c, rerender) {
             ["地址", c.applicant.address],
           ]),
         ),
+        caseDocuments(c),
+        smsPanel(c, rerender),
       ),
       h(
         "div",
@@ -429,7 +474,7 @@ function caseBody(c, rerender) {
           "section",
           { class: "card" },
           h("h2", {}, "材料包"),
-          packages.length ? table(["编号", "内容", "状态", "运单号", ""], packages) : h("p", { class: "muted" }, "尚未封装。"),
+          packages.length ? table(["编号", "内容", "状态", "运单号", "文书与交接记录"], packages) : h("p", { class: "muted" }, "尚未封装。"),
           custody,
         ),
         c.stages.length || c.extensions.length
@@ -472,25 +517,27 @@ function caseBody(c, rerender) {
                 ["决定", c.outcome === "approved" ? "准予许可" : c.outcome === "denied" ? "不予许可" : ""],
                 ["审批意见", c.opinion],
                 ["终止原因", c.closed_reason],
-                [
-                  "领取",
-                  c.pickup
-                    ? `${c.pickup.name}${c.pickup.by_proxy ? "（代领）" : ""} ${c.pickup.id_number_masked || ""} ${time(c.pickup.at)} 于 ${officeName(c.pickup.office_id)}`
-                    : "",
-                ],
+
                 ["评价", c.rating ? `${c.rating.score} 分 ${c.rating.comment}${c.rating.bad ? (c.rating.rectified ? "（差评，已整改）" : "（差评，待整改）") : ""}` : ""],
               ]),
+              c.pickup ? [h("h3", {}, "发放登记"), pickupFacts(c)] : null,
             )
           : null,
+        events ? historyPanel(events) : null,
       ),
     ),
   ];
 }
 
-export async function caseScreen(root, caseId) {
+export async function caseScreen(root, caseId, hint) {
+  let first = true;
   async function load() {
-    const c = await attempt(() => call("GET", `/api/v1/cases/${encodeURIComponent(caseId)}`));
-    if (c) root.replaceChildren(...caseBody(c, load));
+    const [c, events] = await Promise.all([
+      attempt(() => call("GET", `/api/v1/cases/${encodeURIComponent(caseId)}`)),
+      loadHistory(caseId).catch(() => null), // names and 过程信息; the case shows without them
+    ]);
+    if (c) root.replaceChildren(...caseBody(c, load, events, first ? hint : undefined));
+    first = false;
   }
   if (!caseId) {
     root.append(h("p", {}, "请从办件列表选择办件。"));
@@ -498,43 +545,3 @@ export async function caseScreen(root, caseId) {
   }
   await load();
 }
-
-// ------------------------------------------------------------------ the lead's inbox (待阅)
-
-export async function inboxScreen(root) {
-  root.append(h("h1", {}, "待阅"));
-  if (!(await routeExists("GET", "/api/v1/lead/inbox"))) {
-    root.append(
-      h(
-        "p",
-        { class: "alert warn" },
-        "本服务器还没有提供待阅列表（GET /api/v1/lead/inbox）。请从“办件列表”打开抄送给您的办件，在办件页批阅。",
-      ),
-    );
-    return;
-  }
-  const data = await call("GET", "/api/v1/lead/inbox");
-  const items = Array.isArray(data) ? data : data?.items || [];
-  if (!items.length) {
-    root.append(h("p", { class: "muted" }, "没有待阅的办件。"));
-    return;
-  }
-  root.append(
-    table(
-      ["受理编号", "事项", "抄送时间", "说明", "状态"],
-      items.map((item) => {
-        const id = item.case_id || item.id;
-        return h(
-          "tr",
-          {},
-          h("td", {}, caseLink(id, item.case_no || id)),
-          h("td", {}, item.matter_name || item.matter?.name || ""),
-          h("td", {}, time(item.copied_at)),
-          h("td", {}, item.note || ""),
-          h("td", {}, item.state_zh || STATE_ZH[item.state] || ""),
-        );
-      }),
-    ),
-  );
-}
-

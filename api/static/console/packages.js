@@ -2,6 +2,8 @@
 // per-item discrepancies, report an exception, read its custody chain.
 
 import { call, newKey, session } from "./api.js";
+import { batchCard } from "./batch.js";
+import { cameraAvailable, scanQr } from "./scanner.js";
 import {
   ACTION_ZH,
   attempt,
@@ -192,15 +194,34 @@ function packageCard(pkg, show) {
   );
 }
 
-export async function scanScreen(root) {
+export async function scanScreen(root, initialCode) {
   const out = h("div");
   const code = h("input", { id: "scan-code", name: "code", placeholder: "扫描二维码或输入材料包编号", autocomplete: "off" });
+  const cameraPanel = h("div", { class: "camera-panel", hidden: true });
+  const camera = cameraAvailable()
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: async () => {
+            const text = await attempt(() => scanQr(cameraPanel));
+            if (text) {
+              code.value = text.trim();
+              lookUp();
+            }
+          },
+        },
+        "用摄像头扫码",
+      )
+    : null;
   const scanForm = h(
     "form",
     { class: "inline-form" },
     h("label", { for: "scan-code" }, "材料包"),
     code,
     h("button", { type: "submit", class: "primary" }, "查找"),
+    camera,
   );
 
   function show(pkg, message) {
@@ -208,16 +229,32 @@ export async function scanScreen(root) {
     if (message) showOk(message);
   }
 
-  scanForm.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function lookUp() {
     const raw = code.value.trim();
     if (!raw) return;
     const pkg = await attempt(() => call("POST", "/api/v1/scan", { body: { code: raw } }));
-    if (pkg) {
-      code.value = "";
-      show(pkg);
-    }
+    if (!pkg) return;
+    code.value = "";
+    if (pkg.kind === "manifest") {
+      // a 交接单's QR: the whole batch (batch.js)
+      out.replaceChildren(
+        batchCard(pkg, (card, message) => {
+          out.replaceChildren(card);
+          showOk(message);
+        }),
+      );
+    } else show(pkg);
+  }
+
+  scanForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookUp();
   });
-  root.append(h("h1", {}, "扫码签收"), scanForm, out);
+  root.append(h("h1", {}, "扫码签收"), scanForm, cameraPanel, out);
   code.focus();
+  if (initialCode) {
+    // opened from a QR code's page (/P/… or /M/…) by a signed-in user
+    code.value = initialCode;
+    await lookUp();
+  }
 }

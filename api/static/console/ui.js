@@ -288,13 +288,51 @@ export function releaseDocuments() {
   while (objectUrls.length) URL.revokeObjectURL(objectUrls.pop());
 }
 
+/** The hidden frame every document is printed from (one for the page, reused). */
+function printFrame() {
+  let frame = document.getElementById("print-frame");
+  if (!frame) {
+    frame = h("iframe", {
+      id: "print-frame",
+      title: "打印",
+      "aria-hidden": "true",
+      tabindex: "-1",
+      class: "print-frame",
+    });
+    document.body.append(frame);
+  }
+  return frame;
+}
+
 /**
- * A button that fetches a PDF with the Authorization header, then offers it to open (and print)
- * or to download. `template` is the route as the OpenAPI document names it.
+ * Print a fetched document in one click: its PDF (an object URL) loads into a hidden frame whose
+ * load prints it — no new tab. Where the browser cannot print a PDF from a frame, the download
+ * link beside the button is the fallback.
+ */
+export function printInFrame(href) {
+  const frame = printFrame();
+  frame.dataset.printed = "";
+  frame.onload = () => {
+    if (!frame.getAttribute("src")) return;
+    try {
+      frame.contentWindow.focus();
+      frame.contentWindow.print();
+      frame.dataset.printed = "1";
+    } catch {
+      frame.dataset.printed = "failed"; // the download link stays
+    }
+  };
+  frame.setAttribute("src", href);
+}
+
+/**
+ * A button that fetches a PDF with the Authorization header and prints it at once through the
+ * hidden frame; a download link (the same file) appears beside it. `template` is the route as
+ * the OpenAPI document names it.
  */
 export function documentButton(label, template, path, filename) {
   const holder = h("span", { class: "doc" });
-  const button = h("button", { type: "button", class: "secondary" }, label);
+  const button = h("button", { type: "button", class: "secondary print" }, `打印：${label}`);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -304,10 +342,9 @@ export function documentButton(label, template, path, filename) {
       }
       const href = await documentUrl(path);
       objectUrls.push(href);
-      holder.replaceChildren(
-        h("a", { href, target: "_blank", rel: "noopener", class: "button secondary" }, `打开打印：${label}`),
-        h("a", { href, download: filename, class: "button secondary" }, "下载"),
-      );
+      printInFrame(href);
+      holder.querySelector("a.download")?.remove();
+      holder.append(h("a", { href, download: filename, class: "button link download" }, `下载：${label}`));
     } catch (error) {
       showError(error);
     } finally {

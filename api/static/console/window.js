@@ -18,6 +18,7 @@ import {
   STATE_ZH,
   table,
 } from "./ui.js";
+import { REGION_FIELD, wireRegionPicker } from "./regions.js";
 
 // ------------------------------------------------------------------ the batch to hand over
 
@@ -193,6 +194,7 @@ function registrationForm(matter, windows, onClose) {
       { name: "id_number", label: "身份证号", maxlength: 18, hint: "加密保存，只显示脱敏号码" },
       { name: "organisation", label: "单位名称", maxlength: 200 },
       { name: "address", label: "地址", maxlength: 300 },
+      REGION_FIELD,
       {
         name: "mode",
         label: "办理方式",
@@ -230,6 +232,7 @@ function registrationForm(matter, windows, onClose) {
           ...(values.id_number ? { id_number: values.id_number } : {}),
           ...(values.organisation ? { organisation: values.organisation } : {}),
           ...(values.address ? { address: values.address } : {}),
+          ...(values.applicant_region ? { region_code: values.applicant_region } : {}),
         },
         materials: materials
           .filter((m) => m.received)
@@ -252,6 +255,7 @@ function registrationForm(matter, windows, onClose) {
     },
     { class: "form applicant" },
   );
+  wireRegionPicker(applicant);
   const result = h("div", { class: "result" });
 
   function registered(created) {

@@ -161,7 +161,7 @@ async def test_an_admin_of_one_region_manages_only_that_region_and_cannot_grant_
     assert sorted(u["id"] for u in users["items"]) == ["admin-lf", "clerk-lf"]
     assert [r["code"] for r in (await get(api, "/api/v1/admin/regions", "admin-lf"))["items"]] == ["441581"]
     offices = await get(api, "/api/v1/admin/offices", "admin-lf")
-    assert [o["id"] for o in offices["items"]] == ["dept-441581-sj", "win-441581"]
+    assert [o["id"] for o in offices["items"]] == ["dept-441581-qx", "dept-441581-sj", "win-441581"]
     wide = {"user_id": "x", "name": "x", "role": "admin", "scope": "*"}
     assert (await post(api, "/api/v1/admin/tokens", "admin-lf", wide, 403))["title"] == "不能授予超出本人管理范围的权限"
     await post(api, "/api/v1/admin/tokens", "admin-lf", {**wide, "user_id": "admin", "scope": "region:441581"}, 404)
@@ -226,7 +226,10 @@ async def test_editing_a_matter_leaves_the_terms_of_an_existing_case_unchanged(a
     assert case["matter"]["promised_limit"] == 1
     terms = await get(api, "/api/v1/matters/m-flzz-ys", "admin")
     edited = {k: v for k, v in terms.items() if k != "id"}
-    edited.update(promised_limit=5, materials=[m for m in terms["materials"] if m["name"] != "授权委托书"])
+    # a 即办件 may promise at most 1 working day: 5 makes it a 承诺件
+    edited.update(
+        kind="promised", promised_limit=5, materials=[m for m in terms["materials"] if m["name"] != "授权委托书"]
+    )
     assert (await call(api, "PUT", "/api/v1/admin/matters/m-flzz-ys", "admin", edited))["promised_limit"] == 5
 
     again = await get(api, f"/api/v1/cases/{case['id']}", "clerk-lf")
@@ -250,14 +253,7 @@ async def test_entrustments_are_listed_set_and_removed_and_decide_where_a_delega
     path = "/api/v1/admin/entrustments/441521/m-gtzz-bl"
     elsewhere = await call(api, "PUT", path, "admin", {"office_id": "dept-441581-sj"}, 422)
     assert "不在区划 441521 内" in elsewhere["title"]
-    await post(
-        api,
-        "/api/v1/admin/offices",
-        "admin",
-        {"id": "dept-441521-sj", "name": "海丰县市场监督管理局", "kind": "department", "region_code": "441521"},
-        201,
-    )
-    entrusted = await call(api, "PUT", path, "admin", {"office_id": "dept-441521-sj"})
+    entrusted = await call(api, "PUT", path, "admin", {"office_id": "dept-441521-sj"})  # a demo department
     assert entrusted["region_name"] == "海丰县" and entrusted["matter_name"] == "个体工商户营业执照遗失补领"
     refused = await call(
         api, "PUT", "/api/v1/admin/entrustments/441521/m-flzz-ys", "admin", {"office_id": "dept-441521-sj"}, 422

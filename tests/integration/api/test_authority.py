@@ -157,6 +157,8 @@ def stranger(route, w: dict[str, Any]) -> str:
 UNIT_ROUTES_WITHOUT_AUTHORITY = {
     ("POST", "/api/v1/cases"),  # the window office named in the body must be in scope (404 otherwise)
     ("POST", "/api/v1/manifests"),  # the office named in the body; the domain refuses packages it does not hold
+    # the office named in the body must be in scope, and it receives each package it signs (per package)
+    ("POST", "/api/v1/manifests/{manifest_id}/sign"),
 }
 
 
@@ -429,3 +431,33 @@ async def test_the_window_takes_in_owed_materials_in_a_supplement_package_suppli
     assert supplied["state"] == "received", "the supplement is supplied: pre-review resumes"
     owed = {i["material"]: i["fulfilled_at"] is not None for i in supplied["ious"]}
     assert owed == {"施工单位的资质证": False, "授权委托书": True}
+
+
+async def test_a_batch_signature_by_a_manifest_is_refused_to_an_office_that_does_not_receive_the_packages(api):
+    """The manifest route names no case or package in its path: its authority is checked per
+    package, against the office named in the body (tests/integration/api/test_courier_screen.py
+    signs a batch; here every other office is refused and nothing changes)."""
+    w = await world(api)
+    scanned = await post(api, "/api/v1/scan", "dept-zj", {"code": "x"}, 422)  # not a code: a clear 4xx
+    assert scanned["title"]
+    manifest_id = await _manifest_of(api, w["package"]["id"])
+    for user, office, status in (
+        (w["county_clerk"], "dept-441500-qx", 403),  # reads the batch, does not receive it
+        (w["county_clerk"], "dept-441500-zj", 403),
+        (await actor(api, "far-clerk", "dept_clerk", "region:4401"), "dept-441500-qx", 404),  # sees nothing of it
+    ):
+        before = await snapshot(api)
+        response = await api.client.post(
+            f"/api/v1/manifests/{manifest_id}/sign",
+            json={"office_id": office},
+            headers={**api.auth(user), "Idempotency-Key": f"m-{user}-{office}"},
+        )
+        problem = await response.json(content_type=None)
+        assert response.status == status, (user, office, problem)
+        assert await snapshot(api) == before
+
+
+async def _manifest_of(api, package_id: str) -> str:
+    async with api.container.engine.connect() as conn:
+        query = select(t.manifest_packages.c.manifest_id).where(t.manifest_packages.c.package_id == package_id)
+        return str((await conn.execute(query)).scalar_one())

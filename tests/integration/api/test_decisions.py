@@ -185,7 +185,7 @@ async def test_the_window_prints_a_one_time_notice_of_a_refused_registration_and
     text = flat(pdf_text(pdf))
     assert "一次性告知书" in text and "张小三" in text and "汕尾市气象局" in text
     assert "《防雷装置竣工验收申请书》" in text and "施工单位的资质证" in text and "授权委托书" in text
-    assert "复印件 1 份，核对原件，加盖施工单位公章" in text
+    assert "复印件 1 份，核对原件，资质证需加盖施工单位公章" in text
     ledger = await (await api.client.get("/api/v1/ledger", headers=api.auth("clerk-lf"))).json()
     assert ledger["items"] == []
 

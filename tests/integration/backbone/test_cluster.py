@@ -2,11 +2,17 @@
 outbox relay, RabbitBus with every node's URL, a consumer group behind its inbox and the ordering
 gate — runs on a private 3-node cluster with its queues replicated on all three, and the node that
 leads the group's queue is killed (``kill -9``) mid-stream. Publisher and consumer fail over to a
-live node; nothing is lost, no effect happens twice, every case's events are applied in order."""
+live node; nothing is lost, no effect happens twice, every case's events are applied in order.
+
+This test once stalled: after the kill the publisher's new channel on a surviving node, opened
+while the queue elected its new leader, was refused (nacked) every message from then on, and the
+relay sent them again on it until "broker did not confirm in time". The bus now sends what was
+refused or left unconfirmed again on a new channel (adapters/broker/rabbit.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,6 +26,7 @@ from adapters.broker.bus import Outgoing
 from adapters.broker.rabbit import RabbitBus
 from adapters.db.outbox import write_outbox
 from adapters.db.tables import outbox
+from handoff.events import to_envelope
 from tests.integration.backbone.order_consumer import effects_group
 from tests.support.db import service_missing
 from tests.support.rabbit_cluster import RabbitCluster, available
@@ -199,6 +206,33 @@ def assert_nothing_lost_twice_or_out_of_order(figures: Figures) -> None:
     assert figures.cases == CASES
 
 
+async def test_killing_the_leader_of_the_queue_mid_stream_loses_repeats_and_reorders_nothing(pg, cluster):
+    pipeline = Pipeline(pg, cluster.urls)
+    try:
+        await pipeline.start()
+        group = pipeline.group
+        queues = {q["name"]: q for q in await asyncio.to_thread(cluster.queues)}
+        assert set(group.queues) <= set(queues)
+        node_names = {n.name for n in cluster.nodes}
+        for name in group.queues:  # the retry and hold queues too: a classic one would die with its node
+            assert queues[name]["type"] == "quorum" and set(queues[name]["members"]) == node_names, queues[name]
+        leader = cluster.node_named(queues[group.queue]["leader"])
+
+        async def kill_leader() -> None:
+            cluster.kill(leader)
+
+        figures = await pipeline.run(kill_leader)
+        print(
+            f"leader {leader.name} killed; failovers: publisher {pipeline.publisher_bus.supervisor.failovers}, "
+            f"consumer {pipeline.consumer_bus.supervisor.failovers}"
+        )
+        # both were connected to the leader (the queue is led by the node its declarer is on)
+        assert pipeline.publisher_bus.supervisor.failovers >= 1 and pipeline.consumer_bus.supervisor.failovers >= 1
+        assert_nothing_lost_twice_or_out_of_order(figures)
+    finally:
+        await pipeline.close()
+
+
 @pytest.fixture
 async def single_node():
     if not available():
@@ -257,5 +291,110 @@ async def test_a_node_that_does_not_answer_is_passed_over_for_the_next_one_in_th
             return await effect_count(pg) == 2
 
         await wait_for(both, 20)
+    finally:
+        await b.close()
+
+
+async def test_a_consumer_whose_channel_refuses_its_retries_consumes_on_a_new_channel_and_applies_the_message(
+    pg, prefix
+):
+    """The consumer's side of the stalled channel: one that nacks every retry it publishes (as a
+    channel opened during a leader election does) would send the message round until its delivery
+    limit parks it; the consumer takes a new channel instead."""
+    from aiormq.exceptions import DeliveryError
+    from pamqp.commands import Basic
+
+    from adapters.broker.bus import Incoming, RetryLater
+    from tests.support.rabbit import AMQP_URL, group
+
+    from .conftest import commit_events, effect_count, numbered, record_effect
+
+    b = RabbitBus(AMQP_URL, prefix=prefix, publish_timeout=5.0, reconnect_interval=0.2)
+    await b.start()
+    try:
+        g = group(prefix)
+        apply = idempotent(pg, g.name, record_effect)
+
+        async def first_attempt_fails(message: Incoming) -> None:
+            if message.attempt == 0:
+                raise RetryLater("the first attempt fails")
+            await apply(message)
+
+        await b.consume(g, first_attempt_fails)
+        [consumer] = b._consumers
+        refusing = consumer._channel
+        assert refusing is not None
+
+        async def refuse(*args, **kwargs):
+            raise DeliveryError(None, Basic.Nack())
+
+        refusing.default_exchange.publish = refuse  # type: ignore[method-assign]
+        await commit_events(pg, [numbered("case-a", 1)])
+        assert await OutboxRelay(pg, b).run_once() == 1
+
+        async def applied() -> bool:
+            return await effect_count(pg) == 1
+
+        await wait_for(applied, 20)
+        assert consumer._channel is not refusing
+        assert await b.parked(g) == []
+    finally:
+        await b.close()
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+async def test_a_publishing_channel_that_refuses_is_not_used_again(pg, prefix, nodes):
+    """The publisher's side: a channel that nacks everything (as one opened during a leader
+    election does) is dropped. With several URLs (here the one node listed twice) the batch is
+    sent again on a new channel within the same call; with one URL the call fails and the next
+    batch goes out on a new channel."""
+    from aiormq.exceptions import DeliveryError
+    from pamqp.commands import Basic
+
+    from adapters.broker.rabbit import PublishFailed
+    from tests.support.rabbit import AMQP_URL, group
+
+    from .conftest import effect_count, numbered, record_effect
+
+    b = RabbitBus([AMQP_URL] * nodes, prefix=prefix, publish_timeout=5.0, reconnect_interval=0.2)
+    await b.start()
+    try:
+        g = group(prefix)
+        await b.consume(g, idempotent(pg, g.name, record_effect))
+        stale = b._publish_channel
+        assert stale is not None
+
+        class Refusing:
+            async def publish(self, *args, **kwargs):
+                raise DeliveryError(None, Basic.Nack())
+
+        async def refusing_exchange(*args, **kwargs):
+            return Refusing()
+
+        stale.get_exchange = refusing_exchange  # type: ignore[method-assign]
+
+        def outgoing(n: int) -> Outgoing:
+            body = {**to_envelope(numbered("case-a", n)), "ordering_key": "case-a", "seq": n}
+            return Outgoing(
+                message_id=body["id"],
+                routing_key=body["type"],
+                body=json.dumps(body).encode(),
+                ordering_key="case-a",
+                seq=n,
+            )
+
+        if nodes == 1:
+            with pytest.raises(PublishFailed):
+                await b.publish([outgoing(1)])
+            await b.publish([outgoing(1)])
+        else:
+            await b.publish([outgoing(1)])
+            assert b.resent == 1
+        assert b._publish_channel is not stale
+
+        async def applied() -> bool:
+            return await effect_count(pg) == 1
+
+        await wait_for(applied, 20)
     finally:
         await b.close()

@@ -212,3 +212,19 @@ def test_evidence_must_be_a_sha256_reference():
     p.seal(at=cst(2026, 3, 2, 10), actor="w")
     with pytest.raises(InvalidInput):
         p.pick_up(courier="c", at=cst(2026, 3, 2, 14), actor="c", evidence=["photo.jpg"])
+
+
+def test_the_couriers_confirmation_of_a_hand_over_may_be_timed_before_it_but_not_before_the_sealing():
+    """The courier taps 揽收 while the clerk is still recording the hand-over (issue 17): the
+    phone's time precedes the hand-over; it may not precede the sealing."""
+    early, late = package(1), package(2)
+    for p in (early, late):
+        p.seal(at=cst(2026, 3, 2, 10), actor="w")
+        hand_over_batch(
+            [p], manifest_id=f"m-{p.id}", office_id="win-441581", courier="c-07", at=cst(2026, 3, 2, 14), actor="w"
+        )
+    early.pick_up(courier="c-07", at=cst(2026, 3, 2, 14, 1), actor="c-07", client_time=cst(2026, 3, 2, 13, 50))
+    assert [e.note for e in early.custody[-2:]] == ["交接单 m-pkg-1", "快递员确认揽收"]
+    with pytest.raises(InvalidInput, match="早于揽收时间"):
+        late.pick_up(courier="c-07", at=cst(2026, 3, 2, 14, 1), actor="c-07", client_time=cst(2026, 3, 2, 9, 30))
+    assert len(late.custody) == 3  # created, sealed, handed over: nothing added

@@ -1,0 +1,476 @@
+"""The console's work queues (待办) and the case archive's search (办件档案), read side.
+
+待办: every section of a role's queue is one branch of a single ``UNION ALL`` statement; each
+branch reads its own few rows (``LIMIT`` in SQL, from its own index) and its full count (a window
+count computed before the limit), within the caller's offices. Rows have one shape (section, case,
+package, matter, due date, time, total) whatever the section.
+
+办件档案: cases by 受理编号, package code, the applicant's name, phone or keyed ID-number hash,
+matter, state and collection dates, newest first, keyset-paged on (collected_at, id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, String, and_, cast, exists, func, literal, null, or_, select, tuple_, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from adapters.db import domain_tables as t
+from adapters.db.reports import Scope, scope_offices
+from adapters.db.types import UtcDateTime
+from adapters.db.worker_tables import case_clocks
+
+MOVING = ("sealed", "with_courier", "in_transit", "arrived", "pushed")
+ON_THE_WAY = ("with_courier", "in_transit")
+TO_SIGN = ("arrived", "pushed")
+DUE_SOON_DAYS = 3
+"""Working days left at which a case shows among 即将到期 on the department's queue."""
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    statement: Any
+
+
+def _cols(
+    section: str,
+    *,
+    case_id: Any,
+    case_no: Any,
+    matter: Any,
+    state: Any,
+    applicant: Any,
+    package_id: Any = None,
+    package_code: Any = None,
+    due_on: Any = None,
+    at: Any = None,
+    note: Any = None,
+    order: Sequence[Any] = (),
+) -> list[Any]:
+    def typed(value: Any, kind: Any, name: str) -> Any:
+        return (cast(null(), kind) if value is None else value).label(name)
+
+    return [
+        literal(section, String).label("section"),
+        case_id.label("case_id"),
+        func.coalesce(case_no, "").label("case_no"),
+        typed(package_id, String, "package_id"),
+        typed(package_code, String, "package_code"),
+        matter.label("matter_name"),
+        state.label("state"),
+        applicant.label("applicant_name"),
+        typed(due_on, Date, "due_on"),
+        typed(at, UtcDateTime, "at"),
+        (note if note is not None else literal("", String)).label("note"),
+        func.count().over().label("total"),
+        func.row_number().over(order_by=list(order)).label("n"),
+    ]
+
+
+def _in(column: Any, values: Sequence[str] | None) -> ColumnElement[bool] | None:
+    if values is None:
+        return None
+    return column.in_(list(values)) if values else literal(False)
+
+
+def _where(*conditions: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
+    return [c for c in conditions if c is not None]
+
+
+def _matter() -> Any:
+    return t.cases.c.matter_terms["name"].as_string()
+
+
+def _case_branch(section: str, state: str, office_column: Any, offices: Sequence[str] | None, order: Any) -> Any:
+    c = t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                at=order,
+                order=[order, c.id],
+            )
+        )
+        .where(*_where(c.state == state, _in(office_column, offices)))
+        .order_by(*[order, c.id])
+    )
+
+
+def _package_branch(
+    section: str, party: Any, parties: Sequence[str] | None, states: Sequence[str], **extra: Any
+) -> Any:
+    p, c = t.packages.c, t.cases.c
+    direction = extra.pop("direction", None)
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=p.state,
+                applicant=c.applicant_name,
+                package_id=p.id,
+                package_code=p.code,
+                at=p.last_movement_at,
+                note=p.purpose,
+                order=[p.last_movement_at, p.id],
+            )
+        )
+        .select_from(t.packages.join(t.cases, c.id == p.case_id))
+        .where(*_where(p.state.in_(list(states)), _in(party, parties), p.direction == direction if direction else None))
+        .order_by(*[p.last_movement_at, p.id])
+    )
+
+
+def _supplements(section: str, office_column: Any, offices: Sequence[str] | None) -> Any:
+    s, c = t.case_supplements.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=s.due_on,
+                at=s.requested_at,
+                note=s.reason,
+                order=[s.due_on, s.case_id],
+            )
+        )
+        .select_from(t.case_supplements.join(t.cases, c.id == s.case_id))
+        .where(*_where(s.supplied_at.is_(None), _in(office_column, offices), c.state.not_in(TERMINAL_STATES)))
+        .order_by(*[s.due_on, s.case_id])
+    )
+
+
+def _ious(section: str, offices: Sequence[str] | None) -> Any:
+    i, c = t.case_ious.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=i.due_on,
+                note=i.material,
+                order=[i.due_on, i.case_id, i.seq],
+            )
+        )
+        .select_from(t.case_ious.join(t.cases, c.id == i.case_id))
+        .where(*_where(i.fulfilled_at.is_(None), _in(c.window_office_id, offices), c.state.not_in(TERMINAL_STATES)))
+        .order_by(*[i.due_on, i.case_id, i.seq])
+    )
+
+
+def _stages(section: str, offices: Sequence[str] | None) -> Any:
+    s, c = t.case_stages.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=s.start_on,
+                at=s.opened_at,
+                note=s.type,
+                order=[s.start_on, s.case_id, s.seq],
+            )
+        )
+        .select_from(t.case_stages.join(t.cases, c.id == s.case_id))
+        .where(*_where(s.end_on.is_(None), _in(c.department_office_id, offices)))
+        .order_by(*[s.start_on, s.case_id, s.seq])
+    )
+
+
+def _clock_branch(section: str, offices: Sequence[str] | None, *conditions: ColumnElement[bool], due: Any) -> Any:
+    k, c = case_clocks.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=due,
+                note=func.coalesce(k.remaining, 0).cast(String),
+                order=[due, k.case_id],
+            )
+        )
+        .select_from(case_clocks.join(t.cases, c.id == k.case_id))
+        .where(k.watching.is_(True), *conditions, *_where(_in(k.department_office_id, offices)))
+        .order_by(*[due, k.case_id])
+    )
+
+
+def _prereview(section: str, offices: Sequence[str] | None) -> Any:
+    c, k = t.cases.c, case_clocks.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=k.prereview_due_on,
+                at=c.received_at,
+                order=[c.received_at, c.id],
+            )
+        )
+        .select_from(t.cases.outerjoin(case_clocks, k.case_id == c.id))
+        .where(*_where(c.state == "received", _in(c.department_office_id, offices)))
+        .order_by(*[c.received_at, c.id])
+    )
+
+
+def _copies(section: str, lead: str, remarked: bool, offices: Sequence[str] | None) -> Any:
+    lc, c = t.case_lead_copies.c, t.cases.c
+    order = lc.remarked_at.desc() if remarked else lc.copied_at
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                at=lc.remarked_at if remarked else lc.copied_at,
+                note=lc.remark if remarked else lc.note,
+                order=[order, lc.case_id, lc.seq],
+            )
+        )
+        .select_from(t.case_lead_copies.join(t.cases, c.id == lc.case_id))
+        .where(
+            lc.lead == lead,
+            lc.remarked_at.is_not(None) if remarked else lc.remarked_at.is_(None),
+            *_where(
+                (
+                    or_(c.window_office_id.in_(offices), c.department_office_id.in_(offices))
+                    if offices
+                    else literal(False)
+                )
+                if offices is not None
+                else None
+            ),
+        )
+        .order_by(*[order, lc.case_id, lc.seq])
+    )
+
+
+TERMINAL_STATES = ("archived", "rejected", "closed_unsupplemented", "withdrawn")
+
+
+def sections(role: str, user_id: str, offices: Sequence[str] | None, today: date) -> list[Section]:
+    """The sections of ROLE's queue (keys and Chinese titles), each an unlimited, ordered select."""
+    parties = None if offices is None else [f"office:{o}" for o in offices]
+    c, p, k = t.cases.c, t.packages.c, case_clocks.c
+    if role == "window_clerk":
+        return [
+            Section(
+                "to_seal",
+                "已收件待封装",
+                _case_branch("to_seal", "collected", c.window_office_id, offices, c.collected_at).where(
+                    ~exists().where(t.packages.c.case_id == c.id).correlate(t.cases)
+                ),
+            ),
+            Section("sealed", "已封装待交接快递", _package_branch("sealed", p.from_party, parties, ("sealed",))),
+            Section(
+                "results_incoming",
+                "办理结果在途（到达后签收）",
+                _package_branch("results_incoming", p.to_party, parties, MOVING[1:], direction="result"),
+            ),
+            Section(
+                "pickup",
+                "结果待发放（发放登记）",
+                _case_branch("pickup", "ready_for_pickup", c.window_office_id, offices, c.ready_at),
+            ),
+            Section("supplements", "待收补正材料", _supplements("supplements", c.window_office_id, offices)),
+            Section("ious", "容缺材料待补交", _ious("ious", offices)),
+        ]
+    if role == "dept_clerk":
+        return [
+            Section("to_sign", "材料包已送达待签收", _package_branch("to_sign", p.to_party, parties, TO_SIGN)),
+            Section("incoming", "材料包在途", _package_branch("incoming", p.to_party, parties, ON_THE_WAY)),
+            Section("prereview", "待预审受理", _prereview("prereview", offices)),
+            Section(
+                "supplements", "补正中（待申请人补交）", _supplements("supplements", c.department_office_id, offices)
+            ),
+            Section("stages", "特殊环节进行中", _stages("stages", offices)),
+            Section("overdue", "已超承诺期限", _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on)),
+            Section(
+                "legal_overdue",
+                "已超法定期限",
+                _clock_branch("legal_overdue", offices, k.legal_overdue.is_(True), due=k.legal_due_on),
+            ),
+            Section(
+                "due_soon",
+                f"即将到期（剩余 {DUE_SOON_DAYS} 个工作日内）",
+                _clock_branch(
+                    "due_soon",
+                    offices,
+                    k.overdue.is_(False),
+                    k.remaining.is_not(None),
+                    k.remaining <= DUE_SOON_DAYS,
+                    due=k.due_on,
+                ),
+            ),
+            Section(
+                "to_ship",
+                "已办结待寄出结果",
+                _case_branch("to_ship", "decided", c.department_office_id, offices, c.decided_at),
+            ),
+        ]
+    if role == "dept_lead":
+        return [
+            Section("unread", "待阅", _copies("unread", user_id, False, offices)),
+            Section("read", "已阅", _copies("read", user_id, True, offices)),
+        ]
+    return []
+
+
+async def queue(
+    conn: AsyncConnection, role: str, user_id: str, scope: Scope, today: date, limit: int
+) -> dict[str, tuple[int, list[dict[str, Any]]]]:
+    """section key → (how many in all, the first ``limit`` rows), for every section of ROLE; one
+    statement (plus one for the offices of a region scope)."""
+    offices = await scope_offices(conn, scope)
+    parts = sections(role, user_id, offices, today)
+    if not parts:
+        return {}
+    branches = [select(*s.statement.limit(limit).subquery().c) for s in parts]
+    found: dict[str, tuple[int, list[dict[str, Any]]]] = {s.key: (0, []) for s in parts}
+    for row in (await conn.execute(union_all(*branches))).mappings():
+        rows = found[row["section"]][1]
+        rows.append(dict(row))
+        found[row["section"]] = (int(row["total"]), rows)
+    for _total, rows in found.values():
+        rows.sort(key=lambda r: int(r["n"]))
+    return found
+
+
+# --------------------------------------------------------------------------- 办件档案
+
+
+@dataclass(frozen=True)
+class ArchiveQuery:
+    case_no: str | None = None
+    package_code: str | None = None
+    """The compact code (19 characters), as stored."""
+    applicant_name: str | None = None
+    phone: str | None = None
+    id_hash: str | None = None
+    matter_id: str | None = None
+    states: Sequence[str] = ()
+    collected_from: datetime | None = None
+    collected_to: datetime | None = None
+
+
+async def archive_page(
+    conn: AsyncConnection, scope: Scope, q: ArchiveQuery, after: tuple[datetime, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """Cases matching every key given, newest first, after the keyset ``after``, within scope
+    (either office of the case); at most ``limit``. Each key has its index (migration 0021)."""
+    c = t.cases.c
+    where: list[ColumnElement[bool]] = []
+    if q.case_no:
+        where.append(c.case_no == q.case_no)
+    if q.applicant_name:
+        where.append(c.applicant_name == q.applicant_name)
+    if q.phone:
+        where.append(c.applicant_phone == q.phone)
+    if q.id_hash:
+        where.append(c.applicant_id_hash == q.id_hash)
+    if q.matter_id:
+        where.append(c.matter_id == q.matter_id)
+    if q.states:
+        where.append(c.state.in_(list(q.states)))
+    if q.collected_from:
+        where.append(c.collected_at >= q.collected_from)
+    if q.collected_to:
+        where.append(c.collected_at < q.collected_to)
+    if q.package_code:
+        where.append(
+            exists().where(and_(t.packages.c.case_id == c.id, t.packages.c.code == q.package_code)).correlate(t.cases)
+        )
+    if after is not None:
+        at, case_id = after
+        where.append(tuple_(c.collected_at, c.id) < tuple_(literal(at, c.collected_at.type), literal(case_id)))
+    offices = None if scope.everything else await scope_offices(conn, scope)
+    if offices is not None:
+        where.append(
+            or_(c.window_office_id.in_(offices), c.department_office_id.in_(offices)) if offices else literal(False)
+        )
+    window, dept = t.offices.alias("w"), t.offices.alias("d")
+    query = (
+        select(
+            c.id,
+            c.case_no,
+            c.collected_at,
+            c.state,
+            c.applicant_name,
+            c.applicant_phone,
+            c.applicant_id_hash.is_not(None).label("has_id_number"),
+            _matter().label("matter_name"),
+            c.window_office_id,
+            c.department_office_id,
+            window.c.name.label("window_name"),
+            dept.c.name.label("department_name"),
+        )
+        .select_from(
+            t.cases.join(window, window.c.id == c.window_office_id).join(dept, dept.c.id == c.department_office_id)
+        )
+        .where(*where)
+        .order_by(c.collected_at.desc(), c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+# --------------------------------------------------------------------------- 过程信息
+
+
+async def case_history(conn: AsyncConnection, case_id: str) -> list[dict[str, Any]]:
+    """Every committed event of the case and of its packages (their ordering key is the case), in
+    the order committed: type, envelope (actor, occurred_at, data)."""
+    from adapters.db.tables import outbox
+
+    query = (
+        select(outbox.c.seq, outbox.c.type, outbox.c.payload, outbox.c.package_id)
+        .where(outbox.c.ordering_key == case_id)
+        .order_by(outbox.c.seq)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+async def names(conn: AsyncConnection, user_ids: Sequence[str], office_ids: Sequence[str]) -> dict[str, str]:
+    """Names of users and offices by id, in one statement (unknown ids are left out)."""
+    users = select(t.users.c.id, t.users.c.name).where(t.users.c.id.in_(sorted(set(user_ids)) or [""]))
+    offices = select(t.offices.c.id, t.offices.c.name).where(t.offices.c.id.in_(sorted(set(office_ids)) or [""]))
+    return {i: n for i, n in (await conn.execute(union_all(users, offices))).all()}
+
+
+__all__ = ["ArchiveQuery", "Section", "archive_page", "case_history", "names", "queue", "sections"]
