@@ -7,9 +7,7 @@ rates measured in the same run:
 The case events are made first (cases registered, forwarded, received, accepted and decided
 through the real services), then the relay publishes them and the chosen groups drain the queue.
 
-Raw and ours alternate, three times each (--runs); medians, with the 1-minute load average.
-
-Run:  .venv/bin/python bench/bench_workers.py [--cases 400] [--runs 3] [--group projections --group deadlines]
+Run:  .venv/bin/python bench/bench_workers.py [--cases 400] [--group projections --group deadlines]
 Needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 (scripts/services.sh).
 """
 
@@ -17,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
 import sys
 import time
 import uuid
@@ -58,9 +54,6 @@ from worker.deadlines import DeadlineSettings, DeadlineWatcher
 from worker.group import start_groups, stop_tickers
 from worker.projections import Projector
 from worker.relay import OutboxRelay
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import consumer_stats
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -207,8 +200,6 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float]:
     while any([await bus.depth(g) for g in chosen.values()]):
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - started
-    rate = events * len(names) / elapsed
-    print(f"  ours: {rate:7.0f} events/s; {consumer_stats(bus)}; load {load():4.2f}", flush=True)
     await stop_tickers(tickers)
     await bus.close()
     await engine.dispose()
@@ -224,32 +215,21 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float]:
     return events * len(names), elapsed
 
 
-def load() -> float:
-    return os.getloadavg()[0]
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=400)
-    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--group", action="append", choices=["projections", "deadlines"])
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
     names = args.group or ["projections", "deadlines"]
-    consumes, pgs, ours, loads = [], [], [], []
-    for n in range(args.runs):
-        consumes.append(await raw_consume(10_000))
-        pgs.append(await raw_read_and_write(args.seconds))
-        print(f"  raw #{n + 1}: acks {consumes[-1]:7.0f}/s, database steps {pgs[-1]:6.0f} tx/s; load {load():4.2f}")
-        handled, elapsed = await workers(args.cases, names)
-        ours.append(handled / elapsed)
-        loads.append(load())
-    consume, pg, rate = (statistics.median(v) for v in (consumes, pgs, ours))
+    consume = await raw_consume(10_000)
+    pg = await raw_read_and_write(args.seconds)
+    handled, elapsed = await workers(args.cases, names)
+    ours = handled / elapsed
     print(f"raw aio-pika consumed acks/s (prefetch 256):        {consume:9.0f}")
-    print(f"{'figure (median of ' + str(args.runs) + ')':<52} {'ours':>8} {'raw':>8} {'ratio':>7} {'load':>5}")
-    label = f"groups {'+'.join(names)} events/s"
-    print(f"{label:<52} {rate:8.0f} {pg:8.0f} {rate / pg:7.1%} {statistics.median(loads):5.2f}")
-    print("raw = asyncpg 10 reads + 1 upsert per transaction, 8 connections, tx/s (one database step per event)")
+    print(f"raw asyncpg 10 reads + 1 upsert per tx (8 conns):   {pg:9.0f} tx/s")
+    print(f"groups {'+'.join(names)}: {handled} deliveries in {elapsed:5.1f} s = {ours:9.0f} events/s")
+    print(f"ratio ours / raw database step:                     {ours / pg:9.1%}")
 
 
 if __name__ == "__main__":

@@ -6,26 +6,20 @@ import argparse
 import asyncio
 import re
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
 
 
 def run_service(main: Coroutine[Any, Any, T]) -> T:
-    """Run a long-lived service (serve, worker) on uvloop: its event loop costs less CPU per
-    request and per message than asyncio's own. uvloop is a dependency wherever it exists (not on
-    Windows): a missing one is an installation error, never a silent fallback."""
-    return service_runner()(main)
-
-
-def service_runner() -> Callable[[Coroutine[Any, Any, T]], T]:
-    """``uvloop.run`` except on Windows (which uvloop does not support), where ``asyncio.run``."""
-    if sys.platform == "win32":  # pragma: no cover - uvloop is not declared there
-        return asyncio.run
-    import uvloop
-
-    return uvloop.run
+    """Run a long-lived service (serve, worker) on uvloop where it is installed: its event loop
+    costs less CPU per request and per message than asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 class CliError(Exception):

@@ -28,9 +28,8 @@ effect; the redelivered message then finds ``s == p + 1``, runs the handler agai
 since every handler is idempotent (inbox, unique keys, or a recomputation from the case) — and
 moves the position. So the gate needs nothing from the groups but idempotence, and holds for any
 number of processes: a successor goes ahead only once the position shows its predecessor done.
-Within a batch the messages are put in sequence order per key and gated in that order; those
-that must wait are held (:class:`PartlyHeld`: with the later messages of their key, which wait
-for them too) and the rest of the batch goes on.
+Within a batch the messages are put in sequence order per key and gated in that order; if any
+must wait, the batch fails as a whole and the bus takes its messages one by one.
 """
 
 from __future__ import annotations
@@ -43,17 +42,15 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park, PartlyHeld
+from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 from adapters.db.tables import inbox, outbox
-from adapters.db.types import UtcDateTime
 from adapters.db.worker_tables import consumer_gaps, consumer_positions
 
 log = logging.getLogger("handoff.order")
@@ -73,17 +70,31 @@ def envelope_of(message: Incoming) -> dict[str, Any]:
 
 
 def idempotent_batch(engine: AsyncEngine, consumer: str, effect: Effect) -> BatchHandler:
-    """Several messages in one transaction: one inbox insert for all (:func:`first_deliveries`),
-    then the effects of the messages not seen before, in order. Any failure rolls back all of them
-    (the consumer then handles them one by one)."""
+    """Several messages in one transaction: one multi-row inbox insert, then the effects of the
+    messages not seen before, in order. Any failure rolls back all of them (the consumer then
+    handles them one by one)."""
 
     async def handle(messages: Sequence[Incoming]) -> None:
         envelopes = [envelope_of(m) for m in messages]
+        now = datetime.now(UTC)
         async with engine.begin() as conn:
-            fresh = await first_deliveries(conn, consumer, [m.message_id for m in messages], datetime.now(UTC))
+            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            fresh = set(
+                (
+                    await conn.execute(
+                        dialect_insert(inbox)
+                        .values(
+                            [{"message_id": m.message_id, "consumer": consumer, "handled_at": now} for m in messages]
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(inbox.c.message_id)
+                    )
+                ).scalars()
+            )
+            done: set[str] = set()
             for message, envelope in zip(messages, envelopes, strict=True):
-                if message.message_id in fresh:
-                    fresh.discard(message.message_id)
+                if message.message_id in fresh and message.message_id not in done:
+                    done.add(message.message_id)
                     await effect(envelope, conn)
 
     return handle
@@ -93,41 +104,18 @@ def idempotent(engine: AsyncEngine, consumer: str, effect: Effect) -> Handler:
     async def handle(message: Incoming) -> None:
         envelope = envelope_of(message)
         async with engine.begin() as conn:
-            if not await first_deliveries(conn, consumer, [message.message_id], datetime.now(UTC)):
+            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            first = await conn.execute(
+                dialect_insert(inbox)
+                .values(message_id=message.message_id, consumer=consumer, handled_at=datetime.now(UTC))
+                .on_conflict_do_nothing()
+                .returning(inbox.c.message_id)
+            )
+            if first.first() is None:
                 return  # handled before: nothing twice
             await effect(envelope, conn)
 
     return handle
-
-
-_PG_INBOX = text(
-    "INSERT INTO inbox (message_id, consumer, handled_at) "
-    "SELECT m, CAST(:consumer AS varchar), CAST(:handled_at AS timestamptz) FROM unnest(CAST(:ids AS varchar[])) AS m "
-    "ON CONFLICT DO NOTHING RETURNING message_id"
-).bindparams(bindparam("ids", type_=ARRAY(String)), bindparam("handled_at", type_=UtcDateTime()))
-"""One statement whatever the number of messages (an array parameter), so it is parsed and
-planned once per connection, not once per batch size."""
-
-
-async def first_deliveries(conn: AsyncConnection, consumer: str, message_ids: Sequence[str], now: datetime) -> set[str]:
-    """Record these messages in ``consumer``'s inbox; return those never recorded before (the rest
-    were handled already). PostgreSQL: one ``INSERT … SELECT FROM unnest(:ids)``; SQLite: one
-    cached single-row insert per message."""
-    ids = list(dict.fromkeys(message_ids))
-    if conn.dialect.name == "postgresql":
-        rows = await conn.execute(_PG_INBOX, {"ids": ids, "consumer": consumer, "handled_at": now})
-        return {str(r[0]) for r in rows}
-    fresh: set[str] = set()
-    for message_id in ids:
-        row = await conn.execute(
-            sqlite_insert(inbox)
-            .values(message_id=message_id, consumer=consumer, handled_at=now)
-            .on_conflict_do_nothing()
-            .returning(inbox.c.message_id)
-        )
-        if row.first() is not None:
-            fresh.add(message_id)
-    return fresh
 
 
 def affected_cases(messages: Sequence[Incoming]) -> tuple[bool, list[str]]:
@@ -229,17 +217,13 @@ class OrderGate:
             ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
             gated = [p for _, p in ordered if p is not None]
             verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
-            # a message that must wait is held with its key's later ones (they wait for it too);
-            # the others of the batch go on
-            waiting = frozenset(m.message_id for m, p in ordered if p is not None and verdicts[id(p)] is Verdict.HOLD)
-            go = (Verdict.APPLY, Verdict.REPLAY)
-            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
+            if any(v is Verdict.HOLD for v in verdicts.values()):
+                raise Hold("a message of the batch waits for its predecessor")
+            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] is not Verdict.SKIP]
             if chosen:
                 await inner(chosen)
-            applied = [p for p in gated if verdicts[id(p)] in go]
+            applied = [p for p in gated if verdicts[id(p)] is not Verdict.SKIP]
             await self.applied(applied, replayed=[p for p in gated if verdicts[id(p)] is Verdict.REPLAY])
-            if waiting:
-                raise PartlyHeld(waiting)
 
         return handle
 

@@ -33,16 +33,14 @@ announcement keys make each notice happen once.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import String, and_, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -50,7 +48,7 @@ from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import checkpoints
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_all_for_transaction
+from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
@@ -248,19 +246,14 @@ class DeadlineWatcher:
     async def recompute(self, *case_ids: str) -> None:
         """Recompute the clocks of these cases, in one transaction (locks in id order)."""
         today, now = self.today(), self.deps.clock.now()
-        ids = sorted(set(case_ids))
         async with self.engine.begin() as conn:
             await lock_clocks(conn, exclusive=False)
-            await lock_all_for_transaction(conn, [f"clock:{case_id}" for case_id in ids])
-            cases = await ConnectionReader(conn, self.cipher).cases.get_many(ids)
-            await upsert_clock_rows(
-                conn,
-                [
-                    clock_row(cases[case_id], self.calendar, today, now, self.settings.prereview_days)
-                    for case_id in ids
-                    if case_id in cases
-                ],
-            )
+            reader = ConnectionReader(conn, self.cipher)
+            for case_id in sorted(set(case_ids)):
+                await lock_for_transaction(conn, f"clock:{case_id}")
+                case = await reader.cases.get(case_id)
+                if case is not None:
+                    await _upsert(conn, clock_row(case, self.calendar, today, now, self.settings.prereview_days))
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
@@ -516,11 +509,9 @@ class ClockInputs:
 
 
 async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
-    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id): on PostgreSQL
-    one statement through asyncpg (:data:`_PG_INPUTS`), elsewhere three — the clock rows, their
-    stages, their extensions. The caller holds the exclusive :func:`lock_clocks`."""
-    if conn.dialect.name == "postgresql":
-        return await _pg_clock_inputs(conn, after, only_before, limit)
+    """The clock inputs of the next ``limit`` watched cases after ``after`` (by id), in three
+    statements: the clock rows, their stages, their extensions. The caller holds the exclusive
+    :func:`lock_clocks`."""
     k = case_clocks.c
     watched: Any = and_(k.watching.is_(True), k.case_id > after)
     if only_before is not None:
@@ -551,74 +542,33 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
     accepted = sorted(case_id for case_id, i in found.items() if i.accepted_on is not None)  # with a clock
     if not accepted:
         return list(found.values())
-    step = _IN_CHUNK
+    step = len(accepted) if conn.dialect.name == "postgresql" else _IN_CHUNK
     stages, extensions = t.case_stages, t.case_extensions
     for start in range(0, len(accepted), step):
         ids = accepted[start : start + step]
         for s in await conn.execute(
             select(stages.c.case_id, stages.c.type, stages.c.start_on, stages.c.end_on, stages.c.limit_days)
-            .where(stages.c.case_id.in_(ids))
+            .where(_among(conn, stages.c.case_id, ids))
             .order_by(stages.c.case_id, stages.c.seq)
         ):
             found[s[0]].stages.append(StagePeriod(type=s[1], start=s[2], end=s[3], limit=s[4]))
         for e in await conn.execute(
             select(extensions.c.case_id, extensions.c.days)
-            .where(extensions.c.case_id.in_(ids))
+            .where(_among(conn, extensions.c.case_id, ids))
             .order_by(extensions.c.case_id, extensions.c.seq)
         ):
             found[e[0]].extensions.append(e[1])
     return list(found.values())
 
 
-_PG_INPUTS = (
-    "SELECT k.case_id, k.collected_on, k.accepted_on, k.limit_days, k.decided_on, k.legal_limit_days, "
-    "k.prereview_due_on IS NOT NULL OR k.iou_due_on IS NOT NULL, k.stage_limits, "
-    + ", ".join(f"k.{n}" for n in ("forwarding_due_on", "promised", "due_on", "used", "remaining", "paused"))
-    + ", "
-    + ", ".join(f"k.{n}" for n in ("provisional", "overdue", "legal_due_on", "legal_overdue", "as_of"))
-    + ", CASE WHEN k.accepted_on IS NOT NULL THEN ARRAY(SELECT ROW(s.type, s.start_on, s.end_on, s.limit_days) "
-    "FROM case_stages s WHERE s.case_id = k.case_id ORDER BY s.seq) END, "
-    "CASE WHEN k.accepted_on IS NOT NULL THEN ARRAY(SELECT e.days "
-    "FROM case_extensions e WHERE e.case_id = k.case_id ORDER BY e.seq) END "
-    "FROM case_clocks k WHERE k.watching IS TRUE AND k.case_id > $1 AND ($3::date IS NULL OR k.as_of < $3::date) "
-    "ORDER BY k.case_id LIMIT $2"
-)
-"""A chunk's clock inputs in one statement, stages and extensions as arrays beside each row."""
-
-
-async def driver_connection(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under ``conn``, in ``conn``'s transaction: bulk reads and writes of
-    many rows skip SQLAlchemy's per-row work (asyncpg prepares and caches each statement)."""
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
-async def _pg_clock_inputs(
-    conn: AsyncConnection, after: str, only_before: date | None, limit: int
-) -> list[ClockInputs]:
-    driver = await driver_connection(conn)
-    found = []
-    for r in await driver.fetch(_PG_INPUTS, after, limit, only_before):
-        limits = json.loads(r[7]) if isinstance(r[7], str) else r[7]  # decoded by SQLAlchemy's json codec
-        own = bool(r[6]) or bool(limits)
-        found.append(
-            ClockInputs(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                own,
-                tuple(r[8:19]),
-                [StagePeriod(type=s[0], start=s[1], end=s[2], limit=s[3]) for s in r[19] or ()],
-                list(r[20] or ()),
-            )
-        )
-    return found
-
-
 _IN_CHUNK = 500
+
+
+def _among(conn: AsyncConnection, column: Any, ids: list[str]) -> Any:
+    """``column = ANY(:ids)`` on PostgreSQL (one array parameter), ``IN (…)`` elsewhere."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return column.in_(ids)
 
 
 _CALENDAR_FIELDS = (
@@ -686,27 +636,25 @@ _PG_COLUMNS = (
     ("as_of", "date"),
     ("updated_at", "timestamptz"),
 )
-_PG_NAMES = tuple(name for name, _ in _PG_COLUMNS)
-_PG_UPDATE = (
+_PG_UPDATE = text(
     "UPDATE case_clocks SET "
-    + ", ".join(f"{name} = v.{name}" for name in _PG_NAMES)
-    + " FROM unnest($1::varchar[], "
-    + ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_PG_COLUMNS, start=2))
+    + ", ".join(f"{name} = v.{name}" for name, _ in _PG_COLUMNS)
+    + " FROM unnest(CAST(:case_id AS varchar[]), "
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_COLUMNS)
     + ") AS v(case_id, "
-    + ", ".join(_PG_NAMES)
+    + ", ".join(name for name, _ in _PG_COLUMNS)
     + ") WHERE case_clocks.case_id = v.case_id"
 )
 
 
 async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Write the calendar's fields of recomputed clock rows over their rows: one
-    ``UPDATE … FROM unnest(…)`` on PostgreSQL (through asyncpg: the arrays are bound as they
-    are), an executemany elsewhere."""
+    ``UPDATE … FROM unnest(…)`` on PostgreSQL, an executemany elsewhere."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        driver = await driver_connection(conn)
-        await driver.execute(_PG_UPDATE, *([row[name] for row in rows] for name in ("case_id", *_PG_NAMES)))
+        columns = {name: [row[name] for row in rows] for name in ("case_id", *(n for n, _ in _PG_COLUMNS))}
+        await conn.execute(_PG_UPDATE, columns)
         return
     keyed = [{**row, "b_case_id": row["case_id"]} for row in rows]
     names = [name for name, _ in _PG_COLUMNS]
@@ -718,26 +666,10 @@ async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
     )
 
 
-async def upsert_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Write whole clock rows (:func:`clock_row`), new or not: one ``INSERT … ON CONFLICT DO
-    UPDATE`` statement, executed for all the rows at once."""
-    if not rows:
-        return
-    await conn.execute(_upsert_statement(conn.dialect.name), list(rows))
-
-
-_UPSERTS: dict[str, Any] = {}
-
-
-def _upsert_statement(dialect: str) -> Any:
-    found = _UPSERTS.get(dialect)
-    if found is None:
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(case_clocks)
-        found = _UPSERTS[dialect] = insert.on_conflict_do_update(
-            index_elements=[case_clocks.c.case_id],
-            set_={c.name: insert.excluded[c.name] for c in case_clocks.c if c.name != "case_id"},
-        )
-    return found
+async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
+    if done.rowcount == 0:
+        await conn.execute(case_clocks.insert().values(**row))
 
 
 def _owed_by_date(owed: Sequence[Mapping[str, str]] | None) -> list[tuple[tuple[date, date], tuple[str, ...]]]:

@@ -23,8 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -33,7 +32,7 @@ from adapters.broker.bus import Incoming
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_all_for_transaction
+from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import INDICATOR_COUNTS, case_facts, indicator_days, indicator_stage_days
 from handoff.case import Case, CaseState
@@ -142,39 +141,29 @@ class Projector:
             await self.project(*case_ids)
 
     async def project(self, *case_ids: str) -> None:
-        """Recompute the facts of these cases, in one transaction: their locks in one statement (in
-        id order, so two processes projecting overlapping batches cannot deadlock), the cases in
-        one, their old facts in one; the indicators' changes summed per day and office pair and
-        written in key order, the facts in one upsert."""
+        """Recompute the facts of these cases, in one transaction (locks taken in id order, so two
+        processes projecting overlapping batches cannot deadlock)."""
         today = local_date(self.clock.now())
         points = await self._office_points()
-        ids = sorted(set(case_ids))
-        now = self.clock.now()
         async with self.engine.begin() as conn:
-            await lock_all_for_transaction(conn, [f"facts:{case_id}" for case_id in ids])
-            cases = await ConnectionReader(conn, self.cipher).cases.get_many(ids)
-            olds = {
-                r["case_id"]: dict(r)
-                for r in (await conn.execute(_facts_statement(conn.dialect.name), {"ids": ids})).mappings()
-            }
-            days: dict[tuple[Any, ...], dict[str, float]] = {}
-            stage_days: dict[tuple[Any, ...], dict[str, int]] = {}
-            rows = []
-            for case_id in ids:
-                case = cases.get(case_id)
-                if case is None:
-                    continue
-                new = fact_row(case, self.calendar, today, points)
-                old = olds.get(case_id)
-                _sum_days(days, new, contribution(new), contribution(old))
-                _sum_stages(stage_days, new, old)
-                rows.append({**new, "updated_at": now})
-            for key in sorted(days):
-                await _add(conn, key, days[key])
-            for key in sorted(stage_days):
-                await _add_stages(conn, key, stage_days[key])
-            if rows:
-                await conn.execute(_facts_upsert(conn.dialect.name), rows)
+            for case_id in sorted(set(case_ids)):
+                await self._project(conn, case_id, today, points)
+
+    async def _project(self, conn: AsyncConnection, case_id: str, today: date, points: Mapping[str, Point]) -> None:
+        await lock_for_transaction(conn, f"facts:{case_id}")
+        case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
+        if case is None:
+            return
+        new = fact_row(case, self.calendar, today, points)
+        old_row = (await conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))).mappings().first()
+        old = dict(old_row) if old_row is not None else None
+        await _add(conn, new, contribution(new), contribution(old))
+        await _add_stages(conn, new, old)
+        values = {**new, "updated_at": self.clock.now()}
+        if old is None:
+            await conn.execute(case_facts.insert().values(**values))
+        else:
+            await conn.execute(case_facts.update().where(case_facts.c.case_id == case_id).values(**values))
 
     async def recover(self) -> None:
         """Facts for cases that have none (registered before this projection existed)."""
@@ -224,83 +213,42 @@ def _upsert(conn: AsyncConnection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-_STATEMENTS: dict[tuple[str, str], Any] = {}
-
-
-def _facts_statement(dialect: str) -> Any:
-    """The facts rows of the cases ``ids`` (one array parameter on PostgreSQL)."""
-    found = _STATEMENTS.get((dialect, "facts"))
-    if found is None:
-        ids = (
-            case_facts.c.case_id == any_(bindparam("ids", type_=ARRAY(String)))
-            if dialect == "postgresql"
-            else case_facts.c.case_id.in_(bindparam("ids", expanding=True))
-        )
-        found = _STATEMENTS[(dialect, "facts")] = select(case_facts).where(ids)
-    return found
-
-
-def _facts_upsert(dialect: str) -> Any:
-    found = _STATEMENTS.get((dialect, "upsert"))
-    if found is None:
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(case_facts)
-        found = _STATEMENTS[(dialect, "upsert")] = insert.on_conflict_do_update(
-            index_elements=[case_facts.c.case_id],
-            set_={c.name: insert.excluded[c.name] for c in case_facts.c if c.name != "case_id"},
-        )
-    return found
-
-
-def _sum_days(
-    days: dict[tuple[Any, ...], dict[str, float]],
-    row: Mapping[str, Any],
-    new: dict[str, float],
-    old: dict[str, float],
-) -> None:
-    key = (row["collected_on"], row["window_office_id"], row["department_office_id"])
-    total = days.setdefault(key, dict.fromkeys(new, 0.0))
-    for k in new:
-        total[k] += new[k] - old[k]
-
-
-def _sum_stages(
-    stage_days: dict[tuple[Any, ...], dict[str, int]], new: Mapping[str, Any], old: Mapping[str, Any] | None
-) -> None:
-    before: dict[str, list[int]] = dict(old["stages"]) if old else {}
-    after: dict[str, list[int]] = dict(new["stages"])
-    for stage_type in set(before) | set(after):
-        b, a = before.get(stage_type, [0, 0, 0]), after.get(stage_type, [0, 0, 0])
-        key = (new["collected_on"], new["window_office_id"], new["department_office_id"], stage_type)
-        total = stage_days.setdefault(key, {"stages": 0, "working_days": 0, "calendar_days": 0})
-        total["stages"] += a[0] - b[0]
-        total["working_days"] += a[1] - b[1]
-        total["calendar_days"] += a[2] - b[2]
-
-
-async def _add(conn: AsyncConnection, key: tuple[Any, ...], delta: dict[str, float]) -> None:
+async def _add(conn: AsyncConnection, row: Mapping[str, Any], new: dict[str, float], old: dict[str, float]) -> None:
+    delta = {k: new[k] - old[k] for k in new}
     if not any(delta.values()):
         return
-    day, window, department = key
-    ids = {"day": day, "window_office_id": window, "department_office_id": department}
-    values = {k: (v if k == "distance_saved_km" else int(v)) for k, v in delta.items()}
-    insert = _upsert(conn)(indicator_days).values(**ids, **values)
+    key = {
+        "day": row["collected_on"],
+        "window_office_id": row["window_office_id"],
+        "department_office_id": row["department_office_id"],
+    }
+    insert = _upsert(conn)(indicator_days).values(**key, **delta)
     await conn.execute(
         insert.on_conflict_do_update(
-            index_elements=list(ids),
+            index_elements=list(key),
             set_={k: getattr(indicator_days.c, k) + getattr(insert.excluded, k) for k in delta},
         )
     )
 
 
-async def _add_stages(conn: AsyncConnection, key: tuple[Any, ...], delta: dict[str, int]) -> None:
-    if not any(delta.values()):
-        return
-    day, window, department, stage_type = key
-    ids = {"day": day, "window_office_id": window, "department_office_id": department, "stage_type": stage_type}
-    insert = _upsert(conn)(indicator_stage_days).values(**ids, **delta)
-    await conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=list(ids),
-            set_={k: getattr(indicator_stage_days.c, k) + getattr(insert.excluded, k) for k in delta},
+async def _add_stages(conn: AsyncConnection, new: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
+    before: dict[str, list[int]] = dict(old["stages"]) if old else {}
+    after: dict[str, list[int]] = dict(new["stages"])
+    for stage_type in sorted(set(before) | set(after)):
+        b, a = before.get(stage_type, [0, 0, 0]), after.get(stage_type, [0, 0, 0])
+        delta = {"stages": a[0] - b[0], "working_days": a[1] - b[1], "calendar_days": a[2] - b[2]}
+        if not any(delta.values()):
+            continue
+        key = {
+            "day": new["collected_on"],
+            "window_office_id": new["window_office_id"],
+            "department_office_id": new["department_office_id"],
+            "stage_type": stage_type,
+        }
+        insert = _upsert(conn)(indicator_stage_days).values(**key, **delta)
+        await conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=list(key),
+                set_={k: getattr(indicator_stage_days.c, k) + getattr(insert.excluded, k) for k in delta},
+            )
         )
-    )

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -33,7 +33,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing, PartlyHeld
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 
@@ -472,105 +472,13 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-@dataclass
-class _Delivery:
-    message: AbstractIncomingMessage
-    incoming: Incoming
-    key: str
-    acks: _Acks
-
-
-class _Acks:
-    """The acknowledgements of one channel: one ``ack(multiple=True)`` for a run of messages.
-
-    An ``ack(multiple=True)`` of delivery tag T acknowledges every message of the channel up to T,
-    so it is sent only once every message up to T is settled (acknowledged now, or before by its
-    own ack when it went to a retry, hold or parked queue), and T itself is one to acknowledge:
-    ``floor`` is the highest tag up to which all are settled (a channel's tags are consecutive from
-    1). A message settled above the floor (an earlier one still in hand) waits for it; after
-    ``wait`` seconds it is acknowledged by itself, so a slow message never holds back the acks —
-    nor the prefetch window — of those after it. A new channel (a reconnection) gets a new
-    :class:`_Acks`: the acks of the old one are lost with it, and the broker delivers its messages
-    again (the inbox makes that harmless)."""
-
-    def __init__(self, wait: float = 0.05) -> None:
-        self.wait = wait
-        self.floor = 0
-        self._done: dict[int, AbstractIncomingMessage | None] = {}
-        """Settled tags above the floor: the message to acknowledge, or None when it was settled."""
-        self._flushing: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
-        self._sending = asyncio.Lock()
-        self.multiple_acks = 0
-        self.single_acks = 0
-
-    async def settled(self, acked: Sequence[AbstractIncomingMessage], otherwise: Sequence[int] = ()) -> None:
-        """``acked``: handled, to acknowledge; ``otherwise``: tags already settled by their own
-        ack or nack (a retry, a hold, parked), sent before this call."""
-        for message in acked:
-            if _tag(message) > self.floor:
-                self._done[_tag(message)] = message
-        for tag in otherwise:
-            if tag > self.floor:
-                self._done[tag] = None
-        # What to send is decided and sent under one lock, each frame before the next decision:
-        # the connection's frame queue is bounded, and frames waiting for room there may pass one
-        # another — a run's ack must never reach the broker before an ack it covers.
-        async with self._sending:
-            top: AbstractIncomingMessage | None = None
-            runs = 0
-            while self.floor + 1 in self._done:
-                self.floor += 1
-                done = self._done.pop(self.floor)
-                if done is not None:
-                    top, runs = done, runs + 1
-            if top is not None:
-                if runs > 1:
-                    self.multiple_acks += 1
-                else:
-                    self.single_acks += 1
-                await top.ack(multiple=runs > 1)
-        if any(m is not None for m in self._done.values()) and self._flushing is None:
-            self._flushing = asyncio.get_running_loop().call_later(self.wait, self._flush_later)
-
-    def _flush_later(self) -> None:
-        self._flushing = None
-        task = asyncio.get_running_loop().create_task(self.flush())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
-
-    async def flush(self) -> None:
-        """Acknowledge, one by one, what still waits for an earlier message."""
-        if self._flushing is not None:
-            self._flushing.cancel()
-            self._flushing = None
-        async with self._sending:
-            for tag in sorted(self._done):
-                message = self._done.get(tag)
-                if message is None or tag <= self.floor:
-                    continue
-                self._done[tag] = None
-                self.single_acks += 1
-                try:
-                    await message.ack()
-                except Exception:
-                    log.warning("could not acknowledge a message", exc_info=True)
-
-
-def _tag(message: AbstractIncomingMessage) -> int:
-    return int(message.delivery_tag or 0)
-
-
 class _Consumer:
-    """Delivers one group's messages. What has arrived is gathered into units of up to
-    ``max_batch`` messages across cases (ordering keys), at most ``lanes`` units in hand at once,
-    and a key is in one unit at a time: a case's events are handled one after another, in sequence
-    order within a unit, while different cases go in parallel and together. With a batch handler a
-    unit is offered to it in one go (one transaction); if that fails, its messages are handled one
-    by one, each to its own outcome. Without one, a unit is one key's messages, one by one. A unit
-    handled is acknowledged with one ``ack(multiple=True)`` when every earlier delivery is settled
-    (:class:`_Acks`). (Order across processes, redeliveries and retries is not this class's doing:
-    the consumers hold back a message that came early — worker/consumer.py.)"""
+    """Delivers one group's messages. Messages are spread over ``lanes`` by their ordering key, so a
+    case's events are handled one after another, while different cases go in parallel. Each lane
+    takes what has arrived (up to ``max_batch``), puts each key's messages in sequence order, and
+    offers them to the batch handler in one go; if that fails, it handles the messages one by one,
+    each to its own outcome. (Order across processes, redeliveries and retries is not the lanes'
+    doing: the consumers hold back a message that came early — worker/consumer.py.)"""
 
     def __init__(
         self,
@@ -585,30 +493,20 @@ class _Consumer:
         self.group = group
         self.handler = handler
         self.batch = batch
-        self.lanes = lanes
         self.max_batch = max_batch
         self.linger = 0.003
-        self._pending: list[_Delivery] = []
-        self._busy: set[str] = set()
-        self._units: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]] = [
+            asyncio.Queue() for _ in range(lanes)
+        ]
+        self._workers: list[asyncio.Task[None]] = []
         self._channel: AbstractChannel | None = None
-        self._trackers: dict[int, tuple[Any, _Acks]] = {}
-        """The acknowledgements of each channel messages came on (:meth:`_acks_for`)."""
         self._tag: str | None = None
         self._stopping = False
         self._resuming = asyncio.Lock()
         self._reopening: asyncio.Task[None] | None = None
-        self.acked = (0, 0)
-        self.units = 0
-        """Units handled (for the benchmarks: messages per unit)."""
-        self.messages = 0
 
     async def start(self) -> None:
-        self._dispatcher = asyncio.create_task(self._dispatch())
+        self._workers = [asyncio.create_task(self._lane(q)) for q in self._lanes]
         await self._open()
 
     async def _open(self) -> None:
@@ -620,14 +518,6 @@ class _Consumer:
         self._tag = await queue.consume(self._on_message, no_ack=False)
         if self.bus.supervisor.several:
             channel.close_callbacks.add(self._on_channel_closed)
-
-    @property
-    def ack_frames(self) -> tuple[int, int]:
-        """Acknowledgements sent so far: (multiple, single) — for the benchmarks."""
-        multiple, single = self.acked
-        for _, acks in self._trackers.values():
-            multiple, single = multiple + acks.multiple_acks, single + acks.single_acks
-        return multiple, single
 
     async def resume(self) -> None:
         """After a failover: a new channel on the live node, the topology declared again, consuming
@@ -670,12 +560,11 @@ class _Consumer:
             with contextlib.suppress(Exception):
                 queue = await self._channel.get_queue(self.group.queue, ensure=False)
                 await queue.cancel(self._tag)
-        await self._idle.wait()
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            await asyncio.gather(self._dispatcher, return_exceptions=True)
-        for _, acks in list(self._trackers.values()):
-            await acks.flush()
+        for lane in self._lanes:
+            await lane.join()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(Exception):
                 await self._channel.close()
@@ -683,120 +572,42 @@ class _Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         incoming = _incoming(message)
         key = incoming.ordering_key or incoming.message_id
-        self._pending.append(_Delivery(message, incoming, key, self._acks_for(message)))
-        self._idle.clear()
-        self._wake.set()
+        self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].put_nowait((message, incoming))
 
-    def _acks_for(self, message: AbstractIncomingMessage) -> _Acks:
-        """The acknowledgements of the channel the message came on: each channel has its own
-        delivery tags (a reconnection opens a new one behind aio-pika's robust channel, and
-        messages of the old one may still be arriving or in hand)."""
-        try:
-            channel = message.channel
-        except Exception:  # its channel is gone: nothing acknowledged there reaches the broker
-            return _Acks()
-        found = self._trackers.get(id(channel))
-        if found is None or found[0] is not channel:
-            for key, (old, acks) in list(self._trackers.items()):
-                if old.is_closed:
-                    del self._trackers[key]
-                    self.acked = (self.acked[0] + acks.multiple_acks, self.acked[1] + acks.single_acks)
-            found = self._trackers[id(channel)] = (channel, _Acks())
-        return found[1]
-
-    async def _dispatch(self) -> None:
+    async def _lane(self, queue: asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending and len(self._units) < self.lanes:
-                if self.batch is not None and len(self._pending) < self.max_batch:
-                    await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
-                unit = self._take()
-                if not unit:
-                    break  # every waiting key is in hand: the next unit to finish wakes us
-                task = asyncio.create_task(self._unit(unit))
-                self._units.add(task)
-            if not self._pending and not self._units:
-                self._idle.set()
-
-    def _take(self) -> list[_Delivery]:
-        """The next unit: waiting messages of keys not in hand, in arrival order — across keys with
-        a batch handler, one key's without — up to ``max_batch``; a key left out (in hand, or past
-        the size) keeps all its later messages waiting, so its order holds."""
-        taken: list[_Delivery] = []
-        rest: list[_Delivery] = []
-        left_out: set[str] = set(self._busy)
-        one_key: str | None = None
-        for delivery in self._pending:
-            key = delivery.key
-            fits = len(taken) < self.max_batch and (self.batch is not None or one_key in (None, key))
-            if key in left_out or not fits:
-                left_out.add(key)
-                rest.append(delivery)
-                continue
-            one_key = key
-            taken.append(delivery)
-        self._pending = rest
-        self._busy.update(d.key for d in taken)
-        return taken
-
-    async def _unit(self, unit: list[_Delivery]) -> None:
-        try:
+            taken = [await queue.get()]
+            if self.batch is not None and queue.empty():
+                await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
+            while len(taken) < self.max_batch and not queue.empty():
+                taken.append(queue.get_nowait())
             # a redelivered or held message may arrive after its successor: put them back in order
-            unit.sort(key=lambda d: (d.incoming.ordering_key, d.incoming.seq or 0))
-            await self._handle(unit)
-        except Exception:  # pragma: no cover - _handle settles every message itself
-            log.exception("a unit of %d messages failed", len(unit))
-        finally:
-            self.units += 1
-            self.messages += len(unit)
-            self._busy.difference_update(d.key for d in unit)
-            self._units.discard(asyncio.current_task())
-            self._wake.set()
+            taken.sort(key=lambda pair: (pair[1].ordering_key, pair[1].seq or 0))
+            try:
+                await self._handle(taken)
+            finally:
+                for _ in taken:
+                    queue.task_done()
 
-    async def _handle(self, unit: list[_Delivery]) -> None:
-        fresh = [d for d in unit if d.incoming.attempt == 0]
-        if self.batch is not None and len(fresh) > 1:
-            # retried messages go one by one (each to its own outcome), and so does their key
-            retried = {d.key for d in unit if d.incoming.attempt != 0}
-            together = [d for d in fresh if d.key not in retried]
-            if len(together) > 1:
-                try:
-                    await self.batch([d.incoming for d in together])
-                except PartlyHeld as held:
-                    await self._ack([d for d in together if d.incoming.message_id not in held.waiting])
-                    for d in together:
-                        if d.incoming.message_id in held.waiting:
-                            await self._quietly(self._settle(d.message, d.incoming, Hold(str(held))))
-                            await self._quietly(d.acks.settled([], [_tag(d.message)]))
-                    unit = [d for d in unit if d.key in retried]
-                except Hold:
-                    log.debug("a message of a batch of %d waits for its predecessor; one by one", len(together))
-                except Exception:
-                    log.info("batch of %d failed; handling one by one", len(together), exc_info=True)
-                else:
-                    await self._ack(together)
-                    unit = [d for d in unit if d.key in retried]
-        handled: list[_Delivery] = []
-        for delivery in unit:
+    async def _handle(self, taken: list[tuple[AbstractIncomingMessage, Incoming]]) -> None:
+        if self.batch is not None and len(taken) > 1 and all(i.attempt == 0 for _, i in taken):
+            try:
+                await self.batch([i for _, i in taken])
+            except Hold:
+                log.debug("a message of a batch of %d waits for its predecessor; one by one", len(taken))
+            except Exception:
+                log.info("batch of %d failed; handling one by one", len(taken), exc_info=True)
+            else:
+                for message, incoming in taken:
+                    await self._quietly(self._settle(message, incoming, None))
+                return
+        for message, incoming in taken:
             error: BaseException | None = None
             try:
-                await self.handler(delivery.incoming)
+                await self.handler(incoming)
             except Exception as exc:
                 error = exc
-            if decide(error, delivery.incoming.attempt, self.group) is Outcome.ACK:
-                handled.append(delivery)
-                continue
-            await self._quietly(self._settle(delivery.message, delivery.incoming, error))
-            await self._quietly(delivery.acks.settled([], [_tag(delivery.message)]))
-        await self._ack(handled)
-
-    async def _ack(self, deliveries: Sequence[_Delivery]) -> None:
-        by_channel: dict[int, tuple[_Acks, list[AbstractIncomingMessage]]] = {}
-        for d in deliveries:
-            by_channel.setdefault(id(d.acks), (d.acks, []))[1].append(d.message)
-        for acks, messages in by_channel.values():
-            await self._quietly(acks.settled(messages))
+            await self._quietly(self._settle(message, incoming, error))
 
     async def _quietly(self, settling: Any) -> None:
         try:

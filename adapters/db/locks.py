@@ -9,26 +9,10 @@ case's own row (which the API updates). SQLite has one writer and one connection
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import String, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 async def lock_for_transaction(conn: AsyncConnection, name: str) -> None:
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
-
-
-async def lock_all_for_transaction(conn: AsyncConnection, names: Sequence[str]) -> None:
-    """Several locks in one statement, taken in name order (two processes locking overlapping sets
-    cannot deadlock)."""
-    if conn.dialect.name == "postgresql" and names:
-        await conn.execute(_LOCK_ALL, {"names": sorted(set(names))})
-
-
-_LOCK_ALL = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) "
-    "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS l(n, i) ORDER BY i"
-).bindparams(bindparam("names", type_=ARRAY(String)))

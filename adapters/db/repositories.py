@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, String, Table, any_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, Boolean, Date, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -366,23 +365,13 @@ def _children_prefix(name: str) -> str:
 
 def case_statement(dialect: str, by: str) -> Any:
     """The case with all its children in one SELECT, found by ``id`` or ``tracking`` (token hash)
-    through the bound parameter ``key``, or cases by ``ids`` (the list ``keys``: one array
-    parameter on PostgreSQL, so one statement whatever their number); built once per dialect."""
+    through the bound parameter ``key``; built once per dialect."""
     found = _STATEMENTS.get((dialect, "case:" + by))
     if found is None:
+        key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
         found = select(
             t.cases, *(children.column(dialect, _children_prefix(n)) for n, children in _CASE_CHILDREN.items())
-        )
-        if by == "ids":
-            keys = (
-                t.cases.c.id == any_(bindparam("keys", type_=ARRAY(String)))
-                if dialect == "postgresql"
-                else t.cases.c.id.in_(bindparam("keys", expanding=True))
-            )
-            found = found.where(keys)
-        else:
-            key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
-            found = found.where(key == bindparam("key"))
+        ).where(key == bindparam("key"))
         _STATEMENTS[(dialect, "case:" + by)] = found
     return found
 
@@ -422,23 +411,6 @@ class SqlCases:
         statement = case_statement(conn.dialect.name, "id")
         row = (await conn.execute(statement, {"key": case_id})).mappings().first()
         return None if row is None else self._uow.track(self._load(row))
-
-    async def get_many(self, case_ids: Sequence[str]) -> dict[str, Case]:
-        """Several cases in one statement (a consumer's batch), by id; the missing ones left out."""
-        found: dict[str, Case] = {}
-        wanted = []
-        for case_id in dict.fromkeys(case_ids):
-            known = self._uow.known("case", case_id)
-            if isinstance(known, Case):
-                found[case_id] = known
-            else:
-                wanted.append(case_id)
-        if wanted:
-            conn = self._uow.conn
-            statement = case_statement(conn.dialect.name, "ids")
-            for row in (await conn.execute(statement, {"keys": wanted})).mappings():
-                found[row["id"]] = self._uow.track(self._load(row))
-        return found
 
     async def by_tracking_hash(self, token_hash: str) -> Case | None:
         conn = self._uow.conn
