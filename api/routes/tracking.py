@@ -69,7 +69,9 @@ async def tracking_by_token(c: Container, token: str) -> dict[str, Any]:
         case = await case_by_token(c, token, uow)
         packages = list(await uow.packages.for_case(case.id))
         view = tracking_view(case, packages, c.deps.calendar, today(c), token)
-        view["electronic"] = electronic_status(packages, await db_files.case_results(uow.conn, case.id), token)
+        # electronic results exist only once the case is decided: no statement for them before
+        results = await db_files.case_results(uow.conn, case.id) if case.decided_at is not None else []
+        view["electronic"] = electronic_status(packages, results, token)
         return view
 
 

@@ -34,7 +34,7 @@ in one statement, update it, its custody event, the case sequence, the outbox ro
 CASE_VIEW_STATEMENTS = 3
 """Was 15: the case in one statement (was 9), its packages in one, its SMS and its gaps in one."""
 TRACKING_PAGE_STATEMENTS = 2
-"""Was 12."""
+"""Was 12. A decided case adds one: its electronic results (issue 19)."""
 
 
 @contextmanager
