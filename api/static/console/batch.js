@@ -3,50 +3,10 @@
 // (one request, one Idempotency-Key; the server records one custody event per package).
 
 import { call, newKey, session } from "./api.js";
-import { attempt, DISCREPANCY_ZH, h, showOk, table, time } from "./ui.js";
+import { attempt, discrepancyRow, h, showOk, table, time } from "./ui.js";
 
 function discrepancyRows(pkg) {
-  return pkg.items.map((item) => {
-    const label = `${pkg.code} 第 ${item.seq} 项核对结果`;
-    const kind = h(
-      "select",
-      { name: `kind-${pkg.id}-${item.seq}`, "aria-label": label },
-      h("option", { value: "" }, "无差异"),
-      Object.entries(DISCREPANCY_ZH).map(([value, text]) => h("option", { value }, text)),
-    );
-    const pages = h("input", {
-      type: "number",
-      min: 0,
-      name: `pages-${pkg.id}-${item.seq}`,
-      "aria-label": `${pkg.code} 第 ${item.seq} 项实收页数`,
-      disabled: true,
-    });
-    const note = h("input", { name: `note-${pkg.id}-${item.seq}`, maxlength: 500, "aria-label": `${pkg.code} 第 ${item.seq} 项说明` });
-    kind.addEventListener("change", () => {
-      pages.disabled = kind.value !== "pages_differ";
-    });
-    const tr = h(
-      "tr",
-      {},
-      h("td", {}, item.seq),
-      h("td", {}, item.name),
-      h("td", {}, item.copies ?? ""),
-      h("td", {}, item.pages || ""),
-      h("td", {}, kind),
-      h("td", {}, pages),
-      h("td", {}, note),
-    );
-    tr.read = () =>
-      kind.value
-        ? {
-            item_seq: item.seq,
-            kind: kind.value,
-            ...(note.value.trim() ? { note: note.value.trim() } : {}),
-            ...(kind.value === "pages_differ" && pages.value !== "" ? { actual_pages: Number(pages.value) } : {}),
-          }
-        : null;
-    return tr;
-  });
+  return pkg.items.map((item) => discrepancyRow(item, { name: `${pkg.id}-`, label: `${pkg.code} ` }));
 }
 
 /** The batch of a scanned manifest, with the form that signs it; SHOW(message) after signing. */

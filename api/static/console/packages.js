@@ -10,6 +10,7 @@ import {
   attempt,
   CUSTODY_ZH,
   DISCREPANCY_ZH,
+  discrepancyRow,
   documentButton,
   dl,
   EXCEPTION_ZH,
@@ -76,40 +77,7 @@ function signForm(pkg, onSigned) {
     { name: "office_id", id: "sign-office" },
     mine.map((o) => h("option", { value: o.id, selected: o.id === target }, o.name)),
   );
-  const rows = pkg.items.map((item) => {
-    const kind = h(
-      "select",
-      { name: `kind-${item.seq}`, "aria-label": `第 ${item.seq} 项核对结果` },
-      h("option", { value: "" }, "无差异"),
-      Object.entries(DISCREPANCY_ZH).map(([value, label]) => h("option", { value }, label)),
-    );
-    const pages = h("input", { type: "number", min: 0, name: `pages-${item.seq}`, placeholder: "实收页数", disabled: true });
-    const note = h("input", { name: `note-${item.seq}`, maxlength: 500, placeholder: "说明" });
-    kind.addEventListener("change", () => {
-      pages.disabled = kind.value !== "pages_differ";
-    });
-    const row = h(
-      "tr",
-      {},
-      h("td", {}, item.seq),
-      h("td", {}, item.name),
-      h("td", {}, item.copies ?? ""),
-      h("td", {}, item.pages || ""),
-      h("td", {}, kind),
-      h("td", {}, pages),
-      h("td", {}, note),
-    );
-    row.read = () =>
-      kind.value
-        ? {
-            item_seq: item.seq,
-            kind: kind.value,
-            ...(note.value.trim() ? { note: note.value.trim() } : {}),
-            ...(kind.value === "pages_differ" && pages.value !== "" ? { actual_pages: Number(pages.value) } : {}),
-          }
-        : null;
-    return row;
-  });
+  const rows = pkg.items.map((item) => discrepancyRow(item));
   const key = newKey();
   const submit = h("button", { type: "submit", class: "primary" }, "签收");
   const el = h(

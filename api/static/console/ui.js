@@ -140,6 +140,59 @@ export const DISCREPANCY_ZH = {
   incomplete: "内容不完整",
   not_matching_paper: "纸质材料与电子材料不符",
 };
+/**
+ * One row of a package's sign form: the item, its check (无差异 or a discrepancy), the pages
+ * counted when they differ, a note; `row.read()` gives the discrepancy or null. Several packages on
+ * one form (整批签收) prefix the fields' NAMEs with the package id and their LABELs with its code.
+ */
+export function discrepancyRow(item, { name = "", label = "" } = {}) {
+  const field = (what) => `${what}-${name}${item.seq}`;
+  const kind = h(
+    "select",
+    { name: field("kind"), "aria-label": `${label}第 ${item.seq} 项核对结果` },
+    h("option", { value: "" }, "无差异"),
+    Object.entries(DISCREPANCY_ZH).map(([value, text]) => h("option", { value }, text)),
+  );
+  const pages = h("input", {
+    type: "number",
+    min: 0,
+    name: field("pages"),
+    placeholder: "实收页数",
+    "aria-label": `${label}第 ${item.seq} 项实收页数`,
+    disabled: true,
+  });
+  const note = h("input", {
+    name: field("note"),
+    maxlength: 500,
+    placeholder: "说明",
+    "aria-label": `${label}第 ${item.seq} 项说明`,
+  });
+  kind.addEventListener("change", () => {
+    pages.disabled = kind.value !== "pages_differ";
+  });
+  const row = h(
+    "tr",
+    {},
+    h("td", {}, item.seq),
+    h("td", {}, item.name),
+    h("td", {}, item.copies ?? ""),
+    h("td", {}, item.pages || ""),
+    h("td", {}, kind),
+    h("td", {}, pages),
+    h("td", {}, note),
+  );
+  row.read = () =>
+    kind.value
+      ? {
+          item_seq: item.seq,
+          kind: kind.value,
+          ...(note.value.trim() ? { note: note.value.trim() } : {}),
+          ...(kind.value === "pages_differ" && pages.value !== "" ? { actual_pages: Number(pages.value) } : {}),
+        }
+      : null;
+  return row;
+}
+
 export const EXCEPTION_ZH = { damaged: "破损", lost: "丢失", refused: "拒收", other: "其他" };
 export const TERMINAL = ["archived", "rejected", "closed_unsupplemented", "withdrawn"];
 
