@@ -504,9 +504,12 @@ class _Link:
     seconds it is acknowledged by itself, so a slow message never holds back the acks — nor the
     prefetch window — of those after it."""
 
-    def __init__(self, raw: Any, wait: float = 0.1) -> None:
+    def __init__(self, raw: Any, wait: float = 0.1, broken: Callable[[_Link], None] | None = None) -> None:
         self.raw = raw
         self.wait = wait
+        self.broken = broken
+        """Told when a frame could not be sent: the channel is to be renewed (its unsettled messages
+        would otherwise hold the prefetch window for good)."""
         self.closing = False
         self.lock = asyncio.Lock()
         self.floor = 0
@@ -586,7 +589,9 @@ class _Link:
                     await message.ack()
                 except Exception:
                     log.warning("could not acknowledge a message", exc_info=True)
-                    self.closing = True  # its channel is going: send nothing more on it
+                    self.closing = True  # send nothing more on it
+                    if self.broken is not None:
+                        self.broken(self)
 
     async def close(self, channel: AbstractChannel | None) -> None:
         """Send nothing more on this channel; once what is being sent is out, close ``channel``
@@ -764,7 +769,7 @@ class _Consumer:
                 del self._links[key]
                 multiple, single = self._acks_before
                 self._acks_before = (multiple + old.multiple_acks, single + old.single_acks)
-        link = self._links[id(raw)] = _Link(raw, self.ack_wait)
+        link = self._links[id(raw)] = _Link(raw, self.ack_wait, self._renew)
         return link
 
     async def _dispatch(self) -> None:
