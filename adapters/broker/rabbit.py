@@ -614,10 +614,11 @@ class _Consumer:
     """Delivers one group's messages.
 
     **Units.** What has arrived is gathered into units of up to ``max_batch`` messages across
-    cases (ordering keys), at most ``lanes`` units in hand at once, and a key is in one unit at a
-    time: a case's events are handled one after another, in sequence order within a unit, while
-    different cases go in parallel and together. Without a batch handler a unit is one key's
-    messages, handled one by one.
+    cases (ordering keys), at most ``lanes`` units in hand at once (with a batch handler, a third
+    one only once half a batch waits: under load the batches grow rather than their number), and
+    a key is in one unit at a time: a case's events are handled one after another, in sequence
+    order within a unit, while different cases go in parallel and together. Without a batch
+    handler a unit is one key's messages, handled one by one.
 
     **Batches.** With a batch handler a unit is offered to it in one go (one transaction). If
     that fails, the unit is split in halves and each half tried in turn, down to single messages,
@@ -777,6 +778,8 @@ class _Consumer:
             await self._wake.wait()
             self._wake.clear()
             while self._pending and len(self._units) < self.lanes:
+                if self.batch is not None and len(self._units) >= 2 and len(self._pending) < self.max_batch // 2:
+                    break  # two batches in hand: let the next one grow (the next arrival wakes us)
                 if self.batch is not None and len(self._pending) < self.max_batch:
                     await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
                 unit = self._take()
