@@ -965,19 +965,35 @@ class _Consumer:
         unsettled messages come again."""
         link.closing = True
         if self._stopping or (self._reopening is not None and not self._reopening.done()):
-            return
-        self._reopening = asyncio.get_running_loop().create_task(self._reopen_now(link))
+            return  # the running renewal looks at the live channel again before it ends
+        self._reopening = asyncio.get_running_loop().create_task(self._reopen_now())
 
-    async def _reopen_now(self, link: _Link) -> None:
-        channel = self._channel
-        if channel is not None and not channel.is_closed and await _over(channel, link.raw):
+    async def _reopen_now(self) -> None:
+        """While the live channel is one given up on (its link closing), close it — once what is
+        being sent on it is out — and consume on a new one."""
+        while not self._stopping:
+            channel = self._channel
+            if channel is None or channel.is_closed:
+                await self.resume()
+                if self._channel is None or self._channel.is_closed:
+                    return  # no node now: the supervisor resumes the consumers once it has one
+                continue
+            link = await self._live_link(channel)
+            if link is None or not link.closing:
+                return  # the live channel is sound
             log.warning("channel of %s refused a message; consuming on a new channel", self.group.queue)
-            # nothing more on any channel of this consumer's until the new one: what is being sent
-            # goes out first, then the close
-            for other in list(self._links.values()):
+            for other in list(self._links.values()):  # nothing more on any of them
                 other.closing = True
             await link.close(channel)
-        await self.resume()
+            await self.resume()
+
+    async def _live_link(self, channel: AbstractChannel) -> _Link | None:
+        try:
+            raw = await channel.get_underlay_channel()
+        except Exception:
+            return None
+        link = self._links.get(id(raw))
+        return link if link is not None and link.raw is raw else None
 
 
 async def _over(channel: AbstractChannel, raw: Any) -> bool:
