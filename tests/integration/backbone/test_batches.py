@@ -226,3 +226,26 @@ async def test_a_channel_that_refuses_the_retries_of_many_messages_in_hand_is_re
         assert len(rows) == len({r.event_id for r in rows}) == 20
     finally:
         await b.close()
+
+
+async def test_the_inbox_insert_is_one_prepared_statement_whatever_the_batch_size(pg):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from worker.consumer import first_deliveries
+
+    async with pg.connect() as conn:
+        for round, size in enumerate((1, 5, 17, 5)):
+            ids = [f"m-{round}-{n}" for n in range(size)]
+            async with conn.begin():
+                assert await first_deliveries(conn, "sizes", ids, datetime.now(UTC)) == set(ids)
+        async with conn.begin():
+            again = await first_deliveries(conn, "sizes", ["m-1-0", "m-2-16", "new"], datetime.now(UTC))
+            assert again == {"new"}  # those seen before are not fresh
+            prepared = (
+                await conn.execute(
+                    text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO inbox%'")
+                )
+            ).scalar_one()
+    assert prepared == 1
