@@ -504,7 +504,7 @@ class _Link:
     seconds it is acknowledged by itself, so a slow message never holds back the acks — nor the
     prefetch window — of those after it."""
 
-    def __init__(self, raw: Any, wait: float = 0.1, broken: Callable[[_Link], None] | None = None) -> None:
+    def __init__(self, raw: Any, wait: float = 0.3, broken: Callable[[_Link], None] | None = None) -> None:
         self.raw = raw
         self.wait = wait
         self.broken = broken
@@ -649,7 +649,7 @@ class _Consumer:
         self.max_batch = max_batch or min(64, max(1, group.prefetch // 2))
         """Half the prefetch window by default: the next unit gathers while one is in hand."""
         self.linger = bus.linger
-        self.ack_wait = 0.1
+        self.ack_wait = 0.3
         self._pending: list[_Delivery] = []
         self._busy: set[str] = set()
         self._units: set[asyncio.Task[None]] = set()
