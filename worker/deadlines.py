@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, any_, bindparam, select, text, update
+from sqlalchemy import String, Text, and_, any_, bindparam, cast, false, func, not_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -52,6 +52,7 @@ from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
+from handoff.calendar import ScheduleCalendar, first_difference
 from handoff.case import PREREVIEW_DAYS, Case, CaseState
 from handoff.clock import (
     FORWARDING_LIMIT_DAYS,
@@ -222,6 +223,8 @@ class DeadlineWatcher:
         self.uow = uow
         self.settings = settings
         self.interval: float | None = settings.scan_seconds
+        self._settled: ScheduleCalendar | None = None
+        """The calendar of the last full :meth:`recompute_all` (every watched row current with it)."""
 
     def today(self) -> date:
         return local_date(self.deps.clock.now())
@@ -263,15 +266,30 @@ class DeadlineWatcher:
         the clocks are read from one :class:`ClockBook`; one ``UPDATE`` writes the calendar's fields
         of the rows that changed. The rows equal :func:`clock_row` of each case: every event of a
         case recomputes its row from the case, so the row is current; a row written before rows
-        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes."""
+        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes.
+
+        After a full run the watcher remembers its calendar; the next full run (a calendar upload)
+        reads only the rows that the upload can move (:func:`clock_inputs`' ``changed_from``): a row
+        read today whose clock windows all end before the first date on which the two calendars
+        differ (:func:`handoff.calendar.first_difference`) reads the same on both."""
         today, now = self.today(), self.deps.clock.now()
-        book = ClockBook(self.calendar.current, today)
+        calendar = self.calendar.current
+        changed_from: date | None = None
+        if only_before is None and self._settled is not None:
+            changed_from = first_difference(self._settled, calendar) or date.max
+        elif self._settled is not calendar:
+            self._settled = None  # rows current with today's calendar are no longer known
+        book = ClockBook(calendar, today)
         after, count = "", 0
         while True:
             async with self.engine.begin() as conn:
                 await lock_clocks(conn, exclusive=True)
-                chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
+                chunk = await clock_inputs(
+                    conn, after, only_before, chunk_size or BULK_CHUNK, today=today, changed_from=changed_from
+                )
                 if not chunk:
+                    if only_before is None:
+                        self._settled = calendar
                     return count
                 changed: list[dict[str, Any]] = []
                 behind: list[str] = []
@@ -508,14 +526,25 @@ class ClockInputs:
     extensions: list[int] = field(default_factory=list)
 
 
-async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
+async def clock_inputs(
+    conn: AsyncConnection,
+    after: str,
+    only_before: date | None,
+    limit: int,
+    *,
+    today: date | None = None,
+    changed_from: date | None = None,
+) -> list[ClockInputs]:
     """The clock inputs of the next ``limit`` watched cases after ``after`` (by id), in three
     statements: the clock rows, their stages, their extensions. The caller holds the exclusive
-    :func:`lock_clocks`."""
+    :func:`lock_clocks`. With ``changed_from`` (and ``today``), only the rows that a calendar
+    differing from the one they were computed on from that date can move (:func:`_unmoved`)."""
     k = case_clocks.c
     watched: Any = and_(k.watching.is_(True), k.case_id > after)
     if only_before is not None:
         watched = and_(watched, k.as_of < only_before)
+    if changed_from is not None and today is not None:
+        watched = and_(watched, not_(_unmoved(today, changed_from)))
     query = (
         select(
             k.case_id,
@@ -562,6 +591,46 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
 
 
 _IN_CHUNK = 500
+
+
+def _unmoved(today: date, changed_from: date) -> Any:
+    """True (never NULL) for a clock row that a calendar changed from ``changed_from`` on leaves
+    as it is: read on ``today`` (before that date), its forwarding promise, its due dates and its
+    stages' spans all end before it — every day the reading looks at (:class:`ClockBook`: the
+    days after acceptance up to the latest of today and the due dates, each stage's span, the
+    forwarding promise's days, and their years for the provisional mark) is answered alike by
+    both calendars. A row read from its case (no limit kept, a duty with dates of its own) or
+    missing a date is never left out."""
+    k, stages = case_clocks.c, t.case_stages.c
+    stage_reaches = (
+        select(stages.case_id)
+        .where(
+            stages.case_id == k.case_id,
+            or_(stages.end_on >= changed_from, and_(stages.end_on.is_(None), stages.start_on >= changed_from)),
+        )
+        .exists()
+    )
+    if today >= changed_from:
+        return false()
+    return and_(
+        k.as_of == today,
+        k.forwarding_due_on < changed_from,
+        k.limit_days.is_not(None),
+        k.legal_limit_days.is_not(None),
+        k.prereview_due_on.is_(None),
+        k.iou_due_on.is_(None),
+        func.coalesce(cast(k.stage_limits, Text), "null").in_(["null", "[]"]),
+        or_(
+            k.accepted_on.is_(None),
+            and_(
+                k.due_on.is_not(None),
+                k.due_on < changed_from,
+                k.legal_due_on.is_not(None),
+                k.legal_due_on < changed_from,
+                not_(stage_reaches),
+            ),
+        ),
+    )
 
 
 def _among(conn: AsyncConnection, column: Any, ids: list[str]) -> Any:

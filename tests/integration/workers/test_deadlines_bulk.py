@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from adapters.calendar import packaged_schedules
 from adapters.db import domain_tables as t
 from adapters.db import queries
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
-from handoff.calendar import parse_schedule
+from handoff.calendar import Schedule, parse_schedule
 from worker.deadlines import DeadlineSettings, DeadlineWatcher, clock_row
 
 pytestmark = pytest.mark.integration
@@ -178,3 +179,54 @@ async def watched_ids(world) -> list[str]:
     async with world.engine.connect() as conn:
         query = select(case_clocks.c.case_id).where(case_clocks.c.watching.is_(True))
         return list((await conn.execute(query)).scalars())
+
+
+def shifted(schedule: Schedule, off: set[date] = frozenset(), worked: set[date] = frozenset()) -> Schedule:
+    return Schedule(
+        year=schedule.year,
+        source="测试调整",
+        holidays=frozenset((schedule.holidays | off) - worked),
+        workdays=frozenset(schedule.workdays | {d for d in worked if d.weekday() >= 5}),
+    )
+
+
+async def test_after_each_calendar_upload_every_watched_row_is_what_its_case_reads(world):
+    """Uploads that change days after today (inside the clocks' windows, at the end of the year),
+    make a weekend a working day, change a day before today, and load the next year: the rows the
+    upload cannot move are left out of the read, and every watched row still equals the per-case
+    reading of its case."""
+    w = watcher(world)
+    world.at(2026, 10, 1)
+    template = await world.register()
+    case_ids = await clone_cases(world, template, 300, seed=23)
+    world.at(2026, 12, 14)
+    today = date(2026, 12, 14)
+    await w.recompute(template, *case_ids)
+    watched = [i for i in await watched_ids(world) if i != template]
+    assert await w.recompute_all() == len(watched) + 1  # the first run reads every watched row
+
+    [y2026] = [s for s in packaged_schedules() if s.year == 2026]
+    uploads = [
+        shifted(y2026, off={date(2026, 12, 16)}),
+        shifted(y2026, off={date(2026, 12, 16), date(2026, 12, 31)}),
+        shifted(y2026, off={date(2026, 12, 31)}, worked={date(2026, 12, 19)}),
+        shifted(y2026, off={date(2026, 12, 2), date(2026, 12, 31)}, worked={date(2026, 12, 19)}),
+        parse_schedule(
+            'year = 2027\nsource = "国务院办公厅关于2027年部分节假日安排的通知"\n'
+            'holidays = ["2027-01-01", "2027-01-04", "2027-01-05"]\nworkdays = []\n'
+        ),
+    ]
+    read = []
+    for hour, schedule in enumerate(uploads, start=11):
+        world.at(2026, 12, 14, hour)  # a later upload (the calendar's fingerprint), the same day
+        async with world.engine.begin() as conn:
+            await queries.save_schedule(conn, schedule, "admin", world.clock.now())
+            await world.calendar.refresh(conn)
+        read.append(await w.recompute_all())
+        expected = await per_case_rows(world, case_ids, today)
+        stored = await stored_rows(world, case_ids)
+        assert {i: stored[i] for i in watched} == {i: expected[i] for i in watched}
+    assert read[0] < len(watched)  # the clocks that end before the 16th were not read
+    assert read[3] == len(watched) + 1  # a day before today changed: every clock is read
+    own = [i for i in watched if any(expected[i][k] for k in ("prereview_due_on", "iou_due_on", "stage_limits"))]
+    assert await w.recompute_all() == len(own)  # nothing changed: only the rows read from their case
