@@ -203,6 +203,26 @@ async def test_after_each_calendar_upload_every_watched_row_is_what_its_case_rea
     today = date(2026, 12, 14)
     await w.recompute(template, *case_ids)
     watched = [i for i in await watched_ids(world) if i != template]
+    # a case due before the year's end whose (recorded) stage runs into 2027: the upload of 2027
+    # moves nothing of its dates, but its reading is no longer provisional
+    rows = await stored_rows(world, watched)
+    [late] = [i for i in watched if rows[i]["legal_due_on"] and rows[i]["legal_due_on"] < date(2026, 12, 20)][:1]
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            insert(t.case_stages).values(
+                case_id=late,
+                seq=9,
+                id=f"{late}-s9",
+                type="hearing",
+                start_on=date(2026, 12, 21),
+                end_on=date(2027, 1, 6),
+                reason="听证",
+                legal_basis="行政许可法第四十六条",
+                opened_by="dept-zj",
+                opened_at=noon(date(2026, 12, 14)),
+            )
+        )
+    await w.recompute(late)
     assert await w.recompute_all() == len(watched) + 1  # the first run reads every watched row
 
     [y2026] = [s for s in packaged_schedules() if s.year == 2026]
