@@ -17,7 +17,14 @@ from adapters.db import queries
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
 from handoff.calendar import Schedule, parse_schedule
-from worker.deadlines import DeadlineSettings, DeadlineWatcher, clock_row
+from worker.deadlines import (
+    CalendarUpload,
+    DeadlineSettings,
+    DeadlineWatcher,
+    calendar_upload,
+    clock_inputs,
+    clock_row,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -250,3 +257,26 @@ async def test_after_each_calendar_upload_every_watched_row_is_what_its_case_rea
     assert read[3] == len(watched) + 1  # a day before today changed: every clock is read
     own = [i for i in watched if any(expected[i][k] for k in ("prereview_due_on", "iou_due_on", "stage_limits"))]
     assert await w.recompute_all() == len(own)  # nothing changed: only the rows read from their case
+
+
+async def test_the_cases_whose_stages_reach_the_changed_day_are_read_whether_named_or_looked_up(world):
+    """Too many cases with a stage reaching the first changed day to name them in one array: each
+    row's stages are looked at instead, and the same rows are read."""
+    w = watcher(world)
+    world.at(2026, 10, 1)
+    template = await world.register()
+    case_ids = await clone_cases(world, template, 120, seed=31)
+    world.at(2026, 11, 20)
+    await w.recompute(template, *case_ids)
+    today = date(2026, 11, 20)
+    for changed_from in (date(2026, 11, 25), date(2026, 12, 10), date(2027, 1, 1)):
+        async with world.engine.connect() as conn:
+            named = await calendar_upload(conn, today, changed_from)
+            looked_up = CalendarUpload(today, changed_from, None)
+            assert named.reaching  # some stages of the clones reach each of these days
+            by_name = [i.case_id for i in await clock_inputs(conn, "", None, 1000, named)]
+            by_stage = [i.case_id for i in await clock_inputs(conn, "", None, 1000, looked_up)]
+            unfiltered = [i.case_id for i in await clock_inputs(conn, "", None, 1000)]
+        assert by_name == by_stage
+        assert set(named.reaching) & set(unfiltered) <= set(by_name)
+        assert len(by_name) < len(unfiltered)
