@@ -275,10 +275,11 @@ class DeadlineWatcher:
         today, now = self.today(), self.deps.clock.now()
         calendar = self.calendar.current
         changed_from: date | None = None
-        if only_before is None and self._settled is not None:
-            changed_from = first_difference(self._settled, calendar) or date.max
-        elif self._settled is not calendar:
-            self._settled = None  # rows current with today's calendar are no longer known
+        settled, self._settled = self._settled, None  # known again once this run has gone through
+        if only_before is None and settled is not None:
+            changed_from = first_difference(settled, calendar) or date.max
+        elif only_before is not None and settled is calendar:
+            self._settled = settled  # rows behind today are brought to the same calendar
         book = ClockBook(calendar, today)
         upload = None
         if changed_from is not None:
