@@ -269,9 +269,10 @@ class DeadlineWatcher:
         kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes.
 
         After a full run the watcher remembers its calendar; the next full run (a calendar upload)
-        reads only the rows that the upload can move (:func:`clock_inputs`' ``changed_from``): a row
-        read today whose clock windows all end before the first date on which the two calendars
-        differ (:func:`handoff.calendar.first_difference`) reads the same on both."""
+        reads only the rows that the upload can move (:class:`CalendarUpload`): a row read today
+        whose clock windows all end before the first date on which the two calendars differ
+        (:func:`handoff.calendar.first_difference`) reads the same on both. A process's first run,
+        and the one after a run that failed part way, reads every watched row."""
         today, now = self.today(), self.deps.clock.now()
         calendar = self.calendar.current
         changed_from: date | None = None
