@@ -405,3 +405,63 @@ async def test_the_search_and_the_history_run_a_handful_of_statements_and_me_nam
     assert len(seen) <= 4, "\n".join(seen)  # the case, its packages, its events, the names
     assert me["office_names"]["win-441581"] == "陆丰市政务服务中心市域通办窗口"
     assert "win-441581" not in {o["id"] for o in me["offices"]}  # named, not in scope
+
+
+# =========================================================================== 已办办件
+
+
+async def test_handled_lists_the_cases_each_user_acted_on_with_their_last_step_newest_first(api):
+    first, package = await forwarded_case(api)
+    api.tick(minutes=5)
+    second = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    api.tick(minutes=5)
+    await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(api, f"/api/v1/cases/{first['id']}/accept", "dept-zj", {})
+
+    mine = await get(api, "/api/v1/archive/handled", "clerk-lf")
+    assert [r["case_no"] for r in mine["items"]] == [second["case_no"], first["case_no"]]
+    assert mine["items"][0]["step_zh"] == "窗口收件登记" and mine["items"][0]["state_zh"] == "已收件"
+    assert mine["items"][1]["step"].startswith("package.")  # the hand-over to the courier, after registering
+    assert mine["items"][0]["phone"] == "138****5678" and mine["next_cursor"] is None
+    dept = await get(api, "/api/v1/archive/handled", "dept-zj")
+    assert [(r["case_no"], r["step_zh"]) for r in dept["items"]] == [(first["case_no"], "受理")]
+    # nobody else's steps; another window's clerk acted on none of them
+    assert (await get(api, "/api/v1/archive/handled", "clerk-hf"))["items"] == []
+    assert (await get(api, "/api/v1/archive/handled", "lead-zj"))["items"] == []
+
+
+async def test_handled_filters_by_state_and_date_of_the_step_and_pages_with_a_cursor(api):
+    made = []
+    for _ in range(3):
+        made.append((await post(api, "/api/v1/cases", "clerk-lf", registration(), 201))["case_no"])
+        api.tick(days=1)
+    late, _package = await forwarded_case(api)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = await get(api, f"/api/v1/archive/handled{query}", "clerk-lf")
+        seen += [r["case_no"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [late["case_no"], *reversed(made)]
+    collected = await get(api, "/api/v1/archive/handled?state=collected", "clerk-lf")
+    assert [r["case_no"] for r in collected["items"]] == list(reversed(made))
+    day = (await get(api, "/api/v1/archive/handled", "clerk-lf"))["items"][-1]["step_at"][:10]
+    one_day = await get(api, f"/api/v1/archive/handled?from={day}&to={day}", "clerk-lf")
+    assert [r["case_no"] for r in one_day["items"]] == [made[0]]
+    for bad, word in (("cursor=not-a-cursor", "游标"), ("from=2026-03-05&to=2026-03-01", "结束日期")):
+        response = await api.client.get(f"/api/v1/archive/handled?{bad}", headers=api.auth("clerk-lf"))
+        assert response.status == 422 and word in (await response.json())["title"]
+    response = await api.client.get("/api/v1/archive/handled", headers=api.auth("courier-07"))
+    assert response.status == 403
+
+
+async def test_handled_is_one_statement_for_an_office_scope(api):
+    await forwarded_case(api)
+    await get(api, "/api/v1/me", "clerk-lf")  # the principal is read once, then cached
+    with statements(api.container.engine) as seen:
+        found = await get(api, "/api/v1/archive/handled?state=forwarded", "clerk-lf")
+    assert len(found["items"]) == 1
+    assert len(seen) <= 1, "\n".join(seen)
