@@ -314,6 +314,9 @@ async def case_events(ctx: Ctx) -> dict[str, Any]:
 
 # =========================================================================== 已办办件
 
+HANDLED_STEP_ZH = {**EVENT_ZH, "package.picked_up": "交接快递员", "package.sealed": "封装材料包"}
+"""A step as its taker did it (a courier has no 已办办件: a clerk's 揽收 is the hand-over)."""
+
 HANDLED_ROW = obj(
     [*ARCHIVE_ROW["required"], "step", "step_zh", "step_at"],
     **ARCHIVE_ROW["properties"],
@@ -373,7 +376,7 @@ async def handled(ctx: Ctx) -> dict[str, Any]:
                 "window": r["window_name"],
                 "department": r["department_name"],
                 "step": r["step_type"],
-                "step_zh": EVENT_ZH.get(r["step_type"], "办理"),
+                "step_zh": HANDLED_STEP_ZH.get(r["step_type"], "办理"),
                 "step_at": r["step_at"].isoformat(),
             }
             for r in rows

@@ -279,3 +279,50 @@ async def test_a_department_closes_an_unsupplemented_case_from_its_queue_with_it
     await expect(page.locator('[data-section="supplements"] li')).to_have_count(0)
     assert errors == []
     await page.context.close()
+
+
+async def test_handled_cases_list_what_the_clerk_did_last_and_open_the_case(site, browser):
+    case, package = await forwarded(site)
+    site.tick(minutes=5)
+    other = await post(site, "/api/v1/cases", "clerk-lf", registration(), 201)
+    site.tick(minutes=5)
+    await post(site, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(site, f"/api/v1/cases/{case['id']}/accept", "dept-zj", {})
+    page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
+    await page.locator('#nav a[data-screen="handled"]').click()
+    await expect(page.get_by_role("heading", name="已办办件")).to_be_visible()
+    rows = page.locator(".handled-results tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text(other["case_no"])
+    await expect(rows.first).to_contain_text("窗口收件登记")
+    await expect(rows.nth(1)).to_contain_text("交接快递员")
+    await expect(rows.nth(1)).to_contain_text("已受理")  # the case's state now, after the department's step
+    await no_violations(page)
+    await screenshot(page, "console-handled")
+    form = page.locator("form.handled-form")
+    await form.get_by_label("当前状态").select_option(label="已受理")
+    await form.get_by_role("button", name="查询").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(case["case_no"])
+    await form.get_by_label("办理日期从").fill("2020-01-01")
+    await form.get_by_label("至").fill("2020-01-31")
+    await form.get_by_role("button", name="查询").click()
+    await expect(page.locator(".handled-results")).to_contain_text("没有符合条件的已办办件")
+    await form.get_by_label("办理日期从").fill("")
+    await form.get_by_label("至").fill("")
+    await form.get_by_role("button", name="查询").click()
+    await rows.first.get_by_role("link", name=case["case_no"]).click()
+    await expect(page.locator(".case-no")).to_have_text(case["case_no"])
+    body = await page.locator("#view").inner_text()
+    assert "clerk-lf" not in body and "win-441581" not in body
+    assert errors == []
+    await page.context.close()
+    # the department clerk sees its own step, not the window's
+    page, errors = await open_console(browser, site, "dept-zj", DESKTOP)
+    await page.locator('#nav a[data-screen="handled"]').click()
+    rows = page.locator(".handled-results tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("受理")
+    await no_violations(page)
+    assert errors == []
+    await page.context.close()
