@@ -4,6 +4,7 @@ case's 过程信息 and the correction of the applicant's phone, over HTTP on SQ
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -120,9 +121,10 @@ async def test_the_department_sees_packages_to_sign_prereview_supplements_stages
     await post(api, f"/api/v1/cases/{cid}/decision", "dept-zj", {"outcome": "approved", "opinion": "同意"})
     todo = await get(api, "/api/v1/todo", "dept-zj")
     assert case_nos(todo, "stages") == [] and case_nos(todo, "to_ship") == [case["case_no"]]
-    # the supervisor has no queue of its own (the deadline board and the ledger are theirs)
+    # nothing late, stalled or rated: the supervisor's queue is there and empty
     supervisor = await get(api, "/api/v1/todo", "supervisor")
-    assert supervisor["sections"] == [] and supervisor["total"] == 0
+    assert [s["key"] for s in supervisor["sections"]] == ["overdue", "due_soon", "stalled", "bad_ratings", "supervised"]
+    assert supervisor["total"] == 0
 
 
 async def test_the_department_queue_lists_overdue_and_due_soon_cases_from_the_deadline_board(api):
@@ -178,10 +180,123 @@ async def test_after_remarking_a_copy_leaves_the_leads_unread_and_shows_among_re
 
 async def test_a_queue_is_read_in_two_statements_whatever_the_number_of_sections(api):
     await forwarded_case(api)
-    for user in ("clerk-lf", "dept-zj", "lead-zj"):
+    for user in ("clerk-lf", "dept-zj", "lead-zj", "courier-07", "supervisor", "admin"):
+        await get(api, "/api/v1/me", user)  # each principal is read once, then cached
         with statements(api.container.engine) as seen:
             await get(api, "/api/v1/todo?limit=5", user)
         assert len(seen) <= TODO_STATEMENTS, f"{user}: {len(seen)} statements:\n" + "\n".join(seen)
+
+
+# =========================================================================== 待办 of the courier, supervisor, admin
+
+
+async def test_the_courier_sees_what_to_pick_up_what_it_holds_and_what_it_delivered_today(api):
+    waiting = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    sealed = await post(api, f"/api/v1/cases/{waiting['id']}/packages", "clerk-lf", {}, 201)
+    case, package = await forwarded_case(api)  # handed over to courier-07
+    todo = await get(api, "/api/v1/todo", "courier-07")
+    assert todo["role"] == "courier"
+    assert [(i["case_no"], i["package_code"], i["action_zh"]) for i in section(todo, "to_pick_up")["items"]] == [
+        (waiting["case_no"], sealed["code"], "揽收")
+    ]
+    assert [(i["package_code"], i["action_zh"]) for i in section(todo, "in_hand")["items"]] == [
+        (package["code"], "送达")
+    ]
+    assert section(todo, "delivered_today")["items"] == [] and todo["total"] == 2
+    await post(api, f"/api/v1/packages/{package['id']}/delivered", "courier-07", {})
+    todo = await get(api, "/api/v1/todo", "courier-07")
+    assert section(todo, "in_hand")["items"] == []
+    assert [i["case_no"] for i in section(todo, "delivered_today")["items"]] == [case["case_no"]]
+    assert todo["total"] == 1  # what was delivered is shown, not counted
+    other = await actor(api, "courier-gz", "courier", "region:4401")
+    assert all(s["items"] == [] for s in (await get(api, "/api/v1/todo", other))["sections"])
+    api.tick(days=1)
+    assert section(await get(api, "/api/v1/todo", "courier-07"), "delivered_today")["items"] == []
+
+
+async def test_the_supervisor_sees_late_cases_stalled_packages_bad_ratings_and_its_supervisions(api):
+    from tests.integration.api.test_dashboard import command, received
+    from worker.deadlines import DeadlineSettings, DeadlineWatcher
+
+    c = api.container
+    late = await received(api)
+    await command(api, late, "accept")
+    rated = await received(api)
+    await command(api, rated, "accept")
+    await command(api, rated, "decide", outcome="approved", opinion="同意")
+    await command(api, rated, "rate", actor="applicant", score=1, comment="等了太久")
+    stuck, _package = await forwarded_case(api)  # with the courier, and left there
+    await post(api, f"/api/v1/cases/{late}/supervision", "supervisor", {"note": "群众反映进度慢，请加快办理"})
+    watcher = DeadlineWatcher(c.engine, c.cipher, c.deps.calendar, c.deps, c.uow, DeadlineSettings())
+    await OutboxFeed(c.engine, watcher.handle)()
+    api.tick(days=7)  # a week later: the 1-day case is overdue, the package has not moved for 5 working days
+    await watcher.scan()
+    todo = await get(api, "/api/v1/todo", "supervisor")
+    assert todo["role"] == "supervisor"
+    assert [i["case_id"] for i in section(todo, "overdue")["items"]] == [late]
+    assert [i["case_no"] for i in section(todo, "stalled")["items"]] == [stuck["case_no"]]
+    bad = section(todo, "bad_ratings")["items"]
+    assert [(i["case_id"], i["note"], i["due_on"]) for i in bad] == [(rated, "评价：等了太久", "2026-03-09")]
+    [supervision] = section(todo, "supervised")["items"]
+    assert (supervision["case_id"], supervision["note"]) == (late, "待答复：群众反映进度慢，请加快办理")
+    assert todo["total"] == 3  # the supervisions it issued are shown, not counted
+    await post(api, f"/api/v1/cases/{late}/supervision/answer", "dept-zj", {"answer": "已加快，明日办结"})
+    await post(api, f"/api/v1/cases/{rated}/rating/rectify", "dept-zj", {"note": "已约谈窗口人员并整改"})
+    todo = await get(api, "/api/v1/todo", "supervisor")
+    assert section(todo, "bad_ratings")["items"] == []
+    assert section(todo, "supervised")["items"][0]["note"] == "已答复：已加快，明日办结"
+    # a county supervisor sees nothing of the city's department
+    county = await actor(api, "county-supervisor", "supervisor", "region:441581")
+    county_todo = await get(api, "/api/v1/todo", county)
+    assert section(county_todo, "supervised")["items"] == []
+
+
+async def test_the_admin_sees_locked_out_users_sms_technical_failures_and_a_missing_calendar(api):
+    from adapters.db import sessions as db_sessions
+
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    now = api.clock.now()
+    async with api.container.engine.begin() as conn:
+        await db_sessions.set_password(conn, "clerk-lf", "not-a-hash", must_change=False, at=now)
+        await conn.execute(
+            t.user_credentials.update()
+            .where(t.user_credentials.c.user_id == "clerk-lf")
+            .values(failures=5, locked_until=now + timedelta(minutes=1))
+        )
+        for status, sms_id in (("technical_failure", "sms-1"), ("permanent_failure", "sms-2")):
+            await conn.execute(
+                t.notifications.insert().values(
+                    id=sms_id,
+                    event_id=f"e-{sms_id}",
+                    case_id=case["id"],
+                    recipient="13812345678",
+                    audience="applicant",
+                    template_key="receipt",
+                    params={},
+                    status=status,
+                    reason="无应答",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    todo = await get(api, "/api/v1/todo", "admin")
+    assert todo["role"] == "admin" and [s["key"] for s in todo["sections"]] == ["locked", "sms_failed"]
+    [locked] = section(todo, "locked")["items"]
+    assert (locked["case_id"], locked["subject"], locked["state_zh"], locked["note"]) == (
+        None,
+        "陈晓红（陆丰窗口）",
+        "代收窗口人员",
+        "连续 5 次登录失败",
+    )
+    [failed] = section(todo, "sms_failed")["items"]
+    assert (failed["case_no"], failed["note"]) == (case["case_no"], "收件回执短信")
+    assert todo["total"] == 2
+    api.tick(minutes=2)  # the lock-out is over
+    assert section(await get(api, "/api/v1/todo", "admin"), "locked")["items"] == []
+    api.tick(days=250)  # November: next year's 节假日安排 is due
+    todo = await get(api, "/api/v1/todo", "admin")
+    [calendar] = section(todo, "calendar")["items"]
+    assert calendar["subject"] == "2027 年节假日安排" and calendar["action_zh"] == "上传节假日安排"
 
 
 # =========================================================================== 办件档案
