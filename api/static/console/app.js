@@ -39,15 +39,20 @@ const NAV = {
     ["cases", "办件列表"],
     ["supervisions", "督办"],
   ],
-  courier: [["courier", "快递上报"]],
+  courier: [
+    ["courier", "快递上报"],
+    ["todo", "待办"],
+  ],
   supervisor: [
     ["dashboard", "监管看板"],
+    ["todo", "待办"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
     ["indicators", "评价指标"],
   ],
   admin: [
     ["admin", "系统管理"],
+    ["todo", "待办"],
     ["dashboard", "监管看板"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
