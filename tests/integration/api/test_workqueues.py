@@ -15,6 +15,7 @@ from adapters.db.tables import outbox
 from tests.support.outbox import OutboxFeed
 
 from .test_authority import actor
+from .test_documents import download, pdf_text
 from .test_journeys import post, registration
 from .test_request_path import statements
 
@@ -479,6 +480,11 @@ async def test_the_window_queue_lists_results_to_hand_out_and_pickup_records_doc
     )
     again = await get(api, f"/api/v1/cases/{case['id']}", "clerk-lf")  # stored, not only answered
     assert again["pickup"] == pickup
+    # the receipt prints what was recorded, read back from the database
+    _, body = await download(api, f"/api/v1/cases/{case['id']}/documents/pickup-receipt", "clerk-lf")
+    text = "".join(pdf_text(body).split())
+    assert "证件类型护照" in text and "证件号码E123*5678" in text and "E12345678" not in text
+    assert "领取方式自助终端领取" in text and "意见代领人持护照，已核对" in text
     assert case_nos(await get(api, "/api/v1/todo", "clerk-lf"), "pickup") == []
     assert {d["path"] for d in again["documents"]} >= {"acceptance-notice"}
 
