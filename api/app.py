@@ -8,11 +8,13 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from adapters.db import files as db_files
 from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
@@ -46,6 +48,9 @@ from labels.from_domain import NotApplicable
 log = logging.getLogger("handoff.api")
 
 MAX_BODY = 4 * 1024 * 1024
+BLOB_CLOCK_SKEW = timedelta(minutes=5)
+"""How far another replica's clock may lag: a custody event referencing a blob stored by a failed
+request is searched from the request's start less this margin."""
 
 
 def domain_problem(exc: DomainError) -> web.Response:
@@ -236,8 +241,10 @@ async def _in_one_unit(
     A concurrent duplicate waits on the reserved key (PostgreSQL: the primary key's row lock;
     SQLite: its single connection) and then replays the answer; a refused command rolls back the
     reservation with everything else, so its retry runs again. Evidence the handler stored for a
-    command that then did not commit is removed (``Ctx.new_blobs``)."""
+    command that then did not commit is removed (``Ctx.new_blobs``), unless another request
+    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced)."""
     committing = False
+    started = container.deps.clock.now()
     try:
         async with container.uow() as uow:
             ctx.unit = uow
@@ -262,7 +269,8 @@ async def _in_one_unit(
     except BaseException:
         if not committing:
             for ref in ctx.new_blobs:
-                await container.blobs.discard(ref)
+                # not if another request found it there meanwhile and committed a reference
+                await db_files.discard_unreferenced(container.engine, container.blobs, ref, started - BLOB_CLOCK_SKEW)
         raise
     return _json_answer(text, route.status)
 

@@ -74,6 +74,7 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> Non
                 "key_seq": seq,
                 "case_id": e.case_id,
                 "package_id": e.package_id,
+                "actor": e.actor,
                 "payload": {**ev.to_envelope(e), "ordering_key": key, "seq": seq},
                 "created_at": e.occurred_at,
                 "attempts": 0,
