@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
 from adapters.db.admin import Conflict
-from adapters.db.repositories import JsonRows
+from adapters.db.repositories import JsonRows, SqlUnitOfWork, case_statement
 from adapters.db.tables import outbox
 from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
 from handoff.calendar import Schedule
+from handoff.case import Case
 from handoff.errors import DomainError
 from handoff.package import Manifest
 from handoff.ports import Office
@@ -558,6 +559,39 @@ _CASE_SMS = JsonRows(
 )
 _CASE_GAPS = JsonRows(consumer_gaps, bindparam("case_id"), "case_id", order=["parked_at", "seq"])
 _CASE_MESSAGES: dict[str, Any] = {}
+
+
+async def case_with_messages(
+    uow: SqlUnitOfWork, case_id: str
+) -> tuple[Case | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The case view's one statement: the case with its children and its packages (a unit opened
+    for reading, see ``SqlCases.get``), its SMS and its gaps as :func:`case_messages` gives them."""
+    known = uow.known("case", case_id)
+    if isinstance(known, Case) or not uow.is_reading:
+        case = await uow.cases.get(case_id)
+        sms, gaps = await case_messages(uow.conn, case_id) if case is not None else ([], [])
+        return case, sms, gaps
+    dialect = uow.conn.dialect.name
+    statement = _CASE_VIEW.get(dialect)
+    if statement is None:
+        statement = _CASE_VIEW[dialect] = case_statement(dialect, "id", packages=True).add_columns(
+            _CASE_SMS_OF_CASE.column(dialect, "case_sms"), _CASE_GAPS_OF_CASE.column(dialect, "case_gaps")
+        )
+    row = (await uow.conn.execute(statement, {"key": case_id})).mappings().first()
+    if row is None:
+        return None, [], []
+    return (
+        uow.cases.from_row(row, packages=True),
+        _CASE_SMS_OF_CASE.rows(row["case_sms"]),
+        _CASE_GAPS_OF_CASE.rows(row["case_gaps"]),
+    )
+
+
+_CASE_VIEW: dict[str, Any] = {}
+_CASE_SMS_OF_CASE = JsonRows(
+    t.notifications, t.cases.c.id, "case_id", columns=_CASE_SMS.names, order=["created_at", "id"]
+)
+_CASE_GAPS_OF_CASE = JsonRows(consumer_gaps, t.cases.c.id, "case_id", order=["parked_at", "seq"])
 
 
 def _case_messages(dialect: str) -> Any:
