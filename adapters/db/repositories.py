@@ -871,6 +871,11 @@ class SqlPackages:
         row = (await conn.execute(package_statement(conn.dialect.name, by), {"key": key, **more})).mappings().first()
         return None if row is None else self._loaded(row)
 
+    def from_row(self, row: Any) -> Package:
+        """The package of a row of :func:`package_statement`, tracked by the unit of work (the one
+        it already holds, if any)."""
+        return self._loaded(row)
+
     def _loaded(self, row: Any) -> Package:
         """The package of ``row``: the one this unit of work already holds, or loaded and tracked."""
         known = self._uow.known("package", row["id"])
