@@ -28,10 +28,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # At most 2 × pool_size connections, as with pool_size plus as many in overflow, but all kept once
+    # opened: an overflow connection was closed at its checkin and opened again in the next burst, so
+    # under load requests paid for new PostgreSQL sessions (a backend started, TLS tried, auth) over
+    # and over (py-spy on the API at 64 connections: connect and close on every few requests).
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
