@@ -250,9 +250,13 @@ async def _in_one_unit(
             ctx.unit = uow
             if idem_key is not None:
                 who = ctx.who
-                earlier = await queries.reserve_idempotency_key(
-                    uow.conn, who.user_id, idem_key, fingerprint, container.deps.clock.now()
-                )
+                now = container.deps.clock.now()
+                if "package_id" in ctx.path:  # the package comes with the reservation (PostgreSQL)
+                    earlier = await queries.reserve_idempotency_key_loading_package(
+                        uow, who.user_id, idem_key, fingerprint, now, ctx.path["package_id"]
+                    )
+                else:
+                    earlier = await queries.reserve_idempotency_key(uow.conn, who.user_id, idem_key, fingerprint, now)
                 if earlier is not None:
                     return _replay(earlier, fingerprint)
             await _load_target(ctx, route, container)
