@@ -105,8 +105,11 @@ class Ticker:
         while not self._stop.is_set():
             try:
                 await self.worker.tick()
-            except Exception:
-                log.exception("tick failed", extra={"group": self.name})
+            except Exception as exc:
+                if unavailable(exc) is not None:  # a database or broker restarting: one line
+                    log.warning("tick failed: %s", describe(exc), extra={"group": self.name})
+                else:
+                    log.exception("tick failed", extra={"group": self.name})
             await self._pause(interval)
 
     async def stop(self) -> None:
