@@ -576,6 +576,8 @@ class Progress:
     sms_pending: int
     queued: int
     sent: int
+    by_queue: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    """Per queue (shown, not compared: a message going round the hold queues is no progress)."""
 
     @property
     def done(self) -> bool:
@@ -585,6 +587,7 @@ class Progress:
         return (
             f"  waiting {elapsed:5.0f} s: {self.sent} SMS sent, {self.sms_pending} to send,"
             f" {self.outbox} events to publish, {self.queued} messages queued"
+            + (f" ({', '.join(f'{q} {n}' for q, n in self.by_queue)})" if self.by_queue else "")
         )
 
 
@@ -606,12 +609,13 @@ async def quiescence(
     while time.monotonic() - started < cap:
         try:
             left = await pending(pg)
-            depth = await queue_depth(stack.rabbit)
+            depths = await queue_depths(stack.rabbit)
         except Exception:  # a service still coming back
             await asyncio.sleep(0.5)
             continue
         now = time.monotonic()
-        progress = Progress(left["outbox"], left["sms"], depth, len(stack.sms_lines()))
+        by_queue = tuple(sorted((q.split(".", 1)[-1], n) for q, n in depths.items()))
+        progress = Progress(left["outbox"], left["sms"], sum(depths.values()), len(stack.sms_lines()), by_queue)
         if last is None or progress != last:
             moved = now
             if last is None or progress.sent != last.sent:
