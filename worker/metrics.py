@@ -142,8 +142,10 @@ class Sampler:
             try:
                 await self.sample()
             except Exception as exc:
-                # a database or broker restarting: one line; anything else with its traceback
-                log.warning("metrics sample failed: %s", describe(exc), exc_info=unavailable(exc) is None)
+                # a database or broker restarting (aio-pika: "Connection was not opened" while it
+                # reconnects): one line; anything else with its traceback
+                expected = unavailable(exc) is not None or not getattr(self.bus, "connected", True)
+                log.warning("metrics sample failed: %s", describe(exc), exc_info=not expected)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 

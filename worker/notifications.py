@@ -372,7 +372,9 @@ class Notifier:
     Messages that arrive together (:meth:`handle_batch`) are planned and written in one
     transaction, and their SMS are then sent case by case — each case's one after another, in
     order, and up to ``concurrency`` cases at once in the process: a provider's answer takes tens to
-    hundreds of milliseconds, and the cases need not wait for each other's."""
+    hundreds of milliseconds, and the cases need not wait for each other's. (Each send holds a
+    database connection a moment to claim its row and record the answer: with the consumer's
+    lanes, the default keeps well within the pool of ``make_engine``.)"""
 
     def __init__(
         self,
@@ -385,7 +387,7 @@ class Notifier:
         staff_ttl: float = 60.0,
         queries: Mapping[str, SmsStatusQuery] | None = None,
         sweep: SweepSettings | None = None,
-        concurrency: int = 12,
+        concurrency: int = 6,
     ) -> None:
         self.engine = engine
         self._sending = asyncio.Semaphore(concurrency)
