@@ -50,6 +50,7 @@ from adapters.db import checkpoints
 from adapters.db import domain_tables as t
 from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
+from adapters.db.retry import retry_conflicts
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
 from handoff.calendar import ScheduleCalendar, first_difference
@@ -247,7 +248,11 @@ class DeadlineWatcher:
             await self.recompute(*case_ids)
 
     async def recompute(self, *case_ids: str) -> None:
-        """Recompute the clocks of these cases, in one transaction (locks in id order)."""
+        """Recompute the clocks of these cases, in one transaction (locks in id order), run again
+        if it meets a deadlock (adapters/db/retry.py)."""
+        await retry_conflicts(lambda: self._recompute(case_ids), what="clock recomputation")
+
+    async def _recompute(self, case_ids: Sequence[str]) -> None:
         today, now = self.today(), self.deps.clock.now()
         async with self.engine.begin() as conn:
             await lock_clocks(conn, exclusive=False)

@@ -36,6 +36,7 @@ from pamqp.commands import Basic
 from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
+from adapters.outages import unavailable
 
 log = logging.getLogger("handoff.broker")
 
@@ -595,8 +596,13 @@ class _Consumer:
                 await self.batch([i for _, i in taken])
             except Hold:
                 log.debug("a message of a batch of %d waits for its predecessor; one by one", len(taken))
-            except Exception:
-                log.info("batch of %d failed; handling one by one", len(taken), exc_info=True)
+            except Exception as exc:
+                log.info(
+                    "batch of %d failed; handling one by one: %s",
+                    len(taken),
+                    describe(exc),
+                    exc_info=unavailable(exc) is None,
+                )
             else:
                 for message, incoming in taken:
                     await self._quietly(self._settle(message, incoming, None))
@@ -612,9 +618,10 @@ class _Consumer:
     async def _quietly(self, settling: Any) -> None:
         try:
             await settling
-        except Exception:
+        except Exception as exc:
             # The channel went away: the broker will redeliver, and the inbox makes that harmless.
-            log.warning("could not settle a message", exc_info=True)
+            # A lost connection is expected (a broker restart): one line; anything else is a bug.
+            log.warning("could not settle a message: %s", describe(exc), exc_info=unavailable(exc) is None)
 
     async def _settle(self, message: AbstractIncomingMessage, incoming: Incoming, error: BaseException | None) -> None:
         outcome = decide(error, incoming.attempt, self.group)
