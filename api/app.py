@@ -8,11 +8,13 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from adapters.db import files as db_files
 from adapters.db import queries
 from adapters.db.admin import Conflict, UnknownReference
 from adapters.db.repositories import ConcurrentUpdate
@@ -46,6 +48,9 @@ from labels.from_domain import NotApplicable
 log = logging.getLogger("handoff.api")
 
 MAX_BODY = 4 * 1024 * 1024
+BLOB_CLOCK_SKEW = timedelta(minutes=5)
+"""How far another replica's clock may lag: a custody event referencing a blob stored by a failed
+request is searched from the request's start less this margin."""
 
 
 def domain_problem(exc: DomainError) -> web.Response:
@@ -236,16 +241,22 @@ async def _in_one_unit(
     A concurrent duplicate waits on the reserved key (PostgreSQL: the primary key's row lock;
     SQLite: its single connection) and then replays the answer; a refused command rolls back the
     reservation with everything else, so its retry runs again. Evidence the handler stored for a
-    command that then did not commit is removed (``Ctx.new_blobs``)."""
+    command that then did not commit is removed (``Ctx.new_blobs``), unless another request
+    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced)."""
     committing = False
+    started = container.deps.clock.now()
     try:
         async with container.uow() as uow:
             ctx.unit = uow
             if idem_key is not None:
                 who = ctx.who
-                earlier = await queries.reserve_idempotency_key(
-                    uow.conn, who.user_id, idem_key, fingerprint, container.deps.clock.now()
-                )
+                now = container.deps.clock.now()
+                if "package_id" in ctx.path:  # the package comes with the reservation (PostgreSQL)
+                    earlier = await queries.reserve_idempotency_key_loading_package(
+                        uow, who.user_id, idem_key, fingerprint, now, ctx.path["package_id"]
+                    )
+                else:
+                    earlier = await queries.reserve_idempotency_key(uow.conn, who.user_id, idem_key, fingerprint, now)
                 if earlier is not None:
                     return _replay(earlier, fingerprint)
             await _load_target(ctx, route, container)
@@ -262,7 +273,8 @@ async def _in_one_unit(
     except BaseException:
         if not committing:
             for ref in ctx.new_blobs:
-                await container.blobs.discard(ref)
+                # not if another request found it there meanwhile and committed a reference
+                await db_files.discard_unreferenced(container.engine, container.blobs, ref, started - BLOB_CLOCK_SKEW)
         raise
     return _json_answer(text, route.status)
 

@@ -11,12 +11,13 @@ Then, median of 3 runs after a warm-up, with the 1-minute load average beside ea
   * every dashboard query as the API runs it (adapters/db/reports.py, queries.py: deadline boards
     overdue / due_soon / forwarding, ledger, stalled packages, the lead's inbox), first page and a
     deep page (after 2,000 rows), for everything, one city (a region prefix) and one department;
-  * the set-based recompute of every open clock after a calendar upload that moves due dates
+  * the set-based recompute of the open clocks after a calendar upload that moves due dates
     (worker/deadlines.py recompute_all);
 and, measured with asyncpg in the same run, the raw limits: a bare indexed
 ``SELECT … ORDER BY collected_at DESC, id DESC LIMIT 51`` on the cases table, a primary-key lookup,
-and for the recompute a bare read of the open clocks' inputs plus one ``UPDATE … FROM unnest``
-of as many rows (rolled back). Last, EXPLAIN (ANALYZE, BUFFERS) of the slowest queries.
+and for the recompute a bare read of the inputs of the open clocks the upload can move plus one
+``UPDATE … FROM unnest`` of as many rows (rolled back). Last, EXPLAIN (ANALYZE, BUFFERS) of the
+slowest queries, and EXPLAIN (ANALYZE, BUFFERS, WAL) of the recompute's write of one chunk.
 
 Run:  .venv/bin/python bench/bench_scale.py [--cases 1000000] [--keep] [--db NAME] [--explain 3]
       [--no-dashboards | --no-recompute]
@@ -57,7 +58,7 @@ from adapters.demo import MATTERS, load_demo_world
 from handoff.calendar import Schedule
 from handoff.codes import TrackingTokens
 from handoff.services import Deps
-from worker.deadlines import DeadlineSettings, DeadlineWatcher
+from worker.deadlines import BULK_CHUNK, DeadlineSettings, DeadlineWatcher
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 CIPHER = IdCipher({"b1": b"0" * 32}, hash_key=b"h" * 32)
@@ -66,6 +67,8 @@ CITIES = [f"44{c:02d}" for c in range(1, 21)]
 REGION, DEPARTMENT = "4401", "bd-440100-1"
 LEAD = f"lead-{DEPARTMENT}"
 MOVED_BEFORE = NOW - timedelta(days=5)
+CHANGED_FROM = date(2026, 12, 1)
+"""The day the bench's calendar uploads take off and give back (a Tuesday after NOW)."""
 
 
 class Clock:
@@ -294,51 +297,74 @@ async def raw_limits(dsn: str) -> tuple[float, float]:
 
 RAW_READ = (
     "SELECT case_id, collected_on, accepted_on, limit_days, decided_on, forwarding_due_on, promised, due_on, used, "
-    "remaining, paused, provisional, overdue, as_of FROM case_clocks WHERE watching IS TRUE"
+    "remaining, paused, provisional, overdue, legal_due_on, legal_overdue, as_of FROM case_clocks "
+    "WHERE watching IS TRUE AND NOT (as_of = $1 AND forwarding_due_on < $2 AND limit_days IS NOT NULL "
+    "AND legal_limit_days IS NOT NULL AND prereview_due_on IS NULL AND iou_due_on IS NULL "
+    "AND coalesce(stage_limits::text, 'null') IN ('null', '[]') AND (accepted_on IS NULL OR (due_on IS NOT NULL "
+    "AND due_on < $2 AND legal_due_on IS NOT NULL AND legal_due_on < $2 AND case_id <> ALL($3::varchar[]))))"
+)
+RAW_REACHING = (
+    "SELECT DISTINCT case_id FROM case_stages WHERE end_on >= $1 OR (end_on IS NULL AND start_on >= $1) LIMIT 5001"
 )
 RAW_UPDATE = (
     "UPDATE case_clocks SET forwarding_due_on = v.f, promised = v.p, due_on = v.d, used = v.u, remaining = v.r, "
-    "paused = v.pa, provisional = v.pr, overdue = v.o, as_of = v.a, updated_at = now() "
-    "FROM unnest($1::text[], $2::date[], $3::int[], $4::date[], $5::int[], $6::int[], $7::bool[], $8::bool[], "
-    "$9::bool[], $10::date[]) AS v(case_id, f, p, d, u, r, pa, pr, o, a) WHERE case_clocks.case_id = v.case_id"
+    "paused = v.pa, provisional = v.pr, overdue = v.o, legal_due_on = v.ld, legal_overdue = v.lo, as_of = v.a, "
+    "updated_at = v.at FROM unnest($1::varchar[], $2::date[], $3::int[], $4::date[], $5::int[], $6::int[], "
+    "$7::bool[], $8::bool[], $9::bool[], $10::date[], $11::bool[], $12::date[], $13::timestamptz[]) "
+    "AS v(case_id, f, p, d, u, r, pa, pr, o, ld, lo, a, at) WHERE case_clocks.case_id = v.case_id"
 )
 
 
-async def raw_recompute(dsn: str, moved: int) -> tuple[float, int]:
-    """The same database work bare (asyncpg, one transaction, rolled back): read the open clock
-    rows' inputs, their stages and extensions by id array, and one UPDATE … FROM unnest of
-    ``moved`` rows (their due date a day later): median ms of 3 after a warm-up, rows read."""
+async def raw_recompute(dsn: str, moved: int, changed_from: date) -> tuple[float, int, str]:
+    """The same database work bare (asyncpg, one transaction, rolled back), for an upload that
+    changed the calendar from ``changed_from`` on: the cases whose stages reach that date, the
+    inputs of the open clock rows the upload can move (as worker/deadlines.py reads them), their
+    stages and extensions by id array, and one UPDATE … FROM unnest of ``moved`` of them (their
+    due dates from that date on a day later, the columns the recompute writes): median ms of 3
+    after a warm-up, rows read, and EXPLAIN (ANALYZE, BUFFERS, WAL) of the UPDATE of one chunk."""
     conn = await asyncpg.connect(dsn)
-    times, count = [], 0
+    times, count, plan = [], 0, ""
+    today = NOW.date()
     for _ in range(4):
         started = time.perf_counter()
         tr = conn.transaction()
         await tr.start()
-        rows = await conn.fetch(RAW_READ)
+        reaching = [r[0] for r in await conn.fetch(RAW_REACHING, changed_from)]
+        rows = await conn.fetch(RAW_READ, today, changed_from, reaching)
         ids = [r[0] for r in rows if r[2] is not None]
         await conn.fetch(
-            "SELECT case_id, type, start_on, end_on, limit_days FROM case_stages WHERE case_id = ANY($1)", ids
+            "SELECT case_id, type, start_on, end_on, limit_days FROM case_stages WHERE case_id = ANY($1) "
+            "ORDER BY case_id, seq",
+            ids,
         )
-        await conn.fetch("SELECT case_id, days FROM case_extensions WHERE case_id = ANY($1)", ids)
-        some = [r for r in rows if r[7] is not None][:moved]
-        await conn.execute(
-            RAW_UPDATE,
+        await conn.fetch("SELECT case_id, days FROM case_extensions WHERE case_id = ANY($1) ORDER BY case_id, seq", ids)
+        some = [r for r in rows if (r[7] or today) >= changed_from or (r[13] or today) >= changed_from][:moved]
+
+        def later(day: date | None) -> date | None:
+            return day + timedelta(days=1) if day is not None and day >= changed_from else day
+
+        columns = [
             [r[0] for r in some],
             [r[5] for r in some],
             [r[6] for r in some],
-            [r[7] + timedelta(days=1) for r in some],
-            [r[8] for r in some],
-            [r[9] for r in some],
-            [r[10] for r in some],
-            [r[11] for r in some],
-            [r[12] for r in some],
-            [r[13] for r in some],
-        )
+            [later(r[7]) for r in some],
+            *([r[i] for r in some] for i in (8, 9, 10, 11, 12)),
+            [later(r[13]) for r in some],
+            [r[14] for r in some],
+            [r[15] for r in some],
+            [NOW for _ in some],
+        ]
+        await conn.execute(RAW_UPDATE, *columns)
         times.append((time.perf_counter() - started) * 1000)
         await tr.rollback()
         count = len(rows)
+    tr = conn.transaction()  # not timed: the plan of one chunk's write, rolled back
+    await tr.start()
+    chunk = [c[:BULK_CHUNK] for c in columns]
+    plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, WAL) " + RAW_UPDATE, *chunk))
+    await tr.rollback()
     await conn.close()
-    return statistics.median(times[1:]), count
+    return statistics.median(times[1:]), count, plan
 
 
 class Captured:
@@ -440,7 +466,7 @@ async def recompute_runs(engine: AsyncEngine, watcher: DeadlineWatcher, clock: C
     recompute: (ms, rows written, load) per run."""
     [y2026] = [s for s in packaged_schedules() if s.year == 2026]
     runs = []
-    for n, extra in enumerate([date(2026, 12, 1), None, date(2026, 12, 1), None]):
+    for n, extra in enumerate([CHANGED_FROM, None, CHANGED_FROM, None]):
         clock.at = NOW + timedelta(seconds=n + 1)
         async with engine.begin() as conn:
             await queries.save_schedule(conn, shifted(y2026, extra), "bench", clock.at)
@@ -536,7 +562,9 @@ async def main() -> None:
         print("recompute of every open clock after a calendar upload:", flush=True)
         runs = [] if args.no_recompute else await recompute_runs(engine, watcher, clock)
         moved_rows = int(statistics.median(r[1] for r in runs)) if runs else 0
-        raw_ms, raw_rows = (1.0, 0) if args.no_recompute else await raw_recompute(dsn, moved_rows)
+        raw_ms, raw_rows, raw_plan = (
+            (1.0, 0, "") if args.no_recompute else await raw_recompute(dsn, moved_rows, CHANGED_FROM)
+        )
 
         print()
         print(f"{'figure':<60} {'ours ms':>9} {'raw ms':>8} {'ratio':>7} {'load':>5}")
@@ -549,9 +577,12 @@ async def main() -> None:
             at_load = statistics.median(r[2] for r in runs)
             print(f"{label:<60} {recompute_ms:9.0f} {raw_ms:8.0f} {recompute_ms / raw_ms:6.1f}x {at_load:5.2f}")
             print(
-                f"  raw recompute = read {raw_rows:,} open clock rows, their stages and extensions, one UPDATE … "
-                f"FROM unnest of {moved_rows:,} rows (asyncpg, one transaction, rolled back)"
+                f"  raw recompute = read the {raw_rows:,} open clock rows the upload can move (of {boards['open']:,}), "
+                f"their stages and extensions, one UPDATE … FROM unnest of {moved_rows:,} rows (asyncpg, one "
+                "transaction, rolled back)"
             )
+            print(f"\nEXPLAIN (ANALYZE, BUFFERS, WAL) — the write of one chunk ({BULK_CHUNK:,} rows), rolled back:")
+            print(raw_plan)
         slowest = sorted(measured, key=lambda m: m[1], reverse=True)[: args.explain]
         for label, ms, _, statement in slowest:
             print(f"\nEXPLAIN (ANALYZE, BUFFERS) — {label} ({ms:.2f} ms):")

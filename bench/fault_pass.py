@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -40,12 +41,16 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="handoff-faults-"))
     try:
         with private_postgres(max_connections=PASS_CONNECTIONS) as pg, private_rabbit() as rabbit:
-            figures = asyncio.run(run_pass(root, pg, rabbit, args.cases, args.concurrency))
+            print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+            figures = asyncio.run(
+                run_pass(root, pg, rabbit, args.cases, args.concurrency, report=lambda line: print(line, flush=True))
+            )
         if args.keep:
             shutil.copytree(root, args.keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("blobs"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(figures.report())
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     clean = figures.finished == args.cases and not figures.status_500 and not figures.failures
     clean = clean and not (figures.lost or figures.duplicated or figures.out_of_order)
     clean = clean and not (figures.stuck or figures.parked or figures.unverified)

@@ -156,6 +156,25 @@ class ScheduleCalendar:
         return max(self._years) if self._years else None
 
 
+def first_difference(before: ScheduleCalendar, after: ScheduleCalendar) -> date | None:
+    """The first date on which the two calendars answer differently — whether it is a working day,
+    or whether a schedule covers it (a year loaded or dropped changes every one of its days: its
+    readings stop or start being provisional) — or None when they agree on every date."""
+    first: date | None = None
+    for year in sorted(set(before.covered_years()) | set(after.covered_years())):
+        old, new = before.schedule(year), after.schedule(year)
+        if old is None or new is None:
+            first = date(year, 1, 1)
+        else:
+            moved = (old.holidays ^ new.holidays) | (old.workdays ^ new.workdays)
+            changed = sorted(d for d in moved if old.is_workday(d) != new.is_workday(d))
+            if changed:
+                first = changed[0]
+        if first is not None:
+            return first
+    return None
+
+
 def next_year_missing(calendar: ScheduleCalendar, today: date) -> int | None:
     """From November on, the year to come must be loaded: return it when it is not, else None."""
     if today.month >= 11 and not calendar.covers(date(today.year + 1, 1, 1)):

@@ -627,9 +627,16 @@ class Package:
         # a chain emptied behind the domain's back still reads (and verifies as broken)
         return self.custody[-1].server_time if self.custody else self.created_at
 
+    @property
+    def on_its_way(self) -> bool:
+        """Not yet at the end of its journey. A package handed to the applicant (a mailed result,
+        ``arrived`` with the receiver's name from the carrier or the courier's evidence) is at the
+        end: the applicant signs nothing in Handoff, the delivery is the receipt."""
+        return self.state in MOVING and not (self.state is PackageState.ARRIVED and self.to_party == APPLICANT)
+
     def is_stalled(self, calendar: Calendar, today: date, allowed_days: int = DEFAULT_STALL_DAYS) -> bool:
         """Still on its way, and no custody event for more than ``allowed_days`` working days."""
-        if self.state not in MOVING:
+        if not self.on_its_way:
             return False
         return working_days_between(calendar, local_date(self.last_movement_at), today) > allowed_days
 

@@ -49,9 +49,12 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_id_number(id_number: str) -> str:
-    """441502199001011234 → 4415**********1234."""
-    if len(id_number) < 8:
-        return "*" * len(id_number)
+    """441502199001011234 → 4415**********1234; a short document number (another 证件类型: 5 to 8
+    characters) keeps two at each end, G1234567 → G1****67, so that something is always masked."""
+    if len(id_number) <= 8:
+        return (
+            id_number[:2] + "*" * (len(id_number) - 4) + id_number[-2:] if len(id_number) >= 5 else "*" * len(id_number)
+        )
     return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
 
 

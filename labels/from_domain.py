@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from handoff.case import Case, CaseState, Outcome, Stage, SupplementRequest
+from handoff.case import ID_TYPES, PICKUP_METHODS, Case, CaseState, Outcome, Stage, SupplementRequest
 from handoff.clock import ClockReading, read_clock
 from handoff.custody import Checkpoint
 from handoff.errors import DomainError
@@ -549,7 +549,7 @@ def pickup_receipt_data(
         result_copies=item.copies if item else 1,
         receiver_name=pickup.name,
         receiver_relation="受托人（代领）" if pickup.by_proxy else "申请人本人",
-        receiver_id_type="居民身份证" if pickup.id_number else "未登记证件",
+        receiver_id_type=ID_TYPES.get(pickup.id_type, pickup.id_type) if pickup.id_number else "未登记证件",
         receiver_id_masked=mask_id_number(pickup.id_number) if pickup.id_number else "",
         receiver_phone_masked="" if pickup.by_proxy else mask_phone(case.applicant.phone),
         window=office_name(offices, pickup.office_id),
@@ -557,6 +557,8 @@ def pickup_receipt_data(
         picked_up_text=local_text(pickup.at),
         package_code=str(result_package.code) if result_package is not None else "",
         scan_payload=scan_payload if result_package is not None else "",
+        method=PICKUP_METHODS.get(pickup.method, pickup.method),
+        note=pickup.note,
     )
 
 

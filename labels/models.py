@@ -252,6 +252,10 @@ class PickupReceiptData:
     """The result package's code, printed with its QR; empty when the result was handed over
     without a package (picked up at the department that decided)."""
     scan_payload: str
+    method: str = "窗口现场领取"
+    """领取方式, in Chinese."""
+    note: str = ""
+    """The clerk's 意见 recorded with the 发放登记 (empty when none)."""
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,19 @@ def render_pickup_receipt(data: PickupReceiptData) -> bytes:
                 para(esc(data.picked_up_text), cell),
             ],
             [para("发放窗口", head), para(esc(data.window), cell), para("发放人", head), para(esc(data.clerk), cell)],
+            [para("领取方式", head), para(esc(data.method), cell), "", ""],
+            [para("意见", head), para(esc(data.note or "无"), cell), "", ""],
             [para("领取人签名", head), "", para("核验方式", head), para("□ 身份证原件　□ 委托书　□ 扫码", cell)],
         ],
         [28 * mm, 62 * mm, 28 * mm, 56 * mm],
         header_rows=0,
-        extra=[("SPAN", (1, 1), (3, 1)), ("BOTTOMPADDING", (0, 7), (-1, 7), 14), ("TOPPADDING", (0, 7), (-1, 7), 14)],
+        extra=[
+            ("SPAN", (1, 1), (3, 1)),
+            ("SPAN", (1, 7), (3, 7)),
+            ("SPAN", (1, 8), (3, 8)),
+            ("BOTTOMPADDING", (0, 9), (-1, 9), 14),
+            ("TOPPADDING", (0, 9), (-1, 9), 14),
+        ],
     )
     story = [
         top,

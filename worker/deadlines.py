@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, any_, bindparam, select, text, update
+from sqlalchemy import String, Text, and_, any_, bindparam, cast, false, func, not_, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,8 +50,10 @@ from adapters.db import checkpoints
 from adapters.db import domain_tables as t
 from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
+from adapters.db.retry import retry_conflicts
 from adapters.db.worker_tables import case_clocks
 from handoff import events as ev
+from handoff.calendar import ScheduleCalendar, first_difference
 from handoff.case import PREREVIEW_DAYS, Case, CaseState
 from handoff.clock import (
     FORWARDING_LIMIT_DAYS,
@@ -222,6 +224,8 @@ class DeadlineWatcher:
         self.uow = uow
         self.settings = settings
         self.interval: float | None = settings.scan_seconds
+        self._settled: ScheduleCalendar | None = None
+        """The calendar of the last full :meth:`recompute_all` (every watched row current with it)."""
 
     def today(self) -> date:
         return local_date(self.deps.clock.now())
@@ -244,7 +248,11 @@ class DeadlineWatcher:
             await self.recompute(*case_ids)
 
     async def recompute(self, *case_ids: str) -> None:
-        """Recompute the clocks of these cases, in one transaction (locks in id order)."""
+        """Recompute the clocks of these cases, in one transaction (locks in id order), run again
+        if it meets a deadlock (adapters/db/retry.py)."""
+        await retry_conflicts(lambda: self._recompute(case_ids), what="clock recomputation")
+
+    async def _recompute(self, case_ids: Sequence[str]) -> None:
         today, now = self.today(), self.deps.clock.now()
         async with self.engine.begin() as conn:
             await lock_clocks(conn, exclusive=False)
@@ -263,15 +271,34 @@ class DeadlineWatcher:
         the clocks are read from one :class:`ClockBook`; one ``UPDATE`` writes the calendar's fields
         of the rows that changed. The rows equal :func:`clock_row` of each case: every event of a
         case recomputes its row from the case, so the row is current; a row written before rows
-        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes."""
+        kept the limit is recomputed from its case. ``updated_at`` moves only when a row changes.
+
+        After a full run the watcher remembers its calendar; the next full run (a calendar upload)
+        reads only the rows that the upload can move (:class:`CalendarUpload`): a row read today
+        whose clock windows all end before the first date on which the two calendars differ
+        (:func:`handoff.calendar.first_difference`) reads the same on both. A process's first run,
+        and the one after a run that failed part way, reads every watched row."""
         today, now = self.today(), self.deps.clock.now()
-        book = ClockBook(self.calendar.current, today)
+        calendar = self.calendar.current
+        changed_from: date | None = None
+        settled, self._settled = self._settled, None  # known again once this run has gone through
+        if only_before is None and settled is not None:
+            changed_from = first_difference(settled, calendar) or date.max
+        elif only_before is not None and settled is calendar:
+            self._settled = settled  # rows behind today are brought to the same calendar
+        book = ClockBook(calendar, today)
+        upload = None
+        if changed_from is not None:
+            async with self.engine.connect() as conn:
+                upload = await calendar_upload(conn, today, changed_from)
         after, count = "", 0
         while True:
             async with self.engine.begin() as conn:
                 await lock_clocks(conn, exclusive=True)
-                chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK)
+                chunk = await clock_inputs(conn, after, only_before, chunk_size or BULK_CHUNK, upload)
                 if not chunk:
+                    if only_before is None:
+                        self._settled = calendar
                     return count
                 changed: list[dict[str, Any]] = []
                 behind: list[str] = []
@@ -508,14 +535,18 @@ class ClockInputs:
     extensions: list[int] = field(default_factory=list)
 
 
-async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | None, limit: int) -> list[ClockInputs]:
+async def clock_inputs(
+    conn: AsyncConnection, after: str, only_before: date | None, limit: int, upload: CalendarUpload | None = None
+) -> list[ClockInputs]:
     """The clock inputs of the next ``limit`` watched cases after ``after`` (by id), in three
     statements: the clock rows, their stages, their extensions. The caller holds the exclusive
-    :func:`lock_clocks`."""
+    :func:`lock_clocks`. With ``upload``, only the rows that it can move (:meth:`CalendarUpload.unmoved`)."""
     k = case_clocks.c
     watched: Any = and_(k.watching.is_(True), k.case_id > after)
     if only_before is not None:
         watched = and_(watched, k.as_of < only_before)
+    if upload is not None:
+        watched = and_(watched, not_(upload.unmoved(conn)))
     query = (
         select(
             k.case_id,
@@ -564,10 +595,84 @@ async def clock_inputs(conn: AsyncConnection, after: str, only_before: date | No
 _IN_CHUNK = 500
 
 
-def _among(conn: AsyncConnection, column: Any, ids: list[str]) -> Any:
+@dataclass(frozen=True)
+class CalendarUpload:
+    """A calendar that differs from the one the clock rows were computed on from ``changed_from``
+    on, read on ``today``; ``reaching``: the cases with a stage whose span reaches that date
+    (:func:`calendar_upload`), or None when there are too many to name (then each row asks)."""
+
+    today: date
+    changed_from: date
+    reaching: tuple[str, ...] | None
+
+    def unmoved(self, conn: AsyncConnection) -> Any:
+        """True (never NULL) for a clock row that the new calendar leaves as it is: read today
+        (before ``changed_from``), its forwarding promise, its due dates and its stages' spans all
+        end before that date — every day its reading looks at (:class:`ClockBook`: the days after
+        acceptance up to the latest of today and the due dates, each stage's span, the forwarding
+        promise's days, and their years for the provisional mark) is answered alike by both
+        calendars. A row read from its case (no limit kept, a duty with dates of its own) or
+        missing a date is never left out."""
+        if self.today >= self.changed_from:
+            return false()
+        k, changed_from = case_clocks.c, self.changed_from
+        if self.reaching is None:
+            no_stage_reaches: Any = not_(select(t.case_stages.c.case_id).where(_reaches(changed_from)).exists())
+        elif self.reaching:
+            no_stage_reaches = not_(_among(conn, k.case_id, list(self.reaching), "reaching"))
+        else:
+            no_stage_reaches = true()
+        return and_(
+            k.as_of == self.today,
+            k.forwarding_due_on < changed_from,
+            k.limit_days.is_not(None),
+            k.legal_limit_days.is_not(None),
+            k.prereview_due_on.is_(None),
+            k.iou_due_on.is_(None),
+            func.coalesce(cast(k.stage_limits, Text), "null").in_(["null", "[]"]),
+            or_(
+                k.accepted_on.is_(None),
+                and_(
+                    k.due_on.is_not(None),
+                    k.due_on < changed_from,
+                    k.legal_due_on.is_not(None),
+                    k.legal_due_on < changed_from,
+                    no_stage_reaches,
+                ),
+            ),
+        )
+
+
+_REACHING_NAMED = 5000
+"""Up to this many cases whose stages reach the first changed day are named in the read (one
+array parameter); beyond, each row's stages are looked at."""
+
+
+def _stage_reaches(changed_from: date) -> Any:
+    """A stage whose span reaches ``changed_from``: it ends on or after it, or is open and starts
+    on or after it (an open stage's span ends today — before that date — or on its start)."""
+    s = t.case_stages.c
+    return or_(s.end_on >= changed_from, and_(s.end_on.is_(None), s.start_on >= changed_from))
+
+
+def _reaches(changed_from: date) -> Any:
+    """A stage of the clock row's case whose span reaches ``changed_from``."""
+    return and_(t.case_stages.c.case_id == case_clocks.c.case_id, _stage_reaches(changed_from))
+
+
+async def calendar_upload(conn: AsyncConnection, today: date, changed_from: date) -> CalendarUpload:
+    """The upload that changed the calendar from ``changed_from`` on, with the cases whose stages
+    reach that date read once (one statement; usually none: a stage ends by today)."""
+    s = t.case_stages.c
+    query = select(s.case_id).where(_stage_reaches(changed_from)).distinct().limit(_REACHING_NAMED + 1)
+    found = list((await conn.execute(query)).scalars())
+    return CalendarUpload(today, changed_from, tuple(found) if len(found) <= _REACHING_NAMED else None)
+
+
+def _among(conn: AsyncConnection, column: Any, ids: list[str], name: str = "ids") -> Any:
     """``column = ANY(:ids)`` on PostgreSQL (one array parameter), ``IN (…)`` elsewhere."""
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+        return column == any_(bindparam(name, ids, type_=ARRAY(String)))
     return column.in_(ids)
 
 

@@ -19,7 +19,10 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.broker.bus import BatchHandler, Bus, Incoming
+from adapters.broker.outcomes import describe
 from adapters.broker.topology import Group
+from adapters.db.retry import is_conflict
+from adapters.outages import unavailable
 from worker.consumer import OrderGate
 from worker.metrics import WorkerMetrics
 
@@ -52,30 +55,62 @@ class Worker(Protocol):
     async def tick(self) -> None: ...
 
 
+RECOVERY_PAUSE_SECONDS = (1.0, 30.0)
+"""The first and the longest pause between two tries of a recovery that failed at start."""
+
+
 class Ticker:
     """Calls a worker's ``tick`` every ``interval`` seconds until stopped; a failing tick is
-    logged and tried again at the next interval (never kills the process)."""
+    logged and tried again at the next interval (never kills the process). With ``recover``, the
+    worker's recovery failed at start: it is tried again first, after a growing pause, until it
+    succeeds (the group consumes meanwhile; recovery is idempotent catching up)."""
 
-    def __init__(self, name: str, worker: Worker) -> None:
+    def __init__(
+        self,
+        name: str,
+        worker: Worker,
+        recover: bool = False,
+        recovery_pause: tuple[float, float] = RECOVERY_PAUSE_SECONDS,
+    ) -> None:
         self.name = name
         self.worker = worker
+        self.recover = recover
+        self.recovery_pause = recovery_pause
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"tick-{self.name}")
 
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless stopped first; whether to go on."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        return not self._stop.is_set()
+
     async def _run(self) -> None:
+        pause, longest = self.recovery_pause
+        while self.recover and await self._pause(pause):
+            try:
+                await self.worker.recover()
+            except Exception as exc:
+                log.warning("recovery failed again: %s", describe(exc), extra={"group": self.name})
+                pause = min(pause * 2, longest)
+                continue
+            log.info("recovered", extra={"group": self.name})
+            self.recover = False
         interval = self.worker.interval
         if interval is None:
             return
         while not self._stop.is_set():
             try:
                 await self.worker.tick()
-            except Exception:
-                log.exception("tick failed", extra={"group": self.name})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval)
+            except Exception as exc:
+                if unavailable(exc) is not None:  # a database or broker restarting: one line
+                    log.warning("tick failed: %s", describe(exc), extra={"group": self.name})
+                else:
+                    log.exception("tick failed", extra={"group": self.name})
+            await self._pause(interval)
 
     async def stop(self) -> None:
         """Let a running tick finish, then return."""
@@ -84,20 +119,39 @@ class Ticker:
             await self._task
 
 
+async def recover_at_start(name: str, worker: Worker) -> bool:
+    """The worker's recovery; False when it failed. A failure never stops the process from
+    starting (a database restarting, a deadlock retried past its attempts): the group consumes, and
+    its ticker tries the recovery again in the background."""
+    try:
+        await worker.recover()
+    except Exception as exc:
+        if unavailable(exc) is not None or is_conflict(exc):
+            log.warning("recovery failed; trying again in the background: %s", describe(exc), extra={"group": name})
+        else:
+            log.exception("recovery failed; trying again in the background", extra={"group": name})
+        return False
+    return True
+
+
 async def start_groups(
-    bus: Bus, groups: Mapping[str, Group], workers: Mapping[str, Worker], metrics: WorkerMetrics | None = None
+    bus: Bus,
+    groups: Mapping[str, Group],
+    workers: Mapping[str, Worker],
+    metrics: WorkerMetrics | None = None,
+    recovery_pause: tuple[float, float] = RECOVERY_PAUSE_SECONDS,
 ) -> list[Ticker]:
     """Recover, then consume (in order) and tick each worker's group; returns the tickers to stop
-    later."""
+    later. A recovery that fails is tried again in the background (:func:`recover_at_start`)."""
     tickers = []
     for name, worker in workers.items():
-        await worker.recover()
+        recovered = await recover_at_start(name, worker)
         group = groups[name]
         gate = OrderGate(worker.engine, group)
         handler = metrics.measured(group, worker.handle) if metrics else worker.handle
         batch = worker.handle_batch
         await bus.consume(group, gate.handler(handler), gate.batch(batch) if batch is not None else None)
-        ticker = Ticker(name, worker)
+        ticker = Ticker(name, worker, recover=not recovered, recovery_pause=recovery_pause)
         ticker.start()
         tickers.append(ticker)
     return tickers

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.broker.bus import Bus, Handler, Incoming
-from adapters.broker.outcomes import Outcome, decide
+from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 from adapters.db.tables import outbox
 from adapters.db.worker_tables import case_clocks
+from adapters.outages import unavailable
 
 log = logging.getLogger("handoff.metrics")
 
@@ -140,8 +141,11 @@ class Sampler:
         while not self._stop.is_set():
             try:
                 await self.sample()
-            except Exception:
-                log.warning("metrics sample failed", exc_info=True)
+            except Exception as exc:
+                # a database or broker restarting (aio-pika: "Connection was not opened" while it
+                # reconnects): one line; anything else with its traceback
+                expected = unavailable(exc) is not None or not getattr(self.bus, "connected", True)
+                log.warning("metrics sample failed: %s", describe(exc), exc_info=not expected)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 

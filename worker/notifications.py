@@ -367,9 +367,14 @@ UNKNOWN_UNREACHABLE = "发送结果无法确认：长时间无法向服务商查
 
 
 class Notifier:
-    """The ``notifications`` consumer group (a :class:`worker.group.Worker`), and its sweeper."""
+    """The ``notifications`` consumer group (a :class:`worker.group.Worker`), and its sweeper.
 
-    handle_batch = None
+    Messages that arrive together (:meth:`handle_batch`) are planned and written in one
+    transaction, and their SMS are then sent case by case — each case's one after another, in
+    order, and up to ``concurrency`` cases at once in the process: a provider's answer takes tens to
+    hundreds of milliseconds, and the cases need not wait for each other's. (Each send holds a
+    database connection a moment to claim its row and record the answer: with the consumer's
+    lanes, the default keeps well within the pool of ``make_engine``.)"""
 
     def __init__(
         self,
@@ -382,8 +387,10 @@ class Notifier:
         staff_ttl: float = 60.0,
         queries: Mapping[str, SmsStatusQuery] | None = None,
         sweep: SweepSettings | None = None,
+        concurrency: int = 6,
     ) -> None:
         self.engine = engine
+        self._sending = asyncio.Semaphore(concurrency)
         self.calendar = calendar
         self.clock = clock
         self.counter: SmsCounter = counter or CountedSms()
@@ -407,34 +414,60 @@ class Notifier:
         await self.sweep()
 
     async def handle(self, message: Incoming) -> None:
-        envelope: Mapping[str, Any] = envelope_of(message)
-        planner = PLANS.get(str(envelope.get("type")))
-        case_id = envelope.get("case_id")
-        if planner is None or not case_id:
-            return
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
+        """Plan and write the SMS of every message in one transaction (each message once: the
+        inbox), then send them: per case in order, different cases at once (at most
+        ``concurrency`` in the process). A message that cannot be planned parks the whole batch's
+        transaction (the consumer then takes the messages one by one). A send that fails after the
+        commit leaves its row to the sweeper, as with one message."""
         staff = await self._staff_directory()
+        written: dict[str, list[dict[str, Any]]] = {}
         async with self.engine.begin() as conn:
-            if not await _first_delivery(conn, message.message_id):
-                return
-            facts = await _facts(conn, str(case_id), envelope.get("package_id"), local_date(self.clock()))
-            if facts is None:
-                raise Park(f"case {case_id} not found")
-            manifest_id = _data(envelope).get("manifest_id")
-            if manifest_id and envelope.get("package_id"):
-                facts = replace(
-                    facts, batch_count=await _batch_count(conn, str(manifest_id), str(envelope["package_id"]))
-                )
-            try:
-                planned = planner(envelope, facts, self.calendar())
-            except (KeyError, ValueError, InvalidInput) as exc:
-                raise Park(f"cannot plan SMS for {envelope.get('type')}: {exc!r}") from exc
-            written = await self._write(conn, envelope, str(case_id), facts, planned, staff)
+            regions: dict[str, str] | None = None
+            at: datetime | None = None
+            for message in messages:
+                envelope: Mapping[str, Any] = envelope_of(message)
+                planner = PLANS.get(str(envelope.get("type")))
+                case_id = envelope.get("case_id")
+                if planner is None or not case_id:
+                    continue
+                if not await _first_delivery(conn, message.message_id):
+                    continue
+                facts = await _facts(conn, str(case_id), envelope.get("package_id"), local_date(self.clock()))
+                if facts is None:
+                    raise Park(f"case {case_id} not found")
+                manifest_id = _data(envelope).get("manifest_id")
+                if manifest_id and envelope.get("package_id"):
+                    facts = replace(
+                        facts, batch_count=await _batch_count(conn, str(manifest_id), str(envelope["package_id"]))
+                    )
+                try:
+                    planned = planner(envelope, facts, self.calendar())
+                except (KeyError, ValueError, InvalidInput) as exc:
+                    raise Park(f"cannot plan SMS for {envelope.get('type')}: {exc!r}") from exc
+                if regions is None:
+                    regions = await _office_regions(conn)
+                rows, at = await self._write(conn, envelope, str(case_id), facts, planned, staff, regions, after=at)
+                written.setdefault(str(case_id), []).extend(rows)
+        if len(written) == 1:
+            [rows] = written.values()
+            await self._send_in_order(rows)
+        elif written:
+            await asyncio.gather(*(self._send_in_order(rows) for rows in written.values()))
+
+    async def _send_in_order(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One case's new rows, one after another; a recipient with an earlier SMS of the case
+        still unsettled (being sent by another process) is left to the sweeper, which sends them
+        oldest first."""
         left: set[str] = set()
-        for row in written:
-            if row["recipient"] in left or await self._waits_behind(row, patience=ORDER_PATIENCE_SECONDS):
-                left.add(str(row["recipient"]))  # still ``created``: the sweeper sends it after its predecessor
-                continue
-            await self.dispatch.send(row)
+        async with self._sending:
+            for row in rows:
+                if row["recipient"] in left or await self._waits_behind(row, patience=ORDER_PATIENCE_SECONDS):
+                    left.add(str(row["recipient"]))  # still ``created``: the sweeper sends it after its predecessor
+                    continue
+                await self.dispatch.send(row)
 
     async def _waits_behind(self, row: Mapping[str, Any], patience: float = 0.0) -> bool:
         """Whether an earlier SMS of the case to this recipient is still unsettled after waiting
@@ -456,12 +489,16 @@ class Notifier:
         facts: Facts,
         planned: Sequence[Planned],
         staff: Sequence[tuple[str, Role, Scope, str]],
-    ) -> list[dict[str, Any]]:
+        regions: Mapping[str, str],
+        after: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], datetime]:
         """One ``created`` row per SMS, its parameters without the tracking link (recomputed from
-        the case when sending: a link is a bearer secret, never kept at rest)."""
+        the case when sending: a link is a bearer secret, never kept at rest); and the time of the
+        last. Rows are timed after ``after`` (the rows of the batch's earlier messages)."""
         now = self.clock()
+        if after is not None and now <= after:
+            now = after
         written = []
-        regions = await _office_regions(conn)
         for item in planned:
             for recipient in _recipients(item.to, facts, staff, regions):
                 now += timedelta(microseconds=1)  # the rows of one event in their planned order
@@ -482,7 +519,7 @@ class Notifier:
                 }
                 if await notification_rows.insert(conn, row):
                     written.append(row)
-        return written
+        return written, now
 
     # ----------------------------------------------------------------------- the sweeper
 

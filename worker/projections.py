@@ -32,8 +32,9 @@ from adapters.broker.bus import Incoming
 from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_for_transaction
+from adapters.db.locks import lock_all_for_transaction
 from adapters.db.repositories import ConnectionReader
+from adapters.db.retry import ATTEMPTS, retry_conflicts
 from adapters.db.worker_tables import INDICATOR_COUNTS, case_facts, indicator_days, indicator_stage_days
 from handoff.case import Case, CaseState
 from handoff.ports import Clock
@@ -121,6 +122,7 @@ class Projector:
         clock: Clock,
         interval: float = 600.0,
         offices_ttl: float = 300.0,
+        attempts: int = ATTEMPTS,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
@@ -128,6 +130,8 @@ class Projector:
         self.clock = clock
         self.interval: float | None = interval
         self.offices_ttl = offices_ttl
+        self.attempts = attempts
+        """How many times a projection meeting a deadlock runs (adapters/db/retry.py)."""
         self._points: dict[str, Point] = {}
         self._points_at = -1.0
 
@@ -141,29 +145,53 @@ class Projector:
             await self.project(*case_ids)
 
     async def project(self, *case_ids: str) -> None:
-        """Recompute the facts of these cases, in one transaction (locks taken in id order, so two
-        processes projecting overlapping batches cannot deadlock)."""
+        """Recompute the facts of these cases, in one transaction, run again if it meets a deadlock
+        (see :meth:`_project`)."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return
         today = local_date(self.clock.now())
         points = await self._office_points()
-        async with self.engine.begin() as conn:
-            for case_id in sorted(set(case_ids)):
-                await self._project(conn, case_id, today, points)
+        await retry_conflicts(lambda: self._project(ids, today, points), what="projection", attempts=self.attempts)
 
-    async def _project(self, conn: AsyncConnection, case_id: str, today: date, points: Mapping[str, Point]) -> None:
-        await lock_for_transaction(conn, f"facts:{case_id}")
-        case = await ConnectionReader(conn, self.cipher).cases.get(case_id)
-        if case is None:
-            return
-        new = fact_row(case, self.calendar, today, points)
-        old_row = (await conn.execute(select(case_facts).where(case_facts.c.case_id == case_id))).mappings().first()
-        old = dict(old_row) if old_row is not None else None
-        await _add(conn, new, contribution(new), contribution(old))
-        await _add_stages(conn, new, old)
-        values = {**new, "updated_at": self.clock.now()}
-        if old is None:
-            await conn.execute(case_facts.insert().values(**values))
-        else:
-            await conn.execute(case_facts.update().where(case_facts.c.case_id == case_id).values(**values))
+    async def _project(self, case_ids: Sequence[str], today: date, points: Mapping[str, Point]) -> None:
+        """Two processes projecting overlapping batches must not deadlock: every case's facts lock
+        is taken first (in id order), every case's difference computed, and only then are the
+        shared indicator rows written — the differences summed per row and written in one key
+        order, one statement per table — and last the cases' own fact rows."""
+        async with self.engine.begin() as conn:
+            await lock_all_for_transaction(conn, [f"facts:{case_id}" for case_id in case_ids])
+            reader = ConnectionReader(conn, self.cipher)
+            olds = {
+                str(row["case_id"]): dict(row)
+                for row in (await conn.execute(select(case_facts).where(case_facts.c.case_id.in_(case_ids)))).mappings()
+            }
+            days: dict[tuple[Any, ...], dict[str, float]] = {}
+            stages: dict[tuple[Any, ...], dict[str, int]] = {}
+            news: list[dict[str, Any]] = []
+            for case_id in case_ids:
+                case = await reader.cases.get(case_id)
+                if case is None:
+                    continue
+                new = fact_row(case, self.calendar, today, points)
+                old = olds.get(case_id)
+                _add_days(days, new, +1)
+                _add_stages(stages, new, +1)
+                if old is not None:
+                    _add_days(days, old, -1)
+                    _add_stages(stages, old, -1)
+                news.append(new)
+            await _write_sums(conn, indicator_days, DAY_KEY, days)
+            await _write_sums(conn, indicator_stage_days, STAGE_KEY, stages)
+            now = self.clock.now()
+            inserts = [{**new, "updated_at": now} for new in news if new["case_id"] not in olds]
+            if inserts:
+                await conn.execute(case_facts.insert(), inserts)
+            for new in news:
+                if new["case_id"] in olds:
+                    await conn.execute(
+                        case_facts.update().where(case_facts.c.case_id == new["case_id"]).values(**new, updated_at=now)
+                    )
 
     async def recover(self) -> None:
         """Facts for cases that have none (registered before this projection existed)."""
@@ -209,46 +237,48 @@ class Projector:
         return self._points
 
 
-def _upsert(conn: AsyncConnection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+DAY_KEY = ("day", "window_office_id", "department_office_id")
+STAGE_KEY = (*DAY_KEY, "stage_type")
 
 
-async def _add(conn: AsyncConnection, row: Mapping[str, Any], new: dict[str, float], old: dict[str, float]) -> None:
-    delta = {k: new[k] - old[k] for k in new}
-    if not any(delta.values()):
+def _add_days(sums: dict[tuple[Any, ...], dict[str, float]], row: Mapping[str, Any], sign: int) -> None:
+    """Add (sign +1) or take away (-1) one case's contribution to the row of its day, window and
+    department."""
+    into = sums.setdefault((row["collected_on"], row["window_office_id"], row["department_office_id"]), {})
+    for name, value in contribution(row).items():
+        into[name] = into.get(name, 0) + sign * value
+
+
+def _add_stages(sums: dict[tuple[Any, ...], dict[str, int]], row: Mapping[str, Any], sign: int) -> None:
+    for stage_type, (count, working, calendar_days) in dict(row["stages"]).items():
+        key = (row["collected_on"], row["window_office_id"], row["department_office_id"], stage_type)
+        into = sums.setdefault(key, {"stages": 0, "working_days": 0, "calendar_days": 0})
+        into["stages"] += sign * count
+        into["working_days"] += sign * working
+        into["calendar_days"] += sign * calendar_days
+
+
+async def _write_sums(
+    conn: AsyncConnection, table: Any, key: Sequence[str], sums: Mapping[tuple[Any, ...], Any]
+) -> None:
+    """Add the differences to their rows: one multi-row upsert, rows in key order (every process
+    locks them in the same order), the rows that do not change left alone."""
+    rows = [
+        {**dict(zip(key, k, strict=True)), **delta}
+        for k, delta in sorted(sums.items(), key=lambda item: item[0])
+        if any(delta.values())
+    ]
+    if not rows:
         return
-    key = {
-        "day": row["collected_on"],
-        "window_office_id": row["window_office_id"],
-        "department_office_id": row["department_office_id"],
-    }
-    insert = _upsert(conn)(indicator_days).values(**key, **delta)
+    counts = [name for name in rows[0] if name not in key]
+    insert = _upsert(conn)(table).values(rows)
     await conn.execute(
         insert.on_conflict_do_update(
             index_elements=list(key),
-            set_={k: getattr(indicator_days.c, k) + getattr(insert.excluded, k) for k in delta},
+            set_={name: getattr(table.c, name) + getattr(insert.excluded, name) for name in counts},
         )
     )
 
 
-async def _add_stages(conn: AsyncConnection, new: Mapping[str, Any], old: Mapping[str, Any] | None) -> None:
-    before: dict[str, list[int]] = dict(old["stages"]) if old else {}
-    after: dict[str, list[int]] = dict(new["stages"])
-    for stage_type in sorted(set(before) | set(after)):
-        b, a = before.get(stage_type, [0, 0, 0]), after.get(stage_type, [0, 0, 0])
-        delta = {"stages": a[0] - b[0], "working_days": a[1] - b[1], "calendar_days": a[2] - b[2]}
-        if not any(delta.values()):
-            continue
-        key = {
-            "day": new["collected_on"],
-            "window_office_id": new["window_office_id"],
-            "department_office_id": new["department_office_id"],
-            "stage_type": stage_type,
-        }
-        insert = _upsert(conn)(indicator_stage_days).values(**key, **delta)
-        await conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=list(key),
-                set_={k: getattr(indicator_stage_days.c, k) + getattr(insert.excluded, k) for k in delta},
-            )
-        )
+def _upsert(conn: AsyncConnection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert

@@ -36,6 +36,7 @@ from pamqp.commands import Basic
 from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
+from adapters.outages import unavailable
 
 log = logging.getLogger("handoff.broker")
 
@@ -587,8 +588,9 @@ class _Link:
                 self.single_acks += 1
                 try:
                     await message.ack()
-                except Exception:
-                    log.warning("could not acknowledge a message", exc_info=True)
+                except Exception as exc:
+                    # a lost connection is expected (a broker restart): one line; anything else is a bug
+                    log.warning("could not acknowledge a message: %s", describe(exc), exc_info=unavailable(exc) is None)
                     self.closing = True  # send nothing more on it
                     if self.broken is not None:
                         self.broken(self)
@@ -892,9 +894,14 @@ class _Consumer:
         for link, messages in by_link.values():
             try:
                 await link.ack(messages)
-            except Exception:
+            except Exception as exc:
                 # The channel went away: the broker will redeliver, and the inbox makes that harmless.
-                log.warning("could not acknowledge messages; consuming on a new channel", exc_info=True)
+                # A lost connection is expected (a broker restart): one line; anything else is a bug.
+                log.warning(
+                    "could not acknowledge messages; consuming on a new channel: %s",
+                    describe(exc),
+                    exc_info=unavailable(exc) is None,
+                )
                 self._renew(link)
 
     async def _settle(self, delivery: _Delivery, error: BaseException) -> None:
@@ -952,10 +959,14 @@ class _Consumer:
 
         try:
             await link.settle_alone(message, send)
-        except Exception:
+        except Exception as exc:
             # The channel went away (or cannot be trusted): the broker will redeliver, and the
-            # inbox makes that harmless.
-            log.warning("could not settle a message; consuming on a new channel", exc_info=True)
+            # inbox makes that harmless. A lost connection is expected: one line.
+            log.warning(
+                "could not settle a message; consuming on a new channel: %s",
+                describe(exc),
+                exc_info=unavailable(exc) is None,
+            )
             self._renew(link)
 
     def _renew(self, link: _Link) -> None:

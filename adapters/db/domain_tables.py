@@ -507,6 +507,8 @@ notifications = Table(
     UniqueConstraint("event_id", "recipient", "template_key", name="uq_notifications_once"),
     Index("ix_notifications_provider_message", "provider", "provider_message_id"),
     Index("ix_notifications_status", "status", "updated_at"),
+    # the resend of a failed SMS (one per failure; the failed lists skip resent ones): migration 0026
+    Index("ix_notifications_resend_of", "resend_of"),
 )
 
 blobs = Table(

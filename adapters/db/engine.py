@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import select
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -27,18 +28,51 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
-    # Pre-ping: after a database restart every pooled connection is dead; the ping (one round trip
-    # at checkout) finds them and opens fresh ones, so the service recovers by itself instead of
-    # failing one request per stale connection.
-    return create_async_engine(
+    # At most 2 × pool_size connections, as with pool_size plus as many in overflow, but all kept once
+    # opened: an overflow connection was closed at its checkin and opened again in the next burst, so
+    # under load requests paid for new PostgreSQL sessions (a backend started, TLS tried, auth) over
+    # and over (py-spy on the API at 64 connections: connect and close on every few requests).
+    engine = create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_recycle=1800,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    event.listen(engine.sync_engine, "checkout", _closed_on_checkout)
+    return engine
+
+
+def _closed_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A database restart found without a round trip per checkout (no pre-ping).
+
+    A restarting PostgreSQL ends every session: it sends a last error and closes the socket. An
+    idle pooled connection never has anything to read, so one whose socket is readable (that last
+    message, or the end of the stream) or that asyncpg already marked closed is dead: it is
+    discarded and the checkout opens a fresh one (one ``poll`` of the socket, no round trip), and
+    the first request after a restart does not fail. A connection that dies unseen (its first
+    statement fails with a disconnect) invalidates the pool through SQLAlchemy's ``is_disconnect``:
+    that one request fails (503), the next ones reconnect."""
+    raw = getattr(dbapi_connection, "_connection", None)
+    if raw is None:
+        return
+    if raw.is_closed() or _readable(getattr(raw, "_transport", None)):
+        raise exc.DisconnectionError("the pooled connection was ended by the server")
+
+
+def _readable(transport: Any) -> bool:
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 async def ping(engine: AsyncEngine) -> None:

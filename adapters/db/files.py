@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Text, cast, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.db import domain_tables as t
+from adapters.db.locks import lock_for_transaction
 from handoff.package import FileEntry
+from handoff.ports import BlobStore
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,45 @@ async def results_by_sha256(conn: AsyncConnection, sha256: str) -> list[CaseResu
     r = t.case_results
     rows = await conn.execute(select(*r.c).where(r.c.sha256 == sha256))
     return [CaseResult(**row._mapping) for row in rows]
+
+
+# --------------------------------------------------------------------------- blobs of a command
+
+
+async def lock_blob(conn: AsyncConnection, sha256: str) -> None:
+    """Taken in the storing request's transaction before it asks whether the blob is there, and
+    held until it commits: a request that stored a blob for a command that failed removes it
+    under the same lock (:func:`discard_unreferenced`), so it never removes one that another
+    request found there and is about to reference (PostgreSQL; SQLite's one connection per process
+    already orders them). Several blobs: lock them in sorted order."""
+    await lock_for_transaction(conn, f"blob:{sha256}")
+
+
+async def blob_referenced(conn: AsyncConnection, sha256: str, since: datetime) -> bool:
+    """Whether a committed row refers to the blob: an electronic material, an electronic result
+    (or its source), a courier label, or the evidence of a custody event recorded at or after
+    ``since`` (a blob stored by the failed request can only be referenced by an event recorded
+    after it was stored; older events are not searched)."""
+    f, r, s, ce = t.case_files.c, t.case_results.c, t.shipments.c, t.custody_events.c
+    query = select(
+        or_(
+            exists().where(f.sha256 == sha256),
+            exists().where(or_(r.sha256 == sha256, r.source_sha256 == sha256)),
+            exists().where(s.label_sha256 == sha256),
+            exists().where(ce.server_time >= since, cast(ce.evidence, Text).contains(sha256)),
+        )
+    )
+    return bool((await conn.execute(query)).scalar())
+
+
+async def discard_unreferenced(engine: AsyncEngine, blobs: BlobStore, sha256: str, since: datetime) -> bool:
+    """Remove a blob a request stored for a command that did not commit, unless another request
+    committed a reference to it meanwhile (it found the blob there, stored by this one, and did
+    not store it again); True when removed. Under :func:`lock_blob`: a request that found the
+    blob and has not committed yet is waited for."""
+    async with engine.begin() as conn:
+        await lock_blob(conn, sha256)
+        if await blob_referenced(conn, sha256, since):
+            return False
+        await blobs.discard(sha256)
+        return True

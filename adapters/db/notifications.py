@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
+from adapters.db.locks import lock_for_transaction
 from adapters.db.reports import Scope, _scoped
 from handoff.ports import SmsStatus
 
@@ -222,11 +223,21 @@ async def with_case(conn: AsyncConnection, notification_id: str) -> dict[str, An
     return dict(row) if row is not None else None
 
 
-async def resend(conn: AsyncConnection, failed: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
-    """A new ``created`` row for the same recipient, template and parameters, linked to the failed
-    one; None when the failed one was resent already (one resend per failure: a double click
-    sends one SMS). An SMS to the applicant goes to the case's phone as it is now (a clerk may
-    have corrected it after the failure: :func:`with_case` reads it)."""
+async def resend(conn: AsyncConnection, failed_id: str, at: datetime) -> dict[str, Any] | None:
+    """A new ``created`` row for the same template and parameters, linked to the failed one; None
+    when the failed one was resent already, to whatever number (one resend per failed
+    notification: a double click, or a click on each side of a phone correction, sends one SMS).
+    An SMS to the applicant goes to the case's phone as it is now (a clerk may have corrected it
+    after the failure). The failed row is locked first (PostgreSQL: a transaction-scoped lock on
+    its id; SQLite has one writer), so the check for an earlier resend and the phone read
+    below both see what a concurrent resend committed."""
+    await lock_for_transaction(conn, f"sms-resend:{failed_id}")
+    failed = await with_case(conn, failed_id)
+    if failed is None:
+        return None
+    already = await conn.execute(select(n.c.id).where(n.c.resend_of == failed_id).limit(1))
+    if already.first() is not None:
+        return None
     recipient = failed["recipient"]
     if failed["audience"] == "applicant" and failed.get("applicant_phone"):
         recipient = failed["applicant_phone"]

@@ -41,17 +41,29 @@ async def allocate(conn: AsyncConnection, counts: dict[str, int]) -> dict[str, i
     """Reserve ``counts[key]`` numbers for each key; return the first of each key's range."""
     if not counts:
         return {}
-    dialect_insert: Any = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = _bump(conn.dialect.name)
     first: dict[str, int] = {}
     for key in sorted(counts):  # one lock order for every writer
-        statement = dialect_insert(event_sequences).values(ordering_key=key, last_seq=counts[key])
-        statement = statement.on_conflict_do_update(
+        last = int((await conn.execute(statement, {"ordering_key": key, "last_seq": counts[key]})).scalar_one())
+        first[key] = last - counts[key] + 1
+    return first
+
+
+_BUMP: dict[str, Any] = {}
+_INSERT_OUTBOX = insert(outbox)
+
+
+def _bump(dialect: str) -> Any:
+    """The counter's upsert, built once per dialect (every committed event goes through it)."""
+    found = _BUMP.get(dialect)
+    if found is None:
+        dialect_insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = dialect_insert(event_sequences)
+        found = _BUMP[dialect] = statement.on_conflict_do_update(
             index_elements=[event_sequences.c.ordering_key],
             set_={"last_seq": event_sequences.c.last_seq + statement.excluded.last_seq},
         ).returning(event_sequences.c.last_seq)
-        last = int((await conn.execute(statement)).scalar_one())
-        first[key] = last - counts[key] + 1
-    return first
+    return found
 
 
 async def write_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> None:
@@ -74,9 +86,10 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> Non
                 "key_seq": seq,
                 "case_id": e.case_id,
                 "package_id": e.package_id,
+                "actor": e.actor,
                 "payload": {**ev.to_envelope(e), "ordering_key": key, "seq": seq},
                 "created_at": e.occurred_at,
                 "attempts": 0,
             }
         )
-    await conn.execute(insert(outbox), rows)
+    await conn.execute(_INSERT_OUTBOX, rows)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, true, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
 from adapters.db.admin import Conflict
-from adapters.db.repositories import JsonRows
+from adapters.db.repositories import JsonRows, SqlUnitOfWork, case_statement, package_statement
 from adapters.db.tables import outbox
 from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
 from handoff.calendar import Schedule
+from handoff.case import Case
 from handoff.errors import DomainError
 from handoff.package import Manifest
 from handoff.ports import Office
@@ -252,6 +253,63 @@ async def reserve_idempotency_key(
         return None
     row = (await conn.execute(_READ_KEY, {"actor": actor, "key": key})).one()
     return (row[0], row[1], row[2])
+
+
+async def reserve_idempotency_key_loading_package(
+    uow: SqlUnitOfWork, actor: str, key: str, request_hash: str, at: datetime, package_id: str
+) -> tuple[str, int, str] | None:
+    """:func:`reserve_idempotency_key`, and on PostgreSQL in the same statement the package
+    ``package_id`` (with its items and chain) into the unit of work, where the request's
+    visibility check, command and answer then find it: one round trip instead of two. A key
+    reserved by another request is read afterwards (a statement of its own, with a snapshot taken
+    after the wait), as there; the package read then is not used."""
+    conn = uow.conn
+    if conn.dialect.name != "postgresql":
+        return await reserve_idempotency_key(conn, actor, key, request_hash, at)
+    row = (
+        (
+            await conn.execute(
+                _reserve_loading_package(),
+                {"i_actor": actor, "i_key": key, "i_hash": request_hash, "i_at": at, "key": package_id},
+            )
+        )
+        .mappings()
+        .one()
+    )
+    if not row["reserved"]:
+        found = (await conn.execute(_READ_KEY, {"actor": actor, "key": key})).one()
+        return (found[0], found[1], found[2])
+    if row["id"] is not None:
+        uow.packages.from_row(row)
+    return None
+
+
+_RESERVE_LOADING_PACKAGE: list[Any] = []
+
+
+def _reserve_loading_package() -> Any:
+    """WITH reserved AS (INSERT … ON CONFLICT DO NOTHING RETURNING 1) SELECT the count of
+    ``reserved`` beside the package's row, outer-joined so that a row comes back either way."""
+    if not _RESERVE_LOADING_PACKAGE:
+        reserved = (
+            pg_insert(_KEYS)
+            .values(
+                actor=bindparam("i_actor"),
+                key=bindparam("i_key"),
+                request_hash=bindparam("i_hash"),
+                status=0,
+                body="",
+                created_at=bindparam("i_at"),
+            )
+            .on_conflict_do_nothing(index_elements=[_KEYS.c.actor, _KEYS.c.key])
+            .returning(literal(1).label("one"))
+            .cte("reserved")
+        )
+        package = package_statement("postgresql", "id").subquery("package")
+        one = select(literal(1).label("one")).subquery("one")
+        count = select(func.count()).select_from(reserved).scalar_subquery().label("reserved")
+        _RESERVE_LOADING_PACKAGE.append(select(count, *package.c).select_from(one.outerjoin(package, true())))
+    return _RESERVE_LOADING_PACKAGE[0]
 
 
 async def store_idempotent_answer(conn: AsyncConnection, actor: str, key: str, status: int, body: str) -> None:
@@ -558,6 +616,39 @@ _CASE_SMS = JsonRows(
 )
 _CASE_GAPS = JsonRows(consumer_gaps, bindparam("case_id"), "case_id", order=["parked_at", "seq"])
 _CASE_MESSAGES: dict[str, Any] = {}
+
+
+async def case_with_messages(
+    uow: SqlUnitOfWork, case_id: str
+) -> tuple[Case | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The case view's one statement: the case with its children and its packages (a unit opened
+    for reading, see ``SqlCases.get``), its SMS and its gaps as :func:`case_messages` gives them."""
+    known = uow.known("case", case_id)
+    if isinstance(known, Case) or not uow.is_reading:
+        case = await uow.cases.get(case_id)
+        sms, gaps = await case_messages(uow.conn, case_id) if case is not None else ([], [])
+        return case, sms, gaps
+    dialect = uow.conn.dialect.name
+    statement = _CASE_VIEW.get(dialect)
+    if statement is None:
+        statement = _CASE_VIEW[dialect] = case_statement(dialect, "id", packages=True).add_columns(
+            _CASE_SMS_OF_CASE.column(dialect, "case_sms"), _CASE_GAPS_OF_CASE.column(dialect, "case_gaps")
+        )
+    row = (await uow.conn.execute(statement, {"key": case_id})).mappings().first()
+    if row is None:
+        return None, [], []
+    return (
+        uow.cases.from_row(row, packages=True),
+        _CASE_SMS_OF_CASE.rows(row["case_sms"]),
+        _CASE_GAPS_OF_CASE.rows(row["case_gaps"]),
+    )
+
+
+_CASE_VIEW: dict[str, Any] = {}
+_CASE_SMS_OF_CASE = JsonRows(
+    t.notifications, t.cases.c.id, "case_id", columns=_CASE_SMS.names, order=["created_at", "id"]
+)
+_CASE_GAPS_OF_CASE = JsonRows(consumer_gaps, t.cases.c.id, "case_id", order=["parked_at", "seq"])
 
 
 def _case_messages(dialect: str) -> Any:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, literal, or_, select, tuple_, union
+from sqlalchemy import String, and_, bindparam, cast, func, literal, not_, or_, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -24,6 +24,7 @@ from adapters.db.worker_tables import (
     indicator_days,
     indicator_stage_days,
 )
+from handoff.package import APPLICANT, PackageState
 from handoff.stats import Indicators
 
 GROUPINGS = ("none", "day", "month", "window", "department", "window_region", "department_region")
@@ -340,7 +341,12 @@ async def stalled_packages(
     query = (
         select(p.id, p.code, p.case_id, p.state, p.holder, p.from_party, p.to_party, p.carrier, p.waybill)
         .add_columns(p.last_movement_at)
-        .where(p.state.in_(moving), p.last_movement_at < moved_before)
+        .where(
+            p.state.in_(moving),
+            # a result handed to the applicant is at the end of its journey (Package.on_its_way)
+            not_(and_(p.state == PackageState.ARRIVED.value, p.to_party == APPLICANT)),
+            p.last_movement_at < moved_before,
+        )
         .order_by(p.last_movement_at, p.id)
     )
     if after is not None:

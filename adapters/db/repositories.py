@@ -322,13 +322,15 @@ class JsonRows:
         self.key = table.c[key]
         self.order = list(order) if order is not None else (["seq"] if "seq" in table.c else [])
 
-    def column(self, dialect: str, label: str) -> Any:
+    def aggregate(self, dialect: str) -> Any:
+        """The rows' JSON array (an aggregate over ``table``)."""
         if dialect == "postgresql":
-            aggregate = func.json_agg(func.json_build_array(*self.columns), type_=JSON)
-        else:
-            values = [func.json(c) if isinstance(c.type, JSON) else c for c in self.columns]
-            aggregate = func.json_group_array(func.json_array(*values), type_=JSON)
-        return select(aggregate).where(self.key == self.parent_key).scalar_subquery().label(label)
+            return func.json_agg(func.json_build_array(*self.columns), type_=JSON)
+        values = [func.json(c) if isinstance(c.type, JSON) else c for c in self.columns]
+        return func.json_group_array(func.json_array(*values), type_=JSON)
+
+    def column(self, dialect: str, label: str) -> Any:
+        return select(self.aggregate(dialect)).where(self.key == self.parent_key).scalar_subquery().label(label)
 
     def rows(self, value: Any) -> list[dict[str, Any]]:
         """The rows out of the JSON (None or [] when there are none), in ``order``."""
@@ -363,17 +365,59 @@ def _children_prefix(name: str) -> str:
     return f"children_{name}"
 
 
-def case_statement(dialect: str, by: str) -> Any:
+def case_statement(dialect: str, by: str, packages: bool = False) -> Any:
     """The case with all its children in one SELECT, found by ``id`` or ``tracking`` (token hash)
-    through the bound parameter ``key``; built once per dialect."""
-    found = _STATEMENTS.get((dialect, "case:" + by))
+    through the bound parameter ``key`` — with ``packages``, its packages too (:class:`CasePackages`);
+    built once per dialect."""
+    name = f"case:{by}:{packages}"
+    found = _STATEMENTS.get((dialect, name))
     if found is None:
         key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
-        found = select(
-            t.cases, *(children.column(dialect, _children_prefix(n)) for n, children in _CASE_CHILDREN.items())
-        ).where(key == bindparam("key"))
-        _STATEMENTS[(dialect, "case:" + by)] = found
+        columns = [children.column(dialect, _children_prefix(n)) for n, children in _CASE_CHILDREN.items()]
+        if packages:
+            columns.append(_CASE_PACKAGES.column(dialect, "case_packages"))
+        found = select(t.cases, *columns).where(key == bindparam("key"))
+        _STATEMENTS[(dialect, name)] = found
     return found
+
+
+class CasePackages:
+    """A case's packages, each with its items and custody chain, as one JSON column of the case's
+    SELECT (a package is a JSON array: its row's columns, then its children's arrays), so that a
+    read of a case and its packages (the case view, the tracking page) is one statement."""
+
+    def __init__(self) -> None:
+        self.columns = list(t.packages.c)
+        self.names = [c.name for c in self.columns]
+        self.decoders = [_decoder(c) for c in self.columns]
+
+    def column(self, dialect: str, label: str) -> Any:
+        children = [
+            select(c.aggregate(dialect)).where(c.key == t.packages.c.id).scalar_subquery()
+            for c in _PACKAGE_CHILDREN.values()
+        ]
+        if dialect == "postgresql":
+            aggregate = func.json_agg(func.json_build_array(*self.columns, *children), type_=JSON)
+        else:
+            aggregate = func.json_group_array(
+                func.json_array(*self.columns, *(func.json(c) for c in children)), type_=JSON
+            )
+        return select(aggregate).where(t.packages.c.case_id == t.cases.c.id).scalar_subquery().label(label)
+
+    def rows(self, value: Any) -> list[dict[str, Any]]:
+        """Each package as a mapping like a row of :func:`package_statement`, by creation."""
+        found = []
+        for package in value or ():
+            own = len(self.names)
+            row = {name: decode(v) for name, decode, v in zip(self.names, self.decoders, package[:own], strict=True)}
+            for n, v in zip(_PACKAGE_CHILDREN, package[own:], strict=True):
+                row[_children_prefix(n)] = v
+            found.append(row)
+        found.sort(key=lambda r: r["created_at"])
+        return found
+
+
+_CASE_PACKAGES = CasePackages()
 
 
 def package_statement(dialect: str, by: str) -> Any:
@@ -403,23 +447,38 @@ class SqlCases:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
-    async def get(self, case_id: str) -> Case | None:
+    async def get(self, case_id: str, *, packages: bool = False) -> Case | None:
+        """The case; with ``packages`` (a unit opened for reading only), its packages are read in
+        the same statement and ``packages.for_case`` then answers without another."""
         known = self._uow.known("case", case_id)
         if isinstance(known, Case):
             return known
         conn = self._uow.conn
-        statement = case_statement(conn.dialect.name, "id")
+        packages = packages and self._uow.is_reading
+        statement = case_statement(conn.dialect.name, "id", packages)
         row = (await conn.execute(statement, {"key": case_id})).mappings().first()
-        return None if row is None else self._uow.track(self._load(row))
+        return None if row is None else self.from_row(row, packages)
 
-    async def by_tracking_hash(self, token_hash: str) -> Case | None:
+    async def by_tracking_hash(self, token_hash: str, *, packages: bool = False) -> Case | None:
+        """The case of a tracking token; ``packages`` as for :meth:`get`."""
         conn = self._uow.conn
-        statement = case_statement(conn.dialect.name, "tracking")
+        packages = packages and self._uow.is_reading
+        statement = case_statement(conn.dialect.name, "tracking", packages)
         row = (await conn.execute(statement, {"key": token_hash})).mappings().first()
         if row is None:
             return None
         known = self._uow.known("case", row["id"])
-        return known if isinstance(known, Case) else self._uow.track(self._load(row))
+        return known if isinstance(known, Case) else self.from_row(row, packages)
+
+    def from_row(self, row: Any, packages: bool = False) -> Case:
+        """The case of a row of :func:`case_statement` (and its packages, when the row has them),
+        tracked by the unit of work."""
+        case: Case = self._uow.track(self._load(row))
+        if packages:
+            self._uow.case_packages[case.id] = [
+                self._uow.packages._loaded(p) for p in _CASE_PACKAGES.rows(row["case_packages"])
+            ]
+        return case
 
     async def add(self, case: Case) -> None:
         self._uow.track(case)
@@ -812,6 +871,11 @@ class SqlPackages:
         row = (await conn.execute(package_statement(conn.dialect.name, by), {"key": key, **more})).mappings().first()
         return None if row is None else self._loaded(row)
 
+    def from_row(self, row: Any) -> Package:
+        """The package of a row of :func:`package_statement`, tracked by the unit of work (the one
+        it already holds, if any)."""
+        return self._loaded(row)
+
     def _loaded(self, row: Any) -> Package:
         """The package of ``row``: the one this unit of work already holds, or loaded and tracked."""
         known = self._uow.known("package", row["id"])
@@ -824,6 +888,9 @@ class SqlPackages:
         return await self._one("waybill", waybill, carrier=carrier)
 
     async def for_case(self, case_id: str) -> Sequence[Package]:
+        read = self._uow.case_packages.get(case_id)
+        if read is not None:  # read with the case (a unit opened for reading: nothing was added since)
+            return list(read)
         conn = self._uow.conn
         rows = await conn.execute(package_statement(conn.dialect.name, "case"), {"key": case_id})
         return [self._loaded(r) for r in rows.mappings().all()]
@@ -936,15 +1003,21 @@ class SqlPackages:
             if self._uow.loaded_versions[key] == package.version and known == len(package.custody):
                 return
             done = await conn.execute(
-                update(t.packages)
-                .where(t.packages.c.id == package.id, t.packages.c.version == self._uow.loaded_versions[key])
-                .values(**values)
+                _UPDATE_PACKAGE, {"w_id": package.id, "w_version": self._uow.loaded_versions[key], **values}
             )
             if done.rowcount != 1:
                 raise ConcurrentUpdate("材料包")
         new_links = package.custody[known:]
         if new_links:
-            await conn.execute(insert(t.custody_events), [custody_to_row(c) for c in new_links])
+            await conn.execute(_INSERT_CUSTODY, [custody_to_row(c) for c in new_links])
+
+
+# A courier's report writes these on every request: built once, their SET and VALUES clauses taken
+# from the parameters' names, so SQLAlchemy neither rebuilds them nor coerces values per call.
+_UPDATE_PACKAGE = update(t.packages).where(
+    t.packages.c.id == bindparam("w_id"), t.packages.c.version == bindparam("w_version")
+)
+_INSERT_CUSTODY = insert(t.custody_events)
 
 
 def custody_to_row(c: CustodyEvent) -> dict[str, Any]:
@@ -1036,6 +1109,19 @@ class SqlUnitOfWork:
         self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
         self._depth = 0
+        self._reading = False
+
+    @property
+    def is_reading(self) -> bool:
+        return self._reading
+
+    def reading(self) -> SqlUnitOfWork:
+        """This unit of work for reads only (a case view, the tracking page): on PostgreSQL its
+        statements run outside a transaction block, which spares the BEGIN and ROLLBACK round
+        trips and changes nothing they see — at READ COMMITTED every statement takes its own
+        snapshot inside a transaction too. Nothing it loads can be saved: commit is refused."""
+        self._reading = True
+        return self
 
     @property
     def conn(self) -> AsyncConnection:
@@ -1063,10 +1149,14 @@ class SqlUnitOfWork:
         self.loaded_chain: dict[str, int] = {}
         self.written_anchors: dict[str, Anchor] = {}
         self.manifests: list[Manifest] = []
+        self.case_packages: dict[str, list[Package]] = {}
         self._wrote_events = False
         try:
             self._conn = await self._engine.connect()
-            await self._conn.begin()
+            if self._reading and self._conn.dialect.name == "postgresql":
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                await self._conn.begin()
         except BaseException:
             self._depth = 0
             if self._conn is not None:
@@ -1134,6 +1224,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         """Flush, and — in the outermost unit only — commit the transaction."""
+        if self._reading:
+            raise RuntimeError("a unit of work opened for reading does not commit")
         await self.flush()
         if self._depth > 1:
             return
@@ -1165,6 +1257,8 @@ class ConnectionReader(SqlUnitOfWork):
         self.loaded_chain = {}
         self.written_anchors = {}
         self.manifests = []
+        self.case_packages = {}
+        self._reading = False
         self.cases = SqlCases(self)
         self.packages = SqlPackages(self)
         self.matters = SqlMatters(conn)

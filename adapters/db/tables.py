@@ -27,9 +27,13 @@ outbox = Table(
     Column("published_at", UtcDateTime),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # the envelope's actor, for 已办办件 (the steps a user took); empty on a system event's row
+    # written before migration 0026 filled it
+    Column("actor", String(64)),
     Index("ix_outbox_unpublished", "published_at", "seq"),
     Index("ix_outbox_ordering", "ordering_key", "seq"),
     Index("ix_outbox_key_seq", "ordering_key", "key_seq", unique=True),
+    Index("ix_outbox_actor", "actor", "created_at"),
 )
 """``key_seq``: the event's place among the events of its ordering key (the envelope's ``seq``);
 empty for events committed before sequences existed."""

@@ -15,7 +15,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, String, and_, cast, exists, func, literal, null, or_, select, tuple_, union_all
+from sqlalchemy import (
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -23,10 +37,14 @@ from adapters.db import domain_tables as t
 from adapters.db.reports import Scope, scope_offices
 from adapters.db.types import UtcDateTime
 from adapters.db.worker_tables import case_clocks
+from handoff.timeutil import CHINA
 
 MOVING = ("sealed", "with_courier", "in_transit", "arrived", "pushed")
 ON_THE_WAY = ("with_courier", "in_transit")
 TO_SIGN = ("arrived", "pushed")
+IN_HAND = ("with_courier", "in_transit")
+BAD_SCORE = 2
+"""A rating at or below is a 差评 (adapters/db/dashboard.py)."""
 DUE_SOON_DAYS = 3
 """Working days left at which a case shows among 即将到期 on the department's queue."""
 
@@ -281,11 +299,187 @@ def _copies(section: str, lead: str, remarked: bool, offices: Sequence[str] | No
     )
 
 
+def _courier_branch(section: str, where: Sequence[ColumnElement[bool]], order: Any, *, reported: bool = False) -> Any:
+    """A courier's packages (to pick up, in hand) or its 送达 reports of the day (``reported``)."""
+    p, c, ce = t.packages.c, t.cases.c, t.custody_events.c
+    at = ce.server_time if reported else p.last_movement_at
+    source = t.packages.join(t.cases, c.id == p.case_id)
+    if reported:
+        source = t.custody_events.join(t.packages, p.id == ce.package_id).join(t.cases, c.id == p.case_id)
+    keys = [order, p.id]
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=p.state,
+                applicant=c.applicant_name,
+                package_id=p.id,
+                package_code=p.code,
+                at=at,
+                note=p.purpose,
+                order=keys,
+            )
+        )
+        .select_from(source)
+        .where(*where)
+        .order_by(*keys)
+    )
+
+
+def _in_scope(offices: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    """Either office of the case in ``offices`` (None: everywhere)."""
+    c = t.cases.c
+    if offices is None:
+        return []
+    return [or_(c.window_office_id.in_(offices), c.department_office_id.in_(offices)) if offices else literal(False)]
+
+
+def _stalled(section: str, offices: Sequence[str] | None, moved_before: datetime) -> Any:
+    p, c = t.packages.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=p.state,
+                applicant=c.applicant_name,
+                package_id=p.id,
+                package_code=p.code,
+                at=p.last_movement_at,
+                note=p.purpose,
+                order=[p.last_movement_at, p.id],
+            )
+        )
+        .select_from(t.packages.join(t.cases, c.id == p.case_id))
+        .where(p.state.in_(list(MOVING)), p.last_movement_at < moved_before, *_in_scope(offices))
+        .order_by(p.last_movement_at, p.id)
+    )
+
+
+def _bad_ratings(section: str, offices: Sequence[str] | None) -> Any:
+    r, c = t.ratings.c, t.cases.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                due_on=r.rectify_due_on,
+                at=r.at,
+                note=r.comment,
+                order=[r.rectify_due_on, r.case_id],
+            )
+        )
+        .select_from(t.ratings.join(t.cases, c.id == r.case_id))
+        .where(r.score <= BAD_SCORE, r.rectified_at.is_(None), *_in_scope(offices))
+        .order_by(r.rectify_due_on, r.case_id)
+    )
+
+
+def _supervised(section: str, supervisor: str, offices: Sequence[str] | None) -> Any:
+    """督办 the supervisor issued, the unanswered first, then the latest; the note says the state."""
+    s, c = t.case_supervisions.c, t.cases.c
+    open_first = case((s.answered_at.is_(None), 0), else_=1)
+    order = [open_first, s.at.desc(), s.case_id, s.seq]
+    state = case((s.answered_at.is_(None), literal("待答复：")), else_=literal("已答复：")) + case(
+        (s.answered_at.is_(None), s.note), else_=s.answer
+    )
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                at=func.coalesce(s.answered_at, s.at),
+                note=state,
+                order=order,
+            )
+        )
+        .select_from(t.case_supervisions.join(t.cases, c.id == s.case_id))
+        .where(s.by == supervisor, *_in_scope(offices))
+        .order_by(*order)
+    )
+
+
+def _locked_users(section: str, now: datetime) -> Any:
+    """Users locked out by failed sign-ins, until when; the row names the user (no case)."""
+    u, k = t.users.c, t.user_credentials.c
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=cast(null(), String),
+                case_no=literal("", String),
+                matter=literal("", String),
+                state=u.role,
+                applicant=u.name,
+                at=k.locked_until,
+                note=cast(k.failures, String),
+                order=[k.locked_until, u.id],
+            )
+        )
+        .select_from(t.user_credentials.join(t.users, u.id == k.user_id))
+        .where(k.locked_until > now)
+        .order_by(k.locked_until, u.id)
+    )
+
+
+def _sms_failures(section: str, offices: Sequence[str] | None) -> Any:
+    """SMS the provider could not account for (技术失败), not resent yet, latest first."""
+    n, c = t.notifications.c, t.cases.c
+    later = t.notifications.alias("later")
+    return (
+        select(
+            *_cols(
+                section,
+                case_id=c.id,
+                case_no=c.case_no,
+                matter=_matter(),
+                state=c.state,
+                applicant=c.applicant_name,
+                at=n.updated_at,
+                note=n.template_key,
+                order=[n.updated_at.desc(), n.id],
+            )
+        )
+        .select_from(t.notifications.join(t.cases, c.id == n.case_id))
+        .where(
+            n.status == "technical_failure",
+            ~exists().where(later.c.resend_of == n.id),
+            *_in_scope(offices),
+        )
+        .order_by(n.updated_at.desc(), n.id)
+    )
+
+
 TERMINAL_STATES = ("archived", "rejected", "closed_unsupplemented", "withdrawn")
 
 
-def sections(role: str, user_id: str, offices: Sequence[str] | None, today: date) -> list[Section]:
-    """The sections of ROLE's queue (keys and Chinese titles), each an unlimited, ordered select."""
+def sections(
+    role: str,
+    user_id: str,
+    offices: Sequence[str] | None,
+    today: date,
+    *,
+    now: datetime | None = None,
+    stalled_before: datetime | None = None,
+    internal_carrier: str = "internal",
+) -> list[Section]:
+    """The sections of ROLE's queue (keys and Chinese titles), each an unlimited, ordered select.
+    ``now``: the instant (lock-outs still running); ``stalled_before``: a package whose last
+    movement is older is stalled (the supervisor's queue)."""
+    moment = now or datetime.combine(today, datetime.min.time(), tzinfo=CHINA)
     parties = None if offices is None else [f"office:{o}" for o in offices]
     c, p, k = t.cases.c, t.packages.c, case_clocks.c
     if role == "window_clerk":
@@ -349,16 +543,79 @@ def sections(role: str, user_id: str, offices: Sequence[str] | None, today: date
             Section("unread", "待阅", _copies("unread", user_id, False, offices)),
             Section("read", "已阅", _copies("read", user_id, True, offices)),
         ]
+    if role == "courier":
+        me = f"courier:{user_id}"
+        midnight = datetime.combine(today, datetime.min.time(), tzinfo=CHINA)
+        senders = [] if offices is None else [p.holder.in_(parties) if parties else literal(False)]
+        ce = t.custody_events.c
+        return [
+            Section(
+                "to_pick_up",
+                "待揽收",
+                _courier_branch(
+                    "to_pick_up",
+                    [p.state == "sealed", or_(p.carrier.is_(None), p.carrier == internal_carrier), *senders],
+                    p.last_movement_at,
+                ),
+            ),
+            Section(
+                "in_hand",
+                "在途（在我手中）",
+                _courier_branch("in_hand", [p.holder == me, p.state.in_(IN_HAND)], p.last_movement_at),
+            ),
+            Section(
+                "delivered_today",
+                "今日已送达",
+                _courier_branch(
+                    "delivered_today",
+                    [ce.kind == "delivered", ce.from_party == me, ce.server_time >= midnight],
+                    ce.server_time.desc(),
+                    reported=True,
+                ),
+            ),
+        ]
+    if role == "supervisor":
+        stalled = stalled_before or datetime.combine(today, datetime.min.time(), tzinfo=CHINA)
+        return [
+            Section("overdue", "已超承诺期限", _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on)),
+            Section(
+                "due_soon",
+                f"即将到期（剩余 {DUE_SOON_DAYS} 个工作日内）",
+                _clock_branch(
+                    "due_soon",
+                    offices,
+                    k.overdue.is_(False),
+                    k.remaining.is_not(None),
+                    k.remaining <= DUE_SOON_DAYS,
+                    due=k.due_on,
+                ),
+            ),
+            Section("stalled", "滞留的材料包", _stalled("stalled", offices, stalled)),
+            Section("bad_ratings", "差评待整改", _bad_ratings("bad_ratings", offices)),
+            Section("supervised", "我发出的督办", _supervised("supervised", user_id, offices)),
+        ]
+    if role == "admin":
+        return [
+            Section("locked", "登录失败被锁定的用户", _locked_users("locked", moment)),
+            Section("sms_failed", "短信技术失败（结果无法确认，待处理）", _sms_failures("sms_failed", offices)),
+        ]
     return []
 
 
 async def queue(
-    conn: AsyncConnection, role: str, user_id: str, scope: Scope, today: date, limit: int
+    conn: AsyncConnection,
+    role: str,
+    user_id: str,
+    scope: Scope,
+    today: date,
+    limit: int,
+    **when: Any,
 ) -> dict[str, tuple[int, list[dict[str, Any]]]]:
     """section key → (how many in all, the first ``limit`` rows), for every section of ROLE; one
-    statement (plus one for the offices of a region scope)."""
+    statement (plus one for the offices of a region scope). ``when``: the keywords of
+    :func:`sections` (now, stalled_before, internal_carrier)."""
     offices = await scope_offices(conn, scope)
-    parts = sections(role, user_id, offices, today)
+    parts = sections(role, user_id, offices, today, **when)
     if not parts:
         return {}
     branches = [select(*s.statement.limit(limit).subquery().c) for s in parts]
@@ -450,6 +707,87 @@ async def archive_page(
     return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
+# --------------------------------------------------------------------------- 已办办件
+
+
+@dataclass(frozen=True)
+class HandledQuery:
+    states: Sequence[str] = ()
+    since: datetime | None = None
+    """Steps taken at or after (the start of the first day of the range)."""
+    until: datetime | None = None
+    """Steps taken before (the start of the day after the range)."""
+
+
+async def handled_page(
+    conn: AsyncConnection,
+    user_id: str,
+    scope: Scope,
+    q: HandledQuery,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """已办办件: the cases in scope on which ``user_id`` took a step (an event of the case or of
+    its packages with the user as actor), each with the type and time of the user's last step
+    (within the date range, when one is given), that step newest first; keyset-paged on (time of
+    that step, case id). One statement, plus one for the offices of a region scope; the user's
+    steps are read from the index of migration 0026 (actor, time)."""
+    from adapters.db.tables import outbox
+
+    o, c = outbox.c, t.cases.c
+    steps = [o.actor == user_id, o.case_id.is_not(None)]
+    if q.since is not None:
+        steps.append(o.created_at >= q.since)
+    if q.until is not None:
+        steps.append(o.created_at < q.until)
+    mine = (
+        select(
+            o.case_id,
+            o.type.label("step_type"),
+            o.created_at.label("step_at"),
+            func.row_number().over(partition_by=o.case_id, order_by=(o.created_at.desc(), o.seq.desc())).label("k"),
+        )
+        .where(*steps)
+        .subquery("mine")
+    )
+    where: list[ColumnElement[bool]] = [mine.c.k == 1]
+    if q.states:
+        where.append(c.state.in_(list(q.states)))
+    if after is not None:
+        at, case_id = after
+        where.append(tuple_(mine.c.step_at, mine.c.case_id) < tuple_(literal(at, o.created_at.type), literal(case_id)))
+    offices = None if scope.everything else await scope_offices(conn, scope)
+    if offices is not None:
+        where.append(
+            or_(c.window_office_id.in_(offices), c.department_office_id.in_(offices)) if offices else literal(False)
+        )
+    window, dept = t.offices.alias("w"), t.offices.alias("d")
+    query = (
+        select(
+            c.id,
+            c.case_no,
+            c.collected_at,
+            c.state,
+            c.applicant_name,
+            c.applicant_phone,
+            _matter().label("matter_name"),
+            window.c.name.label("window_name"),
+            dept.c.name.label("department_name"),
+            mine.c.step_type,
+            mine.c.step_at,
+        )
+        .select_from(
+            mine.join(t.cases, c.id == mine.c.case_id)
+            .join(window, window.c.id == c.window_office_id)
+            .join(dept, dept.c.id == c.department_office_id)
+        )
+        .where(*where)
+        .order_by(mine.c.step_at.desc(), mine.c.case_id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
 # --------------------------------------------------------------------------- 过程信息
 
 
@@ -473,4 +811,14 @@ async def names(conn: AsyncConnection, user_ids: Sequence[str], office_ids: Sequ
     return {i: n for i, n in (await conn.execute(union_all(users, offices))).all()}
 
 
-__all__ = ["ArchiveQuery", "Section", "archive_page", "case_history", "names", "queue", "sections"]
+__all__ = [
+    "ArchiveQuery",
+    "HandledQuery",
+    "Section",
+    "archive_page",
+    "case_history",
+    "handled_page",
+    "names",
+    "queue",
+    "sections",
+]

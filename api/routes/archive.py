@@ -312,6 +312,79 @@ async def case_events(ctx: Ctx) -> dict[str, Any]:
     return {"events": events, "names": names}
 
 
+# =========================================================================== 已办办件
+
+HANDLED_STEP_ZH = {**EVENT_ZH, "package.picked_up": "交接快递员", "package.sealed": "封装材料包"}
+"""A step as its taker did it (a courier has no 已办办件: a clerk's 揽收 is the hand-over)."""
+
+HANDLED_ROW = obj(
+    [*ARCHIVE_ROW["required"], "step", "step_zh", "step_at"],
+    **ARCHIVE_ROW["properties"],
+    step=STR,
+    step_zh=STR,
+    step_at=STR,
+)
+
+
+@API.route(
+    "GET",
+    "/api/v1/archive/handled",
+    summary=(
+        "已办办件：本人办理过（登记、签收、受理、办结、发放等）的范围内办件，附本人最后一步的操作和时间，"
+        "按该时间倒序分页（cursor 为上一页的 next_cursor）；可按办理日期和办件状态筛选"
+    ),
+    tag=TAG,
+    roles=STAFF,
+    query={
+        "from": DATE,
+        "to": DATE,
+        "state": {"type": "string", "enum": CASE_STATES},
+        "cursor": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+    response=obj(["items", "next_cursor"], items=array(HANDLED_ROW, max_items=100), next_cursor=nullable(STR)),
+)
+async def handled(ctx: Ctx) -> dict[str, Any]:
+    c, q = container(ctx), ctx.query
+    limit = int(q.get("limit", "20"))
+    try:
+        after = queries.decode_cursor(q["cursor"]) if q.get("cursor") else None
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "分页游标无效") from exc
+    try:
+        start = datetime.fromisoformat(q["from"]).replace(tzinfo=CHINA) if q.get("from") else None
+        end = datetime.fromisoformat(q["to"]).replace(tzinfo=CHINA) + timedelta(days=1) if q.get("to") else None
+    except ValueError as exc:
+        raise Problem(422, "办理日期应为日期（YYYY-MM-DD）") from exc
+    if start is not None and end is not None and end <= start:
+        raise Problem(422, "办理日期的结束日期不能早于开始日期")
+    query = workqueues.HandledQuery(states=[q["state"]] if q.get("state") else (), since=start, until=end)
+    async with c.engine.connect() as conn:
+        rows = await workqueues.handled_page(conn, ctx.who.user_id, report_scope(ctx), query, after, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
+    return {
+        "items": [
+            {
+                "case_id": r["id"],
+                "case_no": r["case_no"] or "",
+                "collected_at": r["collected_at"].isoformat(),
+                "matter_name": r["matter_name"] or "",
+                "state": r["state"],
+                "state_zh": STATE_ZH[r["state"]],
+                "applicant": r["applicant_name"],
+                "phone": mask_phone(r["applicant_phone"]),
+                "window": r["window_name"],
+                "department": r["department_name"],
+                "step": r["step_type"],
+                "step_zh": HANDLED_STEP_ZH.get(r["step_type"], "办理"),
+                "step_at": r["step_at"].isoformat(),
+            }
+            for r in rows
+        ],
+        "next_cursor": queries.encode_cursor(rows[-1]["step_at"], rows[-1]["id"]) if more and rows else None,
+    }
+
+
 # =========================================================================== the applicant's phone
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.db import queries
+from api.authority import can_read_case
 from api.routes.common import (
     API,
     CASE_VIEW,
@@ -27,6 +28,7 @@ from api.routing import (
     obj,
 )
 from api.views import case_view, clock_view, custody_view, package_view
+from handoff.services import NotFound
 
 # =========================================================================== reading: cases, clock, custody, ledger
 
@@ -36,11 +38,12 @@ from api.views import case_view, clock_view, custody_view, package_view
 )
 async def get_case(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    async with c.uow() as uow:
-        case = await visible_case(ctx, ctx.path["case_id"], uow)
+    async with c.uow().reading() as uow:
+        case, sms, case_gaps = await queries.case_with_messages(uow, ctx.path["case_id"])
+        if case is None or not can_read_case(ctx.who, case, ctx.office_regions):
+            raise NotFound(f"办件 {ctx.path['case_id']} 不存在")
         view = case_view(case, c.deps.calendar, today(c))
         view["packages"] = [package_view(p, payload_for(c, p)) for p in await uow.packages.for_case(case.id)]
-        sms, case_gaps = await queries.case_messages(uow.conn, case.id)
         view["sms"] = [sms_view(n) for n in sms]
         view["gaps"] = [gap_view(g) for g in case_gaps]
         return view
@@ -95,7 +98,7 @@ CLOCK_VIEW = nullable(
 )
 async def get_clock(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    async with c.uow() as uow:
+    async with c.uow().reading() as uow:
         case = await visible_case(ctx, ctx.path["case_id"], uow)
         return {"clock": clock_view(case.clock(c.deps.calendar, today(c)))}
 
@@ -117,7 +120,7 @@ async def get_clock(ctx: Ctx) -> dict[str, Any]:
 )
 async def get_custody(ctx: Ctx) -> dict[str, Any]:
     c = container(ctx)
-    async with c.uow() as uow:
+    async with c.uow().reading() as uow:
         package = await visible_package(ctx, ctx.path["package_id"], uow)
         check = package.verify()
         return {

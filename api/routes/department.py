@@ -178,6 +178,8 @@ async def store_evidence(ctx: Ctx, items: list[dict[str, str]]) -> list[str]:
             headers={"Retry-After": str(max(1, int((midnight - now).total_seconds())))},
         )
     refs = []
+    for digest in sorted({hashlib.sha256(image.data).hexdigest() for image in cleaned}):
+        await db_files.lock_blob(ctx.uow.conn, digest)
     for image in cleaned:
         digest = hashlib.sha256(image.data).hexdigest()
         if not await c.blobs.has(digest):

@@ -157,6 +157,7 @@ async def attach_file(ctx: Ctx) -> dict[str, Any]:
             headers={"Retry-After": str(max(1, int((midnight - now).total_seconds())))},
         )
     digest = hashlib.sha256(checked.data).hexdigest()
+    await db_files.lock_blob(ctx.uow.conn, digest)
     if not await c.blobs.has(digest):
         ctx.new_blobs.append(digest)
     await c.blobs.put(checked.data, checked.content_type)
@@ -362,6 +363,7 @@ async def issue_electronic_result(ctx: Ctx) -> dict[str, Any]:
         signer.sign, source, reason=f"{case.matter.name}办理结果（受理编号 {case.case_no}）", location=unit_name
     )
     digest = hashlib.sha256(signed).hexdigest()
+    await db_files.lock_blob(ctx.uow.conn, digest)
     if not await c.blobs.has(digest):
         ctx.new_blobs.append(digest)
     await c.blobs.put(signed, PDF)

@@ -4,7 +4,8 @@ table of api/routes.py; api/app.py imports this module).
 An SMS whose send was cut off is never sent again by the system (a second SMS is worse than a
 missing one): when the provider cannot say what became of it, it becomes ``technical_failure``,
 shows on its case and here, and a clerk decides. A resend is a new notification linked to the
-failed one (one resend per failure, so a double click sends one SMS), sent at once where this
+failed one (one resend per failed notification, whatever number it goes to, so a double click
+sends one SMS even across a phone correction), sent at once where this
 process runs the notifications group, otherwise by that group's sweeper at its next pass.
 """
 
@@ -116,7 +117,7 @@ async def resend_sms(ctx: Ctx) -> dict[str, Any]:
         if failed["status"] not in rows.FAILED:
             status_zh = SMS_STATUS_ZH.get(failed["status"], failed["status"])
             raise Problem(409, f"这条短信没有发送失败（{status_zh}），不能重发", kind="not_failed")
-        resent = await rows.resend(conn, failed, c.deps.clock.now())
+        resent = await rows.resend(conn, notification_id, c.deps.clock.now())
         if resent is None:
             raise Problem(409, "这条短信已经重发过，请查看重发的那条", kind="already_resent")
     await audit(ctx, "sms.resent", f"{notification_id}->{resent['id']}")

@@ -45,7 +45,7 @@ TRACKING_VIEW = obj(
 async def case_by_token(c: Container, token: str, uow: SqlUnitOfWork) -> Case:
     if not tracking_token_shape_ok(token):
         raise NotFound("跟踪链接无效或已失效")
-    case = await uow.cases.by_tracking_hash(hash_token(token))
+    case = await uow.cases.by_tracking_hash(hash_token(token), packages=True)
     if case is None:
         raise NotFound("跟踪链接无效或已失效")
     return case
@@ -65,7 +65,7 @@ async def track(ctx: Ctx) -> dict[str, Any]:
 
 async def tracking_by_token(c: Container, token: str) -> dict[str, Any]:
     """The applicant's view (the JSON route and the tracking page /t/{token} alike)."""
-    async with c.uow() as uow:
+    async with c.uow().reading() as uow:
         case = await case_by_token(c, token, uow)
         packages = list(await uow.packages.for_case(case.id))
         view = tracking_view(case, packages, c.deps.calendar, today(c), token)

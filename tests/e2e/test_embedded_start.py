@@ -59,11 +59,17 @@ def sign_in(base: str, user_id: str, password: str) -> dict[str, str]:
 
 @pytest.fixture
 def served(tmp_path: Path):
+    yield from serving(tmp_path)
+
+
+def serving(workdir: Path):
+    """``handoff serve`` as ./dev serve runs it, in WORKDIR: yields (base URL, the demo users'
+    sign-ins by role, the process, what it printed, WORKDIR); killed afterwards if still running."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
+        cwd=workdir,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "HANDOFF_ENV": "development"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -85,7 +91,7 @@ def served(tmp_path: Path):
     users = dict(re.findall(rf"^\s+([\w.-]+)\s+({roles})\s+\S+$", output, re.M))
     base = f"http://127.0.0.1:{port}"
     logins = {role: sign_in(base, user_id, password[1]) for user_id, role in users.items()} if password else {}
-    yield base, logins, process, output, tmp_path
+    yield base, logins, process, output, workdir
     if process.poll() is None:
         process.kill()
         process.wait()

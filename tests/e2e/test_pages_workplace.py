@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from adapters.db import domain_tables as t
 from tests.integration.api.test_journeys import post, registration
 from tests.integration.api.test_pages import decided_case, registered_case
-from tests.support.browser import DESKTOP, base_url, screenshot
+from tests.support.browser import DESKTOP, PHONE, base_url, screenshot
 
 from .test_pages_console import open_console
 
@@ -277,5 +277,120 @@ async def test_a_department_closes_an_unsupplemented_case_from_its_queue_with_it
     await no_violations(page)
     await page.locator('#nav a[data-screen="todo"]').click()
     await expect(page.locator('[data-section="supplements"] li')).to_have_count(0)
+    assert errors == []
+    await page.context.close()
+
+
+async def test_handled_cases_list_what_the_clerk_did_last_and_open_the_case(site, browser):
+    case, package = await forwarded(site)
+    site.tick(minutes=5)
+    other = await post(site, "/api/v1/cases", "clerk-lf", registration(), 201)
+    site.tick(minutes=5)
+    await post(site, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(site, f"/api/v1/cases/{case['id']}/accept", "dept-zj", {})
+    page, errors = await open_console(browser, site, "clerk-lf", DESKTOP)
+    await page.locator('#nav a[data-screen="handled"]').click()
+    await expect(page.get_by_role("heading", name="已办办件")).to_be_visible()
+    rows = page.locator(".handled-results tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text(other["case_no"])
+    await expect(rows.first).to_contain_text("窗口收件登记")
+    await expect(rows.nth(1)).to_contain_text("交接快递员")
+    await expect(rows.nth(1)).to_contain_text("已受理")  # the case's state now, after the department's step
+    await no_violations(page)
+    await screenshot(page, "console-handled")
+    form = page.locator("form.handled-form")
+    await form.get_by_label("当前状态").select_option(label="已受理")
+    await form.get_by_role("button", name="查询").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(case["case_no"])
+    await form.get_by_label("办理日期从").fill("2020-01-01")
+    await form.get_by_label("至").fill("2020-01-31")
+    await form.get_by_role("button", name="查询").click()
+    await expect(page.locator(".handled-results")).to_contain_text("没有符合条件的已办办件")
+    await form.get_by_label("办理日期从").fill("")
+    await form.get_by_label("至").fill("")
+    await form.get_by_role("button", name="查询").click()
+    await rows.first.get_by_role("link", name=case["case_no"]).click()
+    await expect(page.locator(".case-no")).to_have_text(case["case_no"])
+    body = await page.locator("#view").inner_text()
+    assert "clerk-lf" not in body and "win-441581" not in body
+    assert errors == []
+    await page.context.close()
+    # the department clerk sees its own step, not the window's
+    page, errors = await open_console(browser, site, "dept-zj", DESKTOP)
+    await page.locator('#nav a[data-screen="handled"]').click()
+    rows = page.locator(".handled-results tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("受理")
+    await no_violations(page)
+    assert errors == []
+    await page.context.close()
+
+
+async def test_the_courier_has_its_todo_on_the_phone_with_the_figure_in_the_navigation(site, browser):
+    waiting = await post(site, "/api/v1/cases", "clerk-lf", registration(), 201)
+    sealed = await post(site, f"/api/v1/cases/{waiting['id']}/packages", "clerk-lf", {}, 201)
+    _case, package = await forwarded(site)
+    page, errors = await open_console(browser, site, "courier-07", PHONE)
+    await expect(page.locator('#nav a[data-screen="todo"] .nav-count')).to_have_text("2")
+    await page.locator('#nav a[data-screen="todo"]').click()
+    to_pick = page.locator('[data-section="to_pick_up"]')
+    await expect(to_pick.locator("li")).to_have_count(1)
+    await expect(to_pick).to_contain_text(sealed["code"])
+    await expect(page.locator('[data-section="in_hand"]')).to_contain_text(package["code"])
+    await expect(page.locator('[data-section="delivered_today"]')).to_contain_text("暂无")
+    body = await page.locator("#view").inner_text()
+    assert "win-441581" not in body and "courier-07" not in body
+    await no_violations(page)
+    await screenshot(page, "console-courier-todo")
+    await to_pick.get_by_role("link", name=re.compile("揽收")).click()
+    await expect(page.locator("#nav a.active")).to_have_text("快递上报")
+    assert errors == []
+    await page.context.close()
+
+
+async def test_the_supervisor_and_the_admin_see_their_todo(site, browser):
+    case = await post(site, "/api/v1/cases", "clerk-lf", registration(), 201)
+    _stuck, _package = await forwarded(site)
+    async with site.container.engine.begin() as conn:
+        await conn.execute(
+            t.notifications.insert().values(
+                id="sms-unknown-1",
+                event_id="e-1",
+                case_id=case["id"],
+                recipient="13812345678",
+                audience="applicant",
+                template_key="receipt",
+                params={},
+                status="technical_failure",
+                reason="服务商无法确认是否送达",
+                created_at=site.clock.now(),
+                updated_at=site.clock.now(),
+            )
+        )
+    site.tick(days=7)  # the package handed to the courier has not moved for five working days
+    page, errors = await open_console(browser, site, "supervisor", DESKTOP)
+    await expect(page.locator('#nav a[data-screen="todo"] .nav-count')).to_have_text("1")
+    await page.locator('#nav a[data-screen="todo"]').click()
+    stalled = page.locator('[data-section="stalled"]')
+    await expect(stalled.locator("li")).to_have_count(1)
+    await no_violations(page)
+    await screenshot(page, "console-supervisor-todo")
+    await stalled.get_by_role("link", name=re.compile("追查")).click()
+    await expect(page.locator(".case-no")).to_be_visible()
+    assert errors == []
+    await page.context.close()
+
+    page, errors = await open_console(browser, site, "admin", DESKTOP)
+    await expect(page.locator('#nav a[data-screen="todo"] .nav-count')).to_have_text("1")
+    await page.locator('#nav a[data-screen="todo"]').click()
+    failed = page.locator('[data-section="sms_failed"]')
+    await expect(failed.locator("li")).to_have_count(1)
+    await expect(failed).to_contain_text("收件回执短信")
+    await no_violations(page)
+    await screenshot(page, "console-admin-todo")
+    await failed.get_by_role("link").click()
+    await expect(page.locator(".sms-card tr.failed")).to_contain_text("服务商无法确认是否送达")
     assert errors == []
     await page.context.close()

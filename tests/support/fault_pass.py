@@ -103,6 +103,9 @@ class Figures:
     faults: list[str] = field(default_factory=list)
     diagnosis: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    driven: float = 0.0
+    """Seconds until the last case was driven through (the rest of ``elapsed`` is the wait for the
+    workers to finish: SMS, projections)."""
 
     @property
     def five_xx(self) -> int:
@@ -115,7 +118,8 @@ class Figures:
     def report(self) -> str:
         statuses = ", ".join(f"{s}×{n}" for s, n in sorted(self.statuses.items()))
         lines = [
-            f"fault pass: {self.cases} cases, {self.finished} finished, {self.elapsed:.1f} s",
+            f"fault pass: {self.cases} cases, {self.finished} finished, {self.elapsed:.1f} s"
+            f" (driven in {self.driven:.1f} s)",
             f"  faults: {'; '.join(self.faults) or 'none'}",
             f"  responses: {statuses}",
             f"  5xx: {self.five_xx} (503: {self.statuses.get(503, 0)}, other 5xx: {self.status_500})",
@@ -432,7 +436,15 @@ async def drive_case(client: Client, n: int) -> str:
 # =========================================================================== the pass
 
 
-async def run_pass(root: Path, pg: PrivatePostgres, rabbit: PrivateRabbit, cases: int, concurrency: int = 4) -> Figures:
+async def run_pass(
+    root: Path,
+    pg: PrivatePostgres,
+    rabbit: PrivateRabbit,
+    cases: int,
+    concurrency: int = 4,
+    report: Callable[[str], None] | None = None,
+) -> Figures:
+    """The pass; ``report`` is given a line on the progress now and then (the bench prints them)."""
     figures = Figures(cases=cases)
     stack = Stack(root, pg, rabbit)
     migrated = stack.handoff("migrate")
@@ -490,7 +502,15 @@ async def run_pass(root: Path, pg: PrivatePostgres, rabbit: PrivateRabbit, cases
                     name, fault = faults[w - 1]
                     work.append(inject(name, fault, len(wave) * STEPS_PER_CASE))
                 await asyncio.gather(*work)
-            await quiescence(stack, pg, cases, phones)
+                if report is not None:
+                    report(
+                        f"  wave {w + 1} of {len(waves)}: {len(ids)} cases driven,"
+                        f" {len(stack.sms_lines())} SMS sent, {time.monotonic() - started:.0f} s"
+                    )
+            figures.driven = time.monotonic() - started
+            if report is not None:
+                report(f"  {cases} cases driven in {figures.driven:.0f} s; waiting for the rest of the work")
+            await quiescence(stack, pg, report=report)
             figures.elapsed = time.monotonic() - started
             await check(client, stack, figures, ids, phones)
     finally:
@@ -538,27 +558,81 @@ async def queue_depths(rabbit: PrivateRabbit) -> dict[str, int]:
         await connection.close()
 
 
-async def quiescence(stack: Stack, pg: PrivatePostgres, cases: int, phones: dict[str, str]) -> None:
-    """Until nothing is on its way and the SMS files have stopped growing for a while (at most 3
-    minutes, or a minute without a new SMS: what is still there then is stuck, which the checks
-    report)."""
-    deadline = time.monotonic() + 180
-    quiet_since, last = time.monotonic(), -1
-    while time.monotonic() < deadline:
+QUIET_SECONDS = 3.0
+"""Nothing on its way and no new SMS for this long: the pass is over."""
+STALL_SECONDS = 90.0
+"""No progress at all (nothing published, sent, settled or consumed) for this long: what is left is
+stuck, which the checks report. Longer than the early retry delays (1 s, 5 s, 30 s) and the
+sweeper's graces, so that a message in its third retry is not taken for stuck."""
+CAP_SECONDS = 1800.0
+"""The wait never lasts longer than this, whatever progress is made."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What is still on its way, and what has arrived: any change is progress."""
+
+    outbox: int
+    sms_pending: int
+    queued: int
+    sent: int
+    by_queue: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    """Per queue (shown, not compared: a message going round the hold queues is no progress)."""
+
+    @property
+    def done(self) -> bool:
+        return not (self.outbox or self.sms_pending or self.queued)
+
+    def line(self, elapsed: float) -> str:
+        return (
+            f"  waiting {elapsed:5.0f} s: {self.sent} SMS sent, {self.sms_pending} to send,"
+            f" {self.outbox} events to publish, {self.queued} messages queued"
+            + (f" ({', '.join(f'{q} {n}' for q, n in self.by_queue)})" if self.by_queue else "")
+        )
+
+
+async def quiescence(
+    stack: Stack,
+    pg: PrivatePostgres,
+    *,
+    stall: float = STALL_SECONDS,
+    cap: float = CAP_SECONDS,
+    report: Callable[[str], None] | None = None,
+    every: float = 10.0,
+) -> None:
+    """Until nothing is on its way and no SMS has come for :data:`QUIET_SECONDS`; or until nothing
+    has moved for ``stall`` seconds (what is left then is stuck, which the checks report); at most
+    ``cap`` seconds. ``report`` is given a line on the progress every ``every`` seconds."""
+    started = time.monotonic()
+    moved = sent_at = reported = started
+    last: Progress | None = None
+    while time.monotonic() - started < cap:
         try:
             left = await pending(pg)
-            depth = await queue_depth(stack.rabbit)
+            depths = await queue_depths(stack.rabbit)
         except Exception:  # a service still coming back
             await asyncio.sleep(0.5)
             continue
-        sent = len(stack.sms_lines())
-        if sent != last:
-            quiet_since, last = time.monotonic(), sent
-        if not left["outbox"] and not left["sms"] and not depth and time.monotonic() - quiet_since > 3:
+        now = time.monotonic()
+        by_queue = tuple(sorted((q.split(".", 1)[-1], n) for q, n in depths.items()))
+        progress = Progress(left["outbox"], left["sms"], sum(depths.values()), len(stack.sms_lines()), by_queue)
+        if last is None or progress != last:
+            moved = now
+            if last is None or progress.sent != last.sent:
+                sent_at = now
+        last = progress
+        if report is not None and now - reported >= every:
+            report(progress.line(now - started))
+            reported = now
+        if progress.done and now - sent_at > QUIET_SECONDS:
             return
-        if not left["outbox"] and time.monotonic() - quiet_since > 60:
-            return  # a minute without an SMS (past the longest early retry delay): what is left is stuck
+        if now - moved > stall:
+            if report is not None:
+                report(f"  nothing moved for {stall:.0f} s: what is left is stuck")
+            return
         await asyncio.sleep(0.25)
+    if report is not None:
+        report(f"  still busy after {cap:.0f} s: stopped waiting")
 
 
 async def check(client: Client, stack: Stack, figures: Figures, ids: dict[int, str], phones: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ import { courierScreen } from "./courier.js";
 import { indicatorsScreen } from "./indicators.js";
 import { scanScreen } from "./packages.js";
 import { clearMessages, h, releaseDocuments, showError, showOk } from "./ui.js";
-import { archiveScreen } from "./search.js";
+import { archiveScreen, handledScreen } from "./search.js";
 import { refreshCount, todoScreen } from "./todo.js";
 import { handoverScreen, registerScreen } from "./window.js";
 
@@ -17,6 +17,7 @@ const NAV = {
   window_clerk: [
     ["register", "收件登记"],
     ["todo", "待办"],
+    ["handled", "已办办件"],
     ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["handover", "交接快递"],
@@ -25,6 +26,7 @@ const NAV = {
   dept_clerk: [
     ["scan", "扫码签收"],
     ["todo", "待办"],
+    ["handled", "已办办件"],
     ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["handover", "交接快递"],
@@ -32,19 +34,25 @@ const NAV = {
   ],
   dept_lead: [
     ["todo", "待阅"],
+    ["handled", "已办办件"],
     ["archive", "办件档案"],
     ["cases", "办件列表"],
     ["supervisions", "督办"],
   ],
-  courier: [["courier", "快递上报"]],
+  courier: [
+    ["courier", "快递上报"],
+    ["todo", "待办"],
+  ],
   supervisor: [
     ["dashboard", "监管看板"],
+    ["todo", "待办"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
     ["indicators", "评价指标"],
   ],
   admin: [
     ["admin", "系统管理"],
+    ["todo", "待办"],
     ["dashboard", "监管看板"],
     ["cases", "办理台账"],
     ["archive", "办件档案"],
@@ -62,6 +70,7 @@ const SCREENS = {
   inbox: todoScreen, // 待阅 and 已阅 are the lead's queue
   todo: todoScreen,
   archive: archiveScreen,
+  handled: handledScreen,
   courier: courierScreen,
   indicators: indicatorsScreen,
   // loaded when first shown: ECharts (1 MB) only for those who open the dashboard

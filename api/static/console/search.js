@@ -94,3 +94,79 @@ export async function archiveScreen(root) {
     results,
   );
 }
+
+// 已办办件: the cases the signed-in user took a step on (GET /api/v1/archive/handled), with the
+// action and time of the user's last step, newest first, by date range and state, page by page.
+export async function handledScreen(root) {
+  const results = h("div", { class: "handled-results", "aria-live": "polite" });
+  let criteria = {};
+  let cursors = [null];
+  let page = 0;
+
+  async function load() {
+    const query = { ...criteria, limit: 20 };
+    if (cursors[page]) query.cursor = cursors[page];
+    const data = await attempt(() => call("GET", "/api/v1/archive/handled", { query }));
+    if (!data) return;
+    cursors = cursors.slice(0, page + 1);
+    if (data.next_cursor) cursors.push(data.next_cursor);
+    const rows = data.items.map((r) =>
+      h(
+        "tr",
+        { dataset: { caseId: r.case_id } },
+        h("td", {}, h("a", { href: `#/case/${encodeURIComponent(r.case_id)}` }, r.case_no || r.case_id)),
+        h("td", {}, r.step_zh),
+        h("td", {}, time(r.step_at)),
+        h("td", {}, r.matter_name),
+        h("td", {}, r.applicant),
+        h("td", {}, r.window),
+        h("td", {}, r.department),
+        h("td", {}, h("span", { class: `state state-${r.state}` }, r.state_zh)),
+      ),
+    );
+    results.replaceChildren(
+      h("p", { class: "muted" }, rows.length ? `第 ${page + 1} 页，${rows.length} 件` : "没有符合条件的已办办件。"),
+      rows.length
+        ? table(["受理编号", "本人最后办理", "办理时间", "事项", "申请人", "代收窗口", "审批部门", "当前状态"], rows)
+        : null,
+      h(
+        "div",
+        { class: "pager" },
+        h("button", { type: "button", class: "secondary", disabled: page === 0, onclick: () => go(page - 1) }, "上一页"),
+        h(
+          "button",
+          { type: "button", class: "secondary", disabled: !data.next_cursor, onclick: () => go(page + 1) },
+          "下一页",
+        ),
+      ),
+    );
+  }
+
+  function go(index) {
+    page = index;
+    load();
+  }
+
+  const filterForm = form(
+    [
+      { name: "state", label: "当前状态", type: "select", options: [["", "全部"], ...Object.entries(STATE_ZH)] },
+      { name: "from", label: "办理日期从", type: "date" },
+      { name: "to", label: "至", type: "date" },
+    ],
+    "查询",
+    async (values) => {
+      criteria = values;
+      cursors = [null];
+      page = 0;
+      await load();
+    },
+    { class: "form filters handled-form" },
+  );
+  root.append(
+    h("h1", {}, "已办办件"),
+    h("p", { class: "muted" }, "本人办理过的办件（收件登记、签收、受理、办结、发放登记等），按本人最后一次办理的时间倒序。"),
+    filterForm,
+    results,
+  );
+  await load();
+}

@@ -9,6 +9,14 @@ import { addToBatch } from "./window.js";
 function target(section, item) {
   const onCase = (action) => `#/case/${encodeURIComponent(item.case_id)}${action ? `/${action}` : ""}`;
   switch (section) {
+    case "to_pick_up":
+    case "in_hand":
+    case "delivered_today":
+      return "#/courier";
+    case "locked":
+      return "#/admin/users";
+    case "calendar":
+      return "#/admin/calendar";
     case "to_sign":
     case "results_incoming":
       return "#/scan";
@@ -55,12 +63,14 @@ function itemRow(section, item) {
       ),
     );
   }
+  const subject = item.subject || item.case_no || item.case_id;
   return h(
     "li",
-    { dataset: { caseId: item.case_id } },
-    h("a", { href: target(section, item), class: "todo-action" }, `${item.action_zh}：${item.case_no || item.case_id}`),
-    h("span", {}, item.matter_name),
-    item.applicant ? h("span", { class: "muted" }, item.applicant) : null,
+    item.case_id ? { dataset: { caseId: item.case_id } } : {},
+    h("a", { href: target(section, item), class: "todo-action" }, `${item.action_zh}：${subject}`),
+    item.matter_name ? h("span", {}, item.matter_name) : null,
+    item.applicant && item.applicant !== subject ? h("span", { class: "muted" }, item.applicant) : null,
+    item.case_id ? null : item.state_zh ? h("span", { class: "muted" }, item.state_zh) : null,
     item.package_code ? h("span", { class: "package-code" }, item.package_code) : null,
     item.note ? h("span", { class: "muted" }, item.note) : null,
     when,
@@ -68,13 +78,19 @@ function itemRow(section, item) {
   );
 }
 
-function sectionCard(s) {
+/** Where the rest of a section too long for the queue is found. */
+function more(role, count) {
+  const where = role === "courier" ? "请在“快递上报”中查看全部。" : "请在“办件档案”中按状态查询。";
+  return h("p", { class: "more" }, `另有 ${count} 项，${where}`);
+}
+
+function sectionCard(role, s) {
   return h(
     "section",
     { class: "card todo-section", dataset: { section: s.key }, "aria-labelledby": `todo-${s.key}` },
     h("h2", { id: `todo-${s.key}` }, s.title, " ", h("span", { class: "count" }, `（${s.count}）`)),
     s.items.length ? h("ul", {}, s.items.map((item) => itemRow(s.key, item))) : h("p", { class: "muted" }, "暂无。"),
-    s.count > s.items.length ? h("p", { class: "more" }, `另有 ${s.count - s.items.length} 项，请在“办件档案”中按状态查询。`) : null,
+    s.count > s.items.length ? more(role, s.count - s.items.length) : null,
   );
 }
 
@@ -86,7 +102,7 @@ export async function todoScreen(root) {
   root.append(
     h("h1", {}, title, " ", h("span", { class: "muted" }, `共 ${data.total} 项待处理`)),
     data.sections.length
-      ? h("div", { class: "todo-sections" }, data.sections.map(sectionCard))
+      ? h("div", { class: "todo-sections" }, data.sections.map((s) => sectionCard(data.role, s)))
       : h("p", { class: "muted" }, "您的角色没有待办队列。"),
   );
 }

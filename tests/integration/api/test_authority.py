@@ -470,3 +470,83 @@ async def _manifest_of(api, package_id: str) -> str:
     async with api.container.engine.connect() as conn:
         query = select(t.manifest_packages.c.manifest_id).where(t.manifest_packages.c.package_id == package_id)
         return str((await conn.execute(query)).scalar_one())
+
+
+class GatedBlobs:
+    """Our blob store port around the harness's store: the first ``put`` waits, once stored, until
+    the test releases it (so another request can run between a put and its command's end)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.stored = asyncio.Event()
+        self.release = asyncio.Event()
+        self.armed = True
+
+    async def put(self, data: bytes, content_type: str) -> str:
+        digest = await self.inner.put(data, content_type)
+        if self.armed:
+            self.armed = False
+            self.stored.set()
+            await self.release.wait()
+        return digest
+
+    async def get(self, sha256: str) -> bytes:
+        return await self.inner.get(sha256)
+
+    async def has(self, sha256: str) -> bool:
+        return await self.inner.has(sha256)
+
+    async def discard(self, sha256: str) -> None:
+        await self.inner.discard(sha256)
+
+
+async def test_a_failed_command_does_not_remove_the_photo_another_request_stored_the_same_and_committed(pg_api):
+    api = pg_api
+    w = await world(api)
+    await post(api, f"/api/v1/packages/{w['package']['id']}/picked-up", "courier-07", {})  # confirmed
+    other = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    second = await post(api, f"/api/v1/cases/{other['id']}/packages", "clerk-lf", {}, 201)
+    await post(
+        api,
+        "/api/v1/manifests",
+        "clerk-lf",
+        {"office_id": "win-441581", "courier": w["other_courier"], "package_ids": [second["id"]]},
+        201,
+    )
+    gated = GatedBlobs(api.container.blobs)
+    api.container.blobs = gated
+    photo = {"evidence": [{"content_type": "image/png", "data_base64": b64(png(200, 60))}]}
+    # A: courier-07 confirms its pick-up again with the photo: stored, then refused (409)
+    first = asyncio.create_task(
+        api.client.post(f"/api/v1/packages/{w['package']['id']}/picked-up", json=photo, headers=api.auth("courier-07"))
+    )
+    await asyncio.wait_for(gated.stored.wait(), 10)
+    # B: another courier's pick-up with the same photo finds it stored and does not store it again
+    then = asyncio.create_task(
+        api.client.post(f"/api/v1/packages/{second['id']}/picked-up", json=photo, headers=api.auth(w["other_courier"]))
+    )
+    await asyncio.sleep(0.5)
+    gated.release.set()
+    refused, accepted = await first, await then
+    assert refused.status == 409, await refused.text()
+    assert accepted.status == 200, await accepted.text()
+    async with api.container.engine.connect() as conn:
+        evidence = (
+            (
+                await conn.execute(
+                    select(t.custody_events.c.evidence).where(
+                        t.custody_events.c.package_id == second["id"], t.custody_events.c.kind == "picked_up"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    [ref] = [r for refs in evidence for r in refs]
+    assert await gated.has(ref), "the photo B's custody event refers to was removed by A's failure"
+    assert len(await gated.get(ref)) > 0
+    # a refused command alone still leaves nothing behind
+    lone = {"evidence": [{"content_type": "image/png", "data_base64": b64(png(90, 300))}]}
+    before = await stored_blobs(api)
+    await post(api, f"/api/v1/packages/{w['package']['id']}/picked-up", "courier-07", lone, 409)
+    assert await stored_blobs(api) == before

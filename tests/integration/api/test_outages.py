@@ -67,7 +67,8 @@ async def test_a_stopped_database_answers_503_with_retry_after_and_the_api_recov
     assert (await api.client.get("/readyz")).status == 200
 
     cluster.stop()  # a restart nobody noticed: every pooled connection is dead, the first request
-    cluster.start()  # after it must not pay for that (pre-ping finds them and reconnects)
+    cluster.start()  # after it must not pay for that (the checkout finds them
+    # ended, without a round trip, and reconnects: adapters/db/engine.py)
     for _ in range(4):
         read = await api.client.get(f"/api/v1/cases/{case['id']}", headers=api.auth("clerk-lf"))
         assert read.status == 200, await read.text()

@@ -4,12 +4,15 @@ technical failure on the case and in the staff's queue, and a resend sends exact
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import pytest
 from sqlalchemy import JSON, String, Text, select
 
+from adapters.db import notifications as rows
+from adapters.db.domain_tables import notifications as n
 from adapters.db.tables import metadata
 from adapters.sms.console import ConsoleSms
 from adapters.sms.settings import ConsoleSmsSettings
@@ -225,3 +228,74 @@ async def test_the_queue_of_failed_sms_pages_with_a_cursor_newest_first(api):
     assert rest["next_cursor"] is None
     assert {i["case_id"] for i in first["items"] + rest["items"]} == set(cases)
     await get(api, "/api/v1/sms/failed?cursor=not-a-cursor", "clerk-lf", status=422)
+
+
+async def failed_receipt(api):
+    """A case whose receipt SMS ended as a technical failure; (case, the failed row, the worker, the fake)."""
+    sms = RecordingSms()
+    worker = notifier(api, sms)
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    sms.cut_off = True
+    await OutboxFeed(api.container.engine, worker.handle)()
+    sms.cut_off = False
+    api.tick(minutes=11)
+    await worker.sweep()
+    [failed] = (await get(api, "/api/v1/sms/failed", "clerk-lf"))["items"]
+    api.container.sms = worker.dispatch
+    return case, failed, worker, sms
+
+
+async def test_a_failed_sms_is_resent_once_even_when_the_phone_is_corrected_between_two_clicks(api):
+    case, failed, worker, sms = await failed_receipt(api)
+    await post(api, f"/api/v1/sms/{failed['id']}/resend", "clerk-lf", status=201)
+    await post(
+        api,
+        f"/api/v1/cases/{case['id']}/applicant-phone",
+        "clerk-lf",
+        {"phone": "13900001111", "reason": "申请人来电告知原号码已停用"},
+        200,
+    )
+    again = await post(api, f"/api/v1/sms/{failed['id']}/resend", "clerk-lf", status=409)
+    assert again["title"] == "这条短信已经重发过，请查看重发的那条"
+    api.tick(minutes=30)
+    await worker.sweep()
+    assert [phone for phone, _, _ in sms.sent] == ["13812345678"]
+
+
+async def test_two_resends_at_once_send_one_sms(api):
+    _case, failed, worker, sms = await failed_receipt(api)
+    path = f"/api/v1/sms/{failed['id']}/resend"
+    responses = await asyncio.gather(
+        api.client.post(path, headers=api.auth("clerk-lf")), api.client.post(path, headers=api.auth("clerk-lf"))
+    )
+    assert sorted(r.status for r in responses) == [201, 409]
+    api.tick(minutes=30)
+    await worker.sweep()
+    assert len(sms.sent) == 1
+
+
+async def test_a_resend_racing_a_resend_to_the_number_before_the_correction_waits_for_it_and_is_refused(pg_api):
+    api = pg_api
+    case, failed, _worker, _sms = await failed_receipt(api)
+    api.container.sms = None  # the first resend is left to the sweeper: only rows are compared here
+    async with api.container.engine.connect() as first:
+        await first.begin()
+        resent = await rows.resend(first, failed["id"], api.clock.now())
+        assert resent is not None and resent["recipient"] == "13812345678"
+        # meanwhile the phone is corrected, and a second clerk resends to the new number
+        await post(
+            api,
+            f"/api/v1/cases/{case['id']}/applicant-phone",
+            "clerk-lf",
+            {"phone": "13900001111", "reason": "申请人来电告知原号码已停用"},
+            200,
+        )
+        second = asyncio.create_task(api.client.post(f"/api/v1/sms/{failed['id']}/resend", headers=api.auth("dept-zj")))
+        await asyncio.sleep(0.5)
+        assert not second.done()  # it waits for the first resend's transaction
+        await first.commit()
+    response = await second
+    assert response.status == 409, await response.text()
+    async with api.container.engine.connect() as conn:
+        resends = (await conn.execute(select(n.c.recipient).where(n.c.resend_of == failed["id"]))).all()
+    assert [r.recipient for r in resends] == ["13812345678"]

@@ -4,6 +4,7 @@ case's 过程信息 and the correction of the applicant's phone, over HTTP on SQ
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from adapters.db.tables import outbox
 from tests.support.outbox import OutboxFeed
 
 from .test_authority import actor
+from .test_documents import download, pdf_text
 from .test_journeys import post, registration
 from .test_request_path import statements
 
@@ -120,9 +122,10 @@ async def test_the_department_sees_packages_to_sign_prereview_supplements_stages
     await post(api, f"/api/v1/cases/{cid}/decision", "dept-zj", {"outcome": "approved", "opinion": "同意"})
     todo = await get(api, "/api/v1/todo", "dept-zj")
     assert case_nos(todo, "stages") == [] and case_nos(todo, "to_ship") == [case["case_no"]]
-    # the supervisor has no queue of its own (the deadline board and the ledger are theirs)
+    # nothing late, stalled or rated: the supervisor's queue is there and empty
     supervisor = await get(api, "/api/v1/todo", "supervisor")
-    assert supervisor["sections"] == [] and supervisor["total"] == 0
+    assert [s["key"] for s in supervisor["sections"]] == ["overdue", "due_soon", "stalled", "bad_ratings", "supervised"]
+    assert supervisor["total"] == 0
 
 
 async def test_the_department_queue_lists_overdue_and_due_soon_cases_from_the_deadline_board(api):
@@ -178,10 +181,123 @@ async def test_after_remarking_a_copy_leaves_the_leads_unread_and_shows_among_re
 
 async def test_a_queue_is_read_in_two_statements_whatever_the_number_of_sections(api):
     await forwarded_case(api)
-    for user in ("clerk-lf", "dept-zj", "lead-zj"):
+    for user in ("clerk-lf", "dept-zj", "lead-zj", "courier-07", "supervisor", "admin"):
+        await get(api, "/api/v1/me", user)  # each principal is read once, then cached
         with statements(api.container.engine) as seen:
             await get(api, "/api/v1/todo?limit=5", user)
         assert len(seen) <= TODO_STATEMENTS, f"{user}: {len(seen)} statements:\n" + "\n".join(seen)
+
+
+# =========================================================================== 待办 of the courier, supervisor, admin
+
+
+async def test_the_courier_sees_what_to_pick_up_what_it_holds_and_what_it_delivered_today(api):
+    waiting = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    sealed = await post(api, f"/api/v1/cases/{waiting['id']}/packages", "clerk-lf", {}, 201)
+    case, package = await forwarded_case(api)  # handed over to courier-07
+    todo = await get(api, "/api/v1/todo", "courier-07")
+    assert todo["role"] == "courier"
+    assert [(i["case_no"], i["package_code"], i["action_zh"]) for i in section(todo, "to_pick_up")["items"]] == [
+        (waiting["case_no"], sealed["code"], "揽收")
+    ]
+    assert [(i["package_code"], i["action_zh"]) for i in section(todo, "in_hand")["items"]] == [
+        (package["code"], "送达")
+    ]
+    assert section(todo, "delivered_today")["items"] == [] and todo["total"] == 2
+    await post(api, f"/api/v1/packages/{package['id']}/delivered", "courier-07", {})
+    todo = await get(api, "/api/v1/todo", "courier-07")
+    assert section(todo, "in_hand")["items"] == []
+    assert [i["case_no"] for i in section(todo, "delivered_today")["items"]] == [case["case_no"]]
+    assert todo["total"] == 1  # what was delivered is shown, not counted
+    other = await actor(api, "courier-gz", "courier", "region:4401")
+    assert all(s["items"] == [] for s in (await get(api, "/api/v1/todo", other))["sections"])
+    api.tick(days=1)
+    assert section(await get(api, "/api/v1/todo", "courier-07"), "delivered_today")["items"] == []
+
+
+async def test_the_supervisor_sees_late_cases_stalled_packages_bad_ratings_and_its_supervisions(api):
+    from tests.integration.api.test_dashboard import command, received
+    from worker.deadlines import DeadlineSettings, DeadlineWatcher
+
+    c = api.container
+    late = await received(api)
+    await command(api, late, "accept")
+    rated = await received(api)
+    await command(api, rated, "accept")
+    await command(api, rated, "decide", outcome="approved", opinion="同意")
+    await command(api, rated, "rate", actor="applicant", score=1, comment="等了太久")
+    stuck, _package = await forwarded_case(api)  # with the courier, and left there
+    await post(api, f"/api/v1/cases/{late}/supervision", "supervisor", {"note": "群众反映进度慢，请加快办理"})
+    watcher = DeadlineWatcher(c.engine, c.cipher, c.deps.calendar, c.deps, c.uow, DeadlineSettings())
+    await OutboxFeed(c.engine, watcher.handle)()
+    api.tick(days=7)  # a week later: the 1-day case is overdue, the package has not moved for 5 working days
+    await watcher.scan()
+    todo = await get(api, "/api/v1/todo", "supervisor")
+    assert todo["role"] == "supervisor"
+    assert [i["case_id"] for i in section(todo, "overdue")["items"]] == [late]
+    assert [i["case_no"] for i in section(todo, "stalled")["items"]] == [stuck["case_no"]]
+    bad = section(todo, "bad_ratings")["items"]
+    assert [(i["case_id"], i["note"], i["due_on"]) for i in bad] == [(rated, "评价：等了太久", "2026-03-09")]
+    [supervision] = section(todo, "supervised")["items"]
+    assert (supervision["case_id"], supervision["note"]) == (late, "待答复：群众反映进度慢，请加快办理")
+    assert todo["total"] == 3  # the supervisions it issued are shown, not counted
+    await post(api, f"/api/v1/cases/{late}/supervision/answer", "dept-zj", {"answer": "已加快，明日办结"})
+    await post(api, f"/api/v1/cases/{rated}/rating/rectify", "dept-zj", {"note": "已约谈窗口人员并整改"})
+    todo = await get(api, "/api/v1/todo", "supervisor")
+    assert section(todo, "bad_ratings")["items"] == []
+    assert section(todo, "supervised")["items"][0]["note"] == "已答复：已加快，明日办结"
+    # a county supervisor sees nothing of the city's department
+    county = await actor(api, "county-supervisor", "supervisor", "region:441581")
+    county_todo = await get(api, "/api/v1/todo", county)
+    assert section(county_todo, "supervised")["items"] == []
+
+
+async def test_the_admin_sees_locked_out_users_sms_technical_failures_and_a_missing_calendar(api):
+    from adapters.db import sessions as db_sessions
+
+    case = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    now = api.clock.now()
+    async with api.container.engine.begin() as conn:
+        await db_sessions.set_password(conn, "clerk-lf", "not-a-hash", must_change=False, at=now)
+        await conn.execute(
+            t.user_credentials.update()
+            .where(t.user_credentials.c.user_id == "clerk-lf")
+            .values(failures=5, locked_until=now + timedelta(minutes=1))
+        )
+        for status, sms_id in (("technical_failure", "sms-1"), ("permanent_failure", "sms-2")):
+            await conn.execute(
+                t.notifications.insert().values(
+                    id=sms_id,
+                    event_id=f"e-{sms_id}",
+                    case_id=case["id"],
+                    recipient="13812345678",
+                    audience="applicant",
+                    template_key="receipt",
+                    params={},
+                    status=status,
+                    reason="无应答",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    todo = await get(api, "/api/v1/todo", "admin")
+    assert todo["role"] == "admin" and [s["key"] for s in todo["sections"]] == ["locked", "sms_failed"]
+    [locked] = section(todo, "locked")["items"]
+    assert (locked["case_id"], locked["subject"], locked["state_zh"], locked["note"]) == (
+        None,
+        "陈晓红（陆丰窗口）",
+        "代收窗口人员",
+        "连续 5 次登录失败",
+    )
+    [failed] = section(todo, "sms_failed")["items"]
+    assert (failed["case_no"], failed["note"]) == (case["case_no"], "收件回执短信")
+    assert todo["total"] == 2
+    api.tick(minutes=2)  # the lock-out is over
+    assert section(await get(api, "/api/v1/todo", "admin"), "locked")["items"] == []
+    api.tick(days=250)  # November: next year's 节假日安排 is due
+    todo = await get(api, "/api/v1/todo", "admin")
+    [calendar] = section(todo, "calendar")["items"]
+    assert calendar["subject"] == "2027 年节假日安排" and calendar["action_zh"] == "上传节假日安排"
 
 
 # =========================================================================== 办件档案
@@ -364,6 +480,11 @@ async def test_the_window_queue_lists_results_to_hand_out_and_pickup_records_doc
     )
     again = await get(api, f"/api/v1/cases/{case['id']}", "clerk-lf")  # stored, not only answered
     assert again["pickup"] == pickup
+    # the receipt prints what was recorded, read back from the database
+    _, body = await download(api, f"/api/v1/cases/{case['id']}/documents/pickup-receipt", "clerk-lf")
+    text = "".join(pdf_text(body).split())
+    assert "证件类型护照" in text and "证件号码E123*5678" in text and "E12345678" not in text
+    assert "领取方式自助终端领取" in text and "意见代领人持护照，已核对" in text
     assert case_nos(await get(api, "/api/v1/todo", "clerk-lf"), "pickup") == []
     assert {d["path"] for d in again["documents"]} >= {"acceptance-notice"}
 
@@ -405,3 +526,63 @@ async def test_the_search_and_the_history_run_a_handful_of_statements_and_me_nam
     assert len(seen) <= 4, "\n".join(seen)  # the case, its packages, its events, the names
     assert me["office_names"]["win-441581"] == "陆丰市政务服务中心市域通办窗口"
     assert "win-441581" not in {o["id"] for o in me["offices"]}  # named, not in scope
+
+
+# =========================================================================== 已办办件
+
+
+async def test_handled_lists_the_cases_each_user_acted_on_with_their_last_step_newest_first(api):
+    first, package = await forwarded_case(api)
+    api.tick(minutes=5)
+    second = await post(api, "/api/v1/cases", "clerk-lf", registration(), 201)
+    api.tick(minutes=5)
+    await post(api, f"/api/v1/packages/{package['id']}/sign", "dept-zj", {"office_id": "dept-441500-qx"})
+    await post(api, f"/api/v1/cases/{first['id']}/accept", "dept-zj", {})
+
+    mine = await get(api, "/api/v1/archive/handled", "clerk-lf")
+    assert [r["case_no"] for r in mine["items"]] == [second["case_no"], first["case_no"]]
+    assert mine["items"][0]["step_zh"] == "窗口收件登记" and mine["items"][0]["state_zh"] == "已收件"
+    assert mine["items"][1]["step"].startswith("package.")  # the hand-over to the courier, after registering
+    assert mine["items"][0]["phone"] == "138****5678" and mine["next_cursor"] is None
+    dept = await get(api, "/api/v1/archive/handled", "dept-zj")
+    assert [(r["case_no"], r["step_zh"]) for r in dept["items"]] == [(first["case_no"], "受理")]
+    # nobody else's steps; another window's clerk acted on none of them
+    assert (await get(api, "/api/v1/archive/handled", "clerk-hf"))["items"] == []
+    assert (await get(api, "/api/v1/archive/handled", "lead-zj"))["items"] == []
+
+
+async def test_handled_filters_by_state_and_date_of_the_step_and_pages_with_a_cursor(api):
+    made = []
+    for _ in range(3):
+        made.append((await post(api, "/api/v1/cases", "clerk-lf", registration(), 201))["case_no"])
+        api.tick(days=1)
+    late, _package = await forwarded_case(api)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = await get(api, f"/api/v1/archive/handled{query}", "clerk-lf")
+        seen += [r["case_no"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [late["case_no"], *reversed(made)]
+    collected = await get(api, "/api/v1/archive/handled?state=collected", "clerk-lf")
+    assert [r["case_no"] for r in collected["items"]] == list(reversed(made))
+    day = (await get(api, "/api/v1/archive/handled", "clerk-lf"))["items"][-1]["step_at"][:10]
+    one_day = await get(api, f"/api/v1/archive/handled?from={day}&to={day}", "clerk-lf")
+    assert [r["case_no"] for r in one_day["items"]] == [made[0]]
+    for bad, word in (("cursor=not-a-cursor", "游标"), ("from=2026-03-05&to=2026-03-01", "结束日期")):
+        response = await api.client.get(f"/api/v1/archive/handled?{bad}", headers=api.auth("clerk-lf"))
+        assert response.status == 422 and word in (await response.json())["title"]
+    response = await api.client.get("/api/v1/archive/handled", headers=api.auth("courier-07"))
+    assert response.status == 403
+
+
+async def test_handled_is_one_statement_for_an_office_scope(api):
+    await forwarded_case(api)
+    await get(api, "/api/v1/me", "clerk-lf")  # the principal is read once, then cached
+    with statements(api.container.engine) as seen:
+        found = await get(api, "/api/v1/archive/handled?state=forwarded", "clerk-lf")
+    assert len(found["items"]) == 1
+    assert len(seen) <= 1, "\n".join(seen)

@@ -11,12 +11,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from adapters.calendar import packaged_schedules
 from adapters.db import domain_tables as t
 from adapters.db import queries
 from adapters.db.repositories import ConnectionReader
 from adapters.db.worker_tables import case_clocks
-from handoff.calendar import parse_schedule
-from worker.deadlines import DeadlineSettings, DeadlineWatcher, clock_row
+from handoff.calendar import Schedule, parse_schedule
+from worker.deadlines import (
+    CalendarUpload,
+    DeadlineSettings,
+    DeadlineWatcher,
+    calendar_upload,
+    clock_inputs,
+    clock_row,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +186,97 @@ async def watched_ids(world) -> list[str]:
     async with world.engine.connect() as conn:
         query = select(case_clocks.c.case_id).where(case_clocks.c.watching.is_(True))
         return list((await conn.execute(query)).scalars())
+
+
+def shifted(schedule: Schedule, off: set[date] = frozenset(), worked: set[date] = frozenset()) -> Schedule:
+    return Schedule(
+        year=schedule.year,
+        source="测试调整",
+        holidays=frozenset((schedule.holidays | off) - worked),
+        workdays=frozenset(schedule.workdays | {d for d in worked if d.weekday() >= 5}),
+    )
+
+
+async def test_after_each_calendar_upload_every_watched_row_is_what_its_case_reads(world):
+    """Uploads that change days after today (inside the clocks' windows, at the end of the year),
+    make a weekend a working day, change a day before today, and load the next year: the rows the
+    upload cannot move are left out of the read, and every watched row still equals the per-case
+    reading of its case."""
+    w = watcher(world)
+    world.at(2026, 10, 1)
+    template = await world.register()
+    case_ids = await clone_cases(world, template, 300, seed=23)
+    world.at(2026, 12, 14)
+    today = date(2026, 12, 14)
+    await w.recompute(template, *case_ids)
+    watched = [i for i in await watched_ids(world) if i != template]
+    # a case due before the year's end whose (recorded) stage runs into 2027: the upload of 2027
+    # moves nothing of its dates, but its reading is no longer provisional
+    rows = await stored_rows(world, watched)
+    [late] = [i for i in watched if rows[i]["legal_due_on"] and rows[i]["legal_due_on"] < date(2026, 12, 20)][:1]
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            insert(t.case_stages).values(
+                case_id=late,
+                seq=9,
+                id=f"{late}-s9",
+                type="hearing",
+                start_on=date(2026, 12, 21),
+                end_on=date(2027, 1, 6),
+                reason="听证",
+                legal_basis="行政许可法第四十六条",
+                opened_by="dept-zj",
+                opened_at=noon(date(2026, 12, 14)),
+            )
+        )
+    await w.recompute(late)
+    assert await w.recompute_all() == len(watched) + 1  # the first run reads every watched row
+
+    [y2026] = [s for s in packaged_schedules() if s.year == 2026]
+    uploads = [
+        shifted(y2026, off={date(2026, 12, 16)}),
+        shifted(y2026, off={date(2026, 12, 16), date(2026, 12, 31)}),
+        shifted(y2026, off={date(2026, 12, 31)}, worked={date(2026, 12, 19)}),
+        shifted(y2026, off={date(2026, 12, 2), date(2026, 12, 31)}, worked={date(2026, 12, 19)}),
+        parse_schedule(
+            'year = 2027\nsource = "国务院办公厅关于2027年部分节假日安排的通知"\n'
+            'holidays = ["2027-01-01", "2027-01-04", "2027-01-05"]\nworkdays = []\n'
+        ),
+    ]
+    read = []
+    for hour, schedule in enumerate(uploads, start=11):
+        world.at(2026, 12, 14, hour)  # a later upload (the calendar's fingerprint), the same day
+        async with world.engine.begin() as conn:
+            await queries.save_schedule(conn, schedule, "admin", world.clock.now())
+            await world.calendar.refresh(conn)
+        read.append(await w.recompute_all())
+        expected = await per_case_rows(world, case_ids, today)
+        stored = await stored_rows(world, case_ids)
+        assert {i: stored[i] for i in watched} == {i: expected[i] for i in watched}
+    assert read[0] < len(watched)  # the clocks that end before the 16th were not read
+    assert read[3] == len(watched) + 1  # a day before today changed: every clock is read
+    own = [i for i in watched if any(expected[i][k] for k in ("prereview_due_on", "iou_due_on", "stage_limits"))]
+    assert await w.recompute_all() == len(own)  # nothing changed: only the rows read from their case
+
+
+async def test_the_cases_whose_stages_reach_the_changed_day_are_read_whether_named_or_looked_up(world):
+    """Too many cases with a stage reaching the first changed day to name them in one array: each
+    row's stages are looked at instead, and the same rows are read."""
+    w = watcher(world)
+    world.at(2026, 10, 1)
+    template = await world.register()
+    case_ids = await clone_cases(world, template, 120, seed=31)
+    world.at(2026, 11, 20)
+    await w.recompute(template, *case_ids)
+    today = date(2026, 11, 20)
+    for changed_from in (date(2026, 11, 25), date(2026, 12, 10), date(2027, 1, 1)):
+        async with world.engine.connect() as conn:
+            named = await calendar_upload(conn, today, changed_from)
+            looked_up = CalendarUpload(today, changed_from, None)
+            assert named.reaching  # some stages of the clones reach each of these days
+            by_name = [i.case_id for i in await clock_inputs(conn, "", None, 1000, named)]
+            by_stage = [i.case_id for i in await clock_inputs(conn, "", None, 1000, looked_up)]
+            unfiltered = [i.case_id for i in await clock_inputs(conn, "", None, 1000)]
+        assert by_name == by_stage
+        assert set(named.reaching) & set(unfiltered) <= set(by_name)
+        assert len(by_name) < len(unfiltered)

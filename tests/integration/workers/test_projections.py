@@ -4,16 +4,24 @@ day, window, department or region."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 
 from adapters.db import queries, reports
-from adapters.db.worker_tables import indicator_days
+from adapters.db.worker_tables import (
+    INDICATOR_COUNTS,
+    indicator_days,
+    indicator_stage_days,
+)
+from adapters.db.worker_tables import case_facts as fact_rows
 from handoff.services import CaseCommand
 from handoff.stats import Point, case_facts, indicators
 from handoff.timeutil import local_date
+from tests.support.db import CIPHER
 from worker.projections import Projector
 
 pytestmark = pytest.mark.integration
@@ -136,3 +144,78 @@ async def test_a_withdrawn_cases_figures_stay_as_they_were_on_the_withdrawal_dat
         [later] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
     assert later == then and later.figures.overdue == 0 and later.figures.should_be_decided == 0
     assert later.figures == await direct_indicators(world, [case_id])
+
+
+async def test_two_projections_sharing_indicator_rows_in_opposite_order_do_not_deadlock(pg_world):
+    """Two processes project batches whose cases add to the same indicator rows, one batch's cases
+    (in id order) reaching the rows as (A, B), the other's as (B, A). Every facts lock is taken
+    first and the rows are written in one key order, so neither waits for the other holding a row
+    it needs: no deadlock, even without the retry of a failed transaction (attempts=1)."""
+    world = pg_world
+    world.at(2026, 3, 2)
+    # two indicator rows: (day, window, department) differ by the window
+    lufeng = [await world.register() for _ in range(4)]
+    haifeng = [await world.register(window_office_id="win-441521") for _ in range(4)]
+    row_of = {**dict.fromkeys(lufeng, "A"), **dict.fromkeys(haifeng, "B")}
+    # pairs of cases (x, y), x < y by id, one reaching A first, the other B first
+    ab = [(x, y) for x in lufeng for y in haifeng if x < y]
+    ba = [(x, y) for x in haifeng for y in lufeng if x < y]
+    pairs = [(p, q) for p in ab for q in ba if not set(p) & set(q)]
+    assert pairs, "eight random ids give such pairs"
+    first, second = pairs[0]
+    assert [row_of[c] for c in first] == ["A", "B"] and [row_of[c] for c in second] == ["B", "A"]
+    one = Projector(world.engine, CIPHER, world.calendar, world.clock, attempts=1)
+    other = Projector(world.engine, CIPHER, world.calendar, world.clock, attempts=1)
+    for _ in range(15):
+        async with world.engine.begin() as conn:  # the next round adds the facts again
+            for table in (fact_rows, indicator_days, indicator_stage_days):
+                await conn.execute(delete(table))
+        await asyncio.gather(one.project(*first), other.project(*second))
+    async with world.engine.connect() as conn:
+        [total] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert total.figures == await direct_indicators(world, [*first, *second])
+
+
+async def test_a_deadlock_is_retried_as_a_whole_transaction(pg_world, caplog):
+    """Whatever meets a deadlock (another writer of the same rows), the projection's transaction
+    is run again after a short pause rather than failing its messages."""
+    world = pg_world
+    world.at(2026, 3, 2)
+    case_id = await world.register()
+    p = projector(world)
+    caplog.set_level(logging.INFO, "handoff.db")
+    zero = dict.fromkeys((*INDICATOR_COUNTS, "distance_saved_km"), 0)
+    key = {"day": date(2026, 3, 2), "window_office_id": "win-441581", "department_office_id": "dept-441500-zj"}
+    async with world.engine.connect() as holder:
+        await holder.begin()
+        # the projection is the one PostgreSQL aborts: it checks for a deadlock after 1 s, this one never
+        await holder.execute(text("SET LOCAL deadlock_timeout = '60s'"))
+        await holder.execute(indicator_days.insert().values(**key, **zero))  # holds the row
+        projecting = asyncio.create_task(p.project(case_id))  # takes facts:<case>, waits for the row
+        await _waiting_for_a_lock(world.engine)
+        # ask for the projection's lock: a cycle, and the projection is aborted with 40P01
+        await holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": f"facts:{case_id}"})
+        await holder.commit()
+    await asyncio.wait_for(projecting, 30)
+    assert any("deadlock" in r.getMessage() for r in caplog.records), "the projection met the deadlock"
+    async with world.engine.connect() as conn:
+        [total] = await reports.indicator_groups(conn, EVERYTHING, None, None, "none")
+    assert total.figures == await direct_indicators(world, [case_id])
+
+
+async def _waiting_for_a_lock(engine, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with engine.connect() as conn:
+            waiting = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the projection never waited for the row")

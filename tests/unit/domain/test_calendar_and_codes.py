@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handoff.calendar import ScheduleCalendar, next_year_missing, parse_schedule, render_schedule
+from handoff.calendar import (
+    Schedule,
+    ScheduleCalendar,
+    first_difference,
+    next_year_missing,
+    parse_schedule,
+    render_schedule,
+)
 from handoff.codes import (
     CodeRejected,
     KeyRing,
@@ -64,6 +71,35 @@ def test_from_november_a_missing_next_year_is_reported(calendar):
     assert next_year_missing(calendar, date(2026, 11, 1)) == 2027
     loaded = calendar.with_schedule(parse_schedule(SCHEDULE_2027))
     assert next_year_missing(loaded, date(2026, 11, 23)) is None
+
+
+YEARS = st.integers(2025, 2027)
+
+
+@st.composite
+def calendars(draw):
+    """A calendar of a few years, each with a few days off and make-up days."""
+    schedules = []
+    for year in sorted(draw(st.sets(YEARS, max_size=3))):
+        days = st.dates(min_value=date(year, 1, 1), max_value=date(year, 12, 31))
+        off = draw(st.sets(days, max_size=6))
+        work = {d for d in draw(st.sets(days, max_size=4)) if d.weekday() >= 5} - off
+        schedules.append(Schedule(year, "通知", frozenset(off), frozenset(work)))
+    return ScheduleCalendar(schedules)
+
+
+@given(calendars(), calendars())
+def test_the_first_difference_of_two_calendars_is_the_first_day_they_answer_differently(before, after):
+    def answer(calendar: ScheduleCalendar, day: date) -> tuple[bool, bool]:
+        return calendar.is_workday(day), calendar.covers(day)
+
+    day, differs = date(2025, 1, 1), None
+    while day <= date(2027, 12, 31) and differs is None:
+        if answer(before, day) != answer(after, day):
+            differs = day
+        day = date.fromordinal(day.toordinal() + 1)
+    assert first_difference(before, after) == differs
+    assert first_difference(after, before) == differs
 
 
 def test_the_check_character_is_the_identity_number_scheme():

@@ -14,6 +14,7 @@ from handoff import events as ev
 from handoff.codes import PackageCode
 from handoff.errors import IllegalTransition, InvalidInput
 from handoff.package import (
+    APPLICANT,
     CustodyKind,
     Direction,
     Discrepancy,
@@ -164,6 +165,41 @@ def test_a_package_without_movement_for_more_than_three_working_days_is_stalled(
     assert p.is_stalled(calendar, date(2026, 10, 10))  # the make-up Saturday is the fourth
     p.pick_up(courier="c", at=cst(2026, 10, 10, 9), actor="c")
     assert not p.is_stalled(calendar, date(2026, 10, 12))
+
+
+def test_a_result_handed_to_the_applicant_is_at_the_end_of_its_journey_and_never_stalled(calendar):
+    """A mailed result is ``arrived`` for good once the carrier delivered it: the applicant signs
+    nothing in Handoff. A result still on its way to the applicant, or one arrived at a window
+    and not signed for, stalls as any package does."""
+    to_applicant = Package.create(
+        package_id="pkg-r",
+        code=PackageCode("441500", date(2026, 9, 29), 1),
+        case_id="case-1",
+        direction=Direction.RESULT,
+        medium=Medium.PAPER,
+        from_party=DEPT,
+        to_party=APPLICANT,
+        items=[Item(1, "建设工程规划许可证", pages=1)],
+        at=cst(2026, 9, 29, 9),
+        actor="dept-clerk",
+    )
+    to_applicant.seal(at=cst(2026, 9, 29, 10), actor="dept-clerk", carrier="ems")
+    to_applicant.pick_up(courier="ems", at=cst(2026, 9, 29, 11), actor="carrier:ems")
+    assert to_applicant.on_its_way and to_applicant.is_stalled(calendar, date(2026, 10, 10))
+    to_applicant.deliver(at=cst(2026, 9, 30, 15), actor="carrier:ems", note="签收人：王五")
+    assert to_applicant.state is PackageState.ARRIVED
+    assert not to_applicant.on_its_way
+    assert not to_applicant.is_stalled(calendar, date(2026, 12, 31))
+    at_window = travelled_without_signature()
+    assert at_window.on_its_way and at_window.is_stalled(calendar, date(2026, 3, 20))
+
+
+def travelled_without_signature() -> Package:
+    p = package()
+    p.seal(at=cst(2026, 3, 2, 10), actor="clerk-lf", carrier="internal")
+    p.pick_up(courier="c-07", at=cst(2026, 3, 2, 14), actor="c-07")
+    p.deliver(at=cst(2026, 3, 3, 9), actor="c-07")
+    return p
 
 
 FIELDS = ["kind", "from_party", "to_party", "actor", "place", "note", "server_time", "evidence", "discrepancies"]

@@ -27,6 +27,7 @@ from labels.from_domain import (
 )
 from labels.pickup_receipt import render_pickup_receipt
 from tests.unit.domain.conftest import BUILDING, accepted_case, cst, new_case
+from tests.unit.labels.test_documents import page_text, pages
 
 CALENDAR = load_calendar()
 OFFICES = {
@@ -170,6 +171,47 @@ def test_the_pickup_receipt_needs_a_pickup_and_prints_the_id_masked():
     assert render_pickup_receipt(receipt).startswith(b"%PDF")  # no result package: no package codes
 
 
+def test_the_pickup_receipt_prints_the_document_type_the_way_of_pickup_and_the_opinion_recorded():
+    case = accepted_case(BUILDING, delivery=Delivery.PICKUP_AT_DEPARTMENT)
+    case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 17), actor="u-2")
+    case.ready_for_pickup(office_id="dept-441500-zj", at=cst(2026, 3, 17, 16), actor="u-2")
+    case.register_pickup(
+        office_id="dept-441500-zj",
+        receiver_name="李四",
+        receiver_id_number="E12345678",
+        by_proxy=True,
+        at=cst(2026, 3, 18),
+        actor="u-3",
+        id_type="passport",
+        method="self_service",
+        note="代领人持授权委托书原件，已核对",
+    )
+    receipt = pickup_receipt_data(case, offices=OFFICES, names={"u-3": "郑敏"}, result_package=None, scan_payload="")
+    (page,) = pages(render_pickup_receipt(receipt))
+    text = "".join(page_text(page).split())
+    assert "证件类型护照" in text and "居民身份证" not in text.split("核验方式")[0]
+    assert "领取方式自助终端领取" in text
+    assert "意见代领人持授权委托书原件，已核对" in text
+    assert "E123*5678" in text and "E12345678" not in text
+
+
+def test_a_pickup_receipt_without_an_opinion_says_so_and_prints_the_window_pickup():
+    case = accepted_case(BUILDING, delivery=Delivery.PICKUP_AT_DEPARTMENT)
+    case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 17), actor="u-2")
+    case.ready_for_pickup(office_id="dept-441500-zj", at=cst(2026, 3, 17, 16), actor="u-2")
+    case.register_pickup(
+        office_id="dept-441500-zj",
+        receiver_name="李四",
+        receiver_id_number="110101199003074514",
+        by_proxy=True,
+        at=cst(2026, 3, 18),
+        actor="u-3",
+    )
+    receipt = pickup_receipt_data(case, offices=OFFICES, names={}, result_package=None, scan_payload="")
+    text = "".join(page_text(pages(render_pickup_receipt(receipt))[0]).split())
+    assert "证件类型居民身份证" in text and "领取方式窗口现场领取" in text and "意见无" in text
+
+
 def test_the_courier_label_is_a_privacy_waybill_for_a_person_and_needs_a_waybill():
     case = new_case()
     package = result_package()
@@ -186,3 +228,21 @@ def test_the_courier_label_is_a_privacy_waybill_for_a_person_and_needs_a_waybill
     assert label.carrier_name == "中国邮政 EMS" and label.contents_text == "办理结果 1 项（纸质）"
     with pytest.raises(NotApplicable):
         party_address("courier:c-07", case=case, offices=OFFICES)
+
+
+def test_a_short_document_number_is_printed_masked_too():
+    case = accepted_case(BUILDING, delivery=Delivery.PICKUP_AT_DEPARTMENT)
+    case.decide(outcome=Outcome.APPROVED, opinion="同意", at=cst(2026, 3, 17), actor="u-2")
+    case.ready_for_pickup(office_id="dept-441500-zj", at=cst(2026, 3, 17, 16), actor="u-2")
+    case.register_pickup(
+        office_id="dept-441500-zj",
+        receiver_name="李四",
+        receiver_id_number="H1234567",
+        by_proxy=True,
+        at=cst(2026, 3, 18),
+        actor="u-3",
+        id_type="hk_macao_permit",
+    )
+    receipt = pickup_receipt_data(case, offices=OFFICES, names={}, result_package=None, scan_payload="")
+    text = "".join(page_text(pages(render_pickup_receipt(receipt))[0]).split())
+    assert "H1****67" in text and "H1234567" not in text and "港澳居民来往内地通行证" in text
