@@ -28,8 +28,11 @@ effect; the redelivered message then finds ``s == p + 1``, runs the handler agai
 since every handler is idempotent (inbox, unique keys, or a recomputation from the case) — and
 moves the position. So the gate needs nothing from the groups but idempotence, and holds for any
 number of processes: a successor goes ahead only once the position shows its predecessor done.
-Within a batch the messages are put in sequence order per key and gated in that order; if any
-must wait, the batch fails as a whole and the bus takes its messages one by one.
+Within a batch the messages are put in sequence order per key and gated in that order; those
+that must wait are held (:class:`PartlyHeld`: with the later messages of their key, which wait
+for them too) and the rest of the batch goes on. A batch of an inbox group (:class:`InboxBatch`)
+commits its verdicts' positions, inbox rows and effects in one transaction; a group with its own
+``handle_batch`` commits its effects, then the positions (as above).
 """
 
 from __future__ import annotations
@@ -42,15 +45,17 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import String, bindparam, case, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park
+from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
 from adapters.db.tables import inbox, outbox
+from adapters.db.types import UtcDateTime
 from adapters.db.worker_tables import consumer_gaps, consumer_positions
 
 log = logging.getLogger("handoff.order")
@@ -69,53 +74,81 @@ def envelope_of(message: Incoming) -> dict[str, Any]:
     return envelope
 
 
-def idempotent_batch(engine: AsyncEngine, consumer: str, effect: Effect) -> BatchHandler:
-    """Several messages in one transaction: one multi-row inbox insert, then the effects of the
-    messages not seen before, in order. Any failure rolls back all of them (the consumer then
-    handles them one by one)."""
+class InboxBatch:
+    """A :data:`BatchHandler`: several messages in one transaction — one inbox insert for all
+    (:func:`first_deliveries`), then the effects of the messages not seen before, in order. Any
+    failure rolls back all of them. :meth:`within` does the same in a transaction the caller holds
+    (the ordering gate's: positions, inbox and effects then commit together)."""
 
-    async def handle(messages: Sequence[Incoming]) -> None:
-        envelopes = [envelope_of(m) for m in messages]
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            fresh = set(
-                (
-                    await conn.execute(
-                        dialect_insert(inbox)
-                        .values(
-                            [{"message_id": m.message_id, "consumer": consumer, "handled_at": now} for m in messages]
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(inbox.c.message_id)
-                    )
-                ).scalars()
-            )
-            done: set[str] = set()
-            for message, envelope in zip(messages, envelopes, strict=True):
-                if message.message_id in fresh and message.message_id not in done:
-                    done.add(message.message_id)
-                    await effect(envelope, conn)
+    def __init__(self, engine: AsyncEngine, consumer: str, effect: Effect) -> None:
+        self.engine = engine
+        self.consumer = consumer
+        self.effect = effect
 
-    return handle
+    async def __call__(self, messages: Sequence[Incoming]) -> None:
+        envelopes = [envelope_of(m) for m in messages]  # a message that is no envelope fails first
+        async with self.engine.begin() as conn:
+            await self._apply(conn, messages, envelopes)
+
+    async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
+        await self._apply(conn, messages, [envelope_of(m) for m in messages])
+
+    async def _apply(
+        self, conn: AsyncConnection, messages: Sequence[Incoming], envelopes: Sequence[dict[str, Any]]
+    ) -> None:
+        fresh = await first_deliveries(conn, self.consumer, [m.message_id for m in messages], datetime.now(UTC))
+        for message, envelope in zip(messages, envelopes, strict=True):
+            if message.message_id in fresh:
+                fresh.discard(message.message_id)  # the same message twice in a batch: once
+                await self.effect(envelope, conn)
+
+
+def idempotent_batch(engine: AsyncEngine, consumer: str, effect: Effect) -> InboxBatch:
+    """Several messages in one transaction (:class:`InboxBatch`)."""
+    return InboxBatch(engine, consumer, effect)
 
 
 def idempotent(engine: AsyncEngine, consumer: str, effect: Effect) -> Handler:
     async def handle(message: Incoming) -> None:
         envelope = envelope_of(message)
         async with engine.begin() as conn:
-            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            first = await conn.execute(
-                dialect_insert(inbox)
-                .values(message_id=message.message_id, consumer=consumer, handled_at=datetime.now(UTC))
-                .on_conflict_do_nothing()
-                .returning(inbox.c.message_id)
-            )
-            if first.first() is None:
+            if not await first_deliveries(conn, consumer, [message.message_id], datetime.now(UTC)):
                 return  # handled before: nothing twice
             await effect(envelope, conn)
 
     return handle
+
+
+_PG_INBOX = text(
+    "INSERT INTO inbox (message_id, consumer, handled_at) "
+    "SELECT m, CAST(:consumer AS varchar), CAST(:handled_at AS timestamptz) "
+    "FROM unnest(CAST(:ids AS varchar[])) AS m "
+    "ON CONFLICT DO NOTHING RETURNING message_id"
+).bindparams(bindparam("ids", type_=ARRAY(String)), bindparam("handled_at", type_=UtcDateTime()))
+"""One statement whatever the number of messages (the ids are one array parameter): compiled once
+by SQLAlchemy and prepared once per connection, not once per batch size."""
+
+
+async def first_deliveries(conn: AsyncConnection, consumer: str, message_ids: Sequence[str], now: datetime) -> set[str]:
+    """Record these messages in ``consumer``'s inbox; return those never recorded before (the rest
+    were handled already). PostgreSQL: one ``INSERT … SELECT FROM unnest(:ids)``, the ids sorted
+    (two processes inserting overlapping batches take the rows' locks in one order); SQLite: one
+    cached single-row insert per message."""
+    ids = sorted(set(message_ids))
+    if conn.dialect.name == "postgresql":
+        rows = await conn.execute(_PG_INBOX, {"ids": ids, "consumer": consumer, "handled_at": now})
+        return {str(r[0]) for r in rows}
+    fresh: set[str] = set()
+    for message_id in ids:
+        row = await conn.execute(
+            sqlite_insert(inbox)
+            .values(message_id=message_id, consumer=consumer, handled_at=now)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.message_id)
+        )
+        if row.first() is not None:
+            fresh.add(message_id)
+    return fresh
 
 
 def affected_cases(messages: Sequence[Incoming]) -> tuple[bool, list[str]]:
@@ -211,19 +244,36 @@ class OrderGate:
         return handle
 
     def batch(self, inner: BatchHandler) -> BatchHandler:
+        """Gate a batch: each key's messages in sequence order; those that must wait are held
+        (:class:`PartlyHeld`, with the later messages of their key, which wait for them too) and
+        the rest of the batch goes on. With an :class:`InboxBatch` on the gate's own database the
+        verdicts, the inbox, the effects and the positions are one transaction."""
+
         async def handle(messages: Sequence[Incoming]) -> None:
             placed = [(m, place_of(m)) for m in messages]
             # each key's messages in sequence order (messages outside any stream first)
             ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
             gated = [p for _, p in ordered if p is not None]
-            verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
-            if any(v is Verdict.HOLD for v in verdicts.values()):
-                raise Hold("a message of the batch waits for its predecessor")
-            chosen = [m for m, p in ordered if p is None or verdicts[id(p)] is not Verdict.SKIP]
-            if chosen:
-                await inner(chosen)
-            applied = [p for p in gated if verdicts[id(p)] is not Verdict.SKIP]
-            await self.applied(applied, replayed=[p for p in gated if verdicts[id(p)] is Verdict.REPLAY])
+            go = (Verdict.APPLY, Verdict.REPLAY)
+            if isinstance(inner, InboxBatch) and inner.engine is self.engine:
+                async with self.engine.begin() as conn:
+                    verdicts = dict(zip(map(id, gated), await self._verdicts(conn, gated), strict=True))
+                    chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
+                    if chosen:
+                        await inner.within(conn, chosen)
+                    applied = [p for p in gated if verdicts[id(p)] in go]
+                    replayed = [p for p in gated if verdicts[id(p)] is Verdict.REPLAY]
+                    await self._applied(conn, applied, replayed, self.clock())
+            else:
+                verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
+                chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
+                if chosen:
+                    await inner(chosen)
+                applied = [p for p in gated if verdicts[id(p)] in go]
+                await self.applied(applied, replayed=[p for p in gated if verdicts[id(p)] is Verdict.REPLAY])
+            waiting = frozenset(m.message_id for m, p in ordered if p is not None and verdicts[id(p)] is Verdict.HOLD)
+            if waiting:
+                raise PartlyHeld(waiting)
 
         return handle
 
@@ -233,31 +283,36 @@ class OrderGate:
         if not places:
             return []
         async with self.engine.connect() as conn:
-            keys = sorted({p.key for p in places})
-            rows = await conn.execute(
-                select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
-                    consumer_positions.c.consumer == self.consumer, consumer_positions.c.ordering_key.in_(keys)
-                )
+            return await self._verdicts(conn, places)
+
+    async def _verdicts(self, conn: AsyncConnection, places: Sequence[Place]) -> list[Verdict]:
+        if not places:
+            return []
+        keys = sorted({p.key for p in places})
+        rows = await conn.execute(
+            select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
+                consumer_positions.c.consumer == self.consumer, consumer_positions.c.ordering_key.in_(keys)
             )
-            position: dict[str, int] = {str(k): int(v) for k, v in rows}
-            floor = min(position.get(k, 0) for k in keys)
-            received: dict[str, set[int]] | None = None
-            verdicts = []
-            for place in places:
-                last = position.get(place.key, 0)
-                if place.seq <= last:
-                    verdict = Verdict.REPLAY if await self._open_gap(conn, place) else Verdict.SKIP
-                elif place.seq == last + 1:
-                    verdict = Verdict.APPLY
-                else:
-                    if received is None:  # once per batch, and only when a message is not next
-                        received = await self._received(conn, keys, floor, max(p.seq for p in places))
-                    waiting = any(last < seq < place.seq for seq in received.get(place.key, ()))
-                    verdict = Verdict.HOLD if waiting else Verdict.APPLY
-                if verdict is Verdict.APPLY:
-                    position[place.key] = place.seq
-                verdicts.append(verdict)
-            return verdicts
+        )
+        position: dict[str, int] = {str(k): int(v) for k, v in rows}
+        floor = min(position.get(k, 0) for k in keys)
+        received: dict[str, set[int]] | None = None
+        verdicts = []
+        for place in places:
+            last = position.get(place.key, 0)
+            if place.seq <= last:
+                verdict = Verdict.REPLAY if await self._open_gap(conn, place) else Verdict.SKIP
+            elif place.seq == last + 1:
+                verdict = Verdict.APPLY
+            else:
+                if received is None:  # once per batch, and only when a message is not next
+                    received = await self._received(conn, keys, floor, max(p.seq for p in places))
+                waiting = any(last < seq < place.seq for seq in received.get(place.key, ()))
+                verdict = Verdict.HOLD if waiting else Verdict.APPLY
+            if verdict is Verdict.APPLY:
+                position[place.key] = place.seq
+            verdicts.append(verdict)
+        return verdicts
 
     async def _open_gap(self, conn: AsyncConnection, place: Place) -> bool:
         row = await conn.execute(
@@ -296,24 +351,30 @@ class OrderGate:
         """Move the positions to what was applied (never back), and close the replayed gaps."""
         if not places:
             return
+        async with self.engine.begin() as conn:
+            await self._applied(conn, places, replayed, self.clock())
+
+    async def _applied(
+        self, conn: AsyncConnection, places: Sequence[Place], replayed: Sequence[Place], now: datetime
+    ) -> None:
+        if not places:
+            return
         highest: dict[str, int] = {}
         for place in places:
             highest[place.key] = max(place.seq, highest.get(place.key, 0))
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            await self._advance(conn, highest, now)
-            for place in replayed:
-                await conn.execute(
-                    update(consumer_gaps)
-                    .where(
-                        consumer_gaps.c.consumer == self.consumer,
-                        consumer_gaps.c.ordering_key == place.key,
-                        consumer_gaps.c.seq == place.seq,
-                        consumer_gaps.c.replayed_at.is_(None),
-                    )
-                    .values(replayed_at=now)
+        await self._advance(conn, highest, now)
+        for place in replayed:
+            await conn.execute(
+                update(consumer_gaps)
+                .where(
+                    consumer_gaps.c.consumer == self.consumer,
+                    consumer_gaps.c.ordering_key == place.key,
+                    consumer_gaps.c.seq == place.seq,
+                    consumer_gaps.c.replayed_at.is_(None),
                 )
-                log.info("replayed out of its place: %s#%d", place.key, place.seq, extra={"group": self.consumer})
+                .values(replayed_at=now)
+            )
+            log.info("replayed out of its place: %s#%d", place.key, place.seq, extra={"group": self.consumer})
 
     async def _advance(self, conn: AsyncConnection, highest: dict[str, int], now: datetime) -> None:
         statement = _insert(conn)(consumer_positions).values(

@@ -47,10 +47,22 @@ class Hold(Exception):
     not count as an attempt, and a message is never parked for being held."""
 
 
+class PartlyHeld(Exception):
+    """Raised by a batch handler that handled every message of its batch but ``waiting`` (their
+    message ids), which came ahead of a predecessor: those are held (as by :class:`Hold`), the
+    others are done."""
+
+    def __init__(self, waiting: frozenset[str]) -> None:
+        super().__init__(f"{len(waiting)} messages of the batch wait for their predecessors")
+        self.waiting = waiting
+
+
 Handler = Callable[[Incoming], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Incoming]], Awaitable[None]]
-"""Handles several messages at once, all or nothing (one transaction); raises if any fails, and
-the consumer then handles them one by one to find out which."""
+"""Handles several messages at once, all or nothing (one transaction) — or :class:`PartlyHeld`
+when all were handled but some that must wait. When it raises anything else, the consumer splits
+the batch and tries the parts, down to single messages, which go to the one-message handler and
+their own outcome (retry, park): a bad message costs its neighbours only their part."""
 
 
 class Publisher(Protocol):

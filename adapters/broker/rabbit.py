@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -33,7 +33,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
-from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing
+from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 from adapters.outages import unavailable
@@ -191,8 +191,11 @@ class RabbitBus:
         prefix: str = "handoff",
         publish_timeout: float = 10.0,
         reconnect_interval: float = 1.0,
+        linger: float = 0.003,
     ) -> None:
         self.urls = broker_urls(url)
+        self.linger = linger
+        """How long a consumer lets messages gather before it takes a batch of fewer than it could."""
         self.url = self.urls[0]
         self.reconnect_interval = reconnect_interval
         self.prefix = prefix
@@ -473,13 +476,163 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+@dataclass
+class _Delivery:
+    message: AbstractIncomingMessage
+    incoming: Incoming
+    key: str
+    link: _Link
+
+
+class _Link:
+    """One channel that messages came on, and everything sent about them on it.
+
+    A channel here is the AMQP channel itself (aiormq's): aio-pika's robust channel reopens on a
+    new one after a reconnection, and every channel numbers its deliveries from 1 again, so a
+    delivery tag means something only on the channel it came on. Every frame about a message —
+    its acknowledgement, its nack, the copy published to a retry, hold or parked queue — is sent
+    on its own channel, under that channel's lock, one frame sent (drained to the socket) before
+    the next is decided: aiormq's frame buffer is bounded, and frames waiting for room there may
+    pass one another. Once a channel is ``closing`` (being renewed, or closed), nothing more is
+    sent on it: its unsettled messages come again from the broker (the inbox and the ordering
+    gate make that harmless) and the ones in hand are dropped, never settled on another channel.
+
+    **Acknowledgements, a run at a time.** ``ack(multiple=True)`` of tag T acknowledges every
+    unsettled message of the channel up to T, so it is sent only once every delivery up to T is
+    settled — handled (to acknowledge), or settled by its own frames (retry, hold, park, nack) —
+    and T is one still to acknowledge. ``floor`` is the highest tag up to which all are settled.
+    A message handled above the floor (an earlier one still in hand) waits for it; after ``wait``
+    seconds it is acknowledged by itself, so a slow message never holds back the acks — nor the
+    prefetch window — of those after it."""
+
+    def __init__(self, raw: Any, wait: float = 0.3, broken: Callable[[_Link], None] | None = None) -> None:
+        self.raw = raw
+        self.wait = wait
+        self.broken = broken
+        """Told when a frame could not be sent: the channel is to be renewed (its unsettled messages
+        would otherwise hold the prefetch window for good)."""
+        self.closing = False
+        self.lock = asyncio.Lock()
+        self.floor = 0
+        self._settled: dict[int, AbstractIncomingMessage | None] = {}
+        """Settled tags above the floor: the message to acknowledge, or None when it was settled."""
+        self._flushing: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self.multiple_acks = 0
+        self.single_acks = 0
+
+    @property
+    def usable(self) -> bool:
+        return not self.closing and not self.raw.is_closed
+
+    async def ack(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        """These messages were handled: acknowledge them (with the runs they complete)."""
+        async with self.lock:
+            if not self.usable:
+                return  # dropped: the broker delivers them again
+            for message in messages:
+                if _tag(message) > self.floor:
+                    self._settled[_tag(message)] = message
+            await self._advance()
+        self._schedule_flush()
+
+    async def settle_alone(self, message: AbstractIncomingMessage, send: Callable[[], Awaitable[bool]]) -> None:
+        """Send the frames that settle this message by itself (``send``, under the lock; it returns
+        whether the message is settled), then acknowledge the runs it completes."""
+        async with self.lock:
+            if not self.usable:
+                return
+            if not await send():
+                return
+            if _tag(message) > self.floor:
+                self._settled[_tag(message)] = None
+            await self._advance()
+        self._schedule_flush()
+
+    async def _advance(self) -> None:
+        top: AbstractIncomingMessage | None = None
+        count = 0
+        while self.floor + 1 in self._settled:
+            self.floor += 1
+            done = self._settled.pop(self.floor)
+            if done is not None:
+                top, count = done, count + 1
+        if top is not None:
+            if count > 1:
+                self.multiple_acks += 1
+            else:
+                self.single_acks += 1
+            await top.ack(multiple=count > 1)
+
+    def _schedule_flush(self) -> None:
+        if self._flushing is None and self.usable and any(m is not None for m in self._settled.values()):
+            self._flushing = asyncio.get_running_loop().call_later(self.wait, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._flushing = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def flush(self) -> None:
+        """Acknowledge, one by one, what still waits for an earlier message."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        async with self.lock:
+            for tag in sorted(self._settled):
+                message = self._settled[tag]
+                if message is None or not self.usable:
+                    continue
+                self._settled[tag] = None
+                self.single_acks += 1
+                try:
+                    await message.ack()
+                except Exception as exc:
+                    # a lost connection is expected (a broker restart): one line; anything else is a bug
+                    log.warning("could not acknowledge a message: %s", describe(exc), exc_info=unavailable(exc) is None)
+                    self.closing = True  # send nothing more on it
+                    if self.broken is not None:
+                        self.broken(self)
+
+    async def close(self, channel: AbstractChannel | None) -> None:
+        """Send nothing more on this channel; once what is being sent is out, close ``channel``
+        (the aio-pika channel over it, if it is to be closed)."""
+        self.closing = True
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        async with self.lock:
+            if channel is not None and not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(channel.close(), 1.0)
+
+
+def _tag(message: AbstractIncomingMessage) -> int:
+    return int(message.delivery_tag or 0)
+
+
 class _Consumer:
-    """Delivers one group's messages. Messages are spread over ``lanes`` by their ordering key, so a
-    case's events are handled one after another, while different cases go in parallel. Each lane
-    takes what has arrived (up to ``max_batch``), puts each key's messages in sequence order, and
-    offers them to the batch handler in one go; if that fails, it handles the messages one by one,
-    each to its own outcome. (Order across processes, redeliveries and retries is not the lanes'
-    doing: the consumers hold back a message that came early — worker/consumer.py.)"""
+    """Delivers one group's messages.
+
+    **Units.** What has arrived is gathered into units of up to ``max_batch`` messages across
+    cases (ordering keys), at most ``lanes`` units in hand at once (with a batch handler, a third
+    one only once half a batch waits: under load the batches grow rather than their number), and
+    a key is in one unit at a time: a case's events are handled one after another, in sequence
+    order within a unit, while different cases go in parallel and together. Without a batch
+    handler a unit is one key's messages, handled one by one.
+
+    **Batches.** With a batch handler a unit is offered to it in one go (one transaction). If
+    that fails, the unit is split in halves and each half tried in turn, down to single messages,
+    which go to the one-message handler and their own outcome (ack, retry, park): a bad message
+    costs its neighbours only their half, and they still commit as batches. Messages being retried
+    go one by one, and so do their keys' others in the unit. :class:`PartlyHeld`: the messages
+    that must wait for a predecessor are held, the others acknowledged.
+
+    **Acknowledgements.** One ``ack(multiple=True)`` per settled run of delivery tags, on the
+    channel the messages came on (:class:`_Link`). (Order across processes, redeliveries and
+    retries is not this class's doing: the consumers hold back a message that came early —
+    worker/consumer.py.)"""
 
     def __init__(
         self,
@@ -488,26 +641,45 @@ class _Consumer:
         handler: Handler,
         batch: BatchHandler | None,
         lanes: int = 8,
-        max_batch: int = 64,
+        max_batch: int | None = None,
     ) -> None:
         self.bus = bus
         self.group = group
         self.handler = handler
         self.batch = batch
-        self.max_batch = max_batch
-        self.linger = 0.003
-        self._lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]] = [
-            asyncio.Queue() for _ in range(lanes)
-        ]
-        self._workers: list[asyncio.Task[None]] = []
+        self.lanes = lanes
+        self.max_batch = max_batch or min(64, max(1, group.prefetch // 2))
+        """Half the prefetch window by default: the next unit gathers while one is in hand."""
+        self.linger = bus.linger
+        self.ack_wait = 0.3
+        self._pending: list[_Delivery] = []
+        self._busy: set[str] = set()
+        self._units: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._links: dict[int, _Link] = {}
         self._channel: AbstractChannel | None = None
         self._tag: str | None = None
         self._stopping = False
         self._resuming = asyncio.Lock()
         self._reopening: asyncio.Task[None] | None = None
+        self._acks_before = (0, 0)
+        self.units = 0
+        """Units handled, and the messages in them (for the benchmarks: messages per unit)."""
+        self.messages = 0
+
+    @property
+    def ack_frames(self) -> tuple[int, int]:
+        """Acknowledgements sent so far: (multiple, single) — for the benchmarks."""
+        multiple, single = self._acks_before
+        for link in self._links.values():
+            multiple, single = multiple + link.multiple_acks, single + link.single_acks
+        return multiple, single
 
     async def start(self) -> None:
-        self._workers = [asyncio.create_task(self._lane(q)) for q in self._lanes]
+        self._dispatcher = asyncio.create_task(self._dispatch())
         await self._open()
 
     async def _open(self) -> None:
@@ -522,8 +694,8 @@ class _Consumer:
 
     async def resume(self) -> None:
         """After a failover: a new channel on the live node, the topology declared again, consuming
-        again. The messages in hand from the lost channel are finished; their acks are lost with it
-        and the broker delivers them again (the inbox makes that harmless)."""
+        again. The messages in hand from the lost channel are finished but not settled; the broker
+        delivers them again (the inbox makes that harmless)."""
         async with self._resuming:
             if self._stopping or (self._channel is not None and not self._channel.is_closed):
                 return
@@ -541,6 +713,9 @@ class _Consumer:
     def _on_channel_closed(self, sender: Any, exc: BaseException | None = None) -> None:
         # a channel can close alone (a queue unavailable while its leader moves): open another on
         # the same connection; a lost connection is the supervisor's (it calls resume)
+        for link in self._links.values():
+            if link.raw.is_closed:
+                link.closing = True
         if self._stopping or sender is not self._channel:
             return
         log.warning("channel of %s closed: %s", self.group.queue, exc)
@@ -561,74 +736,180 @@ class _Consumer:
             with contextlib.suppress(Exception):
                 queue = await self._channel.get_queue(self.group.queue, ensure=False)
                 await queue.cancel(self._tag)
-        for lane in self._lanes:
-            await lane.join()
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await self._idle.wait()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        for link in list(self._links.values()):
+            await link.flush()
+        for link in list(self._links.values()):
+            await link.close(None)
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(Exception):
                 await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            raw = message.channel
+        except Exception:  # its channel is gone: the broker delivers the message again
+            return
+        link = self._link(raw)
+        if not link.usable:
+            return  # its channel is being renewed: the broker delivers it again
         incoming = _incoming(message)
         key = incoming.ordering_key or incoming.message_id
-        self._lanes[zlib.crc32(key.encode()) % len(self._lanes)].put_nowait((message, incoming))
+        self._pending.append(_Delivery(message, incoming, key, link))
+        self._idle.clear()
+        self._wake.set()
 
-    async def _lane(self, queue: asyncio.Queue[tuple[AbstractIncomingMessage, Incoming]]) -> None:
+    def _link(self, raw: Any) -> _Link:
+        found = self._links.get(id(raw))
+        if found is not None and found.raw is raw:
+            return found
+        for key, old in list(self._links.items()):  # forget the channels that are gone
+            if old.raw.is_closed:
+                old.closing = True
+                del self._links[key]
+                multiple, single = self._acks_before
+                self._acks_before = (multiple + old.multiple_acks, single + old.single_acks)
+        link = self._links[id(raw)] = _Link(raw, self.ack_wait, self._renew)
+        return link
+
+    async def _dispatch(self) -> None:
         while True:
-            taken = [await queue.get()]
-            if self.batch is not None and queue.empty():
-                await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
-            while len(taken) < self.max_batch and not queue.empty():
-                taken.append(queue.get_nowait())
-            # a redelivered or held message may arrive after its successor: put them back in order
-            taken.sort(key=lambda pair: (pair[1].ordering_key, pair[1].seq or 0))
-            try:
-                await self._handle(taken)
-            finally:
-                for _ in taken:
-                    queue.task_done()
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending and len(self._units) < self.lanes:
+                if self.batch is not None and len(self._units) >= 2 and len(self._pending) < self.max_batch // 2:
+                    break  # two batches in hand: let the next one grow (the next arrival wakes us)
+                if self.batch is not None and len(self._pending) < self.max_batch:
+                    await asyncio.sleep(self.linger)  # let a few more arrive: one transaction for many
+                unit = self._take()
+                if not unit:
+                    break  # every waiting key is in hand: the next unit to finish wakes us
+                task = asyncio.create_task(self._unit(unit))
+                self._units.add(task)
+            if not self._pending and not self._units:
+                self._idle.set()
 
-    async def _handle(self, taken: list[tuple[AbstractIncomingMessage, Incoming]]) -> None:
-        if self.batch is not None and len(taken) > 1 and all(i.attempt == 0 for _, i in taken):
+    def _take(self) -> list[_Delivery]:
+        """The next unit: waiting messages of keys not in hand, in arrival order — across keys with
+        a batch handler, one key's without — up to ``max_batch``; a key left out (in hand, or past
+        the size) keeps all its later messages waiting, so its order holds. Messages of a channel
+        being renewed are dropped (the broker delivers them again)."""
+        taken: list[_Delivery] = []
+        rest: list[_Delivery] = []
+        left_out: set[str] = set(self._busy)
+        one_key: str | None = None
+        for delivery in self._pending:
+            if not delivery.link.usable:
+                continue
+            key = delivery.key
+            fits = len(taken) < self.max_batch and (self.batch is not None or one_key in (None, key))
+            if key in left_out or not fits:
+                left_out.add(key)
+                rest.append(delivery)
+                continue
+            one_key = key
+            taken.append(delivery)
+        self._pending = rest
+        self._busy.update(d.key for d in taken)
+        return taken
+
+    async def _unit(self, unit: list[_Delivery]) -> None:
+        try:
+            # a redelivered or held message may arrive after its successor: put them back in order
+            unit.sort(key=lambda d: (d.incoming.ordering_key, d.incoming.seq or 0))
+            await self._handle(unit)
+        except Exception:  # pragma: no cover - _handle settles every message itself
+            log.exception("a unit of %d messages failed", len(unit))
+        finally:
+            self.units += 1
+            self.messages += len(unit)
+            self._busy.difference_update(d.key for d in unit)
+            task = asyncio.current_task()
+            if task is not None:
+                self._units.discard(task)
+            self._wake.set()
+
+    async def _handle(self, unit: list[_Delivery]) -> None:
+        alone = unit
+        if self.batch is not None:
+            # retried messages go one by one (each to its own outcome), and so does their key
+            retried = {d.key for d in unit if d.incoming.attempt != 0}
+            together = [d for d in unit if d.key not in retried]
+            alone = [d for d in unit if d.key in retried]
+            if len(together) > 1:
+                await self._batch(together)
+            else:
+                alone = together + alone
+        handled: list[_Delivery] = []
+        for delivery in alone:
+            if await self._one(delivery):
+                handled.append(delivery)
+        await self._ack(handled)
+
+    async def _batch(self, deliveries: list[_Delivery]) -> None:
+        """Offer the deliveries to the batch handler; on failure, each half in turn."""
+        assert self.batch is not None
+        if len(deliveries) == 1:
+            if await self._one(deliveries[0]):
+                await self._ack(deliveries)
+            return
+        if not any(d.link.usable for d in deliveries):
+            return  # their channel is being renewed: they come again
+        try:
+            await self.batch([d.incoming for d in deliveries])
+        except PartlyHeld as held:
+            await self._ack([d for d in deliveries if d.incoming.message_id not in held.waiting])
+            for d in deliveries:
+                if d.incoming.message_id in held.waiting:
+                    await self._settle(d, Hold(str(held)))
+            return
+        except Exception as exc:
+            log.info("a batch of %d failed (%s); trying it in halves", len(deliveries), describe(exc))
+            half = len(deliveries) // 2
+            await self._batch(deliveries[:half])
+            await self._batch(deliveries[half:])
+            return
+        await self._ack(deliveries)
+
+    async def _one(self, delivery: _Delivery) -> bool:
+        """Handle one message; True when it is to be acknowledged (else it is settled here)."""
+        error: BaseException | None = None
+        try:
+            await self.handler(delivery.incoming)
+        except Exception as exc:
+            error = exc
+        if decide(error, delivery.incoming.attempt, self.group) is Outcome.ACK:
+            return True
+        assert error is not None
+        await self._settle(delivery, error)
+        return False
+
+    async def _ack(self, deliveries: Sequence[_Delivery]) -> None:
+        by_link: dict[int, tuple[_Link, list[AbstractIncomingMessage]]] = {}
+        for d in deliveries:
+            by_link.setdefault(id(d.link), (d.link, []))[1].append(d.message)
+        for link, messages in by_link.values():
             try:
-                await self.batch([i for _, i in taken])
-            except Hold:
-                log.debug("a message of a batch of %d waits for its predecessor; one by one", len(taken))
+                await link.ack(messages)
             except Exception as exc:
-                log.info(
-                    "batch of %d failed; handling one by one: %s",
-                    len(taken),
+                # The channel went away: the broker will redeliver, and the inbox makes that harmless.
+                # A lost connection is expected (a broker restart): one line; anything else is a bug.
+                log.warning(
+                    "could not acknowledge messages; consuming on a new channel: %s",
                     describe(exc),
                     exc_info=unavailable(exc) is None,
                 )
-            else:
-                for message, incoming in taken:
-                    await self._quietly(self._settle(message, incoming, None))
-                return
-        for message, incoming in taken:
-            error: BaseException | None = None
-            try:
-                await self.handler(incoming)
-            except Exception as exc:
-                error = exc
-            await self._quietly(self._settle(message, incoming, error))
+                self._renew(link)
 
-    async def _quietly(self, settling: Any) -> None:
-        try:
-            await settling
-        except Exception as exc:
-            # The channel went away: the broker will redeliver, and the inbox makes that harmless.
-            # A lost connection is expected (a broker restart): one line; anything else is a bug.
-            log.warning("could not settle a message: %s", describe(exc), exc_info=unavailable(exc) is None)
-
-    async def _settle(self, message: AbstractIncomingMessage, incoming: Incoming, error: BaseException | None) -> None:
+    async def _settle(self, delivery: _Delivery, error: BaseException) -> None:
+        """A message that failed, or must wait: a copy to its retry, hold or parked queue, then its
+        ack — on the channel it came on, and only while that channel is the live one (a message of
+        a channel being renewed is dropped: it comes again)."""
+        message, incoming, link = delivery.message, delivery.incoming, delivery.link
         outcome = decide(error, incoming.attempt, self.group)
-        if outcome is Outcome.ACK:
-            await message.ack()
-            return
-        assert error is not None and self._channel is not None
         headers: dict[str, Any] = dict(incoming.headers)
         if outcome is Outcome.HOLD:
             headers[HOLDS] = incoming.holds + 1
@@ -649,35 +930,86 @@ class _Consumer:
             headers[LAST_ERROR] = describe(error)
             target = self.group.parked
             log.warning("parking %s (%s): %s", incoming.message_id, incoming.routing_key, headers[LAST_ERROR])
-        try:
-            await self._channel.default_exchange.publish(
-                aio_pika.Message(
-                    body=message.body,
-                    message_id=incoming.message_id,
-                    headers=headers,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=target,
-            )
-        except DeliveryError:
-            await message.nack(requeue=True)
-            self._renew()
-            return
-        await message.ack()
 
-    def _renew(self) -> None:
-        """A refused retry or hold: this channel may refuse all it publishes from now on (see
-        RabbitBus._drop_publish_channel), and each nack of the message it carries counts toward
-        the delivery limit. Close it and consume on a new one; its unsettled messages come again."""
+        async def send() -> bool:
+            channel = self._channel
+            if channel is None or channel.is_closed or not await _over(channel, link.raw):
+                link.closing = True  # not the live channel any more: it is being renewed
+                return False
+            try:
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body=message.body,
+                        message_id=incoming.message_id,
+                        headers=headers,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=target,
+                )
+            except DeliveryError:
+                # refused: this channel may refuse all it publishes from now on; the message goes
+                # back to the queue, and nothing more is sent here
+                await message.nack(requeue=True)
+                link.closing = True
+                self._renew(link)
+                return False
+            await message.ack()
+            return True
+
+        try:
+            await link.settle_alone(message, send)
+        except Exception as exc:
+            # The channel went away (or cannot be trusted): the broker will redeliver, and the
+            # inbox makes that harmless. A lost connection is expected: one line.
+            log.warning(
+                "could not settle a message; consuming on a new channel: %s",
+                describe(exc),
+                exc_info=unavailable(exc) is None,
+            )
+            self._renew(link)
+
+    def _renew(self, link: _Link) -> None:
+        """A refused retry or hold, or a frame that could not be sent: this channel may refuse all
+        it publishes from now on (see RabbitBus._drop_publish_channel), and each nack of the message
+        it carries counts toward the delivery limit. Close it and consume on a new one; its
+        unsettled messages come again."""
+        link.closing = True
         if self._stopping or (self._reopening is not None and not self._reopening.done()):
-            return
+            return  # the running renewal looks at the live channel again before it ends
         self._reopening = asyncio.get_running_loop().create_task(self._reopen_now())
 
     async def _reopen_now(self) -> None:
-        channel = self._channel
-        if channel is not None and not channel.is_closed:
+        """While the live channel is one given up on (its link closing), close it — once what is
+        being sent on it is out — and consume on a new one."""
+        while not self._stopping:
+            channel = self._channel
+            if channel is None or channel.is_closed:
+                await self.resume()
+                if self._channel is None or self._channel.is_closed:
+                    return  # no node now: the supervisor resumes the consumers once it has one
+                continue
+            link = await self._live_link(channel)
+            if link is None or not link.closing:
+                return  # the live channel is sound
             log.warning("channel of %s refused a message; consuming on a new channel", self.group.queue)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(channel.close(), 1.0)
-        await self.resume()
+            for other in list(self._links.values()):  # nothing more on any of them
+                other.closing = True
+            await link.close(channel)
+            await self.resume()
+
+    async def _live_link(self, channel: AbstractChannel) -> _Link | None:
+        try:
+            raw = await channel.get_underlay_channel()
+        except Exception:
+            return None
+        link = self._links.get(id(raw))
+        return link if link is not None and link.raw is raw else None
+
+
+async def _over(channel: AbstractChannel, raw: Any) -> bool:
+    """Whether the aio-pika ``channel`` is (still) over the AMQP channel ``raw``."""
+    try:
+        return await channel.get_underlay_channel() is raw
+    except Exception:
+        return False

@@ -150,7 +150,7 @@ async def test_concurrent_writers_of_one_case_get_its_numbers_in_the_order_they_
 # =========================================================================== RabbitMQ, three processes
 
 
-def start_consumer(pg, prefix: str, name: str, log: Path) -> subprocess.Popen[str]:
+def start_consumer(pg, prefix: str, name: str, log: Path, batched: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(log, "a", encoding="utf-8") as out:
         process = subprocess.Popen(
@@ -161,6 +161,7 @@ def start_consumer(pg, prefix: str, name: str, log: Path) -> subprocess.Popen[st
                 pg.url.render_as_string(hide_password=False),
                 prefix,
                 name,
+                *(["batched"] if batched else []),
             ],
             env=env,
             cwd=ROOT,
@@ -179,7 +180,10 @@ async def wait_ready(log: Path, count: int, processes) -> None:
     await wait_for(ready, 30)
 
 
-async def test_three_processes_apply_every_case_in_sequence_whatever_order_the_messages_come_in(pg, prefix, tmp_path):
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+async def test_three_processes_apply_every_case_in_sequence_whatever_order_the_messages_come_in(
+    pg, prefix, tmp_path, batched
+):
     cases, per_case = 40, 6
     await create_applied(pg)
     group = effects_group(prefix)
@@ -207,7 +211,7 @@ async def test_three_processes_apply_every_case_in_sequence_whatever_order_the_m
     await wait_for(lambda: _true(len(taken) == 60), 10)
 
     log = tmp_path / "consumers.log"
-    processes = [start_consumer(pg, prefix, f"p{n}", log) for n in range(3)]
+    processes = [start_consumer(pg, prefix, f"p{n}", log, batched) for n in range(3)]
     try:
         await wait_ready(log, 3, processes)
         total = cases * per_case
@@ -219,7 +223,7 @@ async def test_three_processes_apply_every_case_in_sequence_whatever_order_the_m
         # one process dies with messages in hand (redelivered to the others) ...
         processes[0].send_signal(signal.SIGKILL)
         processes[0].wait(timeout=10)
-        processes[0] = start_consumer(pg, prefix, "p3", log)
+        processes[0] = start_consumer(pg, prefix, "p3", log, batched)
         await wait_ready(log, 4, processes)
         # ... and the client gives its 60 back (nack, requeue): redelivered, long after their
         # successors came
