@@ -44,9 +44,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class OneLineWarnings(logging.Filter):
+    """A library's warning keeps its line and loses its traceback. aiormq warns "Cancelling cause
+    reader exited abnormally" with the whole traceback of a lost broker connection; ours log the
+    loss in one line and reconnect, so after a broker restart the log shows the event, not pages
+    of stack. Errors keep their tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.WARNING and record.exc_info:
+            exc = record.exc_info[1]
+            if exc is not None:
+                said = f"{type(exc).__name__}: {exc}"
+                record.msg = f"{record.msg} ({said.replace('%', '%%') if record.args else said})"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+QUIET_LIBRARIES = ("aiormq.connection",)
+
+
 def configure_logging(level: str, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        if not any(isinstance(f, OneLineWarnings) for f in library.filters):
+            library.addFilter(OneLineWarnings())
