@@ -20,6 +20,7 @@ from adapters.db.domain_tables import MOVING_STATES
 from adapters.db.worker_tables import (
     FORWARDING_STATES,
     INDICATOR_COUNTS,
+    PREREVIEW_STATE,
     case_clocks,
     indicator_days,
     indicator_stage_days,
@@ -291,7 +292,11 @@ async def deadline_board(
         ]
         order = [c.forwarding_due_on, c.case_id]
     elif kind == "prereview":
-        where += [c.state == "received", c.prereview_overdue.is_(True)]
+        # the state inline, as the partial index's predicate names it
+        where += [
+            c.state == bindparam("prereview_state", PREREVIEW_STATE, literal_execute=True),
+            c.prereview_overdue.is_(True),
+        ]
         order = [c.prereview_due_on, c.case_id]
     elif kind == "iou":
         where.append(c.iou_due_on.is_not(None))

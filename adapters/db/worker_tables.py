@@ -39,6 +39,11 @@ from adapters.db.types import UtcDateTime
 OVERDUE = "watching IS TRUE AND overdue IS TRUE"
 DUE_SOON = "watching IS TRUE AND overdue IS FALSE AND remaining IS NOT NULL"
 FORWARDING = "watching IS TRUE AND state IN ('collected', 'forwarded')"
+LEGAL_OVERDUE = "watching IS TRUE AND legal_overdue IS TRUE"
+PREREVIEW = "watching IS TRUE AND state = 'received' AND prereview_overdue IS TRUE"
+PREREVIEW_STATE = "received"
+"""The state of the prereview board (the literal of PREREVIEW: its query names it inline)."""
+IOU = "watching IS TRUE AND iou_due_on IS NOT NULL"
 FORWARDING_STATES = ("collected", "forwarded")
 """The states of the forwarding board (the literal list of FORWARDING: its query names them inline)."""
 
@@ -93,6 +98,19 @@ case_clocks = Table(
     Index(
         "ix_case_clocks_forwarding_dept", "department_office_id", "forwarding_due_on", "case_id", **partial(FORWARDING)
     ),
+    Index("ix_case_clocks_legal_overdue", "legal_due_on", "case_id", **partial(LEGAL_OVERDUE)),
+    Index(
+        "ix_case_clocks_legal_overdue_window", "window_office_id", "legal_due_on", "case_id", **partial(LEGAL_OVERDUE)
+    ),
+    Index(
+        "ix_case_clocks_legal_overdue_dept", "department_office_id", "legal_due_on", "case_id", **partial(LEGAL_OVERDUE)
+    ),
+    Index("ix_case_clocks_prereview", "prereview_due_on", "case_id", **partial(PREREVIEW)),
+    Index("ix_case_clocks_prereview_window", "window_office_id", "prereview_due_on", "case_id", **partial(PREREVIEW)),
+    Index("ix_case_clocks_prereview_dept", "department_office_id", "prereview_due_on", "case_id", **partial(PREREVIEW)),
+    Index("ix_case_clocks_iou", "iou_due_on", "case_id", **partial(IOU)),
+    Index("ix_case_clocks_iou_window", "window_office_id", "iou_due_on", "case_id", **partial(IOU)),
+    Index("ix_case_clocks_iou_dept", "department_office_id", "iou_due_on", "case_id", **partial(IOU)),
 )
 
 watch_announcements = Table(
