@@ -361,9 +361,12 @@ class Client:
                     if status == expect:
                         self.steps += 1
                         return dict(json.loads(text)) if text else {}
-                    if status != 503:
+                    # 503: an outage; 429: one clerk driving hundreds of cases at once trips the
+                    # per-user limit. Both are refused before anything is done, and say when to
+                    # come back; a client waits and sends the same request again.
+                    if status not in (429, 503):
                         raise CaseFailed(f"{method} {path} as {user}: {status} {text[:500]}")
-                    wait = min(float(response.headers.get("Retry-After", "1")), 1.0)
+                    wait = min(float(response.headers.get("Retry-After", "1")), 1.0 if status == 503 else 5.0)
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 self.figures.statuses[0] += 1  # no answer at all
                 if time.monotonic() > deadline:
@@ -483,10 +486,15 @@ async def run_pass(
                     except CaseFailed as exc:
                         figures.failures.append(f"case {n}: {exc}")
 
-            async def inject(name: str, fault: Callable[[], None], wave_steps: int) -> None:
-                """The fault, once the wave is under way (a fifth of its steps done)."""
+            async def inject(name: str, fault: Callable[[], None], wave_steps: int, ended: asyncio.Event) -> None:
+                """The fault, once the wave is under way (a fifth of its steps done); a wave whose
+                cases all ended (failed) before that is a failure of the pass, not a wait forever."""
                 start = client.steps
                 while client.steps < start + wave_steps // 5:
+                    if ended.is_set():
+                        done = client.steps - start
+                        figures.failures.append(f"{name}: not done, the wave ended after {done} of {wave_steps} steps")
+                        return
                     await asyncio.sleep(0.02)
                 at, step = time.monotonic(), client.steps
                 await asyncio.to_thread(fault)
@@ -497,10 +505,16 @@ async def run_pass(
             # Four waves of cases; each fault strikes while the wave after it is in flight.
             waves = [[n for n in range(cases) if n * 4 // cases == w] for w in range(4)]
             for w, wave in enumerate(waves):
-                work = [one(n) for n in wave]
+                ended = asyncio.Event()
+
+                async def cases_of(wave: list[int], ended: asyncio.Event) -> None:
+                    await asyncio.gather(*(one(n) for n in wave))
+                    ended.set()
+
+                work = [cases_of(wave, ended)]
                 if w:
                     name, fault = faults[w - 1]
-                    work.append(inject(name, fault, len(wave) * STEPS_PER_CASE))
+                    work.append(inject(name, fault, len(wave) * STEPS_PER_CASE, ended))
                 await asyncio.gather(*work)
                 if report is not None:
                     report(
