@@ -22,6 +22,7 @@ import {
   form,
   h,
   KIND_ZH,
+  pager,
   showOk,
   STAGE_ZH,
   STATE_ZH,
@@ -69,17 +70,7 @@ export async function casesScreen(root) {
       rows.length
         ? table(["受理编号", "收件时间", "事项", "类型", "申请人", "电话", "代收窗口", "审批部门", "状态"], rows)
         : h("p", { class: "muted" }, "没有符合条件的办件。"),
-      h(
-        "div",
-        { class: "pager" },
-        h("button", { type: "button", class: "secondary", disabled: page === 0, onclick: () => go(page - 1) }, "上一页"),
-        h("span", {}, `第 ${page + 1} 页`),
-        h(
-          "button",
-          { type: "button", class: "secondary", disabled: !data.next_cursor, onclick: () => go(page + 1) },
-          "下一页",
-        ),
-      ),
+      pager(page, Boolean(data.next_cursor), go, h("span", {}, `第 ${page + 1} 页`)),
     );
   }
 

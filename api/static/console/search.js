@@ -3,7 +3,7 @@
 // travels in a URL), newest first, page by page.
 
 import { call } from "./api.js";
-import { attempt, form, h, STATE_ZH, table, time } from "./ui.js";
+import { attempt, form, h, pager, STATE_ZH, table, time } from "./ui.js";
 
 const KEYS = [
   { name: "case_no", label: "受理编号", maxlength: 24, placeholder: "如 441581-20260302-0001-7" },
@@ -46,16 +46,7 @@ export async function archiveScreen(root) {
       rows.length
         ? table(["受理编号", "收件时间", "事项", "申请人", "电话", "代收窗口", "审批部门", "状态"], rows)
         : null,
-      h(
-        "div",
-        { class: "pager" },
-        h("button", { type: "button", class: "secondary", disabled: page === 0, onclick: () => go(page - 1) }, "上一页"),
-        h(
-          "button",
-          { type: "button", class: "secondary", disabled: !data.next_cursor, onclick: () => go(page + 1) },
-          "下一页",
-        ),
-      ),
+      pager(page, Boolean(data.next_cursor), go),
     );
   }
 
@@ -129,16 +120,7 @@ export async function handledScreen(root) {
       rows.length
         ? table(["受理编号", "本人最后办理", "办理时间", "事项", "申请人", "代收窗口", "审批部门", "当前状态"], rows)
         : null,
-      h(
-        "div",
-        { class: "pager" },
-        h("button", { type: "button", class: "secondary", disabled: page === 0, onclick: () => go(page - 1) }, "上一页"),
-        h(
-          "button",
-          { type: "button", class: "secondary", disabled: !data.next_cursor, onclick: () => go(page + 1) },
-          "下一页",
-        ),
-      ),
+      pager(page, Boolean(data.next_cursor), go),
     );
   }
 

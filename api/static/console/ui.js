@@ -229,6 +229,18 @@ export function party(text, officeName) {
   return text;
 }
 
+/** The 上一页 / 下一页 buttons of a keyset-paged list: page is 0-based, hasNext says whether the
+ * server gave a next cursor, go(index) loads a page; middle is shown between them when given. */
+export function pager(page, hasNext, go, middle = null) {
+  return h(
+    "div",
+    { class: "pager" },
+    h("button", { type: "button", class: "secondary", disabled: page === 0, onclick: () => go(page - 1) }, "上一页"),
+    middle,
+    h("button", { type: "button", class: "secondary", disabled: !hasNext, onclick: () => go(page + 1) }, "下一页"),
+  );
+}
+
 export function table(headers, rows, attrs = {}) {
   return h(
     "div",
