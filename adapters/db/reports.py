@@ -331,6 +331,14 @@ async def deadline_board(
 # --------------------------------------------------------------------------- stalled packages
 
 
+def on_their_way() -> list[ColumnElement[bool]]:
+    """The SQL of :attr:`Package.on_its_way`: a moving state (the stalled index's predicate, the
+    states inline), and not a result handed to the applicant, which is at the end of its journey."""
+    p = t.packages.c
+    moving: Any = bindparam("moving_states", MOVING_STATES, expanding=True, literal_execute=True)
+    return [p.state.in_(moving), not_(and_(p.state == PackageState.ARRIVED.value, p.to_party == APPLICANT))]
+
+
 async def stalled_packages(
     conn: AsyncConnection,
     moved_before: datetime,
@@ -342,16 +350,10 @@ async def stalled_packages(
     ``moved_before`` — the oldest first, after the keyset ``after`` (last movement, package id);
     within ``scope`` when given (the case's window or department)."""
     p = t.packages.c
-    moving: Any = bindparam("moving_states", MOVING_STATES, expanding=True, literal_execute=True)
     query = (
         select(p.id, p.code, p.case_id, p.state, p.holder, p.from_party, p.to_party, p.carrier, p.waybill)
         .add_columns(p.last_movement_at)
-        .where(
-            p.state.in_(moving),
-            # a result handed to the applicant is at the end of its journey (Package.on_its_way)
-            not_(and_(p.state == PackageState.ARRIVED.value, p.to_party == APPLICANT)),
-            p.last_movement_at < moved_before,
-        )
+        .where(*on_their_way(), p.last_movement_at < moved_before)
         .order_by(p.last_movement_at, p.id)
     )
     if after is not None:

@@ -34,12 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from adapters.db import domain_tables as t
-from adapters.db.reports import Scope, scope_offices
+from adapters.db.domain_tables import MOVING_STATES
+from adapters.db.reports import Scope, on_their_way, scope_offices
 from adapters.db.types import UtcDateTime
 from adapters.db.worker_tables import case_clocks
 from handoff.timeutil import CHINA
 
-MOVING = ("sealed", "with_courier", "in_transit", "arrived", "pushed")
 ON_THE_WAY = ("with_courier", "in_transit")
 TO_SIGN = ("arrived", "pushed")
 IN_HAND = ("with_courier", "in_transit")
@@ -356,7 +356,7 @@ def _stalled(section: str, offices: Sequence[str] | None, moved_before: datetime
             )
         )
         .select_from(t.packages.join(t.cases, c.id == p.case_id))
-        .where(p.state.in_(list(MOVING)), p.last_movement_at < moved_before, *_in_scope(offices))
+        .where(*on_their_way(), p.last_movement_at < moved_before, *_in_scope(offices))
         .order_by(p.last_movement_at, p.id)
     )
 
@@ -495,7 +495,7 @@ def sections(
             Section(
                 "results_incoming",
                 "办理结果在途（到达后签收）",
-                _package_branch("results_incoming", p.to_party, parties, MOVING[1:], direction="result"),
+                _package_branch("results_incoming", p.to_party, parties, MOVING_STATES[1:], direction="result"),
             ),
             Section(
                 "pickup",
