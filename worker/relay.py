@@ -28,8 +28,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.broker.bus import Outgoing, Publisher
+from adapters.broker.bus import Outgoing, Publisher, PublishFailed
+from adapters.broker.outcomes import describe
 from adapters.db.tables import outbox
+from adapters.outages import unavailable
 
 log = logging.getLogger("handoff.relay")
 CHANNEL = "handoff_outbox"
@@ -53,6 +55,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.listen_url = listen_url
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
         self._stopping = False
         self.published = 0
 
@@ -122,19 +125,32 @@ class OutboxRelay:
         """Until :meth:`stop`: publish while there is work, then wait for a poke or the poll."""
         listener = await self._listen()
         backoff = self.poll_seconds
+        failing = False
         try:
             while not self._stopping:
                 try:
                     count = await self.run_once()
-                    backoff = self.poll_seconds
-                except Exception:
-                    log.warning("relay batch failed; will retry", exc_info=True)
-                    count = 0
+                except Exception as exc:
                     backoff = min(backoff * 2, self.max_backoff)
+                    failing = True
+                    # the broker or the database down (or refusing): one line with the cause; a bug
+                    # keeps its traceback
+                    expected = isinstance(exc, PublishFailed) or unavailable(exc) is not None
+                    log.warning(
+                        "relay batch failed; retrying in %.1f s: %s", backoff, describe(exc), exc_info=not expected
+                    )
+                    # no poke cuts the pause short (commits go on while the broker is down)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopped.wait(), backoff)
+                    continue
+                if failing and count:
+                    log.info("relay publishing again")
+                    failing = False
+                backoff = self.poll_seconds
                 if count:
                     continue
                 self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), backoff)
         finally:
             if listener is not None:
@@ -142,6 +158,7 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
 
     async def _listen(self) -> Any:

@@ -34,6 +34,11 @@ class Incoming:
     """How many times the message was held back waiting for a predecessor (never an attempt)."""
 
 
+class PublishFailed(Exception):
+    """The broker did not confirm every message of a batch (it is down, unreachable or refused
+    them): none may be taken as published. What the relay backs off from with one line of log."""
+
+
 class RetryLater(Exception):
     """The handler could not finish now (a provider is down…): try again after a delay."""
 

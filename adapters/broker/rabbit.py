@@ -34,6 +34,7 @@ from aio_pika.exceptions import DeliveryError
 from pamqp.commands import Basic
 
 from adapters.broker.bus import LAST_ERROR, BatchHandler, Handler, Hold, Incoming, Outgoing, PartlyHeld
+from adapters.broker.bus import PublishFailed as PublishFailed  # where it lived first
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import DELIVERY_LIMIT, Group, exchange_name
 from adapters.outages import unavailable
@@ -45,10 +46,6 @@ HOLDS = "x-handoff-holds"
 ORDERING = "x-handoff-ordering-key"
 ROUTING = "x-handoff-routing-key"
 SEQ = "x-handoff-seq"
-
-
-class PublishFailed(Exception):
-    pass
 
 
 def broker_urls(url: str | Sequence[str]) -> list[str]:
