@@ -25,16 +25,39 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, String, Text, bindparam, cast, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Outgoing, Publisher, PublishFailed
 from adapters.broker.outcomes import describe
 from adapters.db.tables import outbox
+from adapters.db.types import UtcDateTime
 from adapters.outages import unavailable
 
 log = logging.getLogger("handoff.relay")
 CHANNEL = "handoff_outbox"
+
+# Built once, with arrays for the lists (PostgreSQL), so each statement is compiled once and
+# prepared once per connection whatever the batch's size.
+_COLUMNS = (
+    outbox.c.seq,
+    outbox.c.id,
+    outbox.c.type,
+    outbox.c.ordering_key,
+    outbox.c.key_seq,
+    cast(outbox.c.payload, Text).label("payload"),
+)
+_CLAIM = select(*_COLUMNS).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(bindparam("batch"))
+_PG_CLAIM = _CLAIM.with_for_update(skip_locked=True)
+_PG_FOREIGN_FIRST = text(
+    "SELECT ordering_key, min(seq) FROM outbox "
+    "WHERE published_at IS NULL AND seq < :top AND ordering_key = ANY(CAST(:keys AS varchar[])) "
+    "AND NOT (seq = ANY(CAST(:seqs AS bigint[]))) GROUP BY ordering_key"
+).bindparams(bindparam("keys", type_=ARRAY(String)), bindparam("seqs", type_=ARRAY(BigInteger)))
+_PG_MARK = text(
+    "UPDATE outbox SET published_at = :now, attempts = attempts + 1 WHERE seq = ANY(CAST(:seqs AS bigint[]))"
+).bindparams(bindparam("seqs", type_=ARRAY(BigInteger)), bindparam("now", type_=UtcDateTime()))
 
 
 class OutboxRelay:
@@ -72,54 +95,48 @@ class OutboxRelay:
                 await self.publisher.publish(
                     [
                         Outgoing(
-                            message_id=r["id"],
-                            routing_key=r["type"],
-                            body=_body(r["payload"]),
-                            ordering_key=r["ordering_key"],
-                            seq=r["key_seq"],
+                            message_id=r.id,
+                            routing_key=r.type,
+                            body=r.payload.encode(),
+                            ordering_key=r.ordering_key,
+                            seq=r.key_seq,
                         )
                         for r in rows
                     ]
                 )
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.seq.in_([r["seq"] for r in rows]))
-                    .values(published_at=datetime.now(UTC), attempts=outbox.c.attempts + 1)
-                )
+                seqs = [r.seq for r in rows]
+                now = datetime.now(UTC)
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(_PG_MARK, {"seqs": seqs, "now": now})
+                else:
+                    await conn.execute(
+                        update(outbox)
+                        .where(outbox.c.seq.in_(seqs))
+                        .values(published_at=now, attempts=outbox.c.attempts + 1)
+                    )
         self.published += len(rows)
         return len(rows)
 
     async def _claim(self, conn: AsyncConnection) -> list[Any]:
-        query = (
-            select(outbox.c.seq, outbox.c.id, outbox.c.type, outbox.c.ordering_key, outbox.c.key_seq, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(self.batch)
-        )
+        """The next batch, each row's payload as the JSON text it was stored as (the message body:
+        nothing parsed and written again)."""
         postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = list((await conn.execute(query)).mappings())
+        rows = list(await conn.execute(_PG_CLAIM if postgres else _CLAIM, {"batch": self.batch}))
         if not postgres or not rows:
             return rows
         # A case's rows may be published only up to the first unpublished row of that case that is
-        # not in this batch (another relay holds it, or it lies beyond the batch): that one must go
-        # first. Rows held by others count as unpublished until their relay commits.
-        keys = sorted({r["ordering_key"] for r in rows})
-        foreign_first = dict(
-            (
-                await conn.execute(
-                    select(outbox.c.ordering_key, func.min(outbox.c.seq))
-                    .where(
-                        outbox.c.published_at.is_(None),
-                        outbox.c.ordering_key.in_(keys),
-                        outbox.c.seq.not_in([r["seq"] for r in rows]),
-                    )
-                    .group_by(outbox.c.ordering_key)
-                )
-            ).all()
+        # not in this batch (another relay holds it): that one must go first. Rows held by others
+        # count as unpublished until their relay commits. Rows beyond the batch (unclaimed, or
+        # committed since) come after every row of the batch, so only those below its last one are
+        # looked at.
+        found = await conn.execute(
+            _PG_FOREIGN_FIRST,
+            {"keys": sorted({r.ordering_key for r in rows}), "seqs": [r.seq for r in rows], "top": rows[-1].seq},
         )
-        return [r for r in rows if r["seq"] < foreign_first.get(r["ordering_key"], r["seq"] + 1)]
+        foreign_first: dict[str, int] = {str(key): int(first) for key, first in found}
+        if not foreign_first:
+            return rows
+        return [r for r in rows if r.seq < foreign_first.get(r.ordering_key, r.seq + 1)]
 
     async def run(self) -> None:
         """Until :meth:`stop`: publish while there is work, then wait for a poke or the poll."""
@@ -173,12 +190,6 @@ class OutboxRelay:
         except (OSError, asyncpg.PostgresError):
             log.warning("LISTEN unavailable; relying on polling", exc_info=True)
             return None
-
-
-def _body(payload: Any) -> bytes:
-    import json
-
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
 class OutboxPoke:
