@@ -21,11 +21,13 @@ cases (a batch hand-over) cannot deadlock on them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import DateTime, String, bindparam, insert, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -72,6 +74,9 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> Non
     keys = [ordering_key(e) for e in events]
     # An event with neither case nor package is alone in its stream: number 1, no counter row.
     counts = Counter(k for k, e in zip(keys, events, strict=True) if k != e.event_id)
+    if conn.dialect.name == "postgresql" and len(counts) == 1 and len(events) == counts[keys[0]]:
+        await _write_one_stream(conn, keys[0], events)
+        return
     next_seq = await allocate(conn, dict(counts))
     rows = []
     for key, e in zip(keys, events, strict=True):
@@ -93,3 +98,47 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[ev.Event]) -> Non
             }
         )
     await conn.execute(_INSERT_OUTBOX, rows)
+
+
+_PG_ONE_STREAM = text(
+    "WITH bumped AS ("
+    "INSERT INTO event_sequences (ordering_key, last_seq) VALUES (:key, :count) "
+    "ON CONFLICT (ordering_key) DO UPDATE SET last_seq = event_sequences.last_seq + EXCLUDED.last_seq "
+    "RETURNING last_seq) "
+    "INSERT INTO outbox (id, type, ordering_key, key_seq, case_id, package_id, actor, payload, created_at, attempts) "
+    "SELECT e.id, e.type, :key, b.last_seq - :count + e.n, e.case_id, e.package_id, e.actor, "
+    "CAST(e.head || ',\"seq\":' || (b.last_seq - :count + e.n) || '}' AS json), e.created_at, 0 "
+    "FROM bumped AS b, unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[]), CAST(:case_ids AS varchar[]), "
+    "CAST(:package_ids AS varchar[]), CAST(:actors AS varchar[]), CAST(:heads AS text[]), "
+    "CAST(:created AS timestamptz[])) WITH ORDINALITY AS e(id, type, case_id, package_id, actor, head, created_at, n)"
+).bindparams(
+    *(bindparam(name, type_=ARRAY(String)) for name in ("ids", "types", "case_ids", "package_ids", "actors", "heads")),
+    bindparam("created", type_=ARRAY(DateTime(timezone=True))),
+)
+"""The events of one stream (one case, the usual commit) in one statement: the counter's bump and
+the outbox rows, each numbered from the bumped value (the counter row is still the last lock the
+transaction takes). Each payload is the envelope's JSON with its ``seq`` appended in SQL. One
+statement whatever the number of events: compiled once, prepared once per connection."""
+
+
+async def _write_one_stream(conn: AsyncConnection, key: str, events: Sequence[ev.Event]) -> None:
+    heads = []
+    for e in events:
+        if e.occurred_at.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        envelope = json.dumps({**ev.to_envelope(e), "ordering_key": key})
+        heads.append(envelope[:-1])  # without its closing brace: the SQL appends "seq" and closes it
+    await conn.execute(
+        _PG_ONE_STREAM,
+        {
+            "key": key,
+            "count": len(events),
+            "ids": [e.event_id for e in events],
+            "types": [e.type for e in events],
+            "case_ids": [e.case_id for e in events],
+            "package_ids": [e.package_id for e in events],
+            "actors": [e.actor for e in events],
+            "heads": heads,
+            "created": [e.occurred_at for e in events],
+        },
+    )
