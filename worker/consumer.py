@@ -268,6 +268,12 @@ _PG_POSITIONS = select(consumer_positions.c.ordering_key, consumer_positions.c.l
     consumer_positions.c.ordering_key == any_(bindparam("keys", type_=ARRAY(String))),
 )
 """A group's positions of some keys: one statement whatever their number (one array parameter)."""
+_PG_RECEIVED = select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+    outbox.c.ordering_key == any_(bindparam("keys", type_=ARRAY(String))),
+    outbox.c.key_seq > bindparam("above"),
+    outbox.c.key_seq < bindparam("below"),
+)
+"""The events of some keys between two sequences (:meth:`OrderGate._received`), one statement."""
 _PG_ADVANCE = text(
     "INSERT INTO consumer_positions (consumer, ordering_key, last_seq, updated_at) "
     "SELECT CAST(:consumer AS varchar), k, s, CAST(:now AS timestamptz) "
@@ -423,11 +429,14 @@ class OrderGate:
         """Per key, the sequences (``above`` < seq < ``below``) of the events this group receives:
         the predecessors a message may have to wait for. The outbox keeps every committed event
         with its place and type."""
-        rows = await conn.execute(
-            select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
-                outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(_PG_RECEIVED, {"keys": list(keys), "above": above, "below": below})
+        else:
+            rows = await conn.execute(
+                select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+                    outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
+                )
             )
-        )
         received: dict[str, set[int]] = {}
         for key, seq, kind in rows:
             if self._binds(str(kind)):

@@ -50,7 +50,6 @@ from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import checkpoints
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_all_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.retry import retry_conflicts
 from adapters.db.worker_tables import case_clocks
@@ -276,8 +275,7 @@ class DeadlineWatcher:
         if not ids:
             return
         today, now = self.today(), self.deps.clock.now()
-        await lock_clocks(conn, exclusive=False)
-        await lock_all_for_transaction(conn, [f"clock:{case_id}" for case_id in ids])
+        await lock_clocks(conn, exclusive=False, cases=ids)
         cases = await ConnectionReader(conn, self.cipher).cases.get_many(ids)
         rows = [
             clock_row(cases[case_id], self.calendar, today, now, self.settings.prereview_days)
@@ -530,13 +528,28 @@ _CLOCKS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('case_clocks'
 _CLOCKS_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0))")
 
 
-async def lock_clocks(conn: AsyncConnection, *, exclusive: bool) -> None:
+_CLOCKS_LOCK_SHARED_AND_CASES = text(
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0)),"
+    " count(pg_advisory_xact_lock(hashtextextended('clock:' || id, 0)))"
+    " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS wanted(id, place)"
+)
+
+
+async def lock_clocks(conn: AsyncConnection, *, exclusive: bool, cases: Sequence[str] = ()) -> None:
     """The clock rows as a whole, until the transaction ends: shared by the per-case recomputes
-    (which also lock each case), exclusive for a chunk of the set-based one — one lock per chunk,
-    so that no reading of a case committed in between is overwritten by an older one. SQLite has
-    one writer: nothing to do there."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_CLOCKS_LOCK if exclusive else _CLOCKS_LOCK_SHARED)
+    (which also lock each case: ``cases``, sorted by the caller — in the same statement), exclusive
+    for a chunk of the set-based one — one lock per chunk, so that no reading of a case committed in
+    between is overwritten by an older one. (The set-based recompute takes no case's lock, so the
+    order of the shared lock and the cases' does not matter.) SQLite has one writer: nothing to do
+    there."""
+    if conn.dialect.name != "postgresql":
+        return
+    if exclusive:
+        await conn.execute(_CLOCKS_LOCK)
+    elif cases:
+        await conn.execute(_CLOCKS_LOCK_SHARED_AND_CASES, {"ids": list(cases)})
+    else:
+        await conn.execute(_CLOCKS_LOCK_SHARED)
 
 
 @dataclass
