@@ -199,8 +199,10 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float, str]:
         pass
     started = time.perf_counter()
     tickers = await start_groups(bus, chosen, {n: built[n] for n in names})
-    # from here on (the groups' recovery at start is done): round trips to the database
+    # from here on (the groups' recovery at start is done): round trips to the database, and the
+    # units handled meanwhile (a group consumes while the next one recovers)
     trips = {"statements": 0, "begin": 0, "end": 0}
+    units_before = sum(c.units for c in bus._consumers)
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _statement(*_: object) -> None:
@@ -228,11 +230,12 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float, str]:
     messages = sum(c.messages for c in consumers)
     multiple = sum(c.ack_frames[0] for c in consumers)
     single = sum(c.ack_frames[1] for c in consumers)
+    counted = max(units - units_before, 1)
     batching = (
         f"{messages / max(units, 1):.1f} messages a unit (batch), "
         f"ack frames {multiple} multiple + {single} single for {messages} messages; "
-        f"per unit {sum(trips.values()) / max(units, 1):.1f} round trips to the database "
-        f"({trips['statements'] / max(units, 1):.1f} statements, {trips['begin'] / max(units, 1):.1f} transactions)"
+        f"per unit {sum(trips.values()) / counted:.1f} round trips to the database "
+        f"({trips['statements'] / counted:.1f} statements, {trips['begin'] / counted:.1f} transactions)"
     )
     await engine.dispose()
     connection = await aio_pika.connect(AMQP)
