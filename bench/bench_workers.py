@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aio_pika
 import asyncpg
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from adapters.broker.rabbit import RabbitBus
 from adapters.broker.topology import groups
@@ -199,6 +199,27 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float, str]:
         pass
     started = time.perf_counter()
     tickers = await start_groups(bus, chosen, {n: built[n] for n in names})
+    # from here on (the groups' recovery at start is done): round trips to the database, and the
+    # units handled meanwhile (a group consumes while the next one recovers)
+    trips = {"statements": 0, "begin": 0, "end": 0}
+    units_before = sum(c.units for c in bus._consumers)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*_: object) -> None:
+        trips["statements"] += 1  # an executemany counts once: asyncpg pipelines it
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(*_: object) -> None:
+        trips["begin"] += 1
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _commit(*_: object) -> None:
+        trips["end"] += 1
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _rollback(*_: object) -> None:
+        trips["end"] += 1
+
     while any([await bus.depth(g) for g in chosen.values()]):
         await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - started
@@ -209,9 +230,12 @@ async def workers(cases: int, names: list[str]) -> tuple[int, float, str]:
     messages = sum(c.messages for c in consumers)
     multiple = sum(c.ack_frames[0] for c in consumers)
     single = sum(c.ack_frames[1] for c in consumers)
+    counted = max(units - units_before, 1)
     batching = (
         f"{messages / max(units, 1):.1f} messages a unit (batch), "
-        f"ack frames {multiple} multiple + {single} single for {messages} messages"
+        f"ack frames {multiple} multiple + {single} single for {messages} messages; "
+        f"per unit {sum(trips.values()) / counted:.1f} round trips to the database "
+        f"({trips['statements'] / counted:.1f} statements, {trips['begin'] / counted:.1f} transactions)"
     )
     await engine.dispose()
     connection = await aio_pika.connect(AMQP)

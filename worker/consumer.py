@@ -30,9 +30,10 @@ moves the position. So the gate needs nothing from the groups but idempotence, a
 number of processes: a successor goes ahead only once the position shows its predecessor done.
 Within a batch the messages are put in sequence order per key and gated in that order; those
 that must wait are held (:class:`PartlyHeld`: with the later messages of their key, which wait
-for them too) and the rest of the batch goes on. A batch of an inbox group (:class:`InboxBatch`)
-commits its verdicts' positions, inbox rows and effects in one transaction; a group with its own
-``handle_batch`` commits its effects, then the positions (as above).
+for them too) and the rest of the batch goes on. A :class:`TransactionalBatch` (an inbox group's
+:class:`InboxBatch`, the projections' and the deadlines' batches) commits its verdicts' positions,
+inbox rows and effects in one transaction, run again whole on a deadlock; any other batch handler
+commits its effects, then the positions (as above).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, select, text, update
+from sqlalchemy import Integer, String, any_, bindparam, case, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -54,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.broker.bus import BatchHandler, Handler, Hold, Incoming, Park, PartlyHeld
 from adapters.broker.outcomes import Outcome, decide, describe
 from adapters.broker.topology import Group
+from adapters.db.retry import ATTEMPTS, retry_conflicts
 from adapters.db.tables import inbox, outbox
 from adapters.db.types import UtcDateTime
 from adapters.db.worker_tables import consumer_gaps, consumer_positions
@@ -74,11 +76,69 @@ def envelope_of(message: Incoming) -> dict[str, Any]:
     return envelope
 
 
-class InboxBatch:
+class TransactionalBatch:
+    """A :data:`BatchHandler` whose effects can run in a transaction the caller holds
+    (:meth:`within`): the ordering gate then commits its verdicts' positions and the effects in one
+    transaction on one connection, run again whole when it meets a deadlock or a serialization
+    failure (adapters/db/retry.py). :meth:`before` is what must happen outside that transaction,
+    before it (given the whole batch, before the gate's verdicts: it must be harmless for a message
+    that is then skipped or held). Called alone, a batch is :meth:`before`, then :meth:`within` in
+    a transaction of its own, retried the same way."""
+
+    engine: AsyncEngine
+    what: str = "batch"
+    """What the batch is called in the log of a retried conflict."""
+    attempts: int = ATTEMPTS
+
+    async def before(self, messages: Sequence[Incoming]) -> None:
+        return None
+
+    async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
+        raise NotImplementedError
+
+    async def __call__(self, messages: Sequence[Incoming]) -> None:
+        await self.before(messages)
+
+        async def once() -> None:
+            async with self.engine.begin() as conn:
+                await self.within(conn, messages)
+
+        await retry_conflicts(once, what=self.what, attempts=self.attempts)
+
+
+class BatchEffects(TransactionalBatch):
+    """A :class:`TransactionalBatch` made of a group's functions (``within``, ``before``)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        within: Callable[[AsyncConnection, Sequence[Incoming]], Awaitable[None]],
+        before: Callable[[Sequence[Incoming]], Awaitable[None]] | None = None,
+        *,
+        what: str = "batch",
+        attempts: int = ATTEMPTS,
+    ) -> None:
+        self.engine = engine
+        self._within = within
+        self._before = before
+        self.what = what
+        self.attempts = attempts
+
+    async def before(self, messages: Sequence[Incoming]) -> None:
+        if self._before is not None:
+            await self._before(messages)
+
+    async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
+        await self._within(conn, messages)
+
+
+class InboxBatch(TransactionalBatch):
     """A :data:`BatchHandler`: several messages in one transaction — one inbox insert for all
     (:func:`first_deliveries`), then the effects of the messages not seen before, in order. Any
     failure rolls back all of them. :meth:`within` does the same in a transaction the caller holds
     (the ordering gate's: positions, inbox and effects then commit together)."""
+
+    what = "inbox batch"
 
     def __init__(self, engine: AsyncEngine, consumer: str, effect: Effect) -> None:
         self.engine = engine
@@ -203,6 +263,34 @@ def _insert(conn: AsyncConnection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
+_PG_POSITIONS = select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
+    consumer_positions.c.consumer == bindparam("consumer"),
+    consumer_positions.c.ordering_key == any_(bindparam("keys", type_=ARRAY(String))),
+)
+"""A group's positions of some keys: one statement whatever their number (one array parameter)."""
+_PG_RECEIVED = select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+    outbox.c.ordering_key == any_(bindparam("keys", type_=ARRAY(String))),
+    outbox.c.key_seq > bindparam("above"),
+    outbox.c.key_seq < bindparam("below"),
+)
+"""The events of some keys between two sequences (:meth:`OrderGate._received`), one statement."""
+_PG_ADVANCE = text(
+    "INSERT INTO consumer_positions (consumer, ordering_key, last_seq, updated_at) "
+    "SELECT CAST(:consumer AS varchar), k, s, CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(:keys AS varchar[]), CAST(:seqs AS integer[])) AS v(k, s) "
+    "ON CONFLICT (consumer, ordering_key) DO UPDATE SET "
+    "last_seq = GREATEST(consumer_positions.last_seq, excluded.last_seq), "
+    "updated_at = CASE WHEN excluded.last_seq > consumer_positions.last_seq "
+    "THEN excluded.updated_at ELSE consumer_positions.updated_at END"
+).bindparams(
+    bindparam("keys", type_=ARRAY(String)),
+    bindparam("seqs", type_=ARRAY(Integer)),
+    bindparam("now", type_=UtcDateTime()),
+)
+"""Move positions forward (never back), the keys in one order: one prepared statement whatever
+their number."""
+
+
 class OrderGate:
     """The ordering gate of one consumer group (see the module's docstring). ``engine`` is the
     database the group writes its effects to: the positions live beside them."""
@@ -246,8 +334,9 @@ class OrderGate:
     def batch(self, inner: BatchHandler) -> BatchHandler:
         """Gate a batch: each key's messages in sequence order; those that must wait are held
         (:class:`PartlyHeld`, with the later messages of their key, which wait for them too) and
-        the rest of the batch goes on. With an :class:`InboxBatch` on the gate's own database the
-        verdicts, the inbox, the effects and the positions are one transaction."""
+        the rest of the batch goes on. With a :class:`TransactionalBatch` (an inbox batch, the
+        projections', the deadlines') on the gate's own database the verdicts, the inbox, the
+        effects and the positions are one transaction, run again whole on a conflict."""
 
         async def handle(messages: Sequence[Incoming]) -> None:
             placed = [(m, place_of(m)) for m in messages]
@@ -255,15 +344,21 @@ class OrderGate:
             ordered = sorted(placed, key=lambda mp: (mp[1].key, mp[1].seq) if mp[1] else ("", 0))
             gated = [p for _, p in ordered if p is not None]
             go = (Verdict.APPLY, Verdict.REPLAY)
-            if isinstance(inner, InboxBatch) and inner.engine is self.engine:
-                async with self.engine.begin() as conn:
-                    verdicts = dict(zip(map(id, gated), await self._verdicts(conn, gated), strict=True))
-                    chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
-                    if chosen:
-                        await inner.within(conn, chosen)
-                    applied = [p for p in gated if verdicts[id(p)] in go]
-                    replayed = [p for p in gated if verdicts[id(p)] is Verdict.REPLAY]
-                    await self._applied(conn, applied, replayed, self.clock())
+            if isinstance(inner, TransactionalBatch) and inner.engine is self.engine:
+                await inner.before([m for m, _ in ordered])
+
+                async def once() -> dict[int, Verdict]:
+                    async with self.engine.begin() as conn:
+                        verdicts = dict(zip(map(id, gated), await self._verdicts(conn, gated), strict=True))
+                        chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
+                        if chosen:
+                            await inner.within(conn, chosen)
+                        applied = [p for p in gated if verdicts[id(p)] in go]
+                        replayed = [p for p in gated if verdicts[id(p)] is Verdict.REPLAY]
+                        await self._applied(conn, applied, replayed, self.clock())
+                    return verdicts
+
+                verdicts = await retry_conflicts(once, what=inner.what, attempts=inner.attempts)
             else:
                 verdicts = dict(zip(map(id, gated), await self.verdicts(gated), strict=True))
                 chosen = [m for m, p in ordered if p is None or verdicts[id(p)] in go]
@@ -289,11 +384,14 @@ class OrderGate:
         if not places:
             return []
         keys = sorted({p.key for p in places})
-        rows = await conn.execute(
-            select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
-                consumer_positions.c.consumer == self.consumer, consumer_positions.c.ordering_key.in_(keys)
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(_PG_POSITIONS, {"consumer": self.consumer, "keys": keys})
+        else:
+            rows = await conn.execute(
+                select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
+                    consumer_positions.c.consumer == self.consumer, consumer_positions.c.ordering_key.in_(keys)
+                )
             )
-        )
         position: dict[str, int] = {str(k): int(v) for k, v in rows}
         floor = min(position.get(k, 0) for k in keys)
         received: dict[str, set[int]] | None = None
@@ -331,11 +429,14 @@ class OrderGate:
         """Per key, the sequences (``above`` < seq < ``below``) of the events this group receives:
         the predecessors a message may have to wait for. The outbox keeps every committed event
         with its place and type."""
-        rows = await conn.execute(
-            select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
-                outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(_PG_RECEIVED, {"keys": list(keys), "above": above, "below": below})
+        else:
+            rows = await conn.execute(
+                select(outbox.c.ordering_key, outbox.c.key_seq, outbox.c.type).where(
+                    outbox.c.ordering_key.in_(keys), outbox.c.key_seq > above, outbox.c.key_seq < below
+                )
             )
-        )
         received: dict[str, set[int]] = {}
         for key, seq, kind in rows:
             if self._binds(str(kind)):
@@ -377,10 +478,15 @@ class OrderGate:
             log.info("replayed out of its place: %s#%d", place.key, place.seq, extra={"group": self.consumer})
 
     async def _advance(self, conn: AsyncConnection, highest: dict[str, int], now: datetime) -> None:
+        keys = sorted(highest)  # one lock order for every process
+        if conn.dialect.name == "postgresql":
+            seqs = [highest[key] for key in keys]
+            await conn.execute(_PG_ADVANCE, {"consumer": self.consumer, "keys": keys, "seqs": seqs, "now": now})
+            return
         statement = _insert(conn)(consumer_positions).values(
             [
                 {"consumer": self.consumer, "ordering_key": key, "last_seq": highest[key], "updated_at": now}
-                for key in sorted(highest)  # one lock order for every process
+                for key in keys
             ]
         )
         newer = statement.excluded.last_seq > consumer_positions.c.last_seq

@@ -41,6 +41,8 @@ from typing import Any
 
 from sqlalchemy import String, Text, and_, any_, bindparam, cast, false, func, not_, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.broker.bus import Incoming
@@ -48,7 +50,6 @@ from adapters.calendar import LiveCalendar
 from adapters.crypto import IdCipher
 from adapters.db import checkpoints
 from adapters.db import domain_tables as t
-from adapters.db.locks import lock_for_transaction
 from adapters.db.repositories import ConnectionReader
 from adapters.db.retry import retry_conflicts
 from adapters.db.worker_tables import case_clocks
@@ -69,7 +70,7 @@ from handoff.ports import Calendar, UnitOfWork
 from handoff.services import CaseCommand, Deps, dispatch
 from handoff.timeutil import local_date
 from worker.announce import announce
-from worker.consumer import affected_cases
+from worker.consumer import BatchEffects, affected_cases
 
 CHUNK = 50
 """Cases recomputed per transaction when many are (a start, a new day, a calendar upload)."""
@@ -226,6 +227,9 @@ class DeadlineWatcher:
         self.interval: float | None = settings.scan_seconds
         self._settled: ScheduleCalendar | None = None
         """The calendar of the last full :meth:`recompute_all` (every watched row current with it)."""
+        self.handle_batch = BatchEffects(engine, self.within, self.before, what="clock recomputation")
+        """Messages that arrived together (:meth:`before`, then :meth:`within` in one transaction:
+        with the ordering gate's positions, when the gate runs it)."""
 
     def today(self) -> date:
         return local_date(self.deps.clock.now())
@@ -235,33 +239,50 @@ class DeadlineWatcher:
     async def handle(self, message: Incoming) -> None:
         await self.handle_batch([message])
 
-    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
-        """Messages that arrived together: each case among them is recomputed once (a reading
-        is the case's state now, whatever event brought it)."""
-        calendar_changed, case_ids = affected_cases(messages)
+    async def before(self, messages: Sequence[Incoming]) -> None:
+        """Outside the batch's transaction, before it: a calendar upload among the messages reloads
+        the calendar and recomputes every watched case (chunk by chunk, each under the exclusive
+        clocks lock — which the batch's own transaction, holding the shared one, could not take)."""
+        calendar_changed, _ = affected_cases(messages)
         if calendar_changed:
             async with self.engine.connect() as conn:
                 await self.calendar.refresh(conn)
             count = await self.recompute_all()
             log.info("calendar changed: clocks recomputed", extra={"cases": count})
+
+    async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
+        """The cases of these messages recomputed once each (a reading is the case's state now,
+        whatever event brought it), in the caller's transaction (see :meth:`_recompute`)."""
+        _, case_ids = affected_cases(messages)
         if case_ids:
-            await self.recompute(*case_ids)
+            await self._recompute(conn, case_ids)
 
     async def recompute(self, *case_ids: str) -> None:
         """Recompute the clocks of these cases, in one transaction (locks in id order), run again
         if it meets a deadlock (adapters/db/retry.py)."""
-        await retry_conflicts(lambda: self._recompute(case_ids), what="clock recomputation")
 
-    async def _recompute(self, case_ids: Sequence[str]) -> None:
+        async def once() -> None:
+            async with self.engine.begin() as conn:
+                await self._recompute(conn, case_ids)
+
+        await retry_conflicts(once, what="clock recomputation")
+
+    async def _recompute(self, conn: AsyncConnection, case_ids: Sequence[str]) -> None:
+        """The clocks lock shared, every case's clock lock in id order, the cases read in one
+        statement, their rows written with one upsert: a fixed number of statements whatever the
+        number of cases."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return
         today, now = self.today(), self.deps.clock.now()
-        async with self.engine.begin() as conn:
-            await lock_clocks(conn, exclusive=False)
-            reader = ConnectionReader(conn, self.cipher)
-            for case_id in sorted(set(case_ids)):
-                await lock_for_transaction(conn, f"clock:{case_id}")
-                case = await reader.cases.get(case_id)
-                if case is not None:
-                    await _upsert(conn, clock_row(case, self.calendar, today, now, self.settings.prereview_days))
+        await lock_clocks(conn, exclusive=False, cases=ids)
+        cases = await ConnectionReader(conn, self.cipher).cases.get_many(ids)
+        rows = [
+            clock_row(cases[case_id], self.calendar, today, now, self.settings.prereview_days)
+            for case_id in ids
+            if case_id in cases
+        ]
+        await upsert_clock_rows(conn, rows)
 
     async def recompute_all(self, only_before: date | None = None, chunk_size: int = 0) -> int:
         """Recompute every watched case (or those last computed before ``only_before``), set-based:
@@ -507,13 +528,28 @@ _CLOCKS_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('case_clocks'
 _CLOCKS_LOCK_SHARED = text("SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0))")
 
 
-async def lock_clocks(conn: AsyncConnection, *, exclusive: bool) -> None:
+_CLOCKS_LOCK_SHARED_AND_CASES = text(
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended('case_clocks', 0)),"
+    " count(pg_advisory_xact_lock(hashtextextended('clock:' || id, 0)))"
+    " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS wanted(id, place)"
+)
+
+
+async def lock_clocks(conn: AsyncConnection, *, exclusive: bool, cases: Sequence[str] = ()) -> None:
     """The clock rows as a whole, until the transaction ends: shared by the per-case recomputes
-    (which also lock each case), exclusive for a chunk of the set-based one — one lock per chunk,
-    so that no reading of a case committed in between is overwritten by an older one. SQLite has
-    one writer: nothing to do there."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_CLOCKS_LOCK if exclusive else _CLOCKS_LOCK_SHARED)
+    (which also lock each case: ``cases``, sorted by the caller — in the same statement), exclusive
+    for a chunk of the set-based one — one lock per chunk, so that no reading of a case committed in
+    between is overwritten by an older one. (The set-based recompute takes no case's lock, so the
+    order of the shared lock and the cases' does not matter.) SQLite has one writer: nothing to do
+    there."""
+    if conn.dialect.name != "postgresql":
+        return
+    if exclusive:
+        await conn.execute(_CLOCKS_LOCK)
+    elif cases:
+        await conn.execute(_CLOCKS_LOCK_SHARED_AND_CASES, {"ids": list(cases)})
+    else:
+        await conn.execute(_CLOCKS_LOCK_SHARED)
 
 
 @dataclass
@@ -771,10 +807,23 @@ async def write_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]
     )
 
 
-async def _upsert(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    done = await conn.execute(update(case_clocks).where(case_clocks.c.case_id == row["case_id"]).values(**row))
-    if done.rowcount == 0:
-        await conn.execute(case_clocks.insert().values(**row))
+_UPSERTS: dict[str, Any] = {}
+
+
+async def upsert_clock_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace whole clock rows (:func:`clock_row`): one statement, built once per
+    dialect, executed for every row (in the order given: the caller's lock order)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(case_clocks)
+        statement = _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[case_clocks.c.case_id],
+            set_={c.name: getattr(insert.excluded, c.name) for c in case_clocks.c if c.name != "case_id"},
+        )
+    await conn.execute(statement, list(rows))
 
 
 def _owed_by_date(owed: Sequence[Mapping[str, str]] | None) -> list[tuple[tuple[date, date], tuple[str, ...]]]:

@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -41,7 +42,7 @@ from handoff.ports import Clock
 from handoff.stats import Point
 from handoff.stats import case_facts as facts_of
 from handoff.timeutil import local_date
-from worker.consumer import affected_cases
+from worker.consumer import BatchEffects, affected_cases
 
 CHUNK = 50
 """Cases recomputed per transaction when many are (a start, a new day, a calendar upload)."""
@@ -134,15 +135,19 @@ class Projector:
         """How many times a projection meeting a deadlock runs (adapters/db/retry.py)."""
         self._points: dict[str, Point] = {}
         self._points_at = -1.0
+        self.handle_batch = BatchEffects(engine, self.within, what="projection", attempts=attempts)
+        """Messages that arrived together: each case among them projected once, in one transaction
+        (with the ordering gate's positions, when the gate runs it: :meth:`within`)."""
 
     async def handle(self, message: Incoming) -> None:
         await self.handle_batch([message])
 
-    async def handle_batch(self, messages: Sequence[Incoming]) -> None:
-        """Messages that arrived together: each case among them is projected once."""
+    async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
+        """Project the cases of these messages in the caller's transaction (see :meth:`_project`)."""
         _, case_ids = affected_cases(messages)
         if case_ids:
-            await self.project(*case_ids)
+            today = local_date(self.clock.now())
+            await self._project(conn, sorted(set(case_ids)), today, await self._office_points(conn))
 
     async def project(self, *case_ids: str) -> None:
         """Recompute the facts of these cases, in one transaction, run again if it meets a deadlock
@@ -152,46 +157,48 @@ class Projector:
             return
         today = local_date(self.clock.now())
         points = await self._office_points()
-        await retry_conflicts(lambda: self._project(ids, today, points), what="projection", attempts=self.attempts)
 
-    async def _project(self, case_ids: Sequence[str], today: date, points: Mapping[str, Point]) -> None:
+        async def once() -> None:
+            async with self.engine.begin() as conn:
+                await self._project(conn, ids, today, points)
+
+        await retry_conflicts(once, what="projection", attempts=self.attempts)
+
+    async def _project(
+        self, conn: AsyncConnection, case_ids: Sequence[str], today: date, points: Mapping[str, Point]
+    ) -> None:
         """Two processes projecting overlapping batches must not deadlock: every case's facts lock
         is taken first (in id order), every case's difference computed, and only then are the
         shared indicator rows written — the differences summed per row and written in one key
-        order, one statement per table — and last the cases' own fact rows."""
-        async with self.engine.begin() as conn:
-            await lock_all_for_transaction(conn, [f"facts:{case_id}" for case_id in case_ids])
-            reader = ConnectionReader(conn, self.cipher)
-            olds = {
-                str(row["case_id"]): dict(row)
-                for row in (await conn.execute(select(case_facts).where(case_facts.c.case_id.in_(case_ids)))).mappings()
-            }
-            days: dict[tuple[Any, ...], dict[str, float]] = {}
-            stages: dict[tuple[Any, ...], dict[str, int]] = {}
-            news: list[dict[str, Any]] = []
-            for case_id in case_ids:
-                case = await reader.cases.get(case_id)
-                if case is None:
-                    continue
-                new = fact_row(case, self.calendar, today, points)
-                old = olds.get(case_id)
-                _add_days(days, new, +1)
-                _add_stages(stages, new, +1)
-                if old is not None:
-                    _add_days(days, old, -1)
-                    _add_stages(stages, old, -1)
-                news.append(new)
-            await _write_sums(conn, indicator_days, DAY_KEY, days)
-            await _write_sums(conn, indicator_stage_days, STAGE_KEY, stages)
+        order, one statement per table — and last the cases' own fact rows (one upsert). A fixed
+        number of statements whatever the number of cases: the locks, the old facts, the cases
+        (one statement, :meth:`SqlCases.get_many`), the two sums, the facts."""
+        await lock_all_for_transaction(conn, [f"facts:{case_id}" for case_id in case_ids])
+        olds = {
+            str(row["case_id"]): dict(row)
+            for row in (await conn.execute(_old_facts(conn), {"ids": list(case_ids)})).mappings()
+        }
+        cases = await ConnectionReader(conn, self.cipher).cases.get_many(case_ids)
+        days: dict[tuple[Any, ...], dict[str, float]] = {}
+        stages: dict[tuple[Any, ...], dict[str, int]] = {}
+        news: list[dict[str, Any]] = []
+        for case_id in case_ids:
+            case = cases.get(case_id)
+            if case is None:
+                continue
+            new = fact_row(case, self.calendar, today, points)
+            old = olds.get(case_id)
+            _add_days(days, new, +1)
+            _add_stages(stages, new, +1)
+            if old is not None:
+                _add_days(days, old, -1)
+                _add_stages(stages, old, -1)
+            news.append(new)
+        await _write_sums(conn, indicator_days, DAY_KEY, days)
+        await _write_sums(conn, indicator_stage_days, STAGE_KEY, stages)
+        if news:
             now = self.clock.now()
-            inserts = [{**new, "updated_at": now} for new in news if new["case_id"] not in olds]
-            if inserts:
-                await conn.execute(case_facts.insert(), inserts)
-            for new in news:
-                if new["case_id"] in olds:
-                    await conn.execute(
-                        case_facts.update().where(case_facts.c.case_id == new["case_id"]).values(**new, updated_at=now)
-                    )
+            await conn.execute(_facts_upsert(conn), [{**new, "updated_at": now} for new in news])
 
     async def recover(self) -> None:
         """Facts for cases that have none (registered before this projection existed)."""
@@ -227,12 +234,17 @@ class Projector:
         for start in range(0, len(stale), CHUNK):
             await self.project(*stale[start : start + CHUNK])
 
-    async def _office_points(self) -> dict[str, Point]:
+    async def _office_points(self, conn: AsyncConnection | None = None) -> dict[str, Point]:
+        """The offices' places, read again every ``offices_ttl`` seconds (on ``conn`` if given)."""
         now = time.monotonic()
         if self._points_at < 0 or now - self._points_at > self.offices_ttl:
-            async with self.engine.connect() as conn:
-                rows = await conn.execute(select(t.offices.c.id, t.offices.c.lat, t.offices.c.lon))
-                self._points = {r[0]: Point(r[1], r[2]) for r in rows}
+            query = select(t.offices.c.id, t.offices.c.lat, t.offices.c.lon)
+            if conn is not None:
+                rows = await conn.execute(query)
+            else:
+                async with self.engine.connect() as own:
+                    rows = await own.execute(query)
+            self._points = {r[0]: Point(r[1], r[2]) for r in rows}
             self._points_at = now
         return self._points
 
@@ -261,8 +273,9 @@ def _add_stages(sums: dict[tuple[Any, ...], dict[str, int]], row: Mapping[str, A
 async def _write_sums(
     conn: AsyncConnection, table: Any, key: Sequence[str], sums: Mapping[tuple[Any, ...], Any]
 ) -> None:
-    """Add the differences to their rows: one multi-row upsert, rows in key order (every process
-    locks them in the same order), the rows that do not change left alone."""
+    """Add the differences to their rows: one upsert statement (built once per table) executed
+    for every row, rows in key order (every process locks them in the same order), the rows that
+    do not change left alone."""
     rows = [
         {**dict(zip(key, k, strict=True)), **delta}
         for k, delta in sorted(sums.items(), key=lambda item: item[0])
@@ -270,15 +283,46 @@ async def _write_sums(
     ]
     if not rows:
         return
-    counts = [name for name in rows[0] if name not in key]
-    insert = _upsert(conn)(table).values(rows)
-    await conn.execute(
-        insert.on_conflict_do_update(
+    dialect = conn.dialect.name
+    statement = _STATEMENTS.get((dialect, table.name))
+    if statement is None:
+        counts = [c.name for c in table.c if c.name not in key]
+        insert = _upsert(conn)(table)
+        statement = _STATEMENTS[(dialect, table.name)] = insert.on_conflict_do_update(
             index_elements=list(key),
             set_={name: getattr(table.c, name) + getattr(insert.excluded, name) for name in counts},
         )
-    )
+    await conn.execute(statement, rows)
 
 
 def _upsert(conn: AsyncConnection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _old_facts(conn: AsyncConnection) -> Any:
+    """The stored facts of the cases ``:ids`` (one array parameter on PostgreSQL); built once."""
+    dialect = conn.dialect.name
+    found = _STATEMENTS.get((dialect, "old"))
+    if found is None:
+        if dialect == "postgresql":
+            among = case_facts.c.case_id == any_(bindparam("ids", type_=ARRAY(String)))
+        else:
+            among = case_facts.c.case_id.in_(bindparam("ids", expanding=True))
+        found = _STATEMENTS[(dialect, "old")] = select(case_facts).where(among)
+    return found
+
+
+def _facts_upsert(conn: AsyncConnection) -> Any:
+    """Insert a case's facts or replace them: one statement, executed for many rows; built once."""
+    dialect = conn.dialect.name
+    found = _STATEMENTS.get((dialect, "upsert"))
+    if found is None:
+        insert = _upsert(conn)(case_facts)
+        found = _STATEMENTS[(dialect, "upsert")] = insert.on_conflict_do_update(
+            index_elements=[case_facts.c.case_id],
+            set_={c.name: getattr(insert.excluded, c.name) for c in case_facts.c if c.name != "case_id"},
+        )
+    return found

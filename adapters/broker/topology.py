@@ -106,8 +106,10 @@ def exchange_name(prefix: str = "handoff") -> str:
 GROUPS: dict[str, Group] = {
     "notifications": Group("notifications", ("case.#", "stage.#", "package.#")),
     "logistics": Group("logistics", ("package.sealed", "package.booked", "package.exception")),
-    "deadlines": Group("deadlines", ("case.#", "stage.#", "calendar.#")),
-    "projections": Group("projections", ("case.#", "stage.#")),
+    # recomputing groups: the more messages a batch, the fewer transactions (a fixed number of
+    # statements each, whatever the batch's size), so a wider prefetch window: units of up to 64
+    "deadlines": Group("deadlines", ("case.#", "stage.#", "calendar.#"), prefetch=256),
+    "projections": Group("projections", ("case.#", "stage.#"), prefetch=256),
 }
 
 

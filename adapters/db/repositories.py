@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import JSON, Boolean, Date, String, Table, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -367,16 +368,23 @@ def _children_prefix(name: str) -> str:
 
 def case_statement(dialect: str, by: str, packages: bool = False) -> Any:
     """The case with all its children in one SELECT, found by ``id`` or ``tracking`` (token hash)
-    through the bound parameter ``key`` — with ``packages``, its packages too (:class:`CasePackages`);
-    built once per dialect."""
+    through the bound parameter ``key`` (or several cases by ``ids``: the parameter ``keys``) —
+    with ``packages``, its packages too (:class:`CasePackages`); built once per dialect."""
     name = f"case:{by}:{packages}"
     found = _STATEMENTS.get((dialect, name))
     if found is None:
-        key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
         columns = [children.column(dialect, _children_prefix(n)) for n, children in _CASE_CHILDREN.items()]
         if packages:
             columns.append(_CASE_PACKAGES.column(dialect, "case_packages"))
-        found = select(t.cases, *columns).where(key == bindparam("key"))
+        if by == "ids":  # several cases by id, the ids one array parameter on PostgreSQL
+            if dialect == "postgresql":
+                among = t.cases.c.id == any_(bindparam("keys", type_=ARRAY(String)))
+            else:
+                among = t.cases.c.id.in_(bindparam("keys", expanding=True))
+            found = select(t.cases, *columns).where(among)
+        else:
+            key = {"id": t.cases.c.id, "tracking": t.cases.c.tracking_token_hash}[by]
+            found = select(t.cases, *columns).where(key == bindparam("key"))
         _STATEMENTS[(dialect, name)] = found
     return found
 
@@ -458,6 +466,25 @@ class SqlCases:
         statement = case_statement(conn.dialect.name, "id", packages)
         row = (await conn.execute(statement, {"key": case_id})).mappings().first()
         return None if row is None else self.from_row(row, packages)
+
+    async def get_many(self, case_ids: Sequence[str]) -> dict[str, Case]:
+        """The cases of these ids that exist, by id, in one statement (those already loaded in the
+        unit of work are not read again)."""
+        found: dict[str, Case] = {}
+        wanted: list[str] = []
+        for case_id in dict.fromkeys(case_ids):
+            known = self._uow.known("case", case_id)
+            if isinstance(known, Case):
+                found[case_id] = known
+            else:
+                wanted.append(case_id)
+        if wanted:
+            conn = self._uow.conn
+            statement = case_statement(conn.dialect.name, "ids")
+            for row in (await conn.execute(statement, {"keys": sorted(wanted)})).mappings():
+                case = self.from_row(row)
+                found[case.id] = case
+        return found
 
     async def by_tracking_hash(self, token_hash: str, *, packages: bool = False) -> Case | None:
         """The case of a tracking token; ``packages`` as for :meth:`get`."""

@@ -27,11 +27,13 @@ from adapters.broker.topology import Group
 from adapters.db.outbox import write_outbox
 from adapters.db.positions import gaps
 from adapters.db.tables import outbox
+from adapters.db.worker_tables import consumer_positions
 from cli.admin import parked_report
 from handoff import events as ev
 from tests.support.rabbit import AMQP_URL, TEST_GROUPS, bus
-from worker.consumer import OrderGate, idempotent_batch
+from worker.consumer import BatchEffects, OrderGate, idempotent_batch
 
+from .conftest import effect_count, effect_rows, record_effect
 from .order_consumer import applied, applied_meta, consume, effects_group, recorder
 
 pytestmark = pytest.mark.integration
@@ -512,3 +514,74 @@ async def test_three_handoff_worker_processes_send_every_case_s_sms_in_the_order
     )
     assert await b.parked(notifications) == []
     await b.close()
+
+
+# =========================================================================== one transaction per batch
+
+
+class Conflict(Exception):
+    """What SQLAlchemy raises for a deadlock PostgreSQL broke (SQLSTATE 40P01)."""
+
+    sqlstate = "40P01"
+
+
+async def _positions(engine, consumer: str) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(consumer_positions.c.ordering_key, consumer_positions.c.last_seq).where(
+                consumer_positions.c.consumer == consumer
+            )
+        )
+        return {str(k): int(v) for k, v in rows}
+
+
+async def test_a_transactional_batch_commits_its_effects_with_the_positions_and_a_deadlock_reruns_both(pg):
+    """The projections' and deadlines' batches (worker/consumer.py ``TransactionalBatch``): the gate's
+    verdicts, the batch's effects and the positions are one transaction. A deadlock met by the
+    effects reruns all of it (nothing of the first try stays); a failure commits nothing, so the
+    batch can be split and tried again without a position claiming an effect that did not commit."""
+    await commit_cases(pg, 2, 2)
+    messages = [
+        Incoming(o.message_id, o.routing_key, o.body, o.ordering_key, seq=o.seq)
+        for o in sorted(await shuffled_outbox(pg), key=lambda o: (o.ordering_key or "", o.seq or 0))
+    ]
+    group = effects_group("t")
+    gate = OrderGate(pg, group)
+    tries = {"n": 0, "fail": "conflict"}
+    before: list[int] = []
+
+    async def prepare(batch) -> None:
+        before.append(len(batch))
+
+    async def effects(conn, batch) -> None:
+        tries["n"] += 1
+        for message in batch:
+            await record_effect(json.loads(message.body), conn)
+        if tries["fail"] == "conflict" and tries["n"] == 1:
+            raise Conflict("deadlock detected")
+        if tries["fail"] == "bug":
+            raise RuntimeError("a bug in the effects")
+
+    handle = gate.batch(BatchEffects(pg, effects, prepare, what="test batch"))
+    await handle(messages)
+    assert tries["n"] == 2 and before == [4]  # run again whole; the work outside it once
+    assert sorted((r.case_id, r.n) for r in await effect_rows(pg)) == [
+        ("case-0", 1),
+        ("case-0", 2),
+        ("case-1", 1),
+        ("case-1", 2),
+    ]
+    assert await _positions(pg, group.name) == {"case-0": 2, "case-1": 2}
+    await handle(messages)  # delivered again: skipped, nothing applied twice
+    assert tries["n"] == 2 and await effect_count(pg) == 4
+
+    await commit_cases(pg, 2, 1)  # a third event of each case
+    third = [
+        Incoming(o.message_id, o.routing_key, o.body, o.ordering_key, seq=o.seq)
+        for o in await shuffled_outbox(pg)
+        if o.seq == 3
+    ]
+    tries["fail"] = "bug"
+    with pytest.raises(RuntimeError):
+        await handle(third)
+    assert await effect_count(pg) == 4 and await _positions(pg, group.name) == {"case-0": 2, "case-1": 2}
