@@ -255,6 +255,8 @@ async def _in_one_unit(
                     earlier = await queries.reserve_idempotency_key_loading_package(
                         uow, who.user_id, idem_key, fingerprint, now, ctx.path["package_id"]
                     )
+                    # the step is written with the answer (a package's answer is built in memory)
+                    uow.defer_inner_commits()
                 else:
                     earlier = await queries.reserve_idempotency_key(uow.conn, who.user_id, idem_key, fingerprint, now)
                 if earlier is not None:
@@ -262,12 +264,14 @@ async def _in_one_unit(
             await _load_target(ctx, route, container)
             result = await route.handler(ctx)
             if isinstance(result, web.StreamResponse):
+                await uow.flush()
                 committing = True
                 await uow.commit()
                 return result
             text = json.dumps(result, ensure_ascii=False)
             if idem_key is not None:
-                await queries.store_idempotent_answer(uow.conn, ctx.who.user_id, idem_key, route.status, text)
+                uow.answer(ctx.who.user_id, idem_key, route.status, text)
+            await uow.flush()  # the effects and the answer; a refused write (409) rolls back the reservation
             committing = True
             await uow.commit()
     except BaseException:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
 from adapters.db.admin import Conflict
-from adapters.db.repositories import JsonRows, SqlUnitOfWork, case_statement, package_statement
+from adapters.db.repositories import STORE_ANSWER, JsonRows, SqlUnitOfWork, case_statement, package_statement
 from adapters.db.tables import outbox
 from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
@@ -324,11 +324,7 @@ _RESERVE_KEY: dict[str, Any] = {}
 _READ_KEY = select(_KEYS.c.request_hash, _KEYS.c.status, _KEYS.c.body).where(
     _KEYS.c.actor == bindparam("actor"), _KEYS.c.key == bindparam("key")
 )
-_STORE_ANSWER = (
-    update(_KEYS)
-    .where(_KEYS.c.actor == bindparam("w_actor"), _KEYS.c.key == bindparam("w_key"))
-    .values(status=bindparam("w_status"), body=bindparam("w_body"))
-)
+_STORE_ANSWER = STORE_ANSWER
 
 
 def _reserve_key(dialect: str) -> Any:
