@@ -17,12 +17,13 @@ outbox writer, ``queries.store_idempotent_answer``), with the same guarantees:
 * **Sequence numbers**: the case's counter is bumped by the number of events and the events take
   the numbers below the new value, in order, as ``outbox.allocate`` gives them.
 
-A lost connection is invalidated (never handed out again by the pool) and its error raised as it
-is — ``adapters.outages.unavailable`` makes it a 503.
+A broken connection is invalidated (never handed out again by the pool) and raised as a connection
+error — ``adapters.outages.unavailable`` makes it a 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.outages import unavailable
 from handoff import events as ev
 from handoff.package import CustodyEvent, Package
 from handoff.timeutil import require_aware
@@ -116,6 +118,46 @@ def _statement(answer: bool) -> str:
 _STATEMENTS = {True: _statement(True), False: _statement(False)}
 
 
+CANNOT: Any = object()
+
+
+async def fetchrow(conn: AsyncConnection, sql: str, args: Sequence[Any], *, begin: bool = False) -> Any:
+    """One statement on the transaction of ``conn`` (an SQLAlchemy connection on asyncpg), sent
+    through asyncpg itself: prepared once per connection by asyncpg's statement cache, its row as
+    asyncpg gives it (the dialect's JSON codec decodes JSON). ``begin``: start the transaction
+    first if no statement has yet (as SQLAlchemy would: its BEGIN). :data:`CANNOT` when the
+    connection is not asyncpg's or has no transaction: the caller takes SQLAlchemy's way.
+
+    A connection that broke under the statement is invalidated (the pool never hands it out again)
+    and raised as a connection error, which ``adapters.outages.unavailable`` makes a 503."""
+    raw = await conn.get_raw_connection()
+    adapted = raw.dbapi_connection
+    driver = raw.driver_connection
+    mutex = getattr(adapted, "_execute_mutex", None)
+    if not isinstance(driver, asyncpg.Connection) or mutex is None or not hasattr(adapted, "_transaction"):
+        return CANNOT
+    if adapted._transaction is None and not (begin and hasattr(adapted, "_start_transaction")):
+        return CANNOT
+    try:
+        async with mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+            return await driver.fetchrow(sql, *args)
+    except (asyncpg.PostgresError, asyncio.CancelledError):
+        if not driver.is_closed():
+            raise  # the server's refusal (the transaction is rolled back by the caller), or our client gone
+        await conn.invalidate()
+        raise
+    except Exception as exc:
+        # The connection broke under the statement: asyncpg says so with a connection error, an
+        # interface error, or (the session ended by the server while idle in our transaction) an
+        # internal protocol state error. It is never used again, and the request answers 503.
+        await conn.invalidate()
+        if unavailable(exc) is None:
+            raise asyncpg.ConnectionDoesNotExistError(f"the connection broke: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
 def fits(package: Package, links: Sequence[CustodyEvent], events: Sequence[ev.Event]) -> bool:
     """Whether the step is the shape this statement writes: one new custody event and at least one
     event, all in one stream (the package's case)."""
@@ -148,12 +190,6 @@ async def write_package_step(
     """Write the step; True when written, False when the package's version moved (nothing was
     written), None when this connection cannot take it (not asyncpg, or outside its transaction:
     the caller writes the general way)."""
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    driver = raw.driver_connection
-    mutex = getattr(adapted, "_execute_mutex", None)
-    if not isinstance(driver, asyncpg.Connection) or mutex is None or getattr(adapted, "_transaction", None) is None:
-        return None
     key = ev.ordering_key(events[0])
     args: list[Any] = [package.id, version_read]
     args.extend(values[name] for name in _PACKAGE_COLUMNS)
@@ -174,15 +210,9 @@ async def write_package_step(
     )
     if answer is not None:
         args.extend(answer)
-    try:
-        async with mutex:
-            row = await driver.fetchrow(_STATEMENTS[answer is not None], *args)
-    except BaseException as exc:
-        if driver.is_closed() or isinstance(
-            exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError)
-        ):
-            await conn.invalidate()
-        raise
+    row = await fetchrow(conn, _STATEMENTS[answer is not None], args)
+    if row is CANNOT:
+        return None
     assert row is not None
     if row["updated"] != 1:
         return False

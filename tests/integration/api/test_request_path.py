@@ -322,3 +322,45 @@ async def test_concurrent_reports_on_one_package_conflict_as_a_whole_and_leave_a
     chain = await response.json()
     assert chain["verified"] is True, chain
     assert len(chain["events"]) == custody_before + 12
+
+
+async def test_a_connection_lost_before_the_reports_statement_is_a_503_and_is_not_used_again(
+    pg_api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the request's session between the reservation and the step's statement:
+    503 with Retry-After (adapters/outages.py), the connection is invalidated rather than put back,
+    nothing was written, and the same key then runs the report."""
+    from adapters.db import package_step
+
+    w = await world(pg_api)
+    pid = w["package"]["id"]
+    written = package_step.write_package_step
+    ended: list[Any] = []
+
+    async def after_the_end(conn: Any, *args: Any) -> Any:
+        if not ended:
+            raw = await conn.get_raw_connection()
+            ended.append(raw.driver_connection)
+            async with pg_api.container.engine.connect() as other:
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({raw.driver_connection.get_server_pid()})")
+        return await written(conn, *args)
+
+    monkeypatch.setattr(package_step, "write_package_step", after_the_end)
+    invalidated: list[Any] = []
+    pool = pg_api.container.engine.sync_engine.pool
+    event.listen(pool, "invalidate", (record := lambda dbapi, _record, _exc: invalidated.append(dbapi)))
+    headers = {**pg_api.auth("courier-07"), "Idempotency-Key": "lost-1"}
+    try:
+        response = await pg_api.client.post(
+            f"/api/v1/packages/{pid}/in-transit", json={"place": "海丰"}, headers=headers
+        )
+    finally:
+        event.remove(pool, "invalidate", record)
+    assert response.status == 503, await response.text()
+    assert int(response.headers["Retry-After"]) >= 1
+    assert (await response.json())["dependency"] == "database"
+    assert [dbapi.driver_connection for dbapi in invalidated] == [ended[0]]  # not put back in the pool
+    assert ended[0].is_closed()
+    again = await pg_api.client.post(f"/api/v1/packages/{pid}/in-transit", json={"place": "海丰"}, headers=headers)
+    assert again.status == 200, await again.text()
+    assert again.headers.get("Idempotent-Replayed") is None
