@@ -131,7 +131,7 @@ async def fetchrow(conn: AsyncConnection, sql: str, args: Sequence[Any], *, begi
     A connection that broke under the statement is invalidated (the pool never hands it out again)
     and raised as a connection error, which ``adapters.outages.unavailable`` makes a 503."""
     raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
+    adapted: Any = raw.dbapi_connection  # the dialect's adapter: its mutex and transaction
     driver = raw.driver_connection
     mutex = getattr(adapted, "_execute_mutex", None)
     if not isinstance(driver, asyncpg.Connection) or mutex is None or not hasattr(adapted, "_transaction"):
