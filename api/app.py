@@ -242,7 +242,11 @@ async def _in_one_unit(
     SQLite: its single connection) and then replays the answer; a refused command rolls back the
     reservation with everything else, so its retry runs again. Evidence the handler stored for a
     command that then did not commit is removed (``Ctx.new_blobs``), unless another request
-    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced)."""
+    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced).
+
+    On a package's path the command's writes wait for its answer: the step and the stored answer
+    are then one statement on PostgreSQL (adapters/db/package_step.py), flushed before the commit
+    so that a refused write (409 concurrent_update) is a command that did not commit."""
     committing = False
     started = container.deps.clock.now()
     try:

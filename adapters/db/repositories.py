@@ -1107,7 +1107,11 @@ class SqlUnitOfWork:
     Entered more than once, the unit is one transaction: an inner ``commit`` writes the rows and
     the outbox (a flush) and only the outermost ``commit`` commits, so the answer stored with the
     key and the effects land together or not at all. Within the unit an aggregate is loaded once:
-    asking again for the same case or package returns the object already held."""
+    asking again for the same case or package returns the object already held.
+
+    On PostgreSQL a unit whose only change is one package's step (one custody event and its events)
+    writes it in one statement with the request's answer (:meth:`answer`, adapters/db/package_step.py);
+    any other change takes the general path, statement by statement."""
 
     def __init__(
         self,

@@ -313,6 +313,11 @@ async def test_concurrent_reports_on_one_package_conflict_as_a_whole_and_leave_a
     assert numbers == list(range(1, len(numbers) + 1))  # no hole, no number twice
     assert len(payloads) == len(done)
     assert all(payload["seq"] == key_seq and payload["ordering_key"] == cid for key_seq, payload in payloads)
+    envelope = {"id", "type", "version", "occurred_at", "case_id", "package_id", "actor", "data", "ordering_key", "seq"}
+    for _, payload in payloads:  # the envelope as the outbox writer makes it, whichever path wrote it
+        assert set(payload) == envelope
+        assert (payload["type"], payload["package_id"], payload["actor"]) == ("package.in_transit", pid, "courier-07")
+        assert payload["data"]["place"] == "海丰中转站"
     for n in range(12):  # the refused ones run again; the done ones replay their answer
         status, body = await report(f"race-{n}")
         assert status == 200
