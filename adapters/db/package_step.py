@@ -143,9 +143,14 @@ async def fetchrow(conn: AsyncConnection, sql: str, args: Sequence[Any], *, begi
             if adapted._transaction is None:
                 await adapted._start_transaction()
             return await driver.fetchrow(sql, *args)
-    except (asyncpg.PostgresError, asyncio.CancelledError):
-        if not driver.is_closed():
-            raise  # the server's refusal (the transaction is rolled back by the caller), or our client gone
+    except asyncpg.PostgresError as exc:
+        if not driver.is_closed() and unavailable(exc) is None:
+            raise  # the server's refusal: the caller's transaction is rolled back
+        await conn.invalidate()
+        raise
+    except asyncio.CancelledError:
+        # cancelled under the statement: where the protocol stands is not known, the connection
+        # is not used again
         await conn.invalidate()
         raise
     except Exception as exc:
