@@ -242,7 +242,11 @@ async def _in_one_unit(
     SQLite: its single connection) and then replays the answer; a refused command rolls back the
     reservation with everything else, so its retry runs again. Evidence the handler stored for a
     command that then did not commit is removed (``Ctx.new_blobs``), unless another request
-    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced)."""
+    committed a reference to it meanwhile (adapters/db/files.discard_unreferenced).
+
+    On a package's path the command's writes wait for its answer: the step and the stored answer
+    are then one statement on PostgreSQL (adapters/db/package_step.py), flushed before the commit
+    so that a refused write (409 concurrent_update) is a command that did not commit."""
     committing = False
     started = container.deps.clock.now()
     try:
@@ -255,6 +259,8 @@ async def _in_one_unit(
                     earlier = await queries.reserve_idempotency_key_loading_package(
                         uow, who.user_id, idem_key, fingerprint, now, ctx.path["package_id"]
                     )
+                    # the step is written with the answer (a package's answer is built in memory)
+                    uow.defer_inner_commits()
                 else:
                     earlier = await queries.reserve_idempotency_key(uow.conn, who.user_id, idem_key, fingerprint, now)
                 if earlier is not None:
@@ -262,12 +268,14 @@ async def _in_one_unit(
             await _load_target(ctx, route, container)
             result = await route.handler(ctx)
             if isinstance(result, web.StreamResponse):
+                await uow.flush()
                 committing = True
                 await uow.commit()
                 return result
             text = json.dumps(result, ensure_ascii=False)
             if idem_key is not None:
-                await queries.store_idempotent_answer(uow.conn, ctx.who.user_id, idem_key, route.status, text)
+                uow.answer(ctx.who.user_id, idem_key, route.status, text)
+            await uow.flush()  # the effects and the answer; a refused write (409) rolls back the reservation
             committing = True
             await uow.commit()
     except BaseException:

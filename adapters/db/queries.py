@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.db import domain_tables as t
+from adapters.db import package_step
 from adapters.db.admin import Conflict
-from adapters.db.repositories import JsonRows, SqlUnitOfWork, case_statement, package_statement
+from adapters.db.repositories import STORE_ANSWER, JsonRows, SqlUnitOfWork, case_statement, package_statement
 from adapters.db.tables import outbox
 from adapters.db.worker_tables import consumer_gaps
 from handoff.access import Scope
@@ -266,16 +267,14 @@ async def reserve_idempotency_key_loading_package(
     conn = uow.conn
     if conn.dialect.name != "postgresql":
         return await reserve_idempotency_key(conn, actor, key, request_hash, at)
-    row = (
-        (
-            await conn.execute(
-                _reserve_loading_package(),
-                {"i_actor": actor, "i_key": key, "i_hash": request_hash, "i_at": at, "key": package_id},
-            )
-        )
-        .mappings()
-        .one()
-    )
+    values = {"i_actor": actor, "i_key": key, "i_hash": request_hash, "i_at": at, "key": package_id}
+    sql, names, defaults = _reserve_loading_package_sql(conn)
+    # asyncpg directly (the request's first statement, its BEGIN before it): the statement is
+    # prepared once per connection and its row read as asyncpg gives it — aware UTC datetimes,
+    # JSON decoded by the dialect's codec, as SQLAlchemy's processing would give them
+    row = await package_step.fetchrow(conn, sql, [values.get(n, defaults.get(n)) for n in names], begin=True)
+    if row is package_step.CANNOT:
+        row = (await conn.execute(_reserve_loading_package(), values)).mappings().one()
     if not row["reserved"]:
         found = (await conn.execute(_READ_KEY, {"actor": actor, "key": key})).one()
         return (found[0], found[1], found[2])
@@ -285,6 +284,16 @@ async def reserve_idempotency_key_loading_package(
 
 
 _RESERVE_LOADING_PACKAGE: list[Any] = []
+_RESERVE_LOADING_PACKAGE_SQL: list[tuple[str, Sequence[str], dict[str, Any]]] = []
+
+
+def _reserve_loading_package_sql(conn: AsyncConnection) -> tuple[str, Sequence[str], dict[str, Any]]:
+    """:func:`_reserve_loading_package` compiled once for asyncpg: its SQL, the names of its
+    positional parameters, and the values of those the statement carries (its literals)."""
+    if not _RESERVE_LOADING_PACKAGE_SQL:
+        compiled = _reserve_loading_package().compile(dialect=conn.dialect)
+        _RESERVE_LOADING_PACKAGE_SQL.append((str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)))
+    return _RESERVE_LOADING_PACKAGE_SQL[0]
 
 
 def _reserve_loading_package() -> Any:
@@ -324,11 +333,7 @@ _RESERVE_KEY: dict[str, Any] = {}
 _READ_KEY = select(_KEYS.c.request_hash, _KEYS.c.status, _KEYS.c.body).where(
     _KEYS.c.actor == bindparam("actor"), _KEYS.c.key == bindparam("key")
 )
-_STORE_ANSWER = (
-    update(_KEYS)
-    .where(_KEYS.c.actor == bindparam("w_actor"), _KEYS.c.key == bindparam("w_key"))
-    .values(status=bindparam("w_status"), body=bindparam("w_body"))
-)
+_STORE_ANSWER = STORE_ANSWER
 
 
 def _reserve_key(dialect: str) -> Any:

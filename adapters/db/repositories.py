@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.crypto import IdCipher
 from adapters.db import domain_tables as t
+from adapters.db import package_step
+from adapters.db.outbox import write_outbox
 from adapters.db.types import UtcDateTime
 from handoff import events as ev
 from handoff.case import (
@@ -980,8 +982,10 @@ class SqlPackages:
         self._uow.loaded_chain[pid] = len(package.custody)
         return package
 
-    async def save(self, conn: AsyncConnection, package: Package) -> None:
-        values = {
+    @staticmethod
+    def row_values(package: Package) -> dict[str, Any]:
+        """The package row's columns but its id and chain anchor."""
+        return {
             "code": package.code.compact,
             "case_id": package.case_id,
             "direction": package.direction.value,
@@ -998,6 +1002,9 @@ class SqlPackages:
             "version": package.version,
             "purpose": package.purpose.value,
         }
+
+    async def save(self, conn: AsyncConnection, package: Package) -> None:
+        values = self.row_values(package)
         key = ("package", package.id)
         known = self._uow.loaded_chain.get(package.id, 0)
         intact = package.anchor is None or package.anchor == Anchor.of(package.custody[:known])
@@ -1045,6 +1052,12 @@ _UPDATE_PACKAGE = update(t.packages).where(
     t.packages.c.id == bindparam("w_id"), t.packages.c.version == bindparam("w_version")
 )
 _INSERT_CUSTODY = insert(t.custody_events)
+STORE_ANSWER = (
+    update(t.idempotency_keys)
+    .where(t.idempotency_keys.c.actor == bindparam("w_actor"), t.idempotency_keys.c.key == bindparam("w_key"))
+    .values(status=bindparam("w_status"), body=bindparam("w_body"))
+)
+"""The answer of the request that reserved an idempotency key (queries.store_idempotent_answer)."""
 
 
 def custody_to_row(c: CustodyEvent) -> dict[str, Any]:
@@ -1121,7 +1134,11 @@ class SqlUnitOfWork:
     Entered more than once, the unit is one transaction: an inner ``commit`` writes the rows and
     the outbox (a flush) and only the outermost ``commit`` commits, so the answer stored with the
     key and the effects land together or not at all. Within the unit an aggregate is loaded once:
-    asking again for the same case or package returns the object already held."""
+    asking again for the same case or package returns the object already held.
+
+    On PostgreSQL a unit whose only change is one package's step (one custody event and its events)
+    writes it in one statement with the request's answer (:meth:`answer`, adapters/db/package_step.py);
+    any other change takes the general path, statement by statement."""
 
     def __init__(
         self,
@@ -1178,6 +1195,8 @@ class SqlUnitOfWork:
         self.manifests: list[Manifest] = []
         self.case_packages: dict[str, list[Package]] = {}
         self._wrote_events = False
+        self._answer: tuple[str, str, int, str] | None = None
+        self._deferring = False
         try:
             self._conn = await self._engine.connect()
             if self._reading and self._conn.dialect.name == "postgresql":
@@ -1207,10 +1226,73 @@ class SqlUnitOfWork:
                 await self._conn.close()
                 self._conn = None
 
+    def defer_inner_commits(self) -> None:
+        """Let the ``commit`` of an inner unit (the command's, inside the request's) write nothing:
+        the outermost ``flush`` or ``commit`` then writes the command's changes together with the
+        request's answer (:meth:`answer`) — on PostgreSQL a package's step in one statement. For
+        requests whose answer is built from the aggregates held in memory, which read nothing
+        back from the database after their command."""
+        self._deferring = True
+
+    def answer(self, actor: str, key: str, status: int, body: str) -> None:
+        """The answer of the request that reserved the idempotency key (actor, key), stored by the
+        next ``flush`` in the transaction of the effects (with them in one statement when it can)."""
+        self._answer = (actor, key, status, body)
+
     async def flush(self) -> None:
-        """Write every tracked aggregate's changes, the manifests and the outbox rows of their
-        events into the open transaction (nothing is committed yet)."""
+        """Write every tracked aggregate's changes, the manifests, the outbox rows of their
+        events and the request's answer into the open transaction (nothing is committed yet)."""
         conn = self.conn
+        answer, self._answer = self._answer, None
+        try:
+            if await self._flush_package_step(conn, answer):
+                return
+        except BaseException:
+            self.written_anchors = {}
+            raise
+        await self._flush_all(conn)
+        if answer is not None:
+            actor, key, status, body = answer
+            await conn.execute(STORE_ANSWER, {"w_actor": actor, "w_key": key, "w_status": status, "w_body": body})
+
+    async def _flush_package_step(self, conn: AsyncConnection, answer: tuple[str, str, int, str] | None) -> bool:
+        """PostgreSQL, one package changed by one step (one custody event, its events in its case's
+        stream), nothing else: the package, its custody event, the outbox rows and the answer in
+        one statement (adapters/db/package_step.py). False when the changes are of another shape:
+        the general path writes them."""
+        if conn.dialect.name != "postgresql" or self.manifests or len(self.seen) != 1:
+            return False
+        if self._outbox is not write_outbox:  # another writer keeps its own way
+            return False
+        [package] = self.seen.values()
+        if not isinstance(package, Package):
+            return False
+        key = ("package", package.id)
+        read = self.loaded_versions.get(key)
+        known = self.loaded_chain.get(package.id, 0)
+        links = package.custody[known:]
+        if read is None or read == package.version or not package_step.fits(package, links, package.events):
+            return False
+        if package.anchor is not None and package.anchor != Anchor.of(package.custody[:known]):
+            return False  # the general path refuses it (CustodyChainBroken)
+        anchor = Anchor.of(package.custody)
+        values = SqlPackages.row_values(package)
+        values.update(chain_length=anchor.length, chain_head=anchor.head)
+        written = await package_step.write_package_step(
+            conn, package, read, custody_to_row(links[0]), package.events, values, answer
+        )
+        if written is None:
+            return False
+        if not written:
+            raise ConcurrentUpdate("材料包")
+        package.collect_events()
+        self._wrote_events = True
+        self.loaded_versions[key] = package.version
+        self.loaded_chain[package.id] = len(package.custody)
+        package.anchor = anchor
+        return True
+
+    async def _flush_all(self, conn: AsyncConnection) -> None:
         events: list[ev.Event] = []
         # Cases before packages (packages reference their case).
         ordered = sorted(self.seen.values(), key=lambda a: 0 if isinstance(a, Case) else 1)
@@ -1253,9 +1335,11 @@ class SqlUnitOfWork:
         """Flush, and — in the outermost unit only — commit the transaction."""
         if self._reading:
             raise RuntimeError("a unit of work opened for reading does not commit")
-        await self.flush()
         if self._depth > 1:
+            if not self._deferring:
+                await self.flush()
             return
+        await self.flush()
         conn = self.conn
         await conn.commit()
         if self._wrote_events and self._after_commit is not None:
@@ -1265,6 +1349,7 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         self.written_anchors = {}
+        self._answer = None
         await self.conn.rollback()
         await self.conn.begin()
 
@@ -1286,6 +1371,8 @@ class ConnectionReader(SqlUnitOfWork):
         self.manifests = []
         self.case_packages = {}
         self._reading = False
+        self._answer = None
+        self._deferring = False
         self.cases = SqlCases(self)
         self.packages = SqlPackages(self)
         self.matters = SqlMatters(conn)

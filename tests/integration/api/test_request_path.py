@@ -1,8 +1,9 @@
 """The request path (issue 16): a request is one unit of work in a handful of statements, and the
 token's principal is remembered for a few seconds without ever outliving a revocation.
 
-Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine (BEGIN,
-COMMIT and the pool's pings are not cursor executions and are not counted)."""
+Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine and, on
+PostgreSQL, asyncpg's query logger for what the repositories send through asyncpg directly (BEGIN,
+COMMIT and ROLLBACK are not counted as statements, only as round trips)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.db import admin as db_admin
+from adapters.db import domain_tables as t
 from adapters.db.engine import make_engine
+from adapters.db.tables import outbox
 from api.app import create_app
 from api.container import Container
 from handoff.codes import hash_token
@@ -28,10 +32,11 @@ from .test_journeys import post
 
 pytestmark = pytest.mark.integration
 
-COURIER_REPORT_STATEMENTS = {"postgresql": 6, "sqlite": 7}
-"""Was 10, the token read among them; now: reserve the key and load the package with its chain
-(one statement on PostgreSQL, two on SQLite), update it, its custody event, the case sequence, the
-outbox row, the stored answer."""
+COURIER_REPORT_STATEMENTS = {"postgresql": 2, "sqlite": 7}
+"""Was 10, the token read among them, then 6 on PostgreSQL; now: reserve the key and load the package
+with its chain (one statement on PostgreSQL, two on SQLite), then its step — the package's update,
+its custody event, the case sequence, the outbox row and the stored answer — in one statement on
+PostgreSQL (adapters/db/package_step.py), five on SQLite."""
 CASE_VIEW_STATEMENTS = 1
 """Was 15, then 3 (the case, its packages, its SMS and gaps): now the case with its children, its
 packages, its SMS and its gaps in one statement."""
@@ -39,7 +44,7 @@ TRACKING_PAGE_STATEMENTS = 1
 """Was 12, then 2: the case with its packages. A decided case adds one: its electronic results (issue 19)."""
 COURIER_REPORT_ROUND_TRIPS = COURIER_REPORT_STATEMENTS["postgresql"] + 2
 """PostgreSQL: the statements, BEGIN and COMMIT (was 10 with the pool's ping at checkout and the
-reservation apart from the package)."""
+reservation apart from the package, then 8 with the step's writes one statement each)."""
 CASE_VIEW_ROUND_TRIPS = CASE_VIEW_STATEMENTS
 """A read runs outside a transaction block: no BEGIN, no ROLLBACK, no ping (was 6: ping, BEGIN, three
 statements, ROLLBACK)."""
@@ -47,18 +52,31 @@ TRACKING_PAGE_ROUND_TRIPS = TRACKING_PAGE_STATEMENTS
 """Was 5: ping, BEGIN, two statements, ROLLBACK."""
 
 
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+class Statements:
+    """The statements among the round trips seen so far: all but BEGIN, COMMIT and ROLLBACK."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def _statements(self) -> list[str]:
+        return [s for s in self.seen if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
+
+    def __len__(self) -> int:
+        return len(self._statements())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._statements())
+
+
 @contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+def statements(engine: AsyncEngine) -> Iterator[Statements]:
+    """What the engine's connections send that is a statement (:func:`round_trips`, less BEGIN,
+    COMMIT and ROLLBACK)."""
+    with round_trips(engine) as seen:
+        yield Statements(seen)
 
 
 @contextmanager
@@ -75,10 +93,11 @@ def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
         seen.append(record.query)
 
     def checkout(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.driver_connection.add_query_logger(simple)
+        if hasattr(dbapi_connection.driver_connection, "add_query_logger"):  # asyncpg
+            dbapi_connection.driver_connection.add_query_logger(simple)
 
     def checkin(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        if dbapi_connection is not None:
+        if dbapi_connection is not None and hasattr(dbapi_connection.driver_connection, "remove_query_logger"):
             dbapi_connection.driver_connection.remove_query_logger(simple)
 
     hooks = [("before_cursor_execute", count), ("checkout", checkout), ("checkin", checkin)]
@@ -247,3 +266,106 @@ async def test_a_key_replays_its_answer_byte_for_byte_and_refuses_another_body(a
     custody = await api.client.get(f"/api/v1/packages/{pid}/custody", headers=api.auth("courier-07"))
     places = [e.get("place") for e in (await custody.json())["events"]]
     assert places.count("海丰") == 1 and "汕尾" not in places
+
+
+async def test_concurrent_reports_on_one_package_conflict_as_a_whole_and_leave_a_verifiable_chain(api):
+    """Reports on one package under different keys at once: each either commits whole (its custody
+    event, its outbox row with the next number of the case's stream, its stored answer) or is a 409
+    concurrent_update that left nothing behind — not even its key, so its retry runs again."""
+    w = await world(api)
+    pid, cid = w["package"]["id"], w["case"]["id"]
+
+    async def count(conn: Any, table: Any, *where: Any) -> int:
+        return int((await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
+
+    async with api.container.engine.connect() as conn:
+        custody_before = await count(conn, t.custody_events, t.custody_events.c.package_id == pid)
+        keys_before = await count(conn, t.idempotency_keys)
+
+    async def report(key: str) -> tuple[int, Any]:
+        response = await api.client.post(
+            f"/api/v1/packages/{pid}/in-transit",
+            json={"place": "海丰中转站"},
+            headers={**api.auth("courier-07"), "Idempotency-Key": key},
+        )
+        return response.status, await response.json()
+
+    answers = await asyncio.gather(*(report(f"race-{n}") for n in range(12)))
+    assert {status for status, _ in answers} <= {200, 409}
+    assert all(body["type"] == "concurrent_update" for status, body in answers if status == 409)
+    done = [n for n, (status, _) in enumerate(answers) if status == 200]
+    assert done
+    async with api.container.engine.connect() as conn:
+        assert await count(conn, t.custody_events, t.custody_events.c.package_id == pid) == custody_before + len(done)
+        assert await count(conn, t.idempotency_keys) == keys_before + len(done)
+        numbers = list(
+            (
+                await conn.execute(select(outbox.c.key_seq).where(outbox.c.ordering_key == cid).order_by(outbox.c.seq))
+            ).scalars()
+        )
+        payloads = (
+            await conn.execute(
+                select(outbox.c.key_seq, outbox.c.payload).where(
+                    outbox.c.package_id == pid, outbox.c.type == "package.in_transit"
+                )
+            )
+        ).all()
+    assert numbers == list(range(1, len(numbers) + 1))  # no hole, no number twice
+    assert len(payloads) == len(done)
+    assert all(payload["seq"] == key_seq and payload["ordering_key"] == cid for key_seq, payload in payloads)
+    envelope = {"id", "type", "version", "occurred_at", "case_id", "package_id", "actor", "data", "ordering_key", "seq"}
+    for _, payload in payloads:  # the envelope as the outbox writer makes it, whichever path wrote it
+        assert set(payload) == envelope
+        assert (payload["type"], payload["package_id"], payload["actor"]) == ("package.in_transit", pid, "courier-07")
+        assert payload["data"]["place"] == "海丰中转站"
+    for n in range(12):  # the refused ones run again; the done ones replay their answer
+        status, body = await report(f"race-{n}")
+        assert status == 200
+        if n in done:
+            assert body == answers[n][1]
+    response = await api.client.get(f"/api/v1/packages/{pid}/custody", headers=api.auth("courier-07"))
+    chain = await response.json()
+    assert chain["verified"] is True, chain
+    assert len(chain["events"]) == custody_before + 12
+
+
+async def test_a_connection_lost_before_the_reports_statement_is_a_503_and_is_not_used_again(
+    pg_api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the request's session between the reservation and the step's statement:
+    503 with Retry-After (adapters/outages.py), the connection is invalidated rather than put back,
+    nothing was written, and the same key then runs the report."""
+    from adapters.db import package_step
+
+    w = await world(pg_api)
+    pid = w["package"]["id"]
+    written = package_step.write_package_step
+    ended: list[Any] = []
+
+    async def after_the_end(conn: Any, *args: Any) -> Any:
+        if not ended:
+            raw = await conn.get_raw_connection()
+            ended.append(raw.driver_connection)
+            async with pg_api.container.engine.connect() as other:
+                await other.exec_driver_sql(f"SELECT pg_terminate_backend({raw.driver_connection.get_server_pid()})")
+        return await written(conn, *args)
+
+    monkeypatch.setattr(package_step, "write_package_step", after_the_end)
+    invalidated: list[Any] = []
+    pool = pg_api.container.engine.sync_engine.pool
+    event.listen(pool, "invalidate", (record := lambda dbapi, _record, _exc: invalidated.append(dbapi)))
+    headers = {**pg_api.auth("courier-07"), "Idempotency-Key": "lost-1"}
+    try:
+        response = await pg_api.client.post(
+            f"/api/v1/packages/{pid}/in-transit", json={"place": "海丰"}, headers=headers
+        )
+    finally:
+        event.remove(pool, "invalidate", record)
+    assert response.status == 503, await response.text()
+    assert int(response.headers["Retry-After"]) >= 1
+    assert (await response.json())["dependency"] == "database"
+    assert [dbapi.driver_connection for dbapi in invalidated] == [ended[0]]  # not put back in the pool
+    assert ended[0].is_closed()
+    again = await pg_api.client.post(f"/api/v1/packages/{pid}/in-transit", json={"place": "海丰"}, headers=headers)
+    assert again.status == 200, await again.text()
+    assert again.headers.get("Idempotent-Replayed") is None
