@@ -23,6 +23,7 @@ provisional with the reason; nothing raises for an uncovered year.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -395,6 +396,50 @@ class WorkdayTable:
         while position >= len(self._days):
             self._grow_to(self._end + 366)
         return date.fromordinal(self._days[position])
+
+    def rank(self, day: date) -> int:
+        """:func:`workday_rank` of ``day`` on this table's calendar."""
+        ordinal = day.toordinal()
+        while not bisect_right(self._days, ordinal):  # the last working day on or before it
+            self._rebase(self._base - 1)  # (the years before 1990 have no schedule: weekdays)
+        low, high = self._span(min(day, RANK_EPOCH), max(day, RANK_EPOCH))
+        workdays = self._count[high] - self._count[low]
+        if day < RANK_EPOCH:
+            workdays = -workdays
+        previous = self._days[bisect_right(self._days, ordinal) - 1]
+        return workdays * RANK_DAYS + ordinal - previous
+
+
+RANK_EPOCH = date(1990, 1, 1)
+RANK_DAYS = 1 << 20
+"""More days than any two dates of a rank are apart (see :func:`workday_rank`)."""
+
+
+def workday_rank(calendar: Calendar, day: date) -> int:
+    """A number for ``day`` that orders dates as the dates themselves (a later date, a larger
+    number) and that a calendar change leaves as it is for a date counted in working days — a due
+    date ``n`` working days after a start before the first changed day: the working days from
+    :data:`RANK_EPOCH` up to ``day`` (after the epoch: counted, before it: negative), times
+    :data:`RANK_DAYS`, plus the days since the last working day on or before ``day``. A clock row
+    keeps its due dates' ranks as the keys of the deadline boards, so that an upload that moves
+    due dates by whole working days does not move the boards' index entries."""
+    return _ranks(calendar).rank(day)
+
+
+_RANK_TABLES: dict[int, tuple[Calendar, WorkdayTable]] = {}
+
+
+def _ranks(calendar: Calendar) -> WorkdayTable:
+    """One table per calendar object (a calendar's data never changes: a new calendar is a new
+    object), the last few kept."""
+    known = _RANK_TABLES.get(id(calendar))
+    if known is not None and known[0] is calendar:
+        return known[1]
+    table = WorkdayTable(calendar, RANK_EPOCH)
+    if len(_RANK_TABLES) >= 8:
+        _RANK_TABLES.pop(next(iter(_RANK_TABLES)))
+    _RANK_TABLES[id(calendar)] = (calendar, table)
+    return table
 
 
 def _reason(years: set[int]) -> str | None:
