@@ -458,6 +458,7 @@ class ClockBook:
         self.table = WorkdayTable(calendar, around)
         self._readings: dict[tuple[object, ...], ClockReading] = {}
         self._added: dict[tuple[date, int], DueDate] = {}
+        self._ranks: dict[date, int] = {}
 
     def add_working_days(self, start: date, count: int) -> DueDate:
         """As :func:`add_working_days`."""
@@ -468,6 +469,13 @@ class ClockBook:
             due = self.table.nth_after(start, count) if count else start
             reason = _reason(self.table.uncovered_years(start, due))
             known = self._added[(start, count)] = DueDate(due, reason is not None, reason)
+        return known
+
+    def rank(self, day: date) -> int:
+        """As :func:`workday_rank` (remembered: the due dates of many clocks are few dates)."""
+        known = self._ranks.get(day)
+        if known is None:
+            known = self._ranks[day] = self.table.rank(day)
         return known
 
     def read(

@@ -731,8 +731,8 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, .
         reading.legal_due_date,
         bool(reading.legal_overdue and i.decided_on is None),
         today,
-        book.table.rank(reading.due_date),
-        None if reading.legal_due_date is None else book.table.rank(reading.legal_due_date),
+        book.rank(reading.due_date),
+        None if reading.legal_due_date is None else book.rank(reading.legal_due_date),
     )
 
 

@@ -109,7 +109,7 @@ def test_ranks_order_dates_as_the_dates_themselves(calendar, one, other):
     ranks = (workday_rank(calendar, one), workday_rank(calendar, other))
     assert (ranks[0] < ranks[1]) == (one < other) and (ranks[0] == ranks[1]) == (one == other)
     book, _ = book_and_moved(calendar)
-    assert (book.table.rank(one), book.table.rank(other)) == ranks  # the recompute's table agrees
+    assert (book.rank(one), book.rank(other)) == ranks  # the recompute's book agrees
 
 
 def test_a_rank_counts_working_days_and_the_days_since_the_last_one():
