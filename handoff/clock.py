@@ -23,6 +23,7 @@ provisional with the reason; nothing raises for an uncovered year.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -396,6 +397,50 @@ class WorkdayTable:
             self._grow_to(self._end + 366)
         return date.fromordinal(self._days[position])
 
+    def rank(self, day: date) -> int:
+        """:func:`workday_rank` of ``day`` on this table's calendar."""
+        ordinal = day.toordinal()
+        while not bisect_right(self._days, ordinal):  # the last working day on or before it
+            self._rebase(self._base - 1)  # (the years before 1990 have no schedule: weekdays)
+        low, high = self._span(min(day, RANK_EPOCH), max(day, RANK_EPOCH))
+        workdays = self._count[high] - self._count[low]
+        if day < RANK_EPOCH:
+            workdays = -workdays
+        previous = self._days[bisect_right(self._days, ordinal) - 1]
+        return workdays * RANK_DAYS + ordinal - previous
+
+
+RANK_EPOCH = date(1990, 1, 1)
+RANK_DAYS = 1 << 20
+"""More days than any two dates of a rank are apart (see :func:`workday_rank`)."""
+
+
+def workday_rank(calendar: Calendar, day: date) -> int:
+    """A number for ``day`` that orders dates as the dates themselves (a later date, a larger
+    number) and that a calendar change leaves as it is for a date counted in working days — a due
+    date ``n`` working days after a start before the first changed day: the working days from
+    :data:`RANK_EPOCH` up to ``day`` (after the epoch: counted, before it: negative), times
+    :data:`RANK_DAYS`, plus the days since the last working day on or before ``day``. A clock row
+    keeps its due dates' ranks as the keys of the deadline boards, so that an upload that moves
+    due dates by whole working days does not move the boards' index entries."""
+    return _ranks(calendar).rank(day)
+
+
+_RANK_TABLES: dict[int, tuple[Calendar, WorkdayTable]] = {}
+
+
+def _ranks(calendar: Calendar) -> WorkdayTable:
+    """One table per calendar object (a calendar's data never changes: a new calendar is a new
+    object), the last few kept."""
+    known = _RANK_TABLES.get(id(calendar))
+    if known is not None and known[0] is calendar:
+        return known[1]
+    table = WorkdayTable(calendar, RANK_EPOCH)
+    if len(_RANK_TABLES) >= 8:
+        _RANK_TABLES.pop(next(iter(_RANK_TABLES)))
+    _RANK_TABLES[id(calendar)] = (calendar, table)
+    return table
+
 
 def _reason(years: set[int]) -> str | None:
     if not years:
@@ -413,6 +458,7 @@ class ClockBook:
         self.table = WorkdayTable(calendar, around)
         self._readings: dict[tuple[object, ...], ClockReading] = {}
         self._added: dict[tuple[date, int], DueDate] = {}
+        self._ranks: dict[date, int] = {}
 
     def add_working_days(self, start: date, count: int) -> DueDate:
         """As :func:`add_working_days`."""
@@ -423,6 +469,13 @@ class ClockBook:
             due = self.table.nth_after(start, count) if count else start
             reason = _reason(self.table.uncovered_years(start, due))
             known = self._added[(start, count)] = DueDate(due, reason is not None, reason)
+        return known
+
+    def rank(self, day: date) -> int:
+        """As :func:`workday_rank` (remembered: the due dates of many clocks are few dates)."""
+        known = self._ranks.get(day)
+        if known is None:
+            known = self._ranks[day] = self.table.rank(day)
         return known
 
     def read(

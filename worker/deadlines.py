@@ -62,6 +62,7 @@ from handoff.clock import (
     StagePeriod,
     add_working_days,
     forwarding_due,
+    workday_rank,
     working_days_between,
 )
 from handoff.custody import Checkpoint, CheckpointSigner
@@ -148,6 +149,8 @@ def clock_row(
     # The pre-review runs while the case waits, signed for, for the department's first word.
     prereview_due = case.prereview_due_on(calendar, prereview_days) if case.state is CaseState.RECEIVED else None
     owed = sorted(case.outstanding_ious(), key=lambda i: (i.due_on, i.material))
+    due_on = reading.due_date if reading else None
+    legal_due_on = reading.legal_due_date if reading else None
     return {
         "case_id": case.id,
         "case_no": case.case_no,
@@ -161,7 +164,8 @@ def clock_row(
         "legal_limit_days": case.matter.legal_limit,
         "decided_on": case.decided_on,
         "promised": reading.promised if reading else None,
-        "due_on": reading.due_date if reading else None,
+        "due_on": due_on,
+        "due_rank": None if due_on is None else workday_rank(calendar.current, due_on),
         "used": reading.used if reading else None,
         "remaining": reading.remaining if reading else None,
         "paused": bool(reading and reading.paused),
@@ -170,7 +174,8 @@ def clock_row(
         "supplement_due_on": supplement.due_on if supplement else None,
         "prereview_due_on": prereview_due,
         "prereview_overdue": prereview_due is not None and case.prereview_overdue(calendar, today, prereview_days),
-        "legal_due_on": reading.legal_due_date if reading else None,
+        "legal_due_on": legal_due_on,
+        "legal_due_rank": None if legal_due_on is None else workday_rank(calendar.current, legal_due_on),
         "legal_overdue": bool(reading and reading.legal_overdue and case.decided_at is None),
         "iou_due_on": owed[0].due_on if owed else None,
         "ious_owed": [
@@ -724,6 +729,8 @@ _CALENDAR_FIELDS = (
     "legal_due_on",
     "legal_overdue",
     "as_of",
+    "due_rank",
+    "legal_due_rank",
 )
 """What a new day or another calendar changes in a clock row; the rest changes only with the case
 (its events recompute the row from it). A row that also watches a duty with a working-day date of
@@ -738,7 +745,7 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, .
         return None
     forwarding = book.add_working_days(i.collected_on, FORWARDING_LIMIT_DAYS).due
     if i.accepted_on is None:
-        return (forwarding, None, None, None, None, False, False, False, None, False, today)
+        return (forwarding, None, None, None, None, False, False, False, None, False, today, None, None)
     reading = book.read(
         accepted_on=i.accepted_on,
         limit=i.limit_days,
@@ -760,6 +767,8 @@ def bulk_clock_row(i: ClockInputs, book: ClockBook, today: date) -> tuple[Any, .
         reading.legal_due_date,
         bool(reading.legal_overdue and i.decided_on is None),
         today,
+        book.rank(reading.due_date),
+        None if reading.legal_due_date is None else book.rank(reading.legal_due_date),
     )
 
 
@@ -775,6 +784,8 @@ _PG_COLUMNS = (
     ("legal_due_on", "date"),
     ("legal_overdue", "boolean"),
     ("as_of", "date"),
+    ("due_rank", "bigint"),
+    ("legal_due_rank", "bigint"),
     ("updated_at", "timestamptz"),
 )
 _PG_UPDATE = text(

@@ -239,25 +239,30 @@ def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
 
 BOARD_KINDS = ("overdue", "due_soon", "forwarding", "legal_overdue", "prereview", "iou")
 BOARD_ORDER = {
-    "overdue": "due_on",
+    "overdue": "due_rank",
     "forwarding": "forwarding_due_on",
-    "legal_overdue": "legal_due_on",
+    "legal_overdue": "legal_due_rank",
     "prereview": "prereview_due_on",
     "iou": "iou_due_on",
 }
-"""The date each board (but ``due_soon``) is ordered by, then the case id."""
+"""The date each board (but ``due_soon``) is ordered by, then the case id: the promised and the
+legal due dates by their working-day ranks (handoff.clock.workday_rank), which order the rows as
+the dates do and which a calendar upload does not move (worker_tables: no board index names a
+column the upload changes)."""
+RANKED = ("overdue", "legal_overdue", "due_soon")
 
 
 def board_cursor(kind: str, row: dict[str, Any]) -> str:
     """The cursor after ``row`` on the ``kind`` board."""
     if kind in BOARD_ORDER:
         return encode_cursor(kind, row[BOARD_ORDER[kind]], row["case_id"])
-    return encode_cursor(kind, row["remaining"], row["due_on"], row["case_id"])
+    return encode_cursor(kind, row["remaining"], row["due_rank"], row["case_id"])
 
 
 def decode_board_cursor(kind: str, cursor: str) -> tuple[Any, ...]:
     """The keyset values of a cursor of the ``kind`` board (ValueError when it is not one)."""
-    kinds: tuple[type, ...] = (str, int, date, str) if kind == "due_soon" else (str, date, str)
+    due: type = int if kind in RANKED else date
+    kinds: tuple[type, ...] = (str, int, due, str) if kind == "due_soon" else (str, due, str)
     values = decode_cursor(cursor, *kinds)
     if values[0] != kind:
         raise ValueError("a cursor of another board")
@@ -281,10 +286,10 @@ async def deadline_board(
     where: list[ColumnElement[bool]] = [c.watching.is_(True)]
     if kind == "overdue":
         where.append(c.overdue.is_(True))
-        order = [c.due_on, c.case_id]
+        order = [c.due_rank, c.case_id]
     elif kind == "legal_overdue":
         where.append(c.legal_overdue.is_(True))
-        order = [c.legal_due_on, c.case_id]
+        order = [c.legal_due_rank, c.case_id]
     elif kind == "forwarding":
         where += [
             c.state.in_(bindparam("forwarding_states", FORWARDING_STATES, expanding=True, literal_execute=True)),
@@ -303,7 +308,7 @@ async def deadline_board(
         order = [c.iou_due_on, c.case_id]
     else:
         where += [c.overdue.is_(False), c.remaining.is_not(None)]
-        order = [c.remaining, c.due_on, c.case_id]
+        order = [c.remaining, c.due_rank, c.case_id]
     if after is not None:
         where.append(tuple_(*order) > tuple_(*(literal(v, o.type) for v, o in zip(after, order, strict=True))))
     offices = await scope_offices(conn, scope)

@@ -220,7 +220,11 @@ def _stages(section: str, offices: Sequence[str] | None) -> Any:
     )
 
 
-def _clock_branch(section: str, offices: Sequence[str] | None, *conditions: ColumnElement[bool], due: Any) -> Any:
+def _clock_branch(
+    section: str, offices: Sequence[str] | None, *conditions: ColumnElement[bool], due: Any, rank: Any
+) -> Any:
+    """The watched clocks matching ``conditions``, by the due date ``due`` — ordered by its working-
+    day ``rank`` (the same order; the key of the deadline boards' indexes)."""
     k, c = case_clocks.c, t.cases.c
     return (
         select(
@@ -233,12 +237,12 @@ def _clock_branch(section: str, offices: Sequence[str] | None, *conditions: Colu
                 applicant=c.applicant_name,
                 due_on=due,
                 note=func.coalesce(k.remaining, 0).cast(String),
-                order=[due, k.case_id],
+                order=[rank, k.case_id],
             )
         )
         .select_from(case_clocks.join(t.cases, c.id == k.case_id))
         .where(k.watching.is_(True), *conditions, *_where(_in(k.department_office_id, offices)))
-        .order_by(*[due, k.case_id])
+        .order_by(*[rank, k.case_id])
     )
 
 
@@ -514,11 +518,17 @@ def sections(
                 "supplements", "补正中（待申请人补交）", _supplements("supplements", c.department_office_id, offices)
             ),
             Section("stages", "特殊环节进行中", _stages("stages", offices)),
-            Section("overdue", "已超承诺期限", _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on)),
+            Section(
+                "overdue",
+                "已超承诺期限",
+                _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on, rank=k.due_rank),
+            ),
             Section(
                 "legal_overdue",
                 "已超法定期限",
-                _clock_branch("legal_overdue", offices, k.legal_overdue.is_(True), due=k.legal_due_on),
+                _clock_branch(
+                    "legal_overdue", offices, k.legal_overdue.is_(True), due=k.legal_due_on, rank=k.legal_due_rank
+                ),
             ),
             Section(
                 "due_soon",
@@ -530,6 +540,7 @@ def sections(
                     k.remaining.is_not(None),
                     k.remaining <= DUE_SOON_DAYS,
                     due=k.due_on,
+                    rank=k.due_rank,
                 ),
             ),
             Section(
@@ -577,7 +588,11 @@ def sections(
     if role == "supervisor":
         stalled = stalled_before or datetime.combine(today, datetime.min.time(), tzinfo=CHINA)
         return [
-            Section("overdue", "已超承诺期限", _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on)),
+            Section(
+                "overdue",
+                "已超承诺期限",
+                _clock_branch("overdue", offices, k.overdue.is_(True), due=k.due_on, rank=k.due_rank),
+            ),
             Section(
                 "due_soon",
                 f"即将到期（剩余 {DUE_SOON_DAYS} 个工作日内）",
@@ -588,6 +603,7 @@ def sections(
                     k.remaining.is_not(None),
                     k.remaining <= DUE_SOON_DAYS,
                     due=k.due_on,
+                    rank=k.due_rank,
                 ),
             ),
             Section("stalled", "滞留的材料包", _stalled("stalled", offices, stalled)),

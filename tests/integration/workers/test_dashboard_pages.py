@@ -7,15 +7,17 @@ index: the predicates the queries write imply the indexes' ones."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, insert, select, text, update
 
+from adapters.calendar import packaged_schedules
 from adapters.db import domain_tables as t
 from adapters.db import queries, reports
 from adapters.db.reports import Scope
 from adapters.db.worker_tables import case_clocks
+from handoff.calendar import Schedule, parse_schedule
 from tests.integration.workers.test_deadlines_bulk import clone_cases, watcher
 
 pytestmark = pytest.mark.integration
@@ -66,6 +68,9 @@ async def board_pages(world, scope: Scope, kind: str, limit: int) -> list[str]:
 
 
 async def test_the_deadline_boards_walked_page_by_page_list_every_row_once_in_order(world):
+    """In the order of their dates (the promised and legal due dates by their ranks, which order
+    rows as the dates do), before and after calendar uploads that move due dates — a day taken off,
+    and one before them given back — recomputed set-based."""
     w = watcher(world)
     world.at(2026, 10, 1)
     template = await world.register()
@@ -73,9 +78,7 @@ async def test_the_deadline_boards_walked_page_by_page_list_every_row_once_in_or
     await spread(world, case_ids, seed=3)
     world.at(2026, 12, 30)
     await w.recompute(*case_ids)
-    async with world.engine.connect() as conn:
-        clocks = [dict(r) for r in (await conn.execute(select(case_clocks))).mappings()]
-        names = dict((await conn.execute(select(t.offices.c.id, t.offices.c.name))).all())
+    await w.recompute_all()  # the watcher knows the calendar the rows were read on
     keys = {
         "overdue": (lambda r: r["overdue"], lambda r: (r["due_on"], r["case_id"])),
         "due_soon": (
@@ -86,19 +89,42 @@ async def test_the_deadline_boards_walked_page_by_page_list_every_row_once_in_or
             lambda r: r["state"] in ("collected", "forwarded") and r["forwarding_due_on"] < r["as_of"],
             lambda r: (r["forwarding_due_on"], r["case_id"]),
         ),
+        "legal_overdue": (lambda r: r["legal_overdue"], lambda r: (r["legal_due_on"], r["case_id"])),
     }
-    for scope_name, scope in SCOPES.items():
-        offices = await in_scope(world, scope)
-        for kind, (on_board, order) in keys.items():
-            expected = [
-                r["case_id"]
-                for r in sorted((r for r in clocks if r["watching"] and on_board(r)), key=order)
-                if sees(offices, r)
-            ]
-            assert await board_pages(world, scope, kind, 4) == expected, (scope_name, kind)
-            if scope_name == "everything":
-                assert len(expected) > 8, kind  # several pages
+    [y2026] = [s for s in packaged_schedules() if s.year == 2026]
+    uploads = [
+        None,
+        Schedule(2026, "测试调整", y2026.holidays, y2026.workdays | {date(2026, 12, 27)}),  # before the due dates
+        parse_schedule(
+            'year = 2027\nsource = "国务院办公厅关于2027年部分节假日安排的通知"\n'
+            'holidays = ["2027-01-01", "2027-01-04", "2027-01-05", "2027-01-13"]\nworkdays = []\n'
+        ),
+    ]
+    due_dates = []
+    for hour, schedule in enumerate(uploads, start=10):
+        if schedule is not None:
+            world.at(2026, 12, 30, hour)
+            async with world.engine.begin() as conn:
+                await queries.save_schedule(conn, schedule, "admin", world.clock.now())
+                await world.calendar.refresh(conn)
+            await w.recompute_all()
+        async with world.engine.connect() as conn:
+            clocks = [dict(r) for r in (await conn.execute(select(case_clocks))).mappings()]
+        due_dates.append({r["case_id"]: r["due_on"] for r in clocks})
+        for scope_name, scope in SCOPES.items():
+            offices = await in_scope(world, scope)
+            for kind, (on_board, order) in keys.items():
+                expected = [
+                    r["case_id"]
+                    for r in sorted((r for r in clocks if r["watching"] and on_board(r)), key=order)
+                    if sees(offices, r)
+                ]
+                assert await board_pages(world, scope, kind, 4) == expected, (scope_name, kind, hour)
+                if scope_name == "everything":
+                    assert len(expected) > (1 if kind == "legal_overdue" else 8), kind  # several pages
+    assert due_dates[1] != due_dates[0] and due_dates[2] != due_dates[1]  # the uploads moved due dates
     async with world.engine.connect() as conn:
+        names = dict((await conn.execute(select(t.offices.c.id, t.offices.c.name))).all())
         [first] = await reports.deadline_board(conn, SCOPES["one office"], "overdue", 1)
     assert first["matter_name"] == "建设工程规划许可证核发"
     assert first["department_name"] == names[first["department_office_id"]]

@@ -5,13 +5,14 @@ cover and stages that overlap, touch or stay open."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handoff.calendar import ScheduleCalendar
-from handoff.clock import ClockBook, StagePeriod, add_working_days, read_clock
+from handoff.calendar import Schedule, ScheduleCalendar
+from handoff.clock import RANK_DAYS, ClockBook, StagePeriod, add_working_days, read_clock, workday_rank
 from handoff.errors import InvalidInput
 
 DAYS = st.dates(min_value=date(2025, 6, 1), max_value=date(2027, 6, 30))
@@ -83,3 +84,49 @@ def test_the_book_refuses_what_read_clock_refuses(calendar):
             read_clock(calendar, accepted_on=date(2026, 3, 2), at=date(2026, 3, 9), **bad)  # type: ignore[arg-type]
         with pytest.raises(InvalidInput):
             book.read(accepted_on=date(2026, 3, 2), at=date(2026, 3, 9), **bad)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- working-day ranks
+
+RANKED_DAYS = st.dates(min_value=date(1985, 1, 1), max_value=date(2031, 12, 31))
+OFF = date(2026, 12, 1)
+
+
+@cache
+def book_and_moved(calendar: ScheduleCalendar) -> tuple[ClockBook, ScheduleCalendar]:
+    """A recompute's book on ``calendar``, and ``calendar`` with :data:`OFF` taken off."""
+    y2026 = calendar.schedule(2026)
+    assert y2026 is not None
+    moved = Schedule(year=2026, source="调整", holidays=y2026.holidays | {OFF}, workdays=y2026.workdays)
+    return ClockBook(calendar, date(2026, 11, 27)), calendar.with_schedule(moved)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RANKED_DAYS, RANKED_DAYS)
+def test_ranks_order_dates_as_the_dates_themselves(calendar, one, other):
+    """Working days or not, before the epoch or after it: the boards ordered by a due date's rank
+    list the rows in the due dates' order, ties only where the dates are equal."""
+    ranks = (workday_rank(calendar, one), workday_rank(calendar, other))
+    assert (ranks[0] < ranks[1]) == (one < other) and (ranks[0] == ranks[1]) == (one == other)
+    book, _ = book_and_moved(calendar)
+    assert (book.rank(one), book.rank(other)) == ranks  # the recompute's book agrees
+
+
+def test_a_rank_counts_working_days_and_the_days_since_the_last_one():
+    bare = ScheduleCalendar()  # weekdays only
+    friday, saturday, monday = date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 30)
+    assert workday_rank(bare, saturday) == workday_rank(bare, friday) + 1
+    assert workday_rank(bare, monday) == workday_rank(bare, friday) + RANK_DAYS
+    assert workday_rank(bare, date(1990, 1, 1)) == 0  # the epoch (a Monday): no working day after it yet
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=date(2026, 9, 1), max_value=date(2026, 11, 30)), st.integers(1, 40))
+def test_a_due_date_moved_by_a_new_day_off_keeps_its_rank(calendar, accepted, promised):
+    """An upload that takes a day off after the acceptance moves the due date a working day later
+    and leaves its rank alone: the boards' index entries do not move."""
+    _, moved = book_and_moved(calendar)
+    before = add_working_days(calendar, accepted, promised).due
+    after = add_working_days(moved, accepted, promised).due
+    assert (after != before) == (before >= OFF)
+    assert workday_rank(moved, after) == workday_rank(calendar, before)
