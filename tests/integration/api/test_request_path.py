@@ -1,14 +1,15 @@
 """The request path (issue 16): a request is one unit of work in a handful of statements, and the
 token's principal is remembered for a few seconds without ever outliving a revocation.
 
-Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine (BEGIN,
-COMMIT and the pool's pings are not cursor executions and are not counted)."""
+Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine, and on
+PostgreSQL with asyncpg's query logger too, which sees those a unit opened for reading runs on the
+driver itself (SqlUnitOfWork.fetch_row); BEGIN, COMMIT and ROLLBACK are not counted."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,22 +48,15 @@ TRACKING_PAGE_ROUND_TRIPS = TRACKING_PAGE_STATEMENTS
 """Was 5: ping, BEGIN, two statements, ROLLBACK."""
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
-    def count(_conn, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
+def statements(engine: AsyncEngine) -> AbstractContextManager[list[str]]:
+    return round_trips(engine, transaction_control=False)
 
 
 @contextmanager
-def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
+def round_trips(engine: AsyncEngine, transaction_control: bool = True) -> Iterator[list[str]]:
     """Every message exchange with PostgreSQL a checked-out connection makes: the statements, and
     the simple queries asyncpg sends by itself (BEGIN, COMMIT, ROLLBACK). A pool pre-ping would run
     before the checkout event and go uncounted: the engine has none (adapters/db/engine.py)."""
@@ -72,14 +66,18 @@ def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
         seen.append(statement)
 
     def simple(record) -> None:  # type: ignore[no-untyped-def]
-        seen.append(record.query)
+        if transaction_control or not record.query.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            seen.append(record.query)
 
     def checkout(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
-        dbapi_connection.driver_connection.add_query_logger(simple)
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "add_query_logger"):  # asyncpg (PostgreSQL)
+            driver.add_query_logger(simple)
 
     def checkin(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        if dbapi_connection is not None:
-            dbapi_connection.driver_connection.remove_query_logger(simple)
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "remove_query_logger"):
+            driver.remove_query_logger(simple)
 
     hooks = [("before_cursor_execute", count), ("checkout", checkout), ("checkin", checkin)]
     for name, hook in hooks:
