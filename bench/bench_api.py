@@ -259,6 +259,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load on each server before the runs")
     parser.add_argument("--profile", default="", help="py-spy record the service's first run into this file")
     parser.add_argument("--only", default="", help="run only the figures whose title contains this (e.g. tracking)")
     args = parser.parse_args()
@@ -348,6 +349,9 @@ def main() -> None:
             if args.only not in title:
                 continue
             ours_runs, raw_runs = [], []
+            if args.warmup:  # both pools filled, both servers' statements prepared, before measuring
+                wrk(ours_url, ours_script, args.warmup, args.connections, procs[0].pid)
+                wrk(raw_url, raw_script, args.warmup, args.connections, procs[1].pid)
             for run in range(args.runs):
                 spy = None
                 if args.profile and run == 0:

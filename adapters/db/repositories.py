@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy import JSON, Boolean, Date, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -159,6 +160,28 @@ def matter_from_json(data: dict[str, Any]) -> Matter:
         version=data.get("version") or 1,
         retired=bool(data.get("retired")),
     )
+
+
+_CASE_MATTERS: dict[bytes, Matter] = {}
+CASE_MATTERS_KEPT = 1024
+
+
+def case_matter(data: dict[str, Any]) -> Matter:
+    """The matter of a case's copy of its terms (:func:`matter_from_json`), remembered by the
+    terms' JSON: the cases of a matter share a handful of copies, and building a Matter from its
+    JSON (its materials, modes, stage limits, implementations) was a fifth of decoding a case.
+    A Matter is immutable: one object serves every case with the same terms."""
+    try:
+        key = orjson.dumps(data)
+    except TypeError:  # not JSON's own values: nothing to remember it by
+        return matter_from_json(data)
+    found = _CASE_MATTERS.get(key)
+    if found is None:
+        found = matter_from_json(data)
+        if len(_CASE_MATTERS) >= CASE_MATTERS_KEPT:
+            _CASE_MATTERS.clear()
+        _CASE_MATTERS[key] = found
+    return found
 
 
 async def save_matter(
@@ -505,7 +528,7 @@ class SqlCases:
         rating_row = children["rating"][0] if children["rating"] else None
         case = Case(
             id=cid,
-            matter=matter_from_json(row["matter_terms"]),
+            matter=case_matter(row["matter_terms"]),
             mode=Mode(row["mode"]),
             delivery=Delivery(row["delivery"]),
             applicant=Applicant(
