@@ -316,3 +316,18 @@ async def test_a_reading_connection_lost_mid_read_is_invalidated_and_the_next_re
         assert reader._raw.driver_connection.get_server_pid() != pid
         case = await reader.cases.get(collected.case_id, packages=True)
         assert case is not None and case.id == collected.case_id
+
+
+async def test_a_reading_unit_runs_other_statements_in_autocommit_and_leaves_the_pool_as_it_found_it(pg_world):
+    """A statement the repositories do not run themselves (``uow.conn``) goes through SQLAlchemy on
+    the same pooled connection, outside a transaction block; back in the pool, the connection is
+    transactional again (its next user's BEGIN and ROLLBACK are not skipped)."""
+    _, make_uow, _, deps = pg_world
+    [collected] = await dispatch(register(), make_uow(), deps)
+    async with make_uow().reading() as reader:
+        adapter = reader._raw.dbapi_connection
+        assert (await reader.conn.execute(select(func.count()).select_from(t.cases))).scalar_one() == 1
+        assert adapter.autocommit and adapter._transaction is None  # no BEGIN was sent
+        case = await reader.cases.get(collected.case_id)  # through SQLAlchemy now, on the same connection
+        assert case is not None and case.id == collected.case_id
+    assert not adapter.autocommit and adapter.isolation_level != "autocommit"
