@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from api import jsontext
+
 PROBLEM = "application/problem+json"
+PROBLEM_CONTENT_TYPE = f"{PROBLEM}; charset=utf-8"
 
 
 class Problem(web.HTTPException):
@@ -30,11 +32,7 @@ class Problem(web.HTTPException):
 def problem_response(status: int, title: str, *, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
     body = {"type": extra.pop("type", "about:blank"), "title": title, "status": status, **extra}
     return web.Response(
-        status=status,
-        body=json.dumps(body, ensure_ascii=False).encode(),
-        content_type=PROBLEM,
-        charset="utf-8",
-        headers=headers,
+        status=status, body=jsontext.dumps(body), headers={**(headers or {}), "Content-Type": PROBLEM_CONTENT_TYPE}
     )
 
 

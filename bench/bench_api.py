@@ -9,9 +9,12 @@ measured in the same run with the same load generator (Debian's wrk, in its own 
 The service runs as ``handoff serve --no-demo --no-workers`` (API and relay, one process, uvloop
 where installed) against a scratch database built by the real migrations and filled through the
 real services; the raw server runs in its own process with a pool of the same size. Every figure
-is the median of ``--runs`` runs, printed beside the raw figure, the ratio and the load average.
+is the median of ``--runs`` runs, printed beside the raw figure, the ratio and the load average,
+and with each server's CPU milliseconds per request (its process's CPU time over the run): on a
+machine busy with other work the rates drop, the CPU a request costs much less.
 
 Run:  .venv/bin/python bench/bench_api.py [--packages 400] [--duration 10] [--runs 3] [--only tracking]
+      [--profile out.raw]   (py-spy's raw samples of the service during its first run of each figure)
 Needs PostgreSQL on 127.0.0.1:5432 and wrk (apt-get install wrk).
 """
 
@@ -201,25 +204,38 @@ async def prepare(dsn: str, packages: int) -> tuple[list[str], list[str]]:
     return case_ids, package_ids
 
 
-def wrk(url: str, script: str, duration: int, connections: int) -> tuple[float, float, int]:
-    """requests/s, p99 in ms, non-2xx answers. Each run's idempotency keys are new (``__RUN__``):
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: str, duration: int, connections: int, pid: int) -> tuple[float, float, int, float]:
+    """requests/s, p99 in ms, non-2xx answers, and the server's CPU milliseconds per request (the
+    server process ``pid``'s CPU time over the run; it tells the cost of a request apart from what
+    else the machine is doing, which the rate alone does not). Each run's idempotency keys are new (``__RUN__``):
     LuaJIT's unseeded ``math.random`` repeats its numbers from one wrk process to the next, so keys
     made with it made the second and third runs replays of the first's answers."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script.replace("__RUN__", uuid.uuid4().hex[:12]))
+    cpu_before = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name, url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(pid) - cpu_before
     os.unlink(handle.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     assert p99_text is not None, out
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99_text.group(2)]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rate, float(p99_text.group(1)) * scale, int(bad.group(1)) if bad else 0
+    done = re.search(r"(\d+) requests in", out)
+    assert done is not None, out
+    cpu_ms = 1000 * cpu / max(int(done.group(1)), 1)
+    return rate, float(p99_text.group(1)) * scale, int(bad.group(1)) if bad else 0, cpu_ms
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
@@ -243,6 +259,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load on each server before the runs")
+    parser.add_argument("--profile", default="", help="py-spy record the service's first run into this file")
     parser.add_argument("--only", default="", help="run only the figures whose title contains this (e.g. tracking)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -325,21 +343,39 @@ def main() -> None:
         print(f"wrk -t2 -c{args.connections} -d{args.duration}s, medians of {args.runs}\n")
         print(
             f"{'figure':52} {'ours req/s':>11} {'p99 ms':>8} {'non-2xx':>8} {'raw req/s':>10} {'ratio':>7} {'load':>6}"
+            f" {'CPU ms/req':>8} {'raw CPU':>8} {'CPU ratio':>8}"
         )
         for title, (ours_url, ours_script), (raw_url, raw_script) in scenarios:
             if args.only not in title:
                 continue
             ours_runs, raw_runs = [], []
-            for _ in range(args.runs):
-                ours_runs.append(wrk(ours_url, ours_script, args.duration, args.connections))
-                raw_runs.append(wrk(raw_url, raw_script, args.duration, args.connections))
+            if args.warmup:  # both pools filled, both servers' statements prepared, before measuring
+                wrk(ours_url, ours_script, args.warmup, args.connections, procs[0].pid)
+                wrk(raw_url, raw_script, args.warmup, args.connections, procs[1].pid)
+            for run in range(args.runs):
+                spy = None
+                if args.profile and run == 0:
+                    out = f"{args.profile}.{title.split()[0]}" if not args.only else args.profile
+                    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+                    record = ["record", "-p", str(procs[0].pid), "-d", str(args.duration), "-f", "raw", "-o", out]
+                    spy = subprocess.Popen(
+                        [py_spy, *record, "--nonblocking"],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                ours_runs.append(wrk(ours_url, ours_script, args.duration, args.connections, procs[0].pid))
+                if spy is not None:
+                    spy.wait()
+                raw_runs.append(wrk(raw_url, raw_script, args.duration, args.connections, procs[1].pid))
             rate = statistics.median(r[0] for r in ours_runs)
             p99 = statistics.median(r[1] for r in ours_runs)
             bad = sum(r[2] for r in ours_runs)
             raw_rate = statistics.median(r[0] for r in raw_runs)
+            cpu_ms = statistics.median(r[3] for r in ours_runs)
+            raw_cpu_ms = statistics.median(r[3] for r in raw_runs)
             print(
                 f"{title:52} {rate:11.0f} {p99:8.1f} {bad:8d} {raw_rate:10.0f} {rate / raw_rate:7.1%} "
-                f"{os.getloadavg()[0]:6.2f}"
+                f"{os.getloadavg()[0]:6.2f} {cpu_ms:8.2f} {raw_cpu_ms:8.2f} {raw_cpu_ms / cpu_ms:8.1%}"
             )
     finally:
         for proc in procs:

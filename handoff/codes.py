@@ -169,13 +169,23 @@ def manifest_value(manifest_id: str) -> str:
 class ScanSigner:
     """Makes and checks the URLs printed in QR codes: ``{BASE}/{KIND}/{VALUE}.{KID}.{MAC}``."""
 
+    SIGNED_KEPT = 4096
+    """Payloads remembered once signed (a package's payload is signed on every view of it)."""
+
     def __init__(self, keys: KeyRing, base_url: str) -> None:
         self.keys = keys
         self.base_url = base_url.rstrip("/").upper()
+        self._signed: dict[tuple[PayloadKind, str], str] = {}
 
     def sign(self, kind: PayloadKind, value: str) -> str:
-        kid = self.keys.signing_key_id
-        return f"{self.base_url}/{kind.value}/{value}.{kid}.{self.keys.mac(kid, kind, value)}"
+        found = self._signed.get((kind, value))
+        if found is None:
+            kid = self.keys.signing_key_id
+            found = f"{self.base_url}/{kind.value}/{value}.{kid}.{self.keys.mac(kid, kind, value)}"
+            if len(self._signed) >= self.SIGNED_KEPT:
+                self._signed.clear()
+            self._signed[(kind, value)] = found
+        return found
 
     def sign_package(self, code: PackageCode) -> str:
         return self.sign(PayloadKind.PACKAGE, code.compact)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import select
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -39,9 +41,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        json_deserializer=json_loads,
     )
     event.listen(engine.sync_engine, "checkout", _closed_on_checkout)
     return engine
+
+
+def json_loads(text: str | bytes) -> Any:
+    """The json and jsonb values PostgreSQL sends, decoded (the codec SQLAlchemy's asyncpg dialect
+    sets on every connection calls it): orjson, several times faster than the standard library on
+    the aggregates' JSON columns (a case with its children and packages is one JSON-heavy row).
+    What PostgreSQL stores is valid JSON, so both read it alike — save integers beyond 64 bits,
+    which orjson reads as floats; none are stored (a request body's integers are bounded,
+    api/routing.MAX_INT, and the columns aggregated are at most bigint). Anything orjson refuses
+    goes to the standard library."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _closed_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

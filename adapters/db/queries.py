@@ -633,13 +633,13 @@ async def case_with_messages(
         case = await uow.cases.get(case_id)
         sms, gaps = await case_messages(uow.conn, case_id) if case is not None else ([], [])
         return case, sms, gaps
-    dialect = uow.conn.dialect.name
+    dialect = uow.dialect
     statement = _CASE_VIEW.get(dialect)
     if statement is None:
         statement = _CASE_VIEW[dialect] = case_statement(dialect, "id", packages=True).add_columns(
             _CASE_SMS_OF_CASE.column(dialect, "case_sms"), _CASE_GAPS_OF_CASE.column(dialect, "case_gaps")
         )
-    row = (await uow.conn.execute(statement, {"key": case_id})).mappings().first()
+    row = await uow.fetch_row(statement, {"key": case_id})
     if row is None:
         return None, [], []
     return (

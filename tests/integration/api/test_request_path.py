@@ -1,15 +1,15 @@
 """The request path (issue 16): a request is one unit of work in a handful of statements, and the
 token's principal is remembered for a few seconds without ever outliving a revocation.
 
-Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine and, on
-PostgreSQL, asyncpg's query logger for what the repositories send through asyncpg directly (BEGIN,
-COMMIT and ROLLBACK are not counted as statements, only as round trips)."""
+Statements are counted with SQLAlchemy's ``before_cursor_execute`` event on the engine, and on
+PostgreSQL with asyncpg's query logger too, which sees those a unit opened for reading runs on the
+driver itself (SqlUnitOfWork.fetch_row); BEGIN, COMMIT and ROLLBACK are not counted."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +55,12 @@ TRACKING_PAGE_ROUND_TRIPS = TRACKING_PAGE_STATEMENTS
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
-class Statements:
-    """The statements among the round trips seen so far: all but BEGIN, COMMIT and ROLLBACK."""
-
-    def __init__(self, seen: list[str]) -> None:
-        self.seen = seen
-
-    def _statements(self) -> list[str]:
-        return [s for s in self.seen if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
-
-    def __len__(self) -> int:
-        return len(self._statements())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._statements())
+def statements(engine: AsyncEngine) -> AbstractContextManager[list[str]]:
+    return round_trips(engine, transaction_control=False)
 
 
 @contextmanager
-def statements(engine: AsyncEngine) -> Iterator[Statements]:
-    """What the engine's connections send that is a statement (:func:`round_trips`, less BEGIN,
-    COMMIT and ROLLBACK)."""
-    with round_trips(engine) as seen:
-        yield Statements(seen)
-
-
-@contextmanager
-def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
+def round_trips(engine: AsyncEngine, transaction_control: bool = True) -> Iterator[list[str]]:
     """Every message exchange with PostgreSQL a checked-out connection makes: the statements, and
     the simple queries asyncpg sends by itself (BEGIN, COMMIT, ROLLBACK). A pool pre-ping would run
     before the checkout event and go uncounted: the engine has none (adapters/db/engine.py)."""
@@ -90,15 +70,18 @@ def round_trips(engine: AsyncEngine) -> Iterator[list[str]]:
         seen.append(statement)
 
     def simple(record) -> None:  # type: ignore[no-untyped-def]
-        seen.append(record.query)
+        if transaction_control or not record.query.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            seen.append(record.query)
 
     def checkout(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
-        if hasattr(dbapi_connection.driver_connection, "add_query_logger"):  # asyncpg
-            dbapi_connection.driver_connection.add_query_logger(simple)
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "add_query_logger"):  # asyncpg (PostgreSQL)
+            driver.add_query_logger(simple)
 
     def checkin(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        if dbapi_connection is not None and hasattr(dbapi_connection.driver_connection, "remove_query_logger"):
-            dbapi_connection.driver_connection.remove_query_logger(simple)
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "remove_query_logger"):
+            driver.remove_query_logger(simple)
 
     hooks = [("before_cursor_execute", count), ("checkout", checkout), ("checkin", checkin)]
     for name, hook in hooks:

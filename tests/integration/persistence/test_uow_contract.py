@@ -248,3 +248,86 @@ async def test_every_child_row_read_in_the_aggregates_one_statement_equals_the_r
                     assert child.rows(row[f"children_{name}"]) == expected, name
                     compared += len(expected)
         assert compared >= 15  # materials, a stage, an extension, a rating, items, custody events
+
+
+async def test_a_unit_opened_for_reading_reads_what_a_transaction_reads(world):
+    """On PostgreSQL a unit opened for reading runs the repositories' statements on the asyncpg
+    driver itself (SqlUnitOfWork.fetch_row): the same rows, values and types as through
+    SQLAlchemy, and the same aggregates."""
+    from adapters.db.repositories import case_statement, package_statement
+
+    engine, make_uow = world[0], world[1]
+    await test_a_whole_journey_is_saved_and_read_back_with_its_outbox(world)
+    async with engine.connect() as conn:
+        case_ids = list((await conn.execute(select(t.cases.c.id))).scalars())
+        package_ids = list((await conn.execute(select(t.packages.c.id))).scalars())
+        dialect = conn.dialect.name
+        expected = {
+            key: dict((await conn.execute(statement, {"key": key})).mappings().one())
+            for statement, keys in (
+                (case_statement(dialect, "id", packages=True), case_ids),
+                (package_statement(dialect, "id"), package_ids),
+            )
+            for key in keys
+        }
+    assert case_ids and package_ids
+    async with make_uow().reading() as reader:
+        for statement, keys in (
+            (case_statement(dialect, "id", packages=True), case_ids),
+            (package_statement(dialect, "id"), package_ids),
+        ):
+            for key in keys:
+                row = await reader.fetch_row(statement, {"key": key})
+                assert dict(row.items()) == expected[key]
+                assert {k: type(v) for k, v in row.items()} == {k: type(v) for k, v in expected[key].items()}
+        read_cases = [await reader.cases.get(key, packages=True) for key in case_ids]
+        read_packages = [await reader.packages.for_case(key) for key in case_ids]
+    async with make_uow() as unit:
+        assert read_cases == [await unit.cases.get(key) for key in case_ids]
+        assert read_packages == [list(await unit.packages.for_case(key)) for key in case_ids]
+
+
+async def test_a_reading_connection_lost_mid_read_is_invalidated_and_the_next_read_reconnects(pg_world):
+    """A pooled connection that dies under a read (here: its backend terminated after the checkout,
+    which therefore did not see it) fails that read with an error that means "database unavailable"
+    (503) and is invalidated in the pool — closed, never handed out again; the next read works."""
+    from sqlalchemy import event
+
+    from adapters.outages import unavailable
+
+    engine, make_uow, _, deps = pg_world
+    [collected] = await dispatch(register(), make_uow(), deps)
+    invalidated: list[BaseException | None] = []
+    event.listen(engine.sync_engine.pool, "invalidate", lambda _c, _r, error: invalidated.append(error))
+    with pytest.raises(Exception) as failed:  # whatever asyncpg raises for a lost session
+        async with make_uow().reading() as reader:
+            driver = reader._raw.driver_connection
+            pid = driver.get_server_pid()
+            async with engine.connect() as other:
+                await other.execute(select(func.pg_terminate_backend(pid)))
+            for _ in range(100):  # until the server has ended the session
+                if driver.is_closed():
+                    break
+                await asyncio.sleep(0.02)
+            await reader.cases.get(collected.case_id, packages=True)
+    assert unavailable(failed.value) == "database", repr(failed.value)
+    assert invalidated and driver.is_closed()
+    async with make_uow().reading() as reader:
+        assert reader._raw.driver_connection.get_server_pid() != pid
+        case = await reader.cases.get(collected.case_id, packages=True)
+        assert case is not None and case.id == collected.case_id
+
+
+async def test_a_reading_unit_runs_other_statements_in_autocommit_and_leaves_the_pool_as_it_found_it(pg_world):
+    """A statement the repositories do not run themselves (``uow.conn``) goes through SQLAlchemy on
+    the same pooled connection, outside a transaction block; back in the pool, the connection is
+    transactional again (its next user's BEGIN and ROLLBACK are not skipped)."""
+    _, make_uow, _, deps = pg_world
+    [collected] = await dispatch(register(), make_uow(), deps)
+    async with make_uow().reading() as reader:
+        adapter = reader._raw.dbapi_connection
+        assert (await reader.conn.execute(select(func.count()).select_from(t.cases))).scalar_one() == 1
+        assert adapter.autocommit and adapter._transaction is None  # no BEGIN was sent
+        case = await reader.cases.get(collected.case_id)  # through SQLAlchemy now, on the same connection
+        assert case is not None and case.id == collected.case_id
+    assert not adapter.autocommit and adapter.isolation_level != "autocommit"
