@@ -20,8 +20,3 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError: a non-string key, an integer over 64 bits
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def dumps_text(value: Any) -> str:
-    """``value`` as JSON text (stored answers of idempotent requests)."""
-    return dumps(value).decode()

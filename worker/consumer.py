@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,7 +77,7 @@ def envelope_of(message: Incoming) -> dict[str, Any]:
     return envelope
 
 
-class TransactionalBatch:
+class TransactionalBatch(ABC):
     """A :data:`BatchHandler` whose effects can run in a transaction the caller holds
     (:meth:`within`): the ordering gate then commits its verdicts' positions and the effects in one
     transaction on one connection, run again whole when it meets a deadlock or a serialization
@@ -93,8 +94,9 @@ class TransactionalBatch:
     async def before(self, messages: Sequence[Incoming]) -> None:
         return None
 
+    @abstractmethod
     async def within(self, conn: AsyncConnection, messages: Sequence[Incoming]) -> None:
-        raise NotImplementedError
+        """The batch's effects in the caller's transaction on ``conn``."""
 
     async def __call__(self, messages: Sequence[Incoming]) -> None:
         await self.before(messages)
